@@ -1,0 +1,175 @@
+//! Exit codes and the one place where errors are rendered for the user.
+//!
+//! Modules keep their own typed errors; everything that reaches `main` is an
+//! `anyhow::Error`, and a `ConfigError` anywhere in its chain means exit 78.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Process exit codes (sysexits-style, plus Terraform's "changes pending").
+pub mod exit {
+    /// Success; for plan/apply with `--detailed-exitcode`, nothing to change.
+    pub const OK: i32 = 0;
+    /// Runtime failure, or an unhealthy stack for `status`.
+    pub const FAILURE: i32 = 1;
+    /// Changes pending or made (only with `--detailed-exitcode`).
+    pub const CHANGES: i32 = 2;
+    /// Command-line usage error (clap's own code 2 is remapped to this).
+    pub const USAGE: i32 = 64;
+    /// Configuration error: nothing was changed on the host.
+    pub const CONFIG: i32 = 78;
+}
+
+/// A problem with the user's configuration, located as precisely as we can.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// File the problem is in.
+    pub file: PathBuf,
+    /// 1-based line and column, when known.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// Dotted field path, e.g. `prometheus.scrape_configs[1].job_name`.
+    pub field: Option<String>,
+    /// What is wrong, lowercase, no trailing period.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// A config error with no location yet.
+    pub fn new(
+        file: impl Into<PathBuf>,
+        field: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self { file: file.into(), line: None, column: None, field, message: message.into() }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(col) = self.column {
+                write!(f, ":{col}")?;
+            }
+        }
+        write!(f, ": ")?;
+        if let Some(field) = &self.field {
+            write!(f, "`{field}`: ")?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Several config errors found in one pass, so the user fixes them all at once.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// An error that carries a hint for the user (`hint: ...` line).
+#[derive(Debug)]
+pub struct Hinted {
+    pub error: anyhow::Error,
+    pub hint: String,
+}
+
+impl fmt::Display for Hinted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.error)
+    }
+}
+
+impl std::error::Error for Hinted {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
+/// Attach a hint to an error.
+pub fn with_hint(error: impl Into<anyhow::Error>, hint: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Hinted { error: error.into(), hint: hint.into() })
+}
+
+/// Marker error: the command already reported its outcome and just wants this exit code.
+#[derive(Debug)]
+pub struct ExitWith(pub i32);
+
+impl fmt::Display for ExitWith {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for ExitWith {}
+
+/// The exit code for an error: 78 when the cause is the configuration, else 1.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    for cause in err.chain() {
+        if let Some(ExitWith(code)) = cause.downcast_ref::<ExitWith>() {
+            return *code;
+        }
+        if cause.is::<ConfigError>() || cause.is::<ConfigErrors>() {
+            return exit::CONFIG;
+        }
+        if let Some(h) = cause.downcast_ref::<Hinted>() {
+            return exit_code(&h.error);
+        }
+    }
+    exit::FAILURE
+}
+
+/// Print an error as `error: ...`, `caused by: ...` lines and an optional `hint: ...`.
+pub fn report(err: &anyhow::Error) {
+    if err.downcast_ref::<ExitWith>().is_some() {
+        return;
+    }
+    let mut hint = None;
+    let mut lines = Vec::new();
+    for cause in err.chain() {
+        if let Some(h) = cause.downcast_ref::<Hinted>() {
+            hint = Some(h.hint.clone());
+            for c in h.error.chain() {
+                lines.push(c.to_string());
+            }
+            break;
+        }
+        lines.push(cause.to_string());
+    }
+    lines.dedup();
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        let prefix = if i == 0 { "error: " } else { "caused by: " };
+        // Multi-line messages (validator output, several config errors) stay readable.
+        for (j, l) in line.lines().enumerate() {
+            if j == 0 {
+                out.push_str(prefix);
+            } else {
+                out.push_str("  ");
+            }
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    if let Some(h) = hint {
+        out.push_str("hint: ");
+        out.push_str(&h);
+        out.push('\n');
+    }
+    eprint!("{out}");
+}

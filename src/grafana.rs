@@ -1,0 +1,1 @@
+//! Grafana datasource, folder and dashboard upsert over the HTTP API.

@@ -1,0 +1,17 @@
+//! monstack: provisions a Prometheus, Alertmanager, node_exporter and Grafana stack
+//! on a Linux host and keeps it converged.
+//!
+//! Dependencies go one way: `cli -> apply -> {artifact, render, validate, services,
+//! grafana} -> atomic_fs`. Only `cli` maps errors to exit codes.
+pub mod apply;
+pub mod artifact;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod grafana;
+pub mod paths;
+pub mod render;
+pub mod status;
+pub mod validate;
+
+pub use cli::run;

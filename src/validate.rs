@@ -1,0 +1,8 @@
+//! Runs the real validators (promtool, amtool, systemd-analyze, logrotate) on a rendered tree.
+
+use crate::cli::*;
+
+/// `monstack validate`.
+pub fn cmd_validate(_ctx: &Context, _args: &ValidateArgs) -> anyhow::Result<i32> {
+    not_implemented("validate")
+}
