@@ -1,6 +1,6 @@
 //! plan / apply: observe the host, diff against the desired state, converge.
 
-use crate::cli::*;
+use crate::cli::{not_implemented, Context, PlanArgs, StopArgs};
 
 /// `monstack plan`.
 pub fn cmd_plan(_ctx: &Context, _args: &PlanArgs) -> anyhow::Result<i32> {

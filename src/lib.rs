@@ -11,6 +11,7 @@ pub mod error;
 pub mod grafana;
 pub mod paths;
 pub mod render;
+pub mod report;
 pub mod status;
 pub mod validate;
 
