@@ -5,6 +5,7 @@
 //! grafana} -> atomic_fs`. Only `cli` maps errors to exit codes.
 pub mod apply;
 pub mod artifact;
+pub mod atomic_fs;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -12,6 +13,8 @@ pub mod grafana;
 pub mod paths;
 pub mod render;
 pub mod report;
+pub mod services;
+pub mod state;
 pub mod status;
 pub mod validate;
 

@@ -56,3 +56,173 @@ pub struct Report {
     pub resources: Vec<Change>,
     pub errors: Vec<String>,
 }
+
+impl Report {
+    /// A report over `resources`, counting the changes.
+    pub fn from_changes(resources: Vec<Change>, errors: Vec<String>) -> Self {
+        let changed = resources.iter().filter(|c| c.action.is_change()).count();
+        Self { changed, resources, errors }
+    }
+}
+
+/// Which command a report comes from (wording of the summary line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Plan,
+    Apply,
+    Stop,
+}
+
+impl Action {
+    /// Lowercase name, as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+            Action::Start => "start",
+            Action::Restart => "restart",
+            Action::Reload => "reload",
+            Action::Unchanged => "unchanged",
+        }
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+            Action::Start => ">",
+            Action::Restart => "@",
+            Action::Reload => "*",
+            Action::Unchanged => " ",
+        }
+    }
+}
+
+/// Colors on when stdout is a terminal and NO_COLOR is unset (or empty).
+pub fn use_color() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+}
+
+/// Human text of a report: one line per resource (`~ file /opt/... (update)`), the
+/// unified diff of changed files indented below, a summary line last.
+pub fn render_human(rep: &Report, mode: Mode, color: bool) -> String {
+    let paint = |code: &str, s: &str| {
+        if color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = String::new();
+    for c in &rep.resources {
+        let action = match (mode, c.action) {
+            (Mode::Stop, Action::Delete) => "stopped",
+            (Mode::Stop, Action::Unchanged) => "not running",
+            (_, a) => a.as_str(),
+        };
+        let line = format!("{:>3} {:<18} {} ({action})", c.action.symbol(), c.kind, c.name);
+        let line = match &c.detail {
+            Some(d) => format!("{line}: {d}"),
+            None => line,
+        };
+        let code = match c.action {
+            Action::Create | Action::Start => "32",
+            Action::Delete => "31",
+            Action::Unchanged => "2",
+            _ => "33",
+        };
+        out.push_str(&paint(code, &line));
+        out.push('\n');
+        if let Some(diff) = &c.diff {
+            for l in diff.lines() {
+                let colored = if l.starts_with("+++") || l.starts_with("---") {
+                    paint("1", l)
+                } else if l.starts_with('+') {
+                    paint("32", l)
+                } else if l.starts_with('-') {
+                    paint("31", l)
+                } else if l.starts_with("@@") {
+                    paint("36", l)
+                } else {
+                    l.to_string()
+                };
+                out.push_str("      ");
+                out.push_str(&colored);
+                out.push('\n');
+            }
+        }
+    }
+    let summary = match mode {
+        Mode::Plan if rep.changed == 0 => "plan: no changes".to_string(),
+        Mode::Plan => format!("plan: {} to change", rep.changed),
+        Mode::Apply => format!("apply: {} changed", rep.changed),
+        Mode::Stop => format!("stop: {} stopped", rep.changed),
+    };
+    out.push_str(&summary);
+    out.push('\n');
+    for e in &rep.errors {
+        out.push_str(&paint("31", &format!("error: {}", e.lines().next().unwrap_or(""))));
+        out.push('\n');
+    }
+    out
+}
+
+/// Print a report to stdout in the chosen format (quiet: JSON still printed, human
+/// text only when something changed or failed).
+#[allow(clippy::print_stdout)]
+pub fn print(rep: &Report, format: crate::cli::OutputFormat, mode: Mode, quiet: bool) {
+    match format {
+        crate::cli::OutputFormat::Json => {
+            println!("{}", serde_json::to_string_pretty(rep).expect("report serializes"));
+        }
+        crate::cli::OutputFormat::Human => {
+            if quiet && rep.changed == 0 && rep.errors.is_empty() {
+                return;
+            }
+            print!("{}", render_human(rep, mode, use_color()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_lines_and_summary() {
+        let mut c = Change::new("file", "/opt/prometheus/prometheus.yml", Action::Update);
+        c.diff = Some("--- a\n+++ b\n@@ -1 +1 @@\n-x\n+y\n".into());
+        let rep = Report::from_changes(
+            vec![c, Change::new("service", "prometheus", Action::Reload)],
+            vec![],
+        );
+        insta::assert_snapshot!(render_human(&rep, Mode::Plan, false), @r"
+          ~ file               /opt/prometheus/prometheus.yml (update)
+              --- a
+              +++ b
+              @@ -1 +1 @@
+              -x
+              +y
+          * service            prometheus (reload)
+        plan: 2 to change
+        ");
+        assert!(render_human(&rep, Mode::Plan, true).contains("\x1b[32m+y"));
+    }
+
+    #[test]
+    fn json_schema_is_stable() {
+        let rep = Report::from_changes(
+            vec![Change::new("release", "prometheus", Action::Create)],
+            vec![],
+        );
+        assert_eq!(
+            serde_json::to_string(&rep).unwrap(),
+            r#"{"changed":1,"resources":[{"kind":"release","name":"prometheus","action":"create"}],"errors":[]}"#
+        );
+    }
+}

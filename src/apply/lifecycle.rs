@@ -1,0 +1,195 @@
+//! Talking to the running services over loopback HTTP: readiness (`/-/ready` polled
+//! with backoff, never a blind sleep) and a reload whose outcome is verified.
+//!
+//! A reload is checked, not assumed: SIGHUP and `systemctl reload` report success even
+//! for a config the service rejects. `POST /-/reload` answers 500 with the error, and
+//! `*_config_last_reload_successful` on /metrics must read 1 afterwards.
+
+use std::time::{Duration, Instant};
+
+use crate::config::ComponentKind;
+use crate::services::ServiceManager;
+
+/// How long a (re)started service may take to become ready. Prometheus replays its
+/// WAL before it answers ready, which takes minutes on a large TSDB.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A reload the service refused, with its own error text.
+#[derive(Debug, thiserror::Error)]
+#[error("`{component}` rejected the new configuration: {message}")]
+pub struct Rejected {
+    pub component: ComponentKind,
+    pub message: String,
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(30))
+        .no_proxy()
+        .build()
+        .expect("http client")
+}
+
+/// The path that answers 200 once the component serves: node_exporter has no
+/// `/-/ready`, its landing page serves that purpose.
+fn ready_path(kind: ComponentKind) -> &'static str {
+    match kind {
+        ComponentKind::NodeExporter => "/",
+        _ => "/-/ready",
+    }
+}
+
+/// Poll readiness with exponential backoff until 200, the process dies (`alive`
+/// returns false: fail at once with the log tail) or `timeout` passes.
+pub fn wait_ready(
+    kind: ComponentKind,
+    address: &str,
+    timeout: Duration,
+    alive: &dyn Fn() -> bool,
+    log_tail: &dyn Fn() -> String,
+) -> anyhow::Result<Duration> {
+    let url = format!("http://{address}{}", ready_path(kind));
+    let http = reqwest::blocking::Client::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .timeout(Duration::from_secs(5))
+        .no_proxy()
+        .build()?;
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(25);
+    loop {
+        let last = match http.get(&url).send() {
+            Ok(r) if r.status().is_success() => return Ok(start.elapsed()),
+            Ok(r) => format!("{} answered {}", url, r.status()),
+            Err(e) => format!("{url}: {}", root_cause(&e)),
+        };
+        if !alive() {
+            let tail = log_tail();
+            anyhow::bail!(
+                "`{kind}` exited before it became ready{}",
+                if tail.is_empty() {
+                    String::new()
+                } else {
+                    format!("; its log ends with:\n{tail}")
+                }
+            );
+        }
+        if start.elapsed() > timeout {
+            anyhow::bail!(
+                "`{kind}` was not ready after {}: {last}",
+                humantime::format_duration(Duration::from_secs(timeout.as_secs()))
+            );
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_secs(1));
+    }
+}
+
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// Metric names that tell whether the last reload took.
+fn reload_metrics(kind: ComponentKind) -> Option<(&'static str, &'static str)> {
+    match kind {
+        ComponentKind::Prometheus => Some((
+            "prometheus_config_last_reload_successful",
+            "prometheus_config_last_reload_success_timestamp_seconds",
+        )),
+        ComponentKind::Alertmanager => Some((
+            "alertmanager_config_last_reload_successful",
+            "alertmanager_config_last_reload_success_timestamp_seconds",
+        )),
+        ComponentKind::NodeExporter => None,
+    }
+}
+
+/// Value of an unlabelled metric in Prometheus text format.
+pub fn metric_value(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn metrics(address: &str) -> anyhow::Result<String> {
+    let url = format!("http://{address}/metrics");
+    let r = client().get(&url).send().map_err(|e| anyhow::anyhow!("{url}: {}", root_cause(&e)))?;
+    if !r.status().is_success() {
+        anyhow::bail!("{url} answered {}", r.status());
+    }
+    Ok(r.text()?)
+}
+
+/// Reload `kind` and verify it took. `POST /-/reload` first; when the endpoint is
+/// disabled (Prometheus without --web.enable-lifecycle answers 403) fall back to the
+/// manager's signal and watch the success timestamp move (or the success flag drop).
+pub fn reload(
+    kind: ComponentKind,
+    address: &str,
+    manager: &dyn ServiceManager,
+) -> anyhow::Result<()> {
+    let Some((ok_metric, ts_metric)) = reload_metrics(kind) else { return Ok(()) };
+    let url = format!("http://{address}/-/reload");
+    let before = metrics(address).ok().and_then(|m| metric_value(&m, ts_metric));
+    let resp =
+        client().post(&url).send().map_err(|e| anyhow::anyhow!("{url}: {}", root_cause(&e)))?;
+    let status = resp.status().as_u16();
+    match status {
+        200..=299 => {}
+        403 => {
+            manager.signal_reload(kind)?;
+            let start = Instant::now();
+            loop {
+                let m = metrics(address)?;
+                let ok = metric_value(&m, ok_metric);
+                let ts = metric_value(&m, ts_metric);
+                if ok == Some(0.0) {
+                    break;
+                }
+                if ts.is_some() && ts != before {
+                    break;
+                }
+                if start.elapsed() > Duration::from_secs(30) {
+                    anyhow::bail!("`{kind}` did not reload within 30s of the signal");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        _ => {
+            let body = resp.text().unwrap_or_default();
+            return Err(Rejected { component: kind, message: body.trim().to_string() }.into());
+        }
+    }
+    let m = metrics(address)?;
+    match metric_value(&m, ok_metric) {
+        Some(1.0) => Ok(()),
+        Some(_) => Err(Rejected {
+            component: kind,
+            message: format!("{ok_metric} is 0 after the reload (see the service's log)"),
+        }
+        .into()),
+        None => anyhow::bail!("`{kind}` does not export {ok_metric}; cannot verify the reload"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_unlabelled_metrics() {
+        let text = "# HELP x\n# TYPE x gauge\nprometheus_config_last_reload_successful 1\nprometheus_config_last_reload_success_timestamp_seconds 1.7e+09\n";
+        assert_eq!(metric_value(text, "prometheus_config_last_reload_successful"), Some(1.0));
+        assert_eq!(
+            metric_value(text, "prometheus_config_last_reload_success_timestamp_seconds"),
+            Some(1.7e9)
+        );
+        assert_eq!(metric_value(text, "prometheus_config"), None);
+    }
+}

@@ -1,0 +1,424 @@
+//! plan / apply / stop: observe the host, diff against the desired state, converge.
+//!
+//! apply runs in dependency order: validate candidates -> install releases -> data
+//! dirs -> files (atomic, previous content backed up) -> daemon-reload -> services
+//! (start / restart / verified reload) -> readiness -> Grafana. Service actions owed
+//! by files that landed are journaled first, so an apply killed in between is
+//! finished by the next one. Any failure after files landed restores them.
+
+pub mod lifecycle;
+pub mod resources;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Context as _;
+
+use crate::atomic_fs::{self, Saved};
+use crate::cli::{Context, PlanArgs, ServiceManagerKind, StopArgs};
+use crate::config::{ComponentKind, GrafanaMode, Loaded};
+use crate::error::{exit, ConfigError};
+use crate::paths::Root;
+use crate::render::FileRole;
+use crate::report::{self, Action, Change, Report};
+use crate::services::{self, ServiceManager};
+use crate::state::{ApplyLock, StateDir};
+
+use resources::{FilePlan, Plan, PlanInput};
+
+/// `monstack plan`.
+pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
+    let loaded = ctx.load_config()?;
+    let state = StateDir::new(&ctx.root, &loaded);
+    let kind = choose_manager(args.service_manager, &ctx.root, &state);
+    let mgr = services::manager(kind, &ctx.root, &state)?;
+    let plan = resources::plan(&PlanInput {
+        root: &ctx.root,
+        loaded: &loaded,
+        state: &state,
+        templates: args.templates.as_deref(),
+        manager: mgr.as_ref(),
+        net: &args.net,
+        grafana: true,
+    })?;
+    let rep = Report::from_changes(plan.changes(), Vec::new());
+    report::print(&rep, ctx.output, report::Mode::Plan, ctx.quiet);
+    Ok(exit_code(&rep, args.detailed_exitcode))
+}
+
+/// `monstack apply`.
+pub fn cmd_apply(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
+    let loaded = ctx.load_config()?;
+    let state = StateDir::new(&ctx.root, &loaded);
+    let _lock = ApplyLock::acquire(&state)?;
+    let kind = choose_manager(args.service_manager, &ctx.root, &state);
+    let mgr = services::manager(kind, &ctx.root, &state)?;
+    state.record_manager(kind)?;
+    let mut done = Vec::new();
+    match converge(ctx, args, &loaded, &state, mgr.as_ref(), &mut done) {
+        Ok(()) => {
+            let rep = Report::from_changes(done, Vec::new());
+            report::print(&rep, ctx.output, report::Mode::Apply, ctx.quiet);
+            Ok(exit_code(&rep, args.detailed_exitcode))
+        }
+        Err(err) => {
+            let rep = Report::from_changes(done, vec![format!("{err:#}")]);
+            report::print(&rep, ctx.output, report::Mode::Apply, ctx.quiet);
+            Err(err)
+        }
+    }
+}
+
+/// `monstack stop`: end what `direct` started (and wait for the processes to exit);
+/// with systemd, stop the units.
+pub fn cmd_stop(ctx: &Context, _args: &StopArgs) -> anyhow::Result<i32> {
+    let loaded = match ctx.config_path.as_deref() {
+        Some(p) if !p.exists() => None,
+        _ => ctx.load_config().ok(),
+    };
+    let loaded = match loaded {
+        Some(l) => l,
+        None => crate::config::parse(Path::new("monstack.yaml"), "")
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let state = StateDir::new(&ctx.root, &loaded);
+    let kind = state.recorded_manager().unwrap_or(ServiceManagerKind::Direct);
+    let mgr = services::manager(kind, &ctx.root, &state)?;
+    let mut changes = Vec::new();
+    // Reverse start order: exporters and Alertmanager before Prometheus.
+    for k in ComponentKind::ALL.into_iter().rev() {
+        let was = mgr.stop(k).with_context(|| format!("cannot stop `{k}`"))?;
+        changes.push(Change::new(
+            "service",
+            k.name(),
+            if was { Action::Delete } else { Action::Unchanged },
+        ));
+    }
+    let rep = Report::from_changes(changes, Vec::new());
+    report::print(&rep, ctx.output, report::Mode::Stop, ctx.quiet);
+    Ok(exit::OK)
+}
+
+fn exit_code(rep: &Report, detailed: bool) -> i32 {
+    if detailed && rep.changed > 0 {
+        exit::CHANGES
+    } else {
+        exit::OK
+    }
+}
+
+/// `--service-manager`, else what the last apply recorded, else auto; resolved.
+fn choose_manager(
+    flag: Option<ServiceManagerKind>,
+    root: &Root,
+    state: &StateDir,
+) -> ServiceManagerKind {
+    let k = flag.or_else(|| state.recorded_manager()).unwrap_or(ServiceManagerKind::Auto);
+    services::resolve_kind(k, root)
+}
+
+/// The whole apply; pushes to `done` what it changed, as it goes, so a failure still
+/// reports what landed.
+fn converge(
+    ctx: &Context,
+    args: &PlanArgs,
+    loaded: &Loaded,
+    state: &StateDir,
+    mgr: &dyn ServiceManager,
+    done: &mut Vec<Change>,
+) -> anyhow::Result<()> {
+    let root = &ctx.root;
+    let plan = resources::plan(&PlanInput {
+        root,
+        loaded,
+        state,
+        templates: args.templates.as_deref(),
+        manager: mgr,
+        net: &args.net,
+        grafana: false,
+    })?;
+    remove_stray_temps(&plan, state);
+
+    // 1. Candidates are checked before anything changes (with the installed release's
+    //    own tools when present, else those on PATH).
+    validate_candidates(root, loaded, state, &plan)?;
+
+    // 2. Releases.
+    let mut installed_any = false;
+    for r in plan.releases.iter().filter(|r| r.action.is_change()) {
+        ctx.info(format!("installing {} {}", r.kind, r.detail.as_deref().unwrap_or("")));
+        artifact_install(root, loaded, r.kind, &args.net)?;
+        installed_any = true;
+        let mut c = Change::new("release", r.kind.name(), r.action);
+        c.detail = r.detail.clone();
+        done.push(c);
+    }
+    if installed_any {
+        // A new release's promtool/amtool may be stricter: check again before landing.
+        validate_candidates(root, loaded, state, &plan)?;
+    }
+
+    // 3. Data dirs.
+    for d in plan.dirs.iter().filter(|d| d.action.is_change()) {
+        std::fs::create_dir_all(&d.real)
+            .with_context(|| format!("cannot create `{}`", d.real.display()))?;
+        if d.owner.uid.is_some() || d.owner.gid.is_some() {
+            std::os::unix::fs::chown(&d.real, d.owner.uid, d.owner.gid)
+                .with_context(|| format!("cannot chown `{}`", d.real.display()))?;
+        }
+        done.push(Change::new("dir", d.host.display().to_string(), d.action));
+    }
+
+    // 4. Files: journal the service actions they need, then land them.
+    let mut owed: BTreeSet<String> = state.pending();
+    owed.extend(plan.owed_actions());
+    state.set_pending(&owed)?;
+    let backups = state.backups();
+    let mut written: Vec<(&FilePlan, Saved)> = Vec::new();
+    let landed = (|| -> anyhow::Result<()> {
+        for f in plan.changed_files() {
+            let saved = backups.save(&f.file.path, &f.real)?;
+            atomic_fs::write_atomic(&f.real, &f.file.content, f.file.mode, f.owner)?;
+            written.push((f, saved));
+        }
+        Ok(())
+    })();
+    for (f, _) in &written {
+        let kind = if matches!(f.file.role, FileRole::Unit(_)) { "unit" } else { "file" };
+        let mut c = Change::new(kind, f.file.path.display().to_string(), f.action);
+        c.diff = f.diff.clone();
+        c.detail = f.detail.clone();
+        done.push(c);
+    }
+    if let Err(e) = landed {
+        restore(&backups, &written);
+        return Err(e);
+    }
+
+    // 5. Services.
+    let serviced = (|| -> anyhow::Result<()> {
+        if plan.daemon_reload {
+            mgr.daemon_reload()?;
+        }
+        for s in &plan.services {
+            let kind = s.spec.kind;
+            match s.action {
+                Action::Start => {
+                    ctx.info(format!("starting {kind}"));
+                    mgr.start(&s.spec)?;
+                    wait_ready(state, mgr, s)?;
+                }
+                Action::Restart => {
+                    ctx.info(format!("restarting {kind}"));
+                    mgr.restart(&s.spec)?;
+                    wait_ready(state, mgr, s)?;
+                }
+                Action::Reload => {
+                    ctx.info(format!("reloading {kind}"));
+                    lifecycle::reload(kind, &s.spec.ready_address, mgr)?;
+                }
+                _ => continue,
+            }
+            let mut c = Change::new("service", kind.name(), s.action);
+            c.detail = s.reason.clone();
+            done.push(c);
+        }
+        Ok(())
+    })();
+    if let Err(e) = serviced {
+        // Put the previous files back and bring the services back onto them.
+        restore(&backups, &written);
+        recover_services(&plan, mgr, state);
+        let rejected = e.downcast_ref::<lifecycle::Rejected>().is_some();
+        let note = if written.is_empty() {
+            String::new()
+        } else if rejected {
+            "; the previous configuration was restored and reloaded".to_string()
+        } else {
+            "; the previous files were restored".to_string()
+        };
+        state.clear_pending()?;
+        return Err(e.context(format!("apply failed{note}")));
+    }
+    if let Err(e) = rsyslog_restart(root, mgr, &plan) {
+        ctx.info(format!("warning: {e:#}"));
+    }
+    state.clear_pending()?;
+
+    // 6. Grafana.
+    let g = &loaded.config.grafana;
+    if g.enabled && g.mode == GrafanaMode::Api {
+        let changes = crate::grafana::apply(loaded, &state.path)?;
+        done.extend(changes.into_iter().filter(|c| c.action.is_change()));
+    }
+    Ok(())
+}
+
+fn artifact_install(
+    root: &Root,
+    loaded: &Loaded,
+    kind: ComponentKind,
+    net: &crate::cli::NetArgs,
+) -> anyhow::Result<()> {
+    crate::artifact::install(root, loaded, kind, net)
+        .with_context(|| format!("cannot install `{kind}`"))?;
+    Ok(())
+}
+
+fn wait_ready(
+    state: &StateDir,
+    mgr: &dyn ServiceManager,
+    s: &resources::ServicePlan,
+) -> anyhow::Result<()> {
+    let kind = s.spec.kind;
+    let alive = || matches!(mgr.running(kind), Ok(Some(_)));
+    let tail = || services::log_tail(state, kind, 15);
+    lifecycle::wait_ready(kind, &s.spec.ready_address, lifecycle::READY_TIMEOUT, &alive, &tail)?;
+    Ok(())
+}
+
+fn restore(backups: &atomic_fs::Backups, written: &[(&FilePlan, Saved)]) {
+    for (f, saved) in written.iter().rev() {
+        if let Err(e) = backups.restore(saved, &f.real, f.owner) {
+            eprintln!("warning: cannot restore `{}`: {e:#}", f.file.path.display());
+        }
+    }
+}
+
+/// After a failed service step and restored files: reload or restart what was
+/// touched so it runs the previous configuration again (best effort).
+fn recover_services(plan: &Plan, mgr: &dyn ServiceManager, state: &StateDir) {
+    for s in &plan.services {
+        let kind = s.spec.kind;
+        let r = match s.action {
+            Action::Reload => lifecycle::reload(kind, &s.spec.ready_address, mgr),
+            Action::Restart | Action::Start if plan.changed_files().next().is_some() => {
+                if matches!(mgr.running(kind), Ok(Some(_))) {
+                    continue;
+                }
+                mgr.restart(&s.spec).and_then(|_| wait_ready(state, mgr, s))
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = r {
+            eprintln!("warning: `{kind}` could not be brought back: {e:#}");
+        }
+    }
+}
+
+/// rsyslog reads its drop-ins only at start: restart it when one changed (systemd only).
+fn rsyslog_restart(root: &Root, mgr: &dyn ServiceManager, plan: &Plan) -> anyhow::Result<()> {
+    if mgr.kind() != ServiceManagerKind::Systemd || !root.is_host() {
+        return Ok(());
+    }
+    if plan.changed_files().any(|f| f.file.role == FileRole::Rsyslog) {
+        let active = Command::new("systemctl").args(["is-active", "--quiet", "rsyslog"]).status();
+        if active.map(|s| s.success()).unwrap_or(false) {
+            let st = Command::new("systemctl").args(["restart", "rsyslog"]).status()?;
+            if !st.success() {
+                anyhow::bail!("`systemctl restart rsyslog` failed");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn remove_stray_temps(plan: &Plan, state: &StateDir) {
+    let mut dirs: BTreeSet<PathBuf> =
+        plan.files.iter().filter_map(|f| f.real.parent().map(Path::to_path_buf)).collect();
+    dirs.insert(state.path.clone());
+    dirs.insert(state.path.join("backups"));
+    dirs.insert(state.path.join("run"));
+    for d in dirs {
+        atomic_fs::remove_stray_temps(&d);
+    }
+    let _ = std::fs::remove_dir_all(state.staging());
+}
+
+/// Check every changed prometheus.yml, rule file and alertmanager.yml with promtool /
+/// amtool before it can replace the live one. The config is checked with
+/// `--syntax-only` because its rule_files point at the live paths; each rule file is
+/// checked on its own.
+fn validate_candidates(
+    root: &Root,
+    loaded: &Loaded,
+    state: &StateDir,
+    plan: &Plan,
+) -> anyhow::Result<()> {
+    let candidates: Vec<&FilePlan> = plan
+        .changed_files()
+        .filter(|f| {
+            matches!(
+                f.file.role,
+                FileRole::PrometheusConfig
+                    | FileRole::PrometheusRules
+                    | FileRole::AlertmanagerConfig
+            )
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    let staging = state.staging();
+    let _ = std::fs::remove_dir_all(&staging);
+    let result = (|| -> anyhow::Result<()> {
+        for (i, f) in candidates.iter().enumerate() {
+            let (component, tool, sub): (ComponentKind, &str, &[&str]) = match f.file.role {
+                FileRole::PrometheusConfig => {
+                    (ComponentKind::Prometheus, "promtool", &["check", "config", "--syntax-only"])
+                }
+                FileRole::PrometheusRules => {
+                    (ComponentKind::Prometheus, "promtool", &["check", "rules"])
+                }
+                _ => (ComponentKind::Alertmanager, "amtool", &["check-config"]),
+            };
+            let Some(bin) = find_tool(root, loaded, component, tool) else {
+                eprintln!(
+                    "warning: no `{tool}` installed or on PATH; `{}` is not validated before it lands",
+                    f.file.path.display()
+                );
+                continue;
+            };
+            let name = f.file.path.file_name().unwrap_or_default();
+            let cand = staging.join(i.to_string()).join(name);
+            atomic_fs::write_atomic(&cand, &f.file.content, 0o600, atomic_fs::Owner::default())?;
+            let out = Command::new(&bin)
+                .args(sub)
+                .arg(&cand)
+                .output()
+                .with_context(|| format!("cannot run `{}`", bin.display()))?;
+            if !out.status.success() {
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let text =
+                    text.replace(&cand.display().to_string(), &f.file.path.display().to_string());
+                let text = resources::mask(text.trim(), &f.file.secrets);
+                // A config problem (exit 78): the candidate never lands.
+                return Err(crate::error::with_hint(
+                    ConfigError::new(
+                        &f.file.path,
+                        None,
+                        format!("rejected by `{}`:\n{text}", bin.display()),
+                    ),
+                    "fix the config or the --templates override; nothing on the host was changed",
+                ));
+            }
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&staging);
+    result
+}
+
+/// `{install_dir}/current/<tool>` under the root, else the tool on PATH.
+fn find_tool(root: &Root, loaded: &Loaded, kind: ComponentKind, tool: &str) -> Option<PathBuf> {
+    let installed = root.host(crate::artifact::current_dir(loaded, kind).join(tool));
+    if installed.is_file() {
+        return Some(installed);
+    }
+    which::which(tool).ok()
+}

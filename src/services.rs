@@ -1,0 +1,398 @@
+//! Service managers behind one trait: `systemd` (systemctl, used when systemd is
+//! running: /run/systemd/system exists), `direct` (detached processes with pid files
+//! and logs in the state dir, for containers, sandboxes and tests) and `none` (files
+//! only). This module starts, stops and observes processes; when to do so is decided
+//! by `apply`, and readiness/reload over HTTP live in `apply::lifecycle`.
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::atomic_fs::{self, Owner};
+use crate::cli::ServiceManagerKind;
+use crate::config::ComponentKind;
+use crate::paths::Root;
+use crate::render::ServiceSpec;
+use crate::state::StateDir;
+
+/// How long `stop` waits for a process to exit after SIGTERM before SIGKILL.
+/// Prometheus flushes its head block on shutdown, which can take a while.
+const STOP_GRACE: Duration = Duration::from_secs(60);
+
+/// What is known about a running service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Running {
+    pub pid: u32,
+    /// argv of the process (`/proc/PID/cmdline`), when readable.
+    pub argv: Vec<String>,
+    /// Resolved executable (`/proc/PID/exe`), when readable.
+    pub exe: Option<PathBuf>,
+}
+
+impl Running {
+    /// True when the process runs `spec` exactly: same argv, and the executable is the
+    /// one `spec.binary` resolves to now (a switched `current` symlink means a new
+    /// release the process has not picked up).
+    pub fn matches(&self, spec: &ServiceSpec, binary_on_disk: &Path) -> bool {
+        let want: Vec<String> = std::iter::once(spec.binary.to_string_lossy().to_string())
+            .chain(spec.args.iter().cloned())
+            .collect();
+        let argv_ok = self.argv.is_empty() || self.argv == want;
+        let exe_ok = match (&self.exe, fs::canonicalize(binary_on_disk)) {
+            (Some(exe), Ok(disk)) => exe == &disk,
+            _ => true,
+        };
+        argv_ok && exe_ok
+    }
+}
+
+/// Starts, stops and observes the stack's services.
+pub trait ServiceManager {
+    /// `systemd`, `direct` or `none`.
+    fn kind(&self) -> ServiceManagerKind;
+    /// The running process of a component, if any.
+    fn running(&self, kind: ComponentKind) -> anyhow::Result<Option<Running>>;
+    /// Reload the unit definitions (systemd only).
+    fn daemon_reload(&self) -> anyhow::Result<()>;
+    /// Enable and start.
+    fn start(&self, spec: &ServiceSpec) -> anyhow::Result<()>;
+    /// Stop and start again.
+    fn restart(&self, spec: &ServiceSpec) -> anyhow::Result<()>;
+    /// Ask the service to re-read its config by signal (used only when the HTTP
+    /// reload endpoint is disabled); the caller verifies the outcome.
+    fn signal_reload(&self, kind: ComponentKind) -> anyhow::Result<()>;
+    /// Stop and wait until the process has exited.
+    fn stop(&self, kind: ComponentKind) -> anyhow::Result<bool>;
+}
+
+/// True when systemd is PID 1 and running (not just `systemctl` on PATH).
+pub fn systemd_running() -> bool {
+    Path::new("/run/systemd/system").is_dir()
+}
+
+/// Resolve `auto` to a concrete manager for this root.
+pub fn resolve_kind(kind: ServiceManagerKind, root: &Root) -> ServiceManagerKind {
+    match kind {
+        ServiceManagerKind::Auto if root.is_host() && systemd_running() => {
+            ServiceManagerKind::Systemd
+        }
+        ServiceManagerKind::Auto => ServiceManagerKind::None,
+        k => k,
+    }
+}
+
+/// The manager for a concrete kind (`auto` must be resolved first).
+pub fn manager(
+    kind: ServiceManagerKind,
+    root: &Root,
+    state: &StateDir,
+) -> anyhow::Result<Box<dyn ServiceManager>> {
+    Ok(match resolve_kind(kind, root) {
+        ServiceManagerKind::Systemd => {
+            if !root.is_host() {
+                anyhow::bail!(
+                    "`--service-manager systemd` acts on this host's systemd and cannot be combined with --root; use `direct` or `none`"
+                );
+            }
+            Box::new(Systemd)
+        }
+        ServiceManagerKind::Direct => Box::new(Direct { state: state.clone(), root: root.clone() }),
+        _ => Box::new(NoManager),
+    })
+}
+
+/// Files only: nothing runs.
+pub struct NoManager;
+
+impl ServiceManager for NoManager {
+    fn kind(&self) -> ServiceManagerKind {
+        ServiceManagerKind::None
+    }
+    fn running(&self, _: ComponentKind) -> anyhow::Result<Option<Running>> {
+        Ok(None)
+    }
+    fn daemon_reload(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn start(&self, _: &ServiceSpec) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn restart(&self, _: &ServiceSpec) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn signal_reload(&self, _: ComponentKind) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn stop(&self, _: ComponentKind) -> anyhow::Result<bool> {
+        Ok(false)
+    }
+}
+
+/// systemd through `systemctl`.
+pub struct Systemd;
+
+fn systemctl(args: &[&str]) -> anyhow::Result<std::process::Output> {
+    Command::new("systemctl")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run `systemctl {}`", args.join(" ")))
+}
+
+fn systemctl_ok(args: &[&str]) -> anyhow::Result<()> {
+    let out = systemctl(args)?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "`systemctl {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+impl ServiceManager for Systemd {
+    fn kind(&self) -> ServiceManagerKind {
+        ServiceManagerKind::Systemd
+    }
+    fn running(&self, kind: ComponentKind) -> anyhow::Result<Option<Running>> {
+        let unit = kind.unit();
+        if !systemctl(&["is-active", "--quiet", unit])?.status.success() {
+            return Ok(None);
+        }
+        // An active but disabled unit still needs `enable`: report it as not running.
+        if !systemctl(&["is-enabled", "--quiet", unit])?.status.success() {
+            return Ok(None);
+        }
+        let out = systemctl(&["show", "-p", "MainPID", "--value", unit])?;
+        let pid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
+        if pid == 0 {
+            return Ok(None);
+        }
+        Ok(Some(observe_pid(pid).unwrap_or(Running { pid, argv: vec![], exe: None })))
+    }
+    fn daemon_reload(&self) -> anyhow::Result<()> {
+        systemctl_ok(&["daemon-reload"])
+    }
+    fn start(&self, spec: &ServiceSpec) -> anyhow::Result<()> {
+        systemctl_ok(&["enable", "--now", spec.kind.unit()])
+    }
+    fn restart(&self, spec: &ServiceSpec) -> anyhow::Result<()> {
+        systemctl_ok(&["enable", spec.kind.unit()])?;
+        systemctl_ok(&["restart", spec.kind.unit()])
+    }
+    fn signal_reload(&self, kind: ComponentKind) -> anyhow::Result<()> {
+        systemctl_ok(&["reload", kind.unit()])
+    }
+    fn stop(&self, kind: ComponentKind) -> anyhow::Result<bool> {
+        let was = systemctl(&["is-active", "--quiet", kind.unit()])?.status.success();
+        systemctl_ok(&["stop", kind.unit()])?;
+        Ok(was)
+    }
+}
+
+/// Detached processes: each in its own session (setsid), stdin from /dev/null,
+/// stdout and stderr appended to `log/<name>.log`, pid in `run/<name>.pid` (pid and
+/// binary, so `stop` never signals a recycled pid that now belongs to something else).
+pub struct Direct {
+    pub state: StateDir,
+    pub root: Root,
+}
+
+impl Direct {
+    fn read_pid_file(&self, kind: ComponentKind) -> Option<(u32, String)> {
+        let s = fs::read_to_string(self.state.pid_file(kind.name())).ok()?;
+        let mut lines = s.lines();
+        let pid = lines.next()?.trim().parse().ok()?;
+        let binary = lines.next().unwrap_or("").to_string();
+        Some((pid, binary))
+    }
+
+    fn spawn(&self, spec: &ServiceSpec) -> anyhow::Result<()> {
+        let name = spec.kind.name();
+        let log_path = self.state.log_file(name);
+        fs::create_dir_all(log_path.parent().unwrap())
+            .with_context(|| format!("cannot create `{}`", log_path.display()))?;
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("cannot open log `{}`", log_path.display()))?;
+        let mut cmd = Command::new(&spec.binary);
+        cmd.args(&spec.args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .current_dir(&self.state.path);
+        // On the real host as root, drop to the service user like the unit would.
+        // SAFETY: geteuid has no preconditions.
+        if self.root.is_host() && unsafe { libc::geteuid() } == 0 {
+            if let Some((uid, gid)) = lookup_user(&spec.user) {
+                cmd.uid(uid).gid(gid);
+            }
+        }
+        // SAFETY: setsid is async-signal-safe; it detaches the child from our session
+        // so it survives the terminal and is not killed with our process group.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child =
+            cmd.spawn().with_context(|| format!("cannot start `{}`", spec.binary.display()))?;
+        let pid = child.id();
+        // The child is not waited for: it outlives this process and is re-parented.
+        drop(child);
+        atomic_fs::write_atomic(
+            &self.state.pid_file(name),
+            format!("{pid}\n{}\n", spec.binary.display()).as_bytes(),
+            0o644,
+            Owner::default(),
+        )?;
+        Ok(())
+    }
+}
+
+impl ServiceManager for Direct {
+    fn kind(&self) -> ServiceManagerKind {
+        ServiceManagerKind::Direct
+    }
+    fn running(&self, kind: ComponentKind) -> anyhow::Result<Option<Running>> {
+        let Some((pid, binary)) = self.read_pid_file(kind) else { return Ok(None) };
+        Ok(observe_pid(pid).filter(|r| r.argv.first().map(String::as_str) == Some(&binary)))
+    }
+    fn daemon_reload(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn start(&self, spec: &ServiceSpec) -> anyhow::Result<()> {
+        if self.running(spec.kind)?.is_some() {
+            return Ok(());
+        }
+        self.spawn(spec)
+    }
+    fn restart(&self, spec: &ServiceSpec) -> anyhow::Result<()> {
+        self.stop(spec.kind)?;
+        self.spawn(spec)
+    }
+    fn signal_reload(&self, kind: ComponentKind) -> anyhow::Result<()> {
+        let r = self
+            .running(kind)?
+            .ok_or_else(|| anyhow::anyhow!("`{kind}` is not running; cannot reload it"))?;
+        // SAFETY: plain kill(2) on a pid we verified runs our binary.
+        if unsafe { libc::kill(r.pid as i32, libc::SIGHUP) } != 0 {
+            anyhow::bail!(
+                "cannot signal `{kind}` (pid {}): {}",
+                r.pid,
+                std::io::Error::last_os_error()
+            );
+        }
+        Ok(())
+    }
+    fn stop(&self, kind: ComponentKind) -> anyhow::Result<bool> {
+        let pid_file = self.state.pid_file(kind.name());
+        let Some(r) = self.running(kind)? else {
+            let _ = fs::remove_file(&pid_file);
+            return Ok(false);
+        };
+        terminate(r.pid, STOP_GRACE)
+            .with_context(|| format!("cannot stop `{kind}` (pid {})", r.pid))?;
+        let _ = fs::remove_file(&pid_file);
+        Ok(true)
+    }
+}
+
+/// SIGTERM, wait for the exit (polling), SIGKILL after `grace`.
+pub fn terminate(pid: u32, grace: Duration) -> anyhow::Result<()> {
+    // SAFETY: kill(2) with a positive pid.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(10);
+    while alive(pid) {
+        if start.elapsed() > grace {
+            // SAFETY: as above.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            let kill_start = Instant::now();
+            while alive(pid) {
+                if kill_start.elapsed() > Duration::from_secs(10) {
+                    anyhow::bail!("process {pid} did not exit after SIGKILL");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            return Ok(());
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(200));
+    }
+    Ok(())
+}
+
+/// A process exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the field after the parenthesised command name.
+        Ok(s) => {
+            s.rsplit_once(')').map(|(_, rest)| !rest.trim_start().starts_with('Z')).unwrap_or(true)
+        }
+        Err(_) => false,
+    }
+}
+
+/// argv and executable of a live process.
+pub fn observe_pid(pid: u32) -> Option<Running> {
+    if !alive(pid) {
+        return None;
+    }
+    let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    if raw.is_empty() {
+        return None;
+    }
+    let argv = raw
+        .split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).to_string())
+        .collect();
+    let exe = fs::read_link(format!("/proc/{pid}/exe")).ok();
+    Some(Running { pid, argv, exe })
+}
+
+/// uid and gid of a system user, if it exists.
+pub fn lookup_user(name: &str) -> Option<(u32, u32)> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: getpwnam returns a pointer into static storage or null; read at once.
+    unsafe {
+        let pw = libc::getpwnam(c.as_ptr());
+        if pw.is_null() {
+            None
+        } else {
+            Some(((*pw).pw_uid, (*pw).pw_gid))
+        }
+    }
+}
+
+/// gid of a group, if it exists.
+pub fn lookup_group(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: as lookup_user.
+    unsafe {
+        let gr = libc::getgrnam(c.as_ptr());
+        if gr.is_null() {
+            None
+        } else {
+            Some((*gr).gr_gid)
+        }
+    }
+}
+
+/// The last `n` lines of a direct-mode log, to explain a process that died.
+pub fn log_tail(state: &StateDir, kind: ComponentKind, n: usize) -> String {
+    let s = fs::read_to_string(state.log_file(kind.name())).unwrap_or_default();
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}

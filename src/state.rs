@@ -1,0 +1,221 @@
+//! monstack's state dir (`state_dir`, /var/lib/monstack by default, under `--root`):
+//! its layout, the exclusive apply lock, the service manager the last apply used and
+//! the journal of service actions still owed after a file landed.
+//!
+//! Layout:
+//! - `apply.lock`          flock'ed by a running apply; holds its pid
+//! - `service-manager`     `systemd`, `direct` or `none` (what apply used)
+//! - `pending`             service actions owed (survives a killed apply)
+//! - `backups/`            previous content of every file apply replaced
+//! - `run/<name>.pid`      pids of processes `direct` started
+//! - `log/<name>.log`      their stdout and stderr
+//! - `staging/`            candidate configs being validated
+
+use std::collections::BTreeSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+
+use crate::atomic_fs::{self, Owner};
+use crate::cli::ServiceManagerKind;
+use crate::config::Loaded;
+use crate::paths::Root;
+
+/// The state dir of one config under one root.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    /// Host path (e.g. `/var/lib/monstack`), for messages and interfaces that map it.
+    pub host: PathBuf,
+    /// Real path under the root.
+    pub path: PathBuf,
+}
+
+impl StateDir {
+    /// The state dir `loaded` configures, under `root`.
+    pub fn new(root: &Root, loaded: &Loaded) -> Self {
+        let host = loaded.config.state_dir.clone();
+        Self { path: root.host(&host), host }
+    }
+
+    /// `backups/`.
+    pub fn backups(&self) -> atomic_fs::Backups {
+        atomic_fs::Backups::new(self.path.join("backups"))
+    }
+
+    /// `run/<name>.pid`.
+    pub fn pid_file(&self, name: &str) -> PathBuf {
+        self.path.join("run").join(format!("{name}.pid"))
+    }
+
+    /// `log/<name>.log`.
+    pub fn log_file(&self, name: &str) -> PathBuf {
+        self.path.join("log").join(format!("{name}.log"))
+    }
+
+    /// `staging/`.
+    pub fn staging(&self) -> PathBuf {
+        self.path.join("staging")
+    }
+
+    fn manager_file(&self) -> PathBuf {
+        self.path.join("service-manager")
+    }
+
+    fn pending_file(&self) -> PathBuf {
+        self.path.join("pending")
+    }
+
+    /// The service manager the last apply recorded, if any.
+    pub fn recorded_manager(&self) -> Option<ServiceManagerKind> {
+        let s = fs::read_to_string(self.manager_file()).ok()?;
+        match s.trim() {
+            "systemd" => Some(ServiceManagerKind::Systemd),
+            "direct" => Some(ServiceManagerKind::Direct),
+            "none" => Some(ServiceManagerKind::None),
+            _ => None,
+        }
+    }
+
+    /// Record the service manager apply used (no write when it is already recorded).
+    pub fn record_manager(&self, kind: ServiceManagerKind) -> anyhow::Result<()> {
+        if self.recorded_manager() == Some(kind) {
+            return Ok(());
+        }
+        let name = match kind {
+            ServiceManagerKind::Systemd => "systemd",
+            ServiceManagerKind::Direct => "direct",
+            ServiceManagerKind::None | ServiceManagerKind::Auto => "none",
+        };
+        atomic_fs::write_atomic(
+            &self.manager_file(),
+            format!("{name}\n").as_bytes(),
+            0o644,
+            Owner::default(),
+        )?;
+        Ok(())
+    }
+
+    /// Service actions owed by an earlier apply that was interrupted, e.g.
+    /// `reload prometheus`. Empty when none.
+    pub fn pending(&self) -> BTreeSet<String> {
+        fs::read_to_string(self.pending_file())
+            .map(|s| s.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+            .unwrap_or_default()
+    }
+
+    /// Record service actions owed before the files that need them land.
+    pub fn set_pending(&self, items: &BTreeSet<String>) -> anyhow::Result<()> {
+        if items.is_empty() {
+            return self.clear_pending();
+        }
+        if &self.pending() == items {
+            return Ok(());
+        }
+        let mut s = String::new();
+        for i in items {
+            s.push_str(i);
+            s.push('\n');
+        }
+        atomic_fs::write_atomic(&self.pending_file(), s.as_bytes(), 0o644, Owner::default())?;
+        Ok(())
+    }
+
+    /// Every owed action was done.
+    pub fn clear_pending(&self) -> anyhow::Result<()> {
+        match fs::remove_file(self.pending_file()) {
+            Ok(()) => Ok(atomic_fs::sync_dir(&self.path)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(anyhow::Error::new(e).context("cannot remove the pending-actions file")),
+        }
+    }
+}
+
+/// An apply refused because another one holds the lock.
+#[derive(Debug, thiserror::Error)]
+#[error("another `monstack apply` is running (pid {pid}) on this host; lock `{}`", path.display())]
+pub struct Locked {
+    /// The holder's pid, as it recorded it (`unknown` if unreadable).
+    pub pid: String,
+    pub path: PathBuf,
+}
+
+/// The exclusive apply lock: an flock on `apply.lock`, released when dropped or when
+/// the process dies (so a killed apply never leaves a stale lock behind).
+#[derive(Debug)]
+pub struct ApplyLock {
+    _file: File,
+}
+
+impl ApplyLock {
+    /// Take the lock or fail at once, naming the holder's pid.
+    pub fn acquire(state: &StateDir) -> anyhow::Result<ApplyLock> {
+        fs::create_dir_all(&state.path).map_err(|e| {
+            anyhow::anyhow!("cannot create state dir `{}`: {e}", state.path.display())
+        })?;
+        let path = state.path.join("apply.lock");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| anyhow::anyhow!("cannot open lock `{}`: {e}", path.display()))?;
+        // SAFETY: flock on a valid, owned descriptor.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                let mut s = String::new();
+                let _ = file.read_to_string(&mut s);
+                let pid = s.trim().to_string();
+                let pid = if pid.is_empty() { "unknown".to_string() } else { pid };
+                return Err(crate::error::with_hint(
+                    Locked { pid, path },
+                    "wait for it to finish; the lock is released as soon as that process exits",
+                ));
+            }
+            anyhow::bail!("cannot lock `{}`: {err}", path.display());
+        }
+        file.set_len(0)?;
+        file.rewind()?;
+        writeln!(file, "{}", std::process::id())?;
+        file.flush()?;
+        Ok(ApplyLock { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn state(dir: &Path) -> StateDir {
+        StateDir { host: PathBuf::from("/var/lib/monstack"), path: dir.to_path_buf() }
+    }
+
+    #[test]
+    fn second_lock_is_refused_with_the_holder_pid() {
+        let d = tempfile::tempdir().unwrap();
+        let s = state(d.path());
+        let held = ApplyLock::acquire(&s).unwrap();
+        let err = ApplyLock::acquire(&s).unwrap_err();
+        assert!(err.to_string().contains(&format!("pid {}", std::process::id())), "{err}");
+        drop(held);
+        ApplyLock::acquire(&s).expect("free again after release");
+    }
+
+    #[test]
+    fn manager_and_pending_round_trip() {
+        let d = tempfile::tempdir().unwrap();
+        let s = state(d.path());
+        assert_eq!(s.recorded_manager(), None);
+        s.record_manager(ServiceManagerKind::Direct).unwrap();
+        assert_eq!(s.recorded_manager(), Some(ServiceManagerKind::Direct));
+        let items: BTreeSet<String> = ["reload prometheus".to_string()].into();
+        s.set_pending(&items).unwrap();
+        assert_eq!(s.pending(), items);
+        s.clear_pending().unwrap();
+        assert!(s.pending().is_empty());
+    }
+}
