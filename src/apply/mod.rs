@@ -27,8 +27,21 @@ use crate::state::{ApplyLock, StateDir};
 
 use resources::{FilePlan, Plan, PlanInput};
 
+/// `--root` made absolute: `direct` starts processes whose paths must not depend on
+/// their working directory.
+fn absolute_root(ctx: &Context) -> anyhow::Result<Context> {
+    let mut ctx = ctx.clone();
+    if !ctx.root.dir().is_absolute() {
+        let abs = std::path::absolute(ctx.root.dir())
+            .with_context(|| format!("cannot resolve --root `{}`", ctx.root.dir().display()))?;
+        ctx.root = Root::new(abs);
+    }
+    Ok(ctx)
+}
+
 /// `monstack plan`.
 pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
+    let ctx = &absolute_root(ctx)?;
     let loaded = ctx.load_config()?;
     let state = StateDir::new(&ctx.root, &loaded);
     let kind = choose_manager(args.service_manager, &ctx.root, &state);
@@ -49,6 +62,7 @@ pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
 
 /// `monstack apply`.
 pub fn cmd_apply(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
+    let ctx = &absolute_root(ctx)?;
     let loaded = ctx.load_config()?;
     let state = StateDir::new(&ctx.root, &loaded);
     let _lock = ApplyLock::acquire(&state)?;
@@ -73,6 +87,7 @@ pub fn cmd_apply(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
 /// `monstack stop`: end what `direct` started (and wait for the processes to exit);
 /// with systemd, stop the units.
 pub fn cmd_stop(ctx: &Context, _args: &StopArgs) -> anyhow::Result<i32> {
+    let ctx = &absolute_root(ctx)?;
     let loaded = match ctx.config_path.as_deref() {
         Some(p) if !p.exists() => None,
         _ => ctx.load_config().ok(),
