@@ -142,6 +142,35 @@ fn invalid_candidates_never_land() {
     assert_eq!(s.snapshot(), before, "nothing changed on the host");
     assert_eq!(s.pid("prometheus"), pid);
     s.wait_up(&["prometheus", "node"]);
+
+    // Valid for promtool but refused by the running Prometheus (a CA file that does
+    // not exist): the reload's 500 is caught, the previous prometheus.yml restored and
+    // reloaded, and the error names the cause.
+    let tls = orig.replacen(
+        "    static_configs:\n",
+        "    tls_config:\n      ca_file: /nonexistent/ca.pem\n    static_configs:\n",
+        1,
+    );
+    std::fs::write(tpl.join("prometheus.yml.tera"), tls).unwrap();
+    let out = s.run(&["apply", "--templates", tpl.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("`prometheus` rejected the new configuration"), "{err}");
+    assert!(err.contains("/nonexistent/ca.pem"), "names the cause: {err}");
+    assert!(err.contains("restored and reloaded"), "{err}");
+    let live = std::fs::read(s.root.join("opt/prometheus/prometheus.yml")).unwrap();
+    assert_eq!(live, before[std::path::Path::new("opt/prometheus/prometheus.yml")].1);
+    assert_eq!(s.pid("prometheus"), pid, "a rejected reload never restarts");
+    let metrics = std::process::Command::new("curl")
+        .args(["-s", &format!("http://127.0.0.1:{}/metrics", s.prom)])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&metrics.stdout)
+            .contains("\nprometheus_config_last_reload_successful 1\n"),
+        "the restored config was reloaded successfully"
+    );
+    assert_eq!(s.apply_ok()["changed"], 0, "the host is converged on the old config");
 }
 
 #[test]

@@ -119,16 +119,17 @@ pub fn cmd_stop(ctx: &Context, _args: &StopArgs) -> anyhow::Result<i32> {
 /// Every planned resource, with what was done in place of the planned action
 /// (resources not done are unchanged).
 fn merge(planned: Vec<Change>, done: Vec<Change>) -> Vec<Change> {
-    let mut out: Vec<Change> = planned
-        .into_iter()
-        .map(|p| {
-            done.iter().find(|d| d.kind == p.kind && d.name == p.name).cloned().unwrap_or(Change {
-                action: Action::Unchanged,
-                diff: None,
-                ..p
+    let mut out: Vec<Change> =
+        planned
+            .into_iter()
+            .map(|p| {
+                let detail = if p.action.is_change() { None } else { p.detail.clone() };
+                done.iter()
+                    .find(|d| d.kind == p.kind && d.name == p.name)
+                    .cloned()
+                    .unwrap_or(Change { action: Action::Unchanged, diff: None, detail, ..p })
             })
-        })
-        .collect();
+            .collect();
     for d in done {
         if !out.iter().any(|o| o.kind == d.kind && o.name == d.name) {
             out.push(d);
@@ -284,9 +285,21 @@ fn converge(
         }
         Ok(())
     })();
-    if let Err(e) = serviced {
+    if let Err(mut e) = serviced {
         // Put the previous files back and bring the services back onto them.
         restore(&backups, &written);
+        done.retain(|c| !written.iter().any(|(f, _)| c.name == f.file.path.display().to_string()));
+        if let Some(r) = e.downcast_ref::<lifecycle::Rejected>() {
+            // The API gives a summary; the service's log says which setting failed.
+            let lines = error_lines(state, mgr, r.component);
+            if !lines.is_empty() {
+                e = lifecycle::Rejected {
+                    component: r.component,
+                    message: format!("{}; its log says:\n{lines}", r.message),
+                }
+                .into();
+            }
+        }
         recover_services(&plan, mgr, state);
         let rejected = e.downcast_ref::<lifecycle::Rejected>().is_some();
         let note = if written.is_empty() {
@@ -323,6 +336,16 @@ fn wait_ready(
     let tail = || services::log_tail(state, kind, 15);
     lifecycle::wait_ready(kind, &s.spec.ready_address, lifecycle::READY_TIMEOUT, &alive, &tail)?;
     Ok(())
+}
+
+/// Recent error lines from a `direct` service's log.
+fn error_lines(state: &StateDir, mgr: &dyn ServiceManager, kind: ComponentKind) -> String {
+    if mgr.kind() != ServiceManagerKind::Direct {
+        return String::new();
+    }
+    let tail = services::log_tail(state, kind, 40);
+    let errs: Vec<&str> = tail.lines().filter(|l| l.contains("level=error")).collect();
+    errs[errs.len().saturating_sub(3)..].join("\n")
 }
 
 fn restore(backups: &atomic_fs::Backups, written: &[(&FilePlan, Saved)]) {
