@@ -610,6 +610,44 @@ mod tests {
         assert_eq!(systemd_arg("say \"hi\""), "\"say \\\"hi\\\"\"");
     }
 
+    /// Property: any string, emitted by the `yaml` filter as a mapping value or a
+    /// sequence item at any indent, parses back to itself.
+    #[test]
+    fn yaml_scalar_round_trips_arbitrary_strings() {
+        const TRICKY: &[char] = &[
+            '"', '\'', '\\', ':', ' ', '#', '\n', '\r', '\t', '*', '&', '!', '|', '>', '-', '?',
+            '%', '@', '`', '{', '}', '[', ']', ',', '~', '\u{0}', '\u{7f}', '\u{85}', '\u{a0}',
+            '\u{2028}', '\u{2029}', '\u{feff}', '\u{fffe}', 'é', '✓', '🚀', 'a', '0', '.',
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..3000 {
+            let len = (next() % 24) as usize;
+            let s: String = (0..len)
+                .map(|_| {
+                    let r = next();
+                    if r % 4 == 0 {
+                        // Any scalar value, surrogates excluded by from_u32.
+                        char::from_u32((r >> 8) as u32 % 0x11_0000).unwrap_or('x')
+                    } else {
+                        TRICKY[(r >> 8) as usize % TRICKY.len()]
+                    }
+                })
+                .collect();
+            let q = yaml_scalar(&s);
+            let doc = format!("a:\n  b: {q}\n  c:\n    - {q}\n");
+            let v: serde_yaml::Value =
+                serde_yaml::from_str(&doc).unwrap_or_else(|e| panic!("{s:?} -> {q}: {e}"));
+            assert_eq!(v["a"]["b"].as_str(), Some(s.as_str()), "{q}");
+            assert_eq!(v["a"]["c"][0].as_str(), Some(s.as_str()), "{q}");
+        }
+    }
+
     #[test]
     fn init_config_parses_to_the_defaults() {
         let loaded = config::parse(Path::new("monstack.yaml"), INIT_CONFIG).expect("valid");
