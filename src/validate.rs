@@ -132,6 +132,23 @@ pub enum ValidationError {
 }
 
 impl ValidationError {
+    /// Replace every secret in the tool's message with `****`.
+    pub fn mask(self, secrets: &[String]) -> Self {
+        let hide = |mut m: String| {
+            for s in secrets.iter().filter(|s| !s.is_empty()) {
+                m = m.replace(s.as_str(), "****");
+            }
+            m
+        };
+        match self {
+            Self::Rejected { tool, file, message } => {
+                Self::Rejected { tool, file, message: hide(message) }
+            }
+            Self::Malformed { file, message } => Self::Malformed { file, message: hide(message) },
+            other => other,
+        }
+    }
+
     fn map_paths(self, from: &str, to: &Path) -> Self {
         let fix = |s: String| s.replace(from, "");
         match self {
@@ -184,7 +201,7 @@ pub struct FileCheck {
 }
 
 /// Write `files` into a temporary tree laid out as on the host and validate each;
-/// messages name the host path, not the temporary one.
+/// messages name the host path, not the temporary one, and never show a secret.
 pub fn validate_rendered(files: &[RenderedFile], tools: &Tools) -> anyhow::Result<Vec<FileCheck>> {
     let tmp = tempfile::Builder::new().prefix("monstack-validate-").tempdir()?;
     render::write_tree(tmp.path(), files)?;
@@ -198,7 +215,7 @@ pub fn validate_rendered(files: &[RenderedFile], tools: &Tools) -> anyhow::Resul
                     c.notes = c.notes.into_iter().map(|n| n.replace(&prefix, "")).collect();
                     c
                 })
-                .map_err(|e| e.map_paths(&prefix, &f.path));
+                .map_err(|e| e.map_paths(&prefix, &f.path).mask(&f.secrets));
             FileCheck { path: f.path.clone(), role: f.role, result }
         })
         .collect())

@@ -613,3 +613,33 @@ fn bad_configs_are_refused_with_located_errors() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn disabled_sections_render_no_files() {
+    let promtool = require("promtool");
+    let t = tempfile::tempdir().unwrap();
+    let cfg = "alertmanager:\n  enabled: false\nnode_exporter:\n  enabled: false\nlogrotate:\n  enabled: false\nrsyslog:\n  enabled: false\ngrafana:\n  mode: files\n";
+    let o = render(t.path(), cfg, &[], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = t.path().join("out");
+    let rel: Vec<String> = files_under(&out)
+        .iter()
+        .map(|f| f.strip_prefix(&out).unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        rel,
+        [
+            "etc/systemd/system/prometheus.service",
+            "opt/prometheus/prometheus.yml",
+            "opt/prometheus/rules/snowflake_mcp_rules.yml"
+        ]
+    );
+    // No Alertmanager: no alerting section, and the config still checks.
+    assert!(yaml(&out.join("opt/prometheus/prometheus.yml")).get("alerting").is_none());
+    let c = Command::new(promtool)
+        .args(["check", "config"])
+        .arg(out.join("opt/prometheus/prometheus.yml"))
+        .output()
+        .unwrap();
+    assert!(c.status.success(), "{}{}", stdout(&c), stderr(&c));
+}

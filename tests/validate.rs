@@ -239,3 +239,29 @@ fn validate_file_uses_the_given_binaries() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A rejected alertmanager.yml is reported without the SMTP password in it.
+#[test]
+fn validator_messages_never_show_the_smtp_password() {
+    require_all();
+    let t = tempfile::tempdir().unwrap();
+    fs::create_dir(t.path().join("tpl")).unwrap();
+    // A template that puts the password where amtool quotes it back.
+    fs::write(
+        t.path().join("tpl/alertmanager.yml.tera"),
+        "route:\n  receiver: {{ smtp.password | yaml }}\nreceivers:\n  - name: web.hook\n",
+    )
+    .unwrap();
+    let cfg = "alertmanager:\n  smtp:\n    smarthost: mail:587\n    from: a@b.c\n    password_env: MONSTACK_TEST_PW\n";
+    fs::write(t.path().join("monstack.yaml"), cfg).unwrap();
+    let o = Command::new(BIN)
+        .current_dir(t.path())
+        .args(["--config", "monstack.yaml", "validate", "--templates", "tpl", "--output", "json"])
+        .env("MONSTACK_TEST_PW", "hunter2-secret")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(all.contains("undefined receiver \"****\""), "{all}");
+    assert!(!all.contains("hunter2"), "{all}");
+}
