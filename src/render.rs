@@ -470,11 +470,20 @@ pub fn yaml_scalar(s: &str) -> String {
 /// One word of a systemd command line: quoted when it has whitespace or quotes,
 /// `%` and `$` doubled so systemd expands neither specifiers nor variables.
 pub fn systemd_arg(s: &str) -> String {
-    let escaped = s.replace('%', "%%").replace('$', "$$");
+    systemd_quote(&s.replace('%', "%%").replace('$', "$$"))
+}
+
+/// One path of a systemd path list (`ReadWritePaths=`): specifiers are expanded
+/// there, environment variables are not.
+pub fn systemd_path(s: &str) -> String {
+    systemd_quote(&s.replace('%', "%%"))
+}
+
+fn systemd_quote(escaped: &str) -> String {
     let needs_quotes = escaped.is_empty()
         || escaped.chars().any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | ';'));
     if !needs_quotes {
-        return escaped;
+        return escaped.to_string();
     }
     let mut out = String::from("\"");
     for ch in escaped.chars() {
@@ -522,6 +531,9 @@ fn engine(dir: Option<&Path>) -> Result<tera::Tera, RenderError> {
     });
     tera.register_filter("systemd_arg", |v: &Value, _: &HashMap<String, Value>| {
         scalar_text(v, "systemd_arg").map(|s| Value::String(systemd_arg(&s)))
+    });
+    tera.register_filter("systemd_path", |v: &Value, _: &HashMap<String, Value>| {
+        scalar_text(v, "systemd_path").map(|s| Value::String(systemd_path(&s)))
     });
     for (name, text) in &sources {
         tera.add_raw_template(name, text)
@@ -607,6 +619,7 @@ mod tests {
         assert_eq!(systemd_arg("--cluster.listen-address="), "--cluster.listen-address=");
         assert_eq!(systemd_arg("--x=a b"), "\"--x=a b\"");
         assert_eq!(systemd_arg("50%$HOME"), "50%%$$HOME");
+        assert_eq!(systemd_path("/srv/a b/50%$x"), "\"/srv/a b/50%%$x\"");
         assert_eq!(systemd_arg("say \"hi\""), "\"say \\\"hi\\\"\"");
     }
 
