@@ -265,3 +265,14 @@ fn validator_messages_never_show_the_smtp_password() {
     assert!(all.contains("undefined receiver \"****\""), "{all}");
     assert!(!all.contains("hunter2"), "{all}");
 }
+
+/// Spaces, `%` and `$` in unit paths and flags are quoted and escaped so that
+/// systemd-analyze accepts the units as they are.
+#[test]
+fn units_with_special_characters_in_paths_pass_systemd_analyze() {
+    require_all();
+    let t = tempfile::tempdir().unwrap();
+    let cfg = "prometheus:\n  data_dir: \"/srv/prom data/50%\"\n  extra_flags: [\"--web.external-url=http://x/$y z\"]\n";
+    let o = validate(t.path(), cfg, &["--strict"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
