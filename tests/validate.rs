@@ -227,9 +227,10 @@ fn validate_file_uses_the_given_binaries() {
     let ok = validate_file(FileRole::Unit(ComponentKind::Prometheus), &unit, &tools).unwrap();
     assert_eq!(ok.notes, ["binary `/nonexistent/monstack-test/bin` is not installed yet"]);
 
-    // An unknown owner does not hide a real problem later in the same block.
+    // Unknown owner and group (logrotate stops at each in turn) do not hide a real
+    // problem later in the same block.
     let lrf = t.path().join("lr");
-    fs::write(&lrf, "/var/log/x/*.log {\n    create 0644 monstack-nouser monstack-nouser\n    weekly\n    frobnicate\n}\n")
+    fs::write(&lrf, "/var/log/x/*.log {\n    create 0644 monstack-nouser monstack-nogroup\n    weekly\n    frobnicate\n}\n")
         .unwrap();
     match validate_file(FileRole::Logrotate, &lrf, &tools) {
         Err(ValidationError::Rejected { tool: Tool::Logrotate, message, .. }) => {
