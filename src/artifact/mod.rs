@@ -514,12 +514,30 @@ impl<'a> Runtime<'a> {
         if cached.is_file() {
             let f = File::open(&cached).map_err(fs_err("cannot read", &cached))?;
             let label = format!("{} {} (cache)", rel.kind, rel.version);
+            let from = cached.display().to_string();
             match self.stream(rel, f, None, staging, &label) {
                 Ok(sha) if sha == exp.sha256 => {
-                    self.rep.note(format!("{}: using cached `{}`", rel.kind, cached.display()));
+                    self.rep.note(format!("{}: using cached `{from}`", rel.kind));
                     return Ok(());
                 }
-                _ => {
+                Err(e) => match e.downcast::<StreamFailure>() {
+                    // Trusted bytes, refused content: the verdict stands.
+                    Ok(sf) if sf.sha256 == exp.sha256 => {
+                        return Err(anyhow::Error::new(sf.error).context(format!(
+                            "cannot install `{}` {} from `{from}`",
+                            rel.kind, rel.version
+                        )));
+                    }
+                    _ => {
+                        self.rep.note(format!(
+                            "{}: cached `{from}` is damaged; fetching again",
+                            rel.kind
+                        ));
+                        let _ = fs::remove_file(&cached);
+                        reset(staging)?;
+                    }
+                },
+                Ok(_) => {
                     self.rep.note(format!(
                         "{}: cached `{}` is damaged; fetching again",
                         rel.kind,
@@ -645,7 +663,7 @@ impl<'a> Runtime<'a> {
         keep.map_err(fs_err("cannot keep the verified tarball in", cached))?;
         match extract_err {
             Some(e) => Err(anyhow::Error::new(e)
-                .context(format!("release tarball `{from}` of `{}` {}", rel.kind, rel.version))),
+                .context(format!("cannot install `{}` {} from `{from}`", rel.kind, rel.version))),
             None => Ok(()),
         }
     }
