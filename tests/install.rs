@@ -226,3 +226,33 @@ fn unknown_component_is_a_usage_error() {
     assert!(r.stderr.contains("unknown component `grafana`"));
     assert_eq!(m.requests(), 0);
 }
+
+#[test]
+fn observe_reads_the_host_without_network() {
+    use monstack::artifact::{observe, Observed};
+    use monstack::config::ComponentKind::Prometheus;
+    let m = Mirror::start(tree());
+    let v = debian_prometheus();
+    let s = Sandbox::new(&m.base_url(), &v);
+    let root = monstack::paths::Root::new(s.root());
+    let load = || monstack::config::load(&s.config()).unwrap();
+    assert_eq!(
+        observe(&root, &load(), Prometheus).unwrap(),
+        Observed { installed: None, needs_install: true }
+    );
+    s.run(&["install"]).ok();
+    let sha = release::sha256_file(&tarball(&v));
+    let before = m.requests();
+    assert_eq!(
+        observe(&root, &load(), Prometheus).unwrap(),
+        Observed { installed: Some((v.clone(), sha.clone())), needs_install: false }
+    );
+    // A different pinned digest or version means an install is needed.
+    s.write_config(&m.base_url(), &v, "", &format!("  sha256: {}\n", "e".repeat(64)));
+    assert!(observe(&root, &load(), Prometheus).unwrap().needs_install);
+    s.write_config(&m.base_url(), "2.45.0", "", "");
+    let o = observe(&root, &load(), Prometheus).unwrap();
+    assert_eq!(o.installed, Some((v, sha)));
+    assert!(o.needs_install);
+    assert_eq!(m.requests(), before);
+}

@@ -172,3 +172,25 @@ fn redirect_to_another_loopback_port_is_followed() {
     assert_eq!(other.requests(), 1);
     assert!(s.prometheus_version().contains(NEW));
 }
+
+#[test]
+fn tls_failure_names_the_url_and_is_not_retried() {
+    // A plain-text server where an https mirror is configured: the handshake fails.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = std::io::Write::write_all(&mut stream, b"HTTP/1.1 400 Bad Request\r\n\r\n");
+        }
+    });
+    let base = format!("https://127.0.0.1:{port}");
+    let s = Sandbox::new(&base, NEW);
+    let r = s.run(&["install"]).fails();
+    assert!(r.stderr.contains("TLS failure talking to"), "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("{base}/prometheus/prometheus/releases/download/v{NEW}/")));
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1, "not retried");
+    assert!(s.current().is_none());
+}

@@ -515,7 +515,8 @@ impl<'a> Runtime<'a> {
             let f = File::open(&cached).map_err(fs_err("cannot read", &cached))?;
             let label = format!("{} {} (cache)", rel.kind, rel.version);
             let from = cached.display().to_string();
-            match self.stream(rel, f, None, staging, &label) {
+            let len = f.metadata().ok().map(|m| m.len());
+            match self.stream(rel, f, len, staging, &label) {
                 Ok(sha) if sha == exp.sha256 => {
                     self.rep.note(format!("{}: using cached `{from}`", rel.kind));
                     return Ok(());
@@ -562,7 +563,8 @@ impl<'a> Runtime<'a> {
             let f = File::open(&src).map_err(fs_err("cannot read", &src))?;
             let sink = File::create(&partial).map_err(fs_err("cannot write", &partial))?;
             let label = format!("{} {}", rel.kind, rel.version);
-            let sha = self.stream(rel, verify::Tee::new(f, sink), None, staging, &label);
+            let len = f.metadata().ok().map(|m| m.len());
+            let sha = self.stream(rel, verify::Tee::new(f, sink), len, staging, &label);
             return self.settle(rel, exp, sha, &partial, &cached, &src.display().to_string());
         }
 
