@@ -65,12 +65,15 @@ fn install_runs_the_real_binary_and_a_rerun_makes_no_request() {
 fn root_keeps_every_path_inside() {
     let m = Mirror::start(tree());
     let s = Sandbox::new(&m.base_url(), &debian_prometheus());
+    s.write_config(&m.base_url(), &debian_prometheus(), "", "  user: mst-no-such-user\n");
     let host_paths =
         ["/opt/prometheus/releases", "/var/lib/monstack/releases", "/var/cache/monstack"];
     let before: Vec<bool> = host_paths.iter().map(|p| Path::new(p).exists()).collect();
     s.run(&["install"]).ok();
     let after: Vec<bool> = host_paths.iter().map(|p| Path::new(p).exists()).collect();
     assert_eq!(before, after, "nothing created outside --root");
+    let passwd = fs::read_to_string("/etc/passwd").unwrap();
+    assert!(!passwd.contains("mst-no-such-user:"), "no user created under --root");
     // Every symlink in the tree resolves inside the root.
     let root = s.root().canonicalize().unwrap();
     let mut stack = vec![root.clone()];
