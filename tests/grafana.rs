@@ -574,3 +574,41 @@ fn files_mode_renders_provisioning_and_uses_no_api() {
     let l = s.load(&g, "");
     assert!(grafana::provisioning_files(&l).unwrap().is_empty());
 }
+
+#[test]
+fn a_token_from_an_env_var_is_used_and_tls_is_verified_by_default() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    // A variable only this test uses (tests share the process environment).
+    std::env::set_var("MONSTACK_TEST_GRAFANA_TOKEN", TOKEN);
+    let l = s.load(&g, "  auth:\n    token_env: MONSTACK_TEST_GRAFANA_TOKEN\n");
+    grafana::apply(&l, &s.state()).unwrap();
+    assert!(g.log().iter().filter(|r| r.path != "/api/health").all(|r| r.auth == "bearer"));
+
+    // An https URL to a plain-HTTP port fails the TLS handshake instead of falling back.
+    let url = g.url().replace("http://", "https://");
+    let l = s.load(&g, &format!("  url: {url}\n  wait_timeout: 300ms\n"));
+    let msg = format!("{:#}", grafana::plan(&l, &s.state()).unwrap_err());
+    assert!(msg.contains("not ready"), "{msg}");
+}
+
+#[test]
+fn files_mode_output_is_stable() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    let l = s.load(&g, "  mode: files\n  builtin_dashboard: false\n  org_id: 3\n  datasource:\n    url: http://prom:9090\n    json_data: {httpMethod: POST, timeInterval: 15s}\n");
+    let files = grafana::provisioning_files(&l).unwrap();
+    let text: String = files
+        .iter()
+        .filter(|f| f.role == FileRole::GrafanaProvisioning)
+        .map(|f| {
+            format!(
+                "--- {} ({:o})\n{}",
+                f.path.display(),
+                f.mode,
+                String::from_utf8_lossy(&f.content)
+            )
+        })
+        .collect();
+    insta::assert_snapshot!(text);
+}
