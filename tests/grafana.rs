@@ -612,3 +612,15 @@ fn files_mode_output_is_stable() {
         .collect();
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn is_default_false_does_not_fight_grafana_forcing_the_first_default() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    let l = s.load(&g, "  datasource:\n    is_default: false\n");
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.datasources()[0]["isDefault"], true, "Grafana made the first one default");
+    g.reset_counters();
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.writes(), 0, "{:?}", g.write_log());
+}
