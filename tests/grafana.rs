@@ -624,3 +624,25 @@ fn is_default_false_does_not_fight_grafana_forcing_the_first_default() {
     grafana::apply(&l, &s.state()).unwrap();
     assert_eq!(g.writes(), 0, "{:?}", g.write_log());
 }
+
+#[test]
+fn tls_is_verified_and_a_ca_file_or_explicit_skip_is_needed_for_a_private_ca() {
+    let g = Emulator::start_tls();
+    let s = Setup::new();
+    let url = g.url().replace("http://", "https://");
+    let l = s.load(&g, &format!("  url: {url}\n  wait_timeout: 500ms\n"));
+    let msg = format!("{:#}", grafana::plan(&l, &s.state()).unwrap_err());
+    assert!(msg.contains("not ready") && msg.to_lowercase().contains("certificate"), "{msg}");
+    assert_eq!(g.requests(), 0, "nothing is sent over an unverified connection");
+
+    let ca = Emulator::tls_ca();
+    let l = s.load(&g, &format!("  url: {url}\n  ca_file: {}\n", ca.display()));
+    let out = grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(find(&out, "snowflake-mcp").action, Action::Create);
+
+    let l = s.load(&g, &format!("  url: {url}\n  insecure_skip_verify: true\n"));
+    g.reset_counters();
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.writes(), 0);
+    assert!(g.requests() > 0);
+}
