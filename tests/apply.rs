@@ -330,3 +330,49 @@ fn grafana_is_converged_with_the_stack_and_left_alone_when_right() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(g.writes(), 0);
 }
+
+#[test]
+fn secrets_never_show_and_an_alertmanager_change_is_a_reload() {
+    let s = Stack::new();
+    let secret = "s3cr3t-Smtp-Pw";
+    std::fs::write(s.dir.path().join("smtp-password"), secret).unwrap();
+    *s.alertmanager_extra.lock().unwrap() = "  smtp:\n    smarthost: 127.0.0.1:2525\n    from: alerts@example.com\n    auth_username: alerts\n    password_file: smtp-password\n".into();
+    s.write_config(stack::PROM, &[], "");
+    for args in [&["plan", "-v", "--service-manager", "direct"][..], &["plan", "--output", "json"]]
+    {
+        let out = s.run(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!text.contains(secret), "secret in `{args:?}` output:\n{text}");
+        assert!(text.contains("smtp_auth_password: ********"), "masked in {args:?}:\n{text}");
+    }
+    let (code, report, stderr) = s.apply(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!report.to_string().contains(secret) && !stderr.contains(secret));
+    let am_yml = s.root.join("opt/alertmanager/alertmanager.yml");
+    assert!(std::fs::read_to_string(&am_yml).unwrap().contains(secret), "the file has it");
+    assert_eq!(monstack::atomic_fs::stat(&am_yml).unwrap().0, 0o640);
+    s.wait_up(&["prometheus", "node"]);
+    let am_pid = s.pid("alertmanager");
+
+    // A new password: the diff hides both values; Alertmanager is reloaded, not restarted.
+    std::fs::write(s.dir.path().join("smtp-password"), "an0ther-Secret").unwrap();
+    let out = s.run(&["plan"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains(secret) && !text.contains("an0ther-Secret"), "{text}");
+    assert!(text.contains("only secret values differ"), "{text}");
+    let (code, report, stderr) = s.apply(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        changes(&report),
+        vec![
+            "file /opt/alertmanager/alertmanager.yml update".to_string(),
+            "service alertmanager reload".to_string()
+        ]
+    );
+    assert!(!report.to_string().contains("an0ther-Secret"));
+    assert_eq!(s.pid("alertmanager"), am_pid);
+}

@@ -52,6 +52,8 @@ pub struct Stack {
     seen_pids: Mutex<Vec<u32>>,
     /// The `grafana:` section written by [`Stack::write_config`].
     pub grafana: Mutex<String>,
+    /// Extra keys of the `alertmanager:` section.
+    pub alertmanager_extra: Mutex<String>,
 }
 
 impl Stack {
@@ -70,6 +72,7 @@ impl Stack {
             dir,
             seen_pids: Mutex::new(Vec::new()),
             grafana: Mutex::new("grafana:\n  enabled: false\n".into()),
+            alertmanager_extra: Mutex::new(String::new()),
         };
         s.write_config(PROM, &[], "");
         s
@@ -91,13 +94,14 @@ impl Stack {
              prometheus:\n  version: {prom_version}\n  listen_address: 127.0.0.1:{p}\n  \
              global:\n    scrape_interval: 1s\n    evaluation_interval: 1s\n  \
              alertmanagers: ['127.0.0.1:{a}']\n  scrape_configs:\n{jobs}{prom_extra}\
-             alertmanager:\n  version: {AM}\n  listen_address: 127.0.0.1:{a}\n\
+             alertmanager:\n  version: {AM}\n  listen_address: 127.0.0.1:{a}\n{am_extra}\
              node_exporter:\n  version: {NODE}\n  listen_address: 127.0.0.1:{n}\n{g}",
             base = self.mirror.base_url(),
             p = self.prom,
             a = self.am,
             n = self.node,
             g = self.grafana.lock().unwrap(),
+            am_extra = self.alertmanager_extra.lock().unwrap(),
         );
         std::fs::write(&self.config, text).unwrap();
     }
