@@ -209,7 +209,15 @@ fn version_bump_installs_and_restarts() {
 #[test]
 fn killed_apply_is_finished_by_the_next() {
     let s = Stack::new();
-    // Killed right after the files landed, before any service started.
+    // Killed right after the first file landed, then right after the rest landed,
+    // before any service started.
+    let st = s
+        .cmd(&["apply", "--service-manager", "direct"])
+        .env("MONSTACK_CRASH_AT", "file-written")
+        .output()
+        .unwrap()
+        .status;
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(9));
     let st = s
         .cmd(&["apply", "--service-manager", "direct"])
         .env("MONSTACK_CRASH_AT", "files-landed")
@@ -236,7 +244,6 @@ fn killed_apply_is_finished_by_the_next() {
 
     // Killed mid-download of a new release: the next apply installs it cleanly.
     s.write_config(PROM_NEXT, &[("alertmanager", format!("127.0.0.1:{}", s.am))], "");
-    s.mirror.fault(&format!("prometheus-{PROM_NEXT}.linux"), mirror::Fault::DropAfter(0));
     s.mirror.fault(
         &format!("prometheus-{PROM_NEXT}.linux"),
         mirror::Fault::Delay(Duration::from_secs(30)),
