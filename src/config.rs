@@ -280,7 +280,7 @@ component_section! {
 pub struct Prometheus {
     pub global: Global,
     pub scrape_configs: Vec<ScrapeConfig>,
-    /// Install the runbook's five alerts (assets/snowflake_mcp_rules.yml).
+    /// Install the runbook's five alerts (assets/rules/snowflake_mcp_rules.yml).
     pub default_rules: bool,
     /// Extra rule files (paths relative to the config file), installed beside prometheus.yml.
     pub rule_files: Vec<PathBuf>,
@@ -811,7 +811,7 @@ pub fn parse(path: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
                 let mut e = ConfigError::new(
                     path,
                     (field != ".").then(|| field.clone()),
-                    clean_serde_message(&inner.to_string()),
+                    clean_serde_message(&inner.to_string(), &field),
                 );
                 if let Some(loc) = inner.location() {
                     e.line = Some(loc.line());
@@ -833,11 +833,16 @@ pub fn parse(path: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
     }
 }
 
-/// serde_yaml appends " at line L column C" to messages; we print the location ourselves.
-fn clean_serde_message(msg: &str) -> String {
-    match msg.find(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
+/// serde_yaml prefixes messages with the field path and appends " at line L column C";
+/// both are printed by [`ConfigError`] already.
+fn clean_serde_message(msg: &str, field: &str) -> String {
+    let msg = match msg.find(" at line ") {
+        Some(i) => &msg[..i],
+        None => msg,
+    };
+    match msg.split_once(": ") {
+        Some((head, rest)) if !head.contains(' ') && field.starts_with(head) => rest.to_string(),
+        _ => msg.to_string(),
     }
 }
 
@@ -914,12 +919,23 @@ fn validate(l: &Loaded) -> Vec<ConfigError> {
             &format!("{name}.data_dir"),
             "must be an absolute path".into(),
         );
+        let managed = managed_flags(c, kind);
         for (i, f) in comp.extra_flags.iter().enumerate() {
-            check(
-                f.starts_with("--") && !f.contains('\n'),
-                &format!("{name}.extra_flags[{i}]"),
-                format!("`{f}` is not a --flag"),
-            );
+            let field = format!("{name}.extra_flags[{i}]");
+            if !f.starts_with("--") || f.contains('\n') {
+                check(false, &field, format!("`{f}` is not a --flag"));
+                continue;
+            }
+            let flag = flag_name(f);
+            if let Some(msg) = removed_flag(kind, &comp.version, flag) {
+                check(false, &field, msg);
+            } else if managed.contains(&flag) {
+                check(
+                    false,
+                    &field,
+                    format!("`{flag}` is set by monstack from the `{name}` section; remove it from extra_flags"),
+                );
+            }
         }
     }
 
@@ -985,12 +1001,30 @@ fn validate(l: &Loaded) -> Vec<ConfigError> {
             );
         }
     }
+    if let Some(size) = &p.retention_size {
+        check(
+            valid_size(size),
+            "prometheus.retention_size",
+            format!("`{size}` is not a size like 50GB (B, KB, MB, GB, TB, PB, EB)"),
+        );
+    }
+    // Rule files are installed flat under {install_dir}/rules, so names must not collide.
+    let mut rule_names = HashSet::new();
+    if p.default_rules {
+        rule_names.insert(DEFAULT_RULES_FILE.to_string());
+    }
     for (i, rf) in p.rule_files.iter().enumerate() {
         let path = l.resolve(rf);
         check(
             path.is_file(),
             &format!("prometheus.rule_files[{i}]"),
             format!("rule file `{}` does not exist", path.display()),
+        );
+        let base = rf.file_name().map(|b| b.to_string_lossy().into_owned()).unwrap_or_default();
+        check(
+            rule_names.insert(base.clone()),
+            &format!("prometheus.rule_files[{i}]"),
+            format!("another rule file is already installed as `rules/{base}`; rename one of them"),
         );
     }
     for (i, am) in p.alertmanagers.iter().enumerate() {
@@ -1164,6 +1198,13 @@ fn validate(l: &Loaded) -> Vec<ConfigError> {
                 format!("`{}` is not a group name", cr.group),
             );
         }
+        if let Some(script) = &e.postrotate {
+            check(
+                !script.lines().any(|line| line.trim() == "endscript"),
+                &format!("{f}.postrotate"),
+                "must not contain an `endscript` line (monstack closes the script)".into(),
+            );
+        }
     }
 
     // rsyslog
@@ -1187,6 +1228,76 @@ fn validate(l: &Loaded) -> Vec<ConfigError> {
 
     check(c.state_dir.is_absolute(), "state_dir", "must be an absolute path".into());
     errs
+}
+
+/// File name of the runbook's alert rules under `{install_dir}/rules`.
+pub const DEFAULT_RULES_FILE: &str = "snowflake_mcp_rules.yml";
+
+/// Prometheus flags that 3.0 removed (CHANGELOG 3.0, #14640, #14643): 3.x exits 2 on them.
+pub const PROMETHEUS_FLAGS_REMOVED_IN_3: [(&str, &str); 3] = [
+    ("--storage.tsdb.retention", "use prometheus.retention_time"),
+    ("--alertmanager.timeout", "drop it"),
+    ("--storage.tsdb.allow-overlapping-blocks", "overlapping blocks are always allowed"),
+];
+
+/// The flag name of `--name=value` (or `--name`).
+pub fn flag_name(flag: &str) -> &str {
+    flag.split('=').next().unwrap_or(flag)
+}
+
+/// Major version number of `2.45.0` (0 when unparsable; versions are validated first).
+pub fn version_major(version: &str) -> u64 {
+    version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0)
+}
+
+/// Why `flag` cannot be passed to `kind` at `version`, if the release removed it.
+pub fn removed_flag(kind: ComponentKind, version: &str, flag: &str) -> Option<String> {
+    if kind != ComponentKind::Prometheus || version_major(version) < 3 {
+        return None;
+    }
+    PROMETHEUS_FLAGS_REMOVED_IN_3.iter().find(|(f, _)| *f == flag).map(|(f, instead)| {
+        format!(
+            "`{f}` was removed in Prometheus 3.0 and the target version is {version} ({instead})"
+        )
+    })
+}
+
+/// Flags monstack itself passes to a component (a duplicate in extra_flags is refused).
+pub fn managed_flags(c: &Config, kind: ComponentKind) -> Vec<&'static str> {
+    match kind {
+        ComponentKind::Prometheus => {
+            let p = &c.prometheus;
+            let mut v = vec![
+                "--config.file",
+                "--storage.tsdb.path",
+                "--web.listen-address",
+                "--web.enable-lifecycle",
+            ];
+            if version_major(&p.version) < 3 {
+                v.extend(["--web.console.templates", "--web.console.libraries"]);
+            }
+            if p.retention_time.is_some() {
+                v.push("--storage.tsdb.retention.time");
+            }
+            if p.retention_size.is_some() {
+                v.push("--storage.tsdb.retention.size");
+            }
+            v
+        }
+        ComponentKind::Alertmanager => vec![
+            "--config.file",
+            "--storage.path",
+            "--web.listen-address",
+            "--cluster.listen-address",
+        ],
+        ComponentKind::NodeExporter => vec!["--web.listen-address"],
+    }
+}
+
+/// Prometheus size: digits and a unit (`512MB`, `50GB`).
+fn valid_size(s: &str) -> bool {
+    let digits = s.chars().take_while(|c| c.is_ascii_digit()).count();
+    digits > 0 && ["B", "KB", "MB", "GB", "TB", "PB", "EB"].contains(&&s[digits..])
 }
 
 /// Prometheus duration: `((\d+)(y|w|d|h|m|s|ms))+` or `0`.
@@ -1372,12 +1483,11 @@ pub fn locate(source: &str, field: &str) -> Option<(usize, usize)> {
         }
         fn leave_value(&mut self) {
             match self.stack.last_mut() {
-                Some(Frame::Map { expecting_key, .. }) => {
-                    if !*expecting_key {
-                        self.path.pop();
-                        *expecting_key = true;
-                    }
+                Some(Frame::Map { expecting_key, .. }) if !*expecting_key => {
+                    self.path.pop();
+                    *expecting_key = true;
                 }
+                Some(Frame::Map { .. }) => {}
                 Some(Frame::Seq { index }) => {
                     self.path.pop();
                     *index += 1;

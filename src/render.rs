@@ -1,11 +1,40 @@
 //! Renders every host file from Tera templates (embedded, overridable by name);
-//! no I/O but reading templates, secrets and the output tree of `render`.
+//! no I/O but reading templates, secrets and rule files, and writing the output
+//! tree of `render` / the scaffold of `init`.
+//!
+//! Quoting is by construction: every user string reaches YAML through the `yaml`
+//! filter ([`yaml_scalar`], a double-quoted scalar) and a unit's ExecStart through
+//! `systemd_arg` ([`systemd_arg`]). Prometheus and Alertmanager templating
+//! (`{{ $value }}`, `{{ .GroupLabels.alertname }}`) is data, never template text,
+//! so Tera cannot touch it.
 
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{not_implemented, Context, InitArgs, RenderArgs};
-use crate::config::{ComponentKind, Loaded};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::cli::{Context, InitArgs, OutputFormat, RenderArgs};
+use crate::config::{self, ComponentKind, GrafanaMode, Loaded};
+use crate::error::{with_hint, ConfigError, ConfigErrors};
 use crate::paths::Root;
+
+/// The embedded templates, by the file name `--templates DIR` overrides them with.
+pub const TEMPLATES: [(&str, &str); 5] = [
+    ("prometheus.yml.tera", include_str!("../templates/prometheus.yml.tera")),
+    ("alertmanager.yml.tera", include_str!("../templates/alertmanager.yml.tera")),
+    ("unit.service.tera", include_str!("../templates/unit.service.tera")),
+    ("logrotate.tera", include_str!("../templates/logrotate.tera")),
+    ("rsyslog.conf.tera", include_str!("../templates/rsyslog.conf.tera")),
+];
+
+/// The runbook's five alerts (fixed: ratios use humanizePercentage), installed verbatim.
+pub const DEFAULT_RULES: &str = include_str!("../assets/rules/snowflake_mcp_rules.yml");
+
+/// The commented monstack.yaml that `monstack init` writes; it parses to the defaults.
+pub const INIT_CONFIG: &str = include_str!("../assets/monstack.yaml");
 
 /// What a rendered file is, so apply knows how to validate and what to reload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +57,22 @@ pub enum FileRole {
     GrafanaDashboard,
 }
 
+impl FileRole {
+    /// Stable name for JSON output: `prometheus_config`, `unit:prometheus`, ...
+    pub fn label(&self) -> String {
+        match self {
+            Self::PrometheusConfig => "prometheus_config".into(),
+            Self::PrometheusRules => "prometheus_rules".into(),
+            Self::AlertmanagerConfig => "alertmanager_config".into(),
+            Self::Unit(kind) => format!("unit:{kind}"),
+            Self::Logrotate => "logrotate".into(),
+            Self::Rsyslog => "rsyslog".into(),
+            Self::GrafanaProvisioning => "grafana_provisioning".into(),
+            Self::GrafanaDashboard => "grafana_dashboard".into(),
+        }
+    }
+}
+
 /// One file the host should receive.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderedFile {
@@ -43,6 +88,20 @@ pub struct RenderedFile {
     pub secrets: Vec<String>,
 }
 
+impl RenderedFile {
+    fn plain(path: impl Into<PathBuf>, content: impl Into<Vec<u8>>, role: FileRole) -> Self {
+        Self {
+            path: path.into(),
+            content: content.into(),
+            mode: 0o644,
+            owner: None,
+            group: None,
+            role,
+            secrets: Vec::new(),
+        }
+    }
+}
+
 /// How to run one component: the same argv feeds the systemd unit and `direct` mode.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceSpec {
@@ -56,26 +115,555 @@ pub struct ServiceSpec {
     pub ready_address: String,
 }
 
+/// Problems with templates (the config's own problems are [`ConfigError`]s).
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// A file in `--templates DIR` that overrides nothing.
+    #[error("unknown template `{name}` in `{dir}` (known: {known})")]
+    UnknownTemplate { name: String, dir: PathBuf, known: String },
+    /// The override directory or a template in it cannot be read.
+    #[error("cannot read template `{path}`")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// Tera rejected a template or failed to render it.
+    #[error("template `{name}` failed")]
+    Template { name: String, source: tera::Error },
+}
+
 /// Every file the host should receive for this config, in a stable order.
-pub fn render_all(
-    _loaded: &Loaded,
-    _templates: Option<&Path>,
-) -> anyhow::Result<Vec<RenderedFile>> {
-    anyhow::bail!("rendering is not implemented yet")
+pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<Vec<RenderedFile>> {
+    let c = &loaded.config;
+    // Flags are checked (and refused) before any template runs.
+    let specs = service_specs(loaded, &Root::default())?;
+    let tera = engine(templates)?;
+    let mut files = Vec::new();
+
+    if c.prometheus.enabled {
+        let p = &c.prometheus;
+        let mut rules = Vec::new();
+        if p.default_rules {
+            rules.push((config::DEFAULT_RULES_FILE.to_string(), DEFAULT_RULES.as_bytes().to_vec()));
+        }
+        for (i, rf) in p.rule_files.iter().enumerate() {
+            let path = loaded.resolve(rf);
+            let content = fs::read(&path).map_err(|e| {
+                loaded.error_at(
+                    &format!("prometheus.rule_files[{i}]"),
+                    format!("cannot read rule file `{}`: {e}", path.display()),
+                )
+            })?;
+            let name = rf.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            rules.push((name, content));
+        }
+        let alertmanagers: Vec<String> = if !p.alertmanagers.is_empty() {
+            p.alertmanagers.clone()
+        } else if c.alertmanager.enabled {
+            vec![c.alertmanager.component().local_address()]
+        } else {
+            Vec::new()
+        };
+        let ctx = json!({
+            "global": p.global,
+            "rule_files": rules.iter().map(|(n, _)| format!("rules/{n}")).collect::<Vec<_>>(),
+            "alertmanagers": alertmanagers,
+            "scrape_configs": p.scrape_configs,
+        });
+        files.push(RenderedFile::plain(
+            p.install_dir.join("prometheus.yml"),
+            render(&tera, "prometheus.yml.tera", &ctx)?,
+            FileRole::PrometheusConfig,
+        ));
+        for (name, content) in rules {
+            files.push(RenderedFile::plain(
+                p.install_dir.join("rules").join(name),
+                content,
+                FileRole::PrometheusRules,
+            ));
+        }
+    }
+
+    if c.alertmanager.enabled {
+        let a = &c.alertmanager;
+        let mut secrets = Vec::new();
+        let smtp = match &a.smtp {
+            Some(s) => {
+                let password = smtp_password(loaded)?;
+                if let Some(pw) = &password {
+                    secrets.push(pw.clone());
+                }
+                json!({
+                    "smarthost": s.smarthost,
+                    "from": s.from,
+                    "auth_username": s.auth_username,
+                    "password": password,
+                    "require_tls": s.require_tls,
+                })
+            }
+            None => Value::Null,
+        };
+        let ctx = json!({ "smtp": smtp, "route": a.route, "receivers": a.receivers });
+        files.push(RenderedFile {
+            path: a.install_dir.join("alertmanager.yml"),
+            content: render(&tera, "alertmanager.yml.tera", &ctx)?.into_bytes(),
+            // Can hold the SMTP password: readable by root and the service's group only.
+            mode: 0o640,
+            owner: Some("root".into()),
+            group: Some(a.user.clone()),
+            role: FileRole::AlertmanagerConfig,
+            secrets,
+        });
+    }
+
+    for spec in &specs {
+        let comp = c.component(spec.kind);
+        let mut argv = vec![spec.binary.to_string_lossy().into_owned()];
+        argv.extend(spec.args.iter().cloned());
+        let ctx = json!({
+            "component": spec.kind.name(),
+            "description": description(spec.kind),
+            "documentation": documentation(spec.kind),
+            "user": spec.user,
+            "argv": argv,
+            "data_dir": comp.data_dir,
+        });
+        files.push(RenderedFile::plain(
+            Path::new("/etc/systemd/system").join(spec.kind.unit()),
+            render(&tera, "unit.service.tera", &ctx)?,
+            FileRole::Unit(spec.kind),
+        ));
+    }
+
+    if c.logrotate.enabled {
+        for e in &c.logrotate.entries {
+            let mut ctx = serde_json::to_value(e)?;
+            let lines: Vec<&str> = e.postrotate.as_deref().unwrap_or("").lines().collect();
+            ctx["postrotate"] = json!(lines);
+            files.push(RenderedFile::plain(
+                Path::new("/etc/logrotate.d").join(&e.name),
+                render(&tera, "logrotate.tera", &ctx)?,
+                FileRole::Logrotate,
+            ));
+        }
+    }
+
+    if c.rsyslog.enabled && !c.rsyslog.rules.is_empty() {
+        files.push(RenderedFile::plain(
+            Path::new("/etc/rsyslog.d").join(&c.rsyslog.file),
+            render(&tera, "rsyslog.conf.tera", &json!({ "rules": c.rsyslog.rules }))?,
+            FileRole::Rsyslog,
+        ));
+    }
+
+    if c.grafana.enabled && c.grafana.mode == GrafanaMode::Files {
+        // TODO(grafana files mode): provisioning_files still bails until the Grafana
+        // module lands; until then files mode renders no Grafana files.
+        if let Ok(grafana) = crate::grafana::provisioning_files(loaded) {
+            files.extend(grafana);
+        }
+    }
+    Ok(files)
 }
 
 /// The argv of each enabled component with host paths mapped into `root`
 /// (`Root::default()` for units; the real `--root` for `direct` mode).
-pub fn service_specs(_loaded: &Loaded, _root: &Root) -> anyhow::Result<Vec<ServiceSpec>> {
-    anyhow::bail!("service specs are not implemented yet")
+pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<ServiceSpec>> {
+    let c = &loaded.config;
+    let host = |p: &Path| root.host(p).to_string_lossy().into_owned();
+    let mut specs = Vec::new();
+    for (kind, comp) in c.enabled_components() {
+        // Refused again here (config validation already does) so no caller can build
+        // a unit the target release would refuse to start with.
+        for (i, f) in comp.extra_flags.iter().enumerate() {
+            if let Some(msg) = config::removed_flag(kind, &comp.version, config::flag_name(f)) {
+                return Err(ConfigErrors(vec![
+                    loaded.error_at(&format!("{}.extra_flags[{i}]", kind.name()), msg)
+                ])
+                .into());
+            }
+        }
+        let current = comp.install_dir.join("current");
+        let mut args = Vec::new();
+        match kind {
+            ComponentKind::Prometheus => {
+                let p = &c.prometheus;
+                args.push(format!(
+                    "--config.file={}",
+                    host(&comp.install_dir.join("prometheus.yml"))
+                ));
+                args.push(format!("--storage.tsdb.path={}", host(&comp.data_dir)));
+                // 3.x tarballs ship no consoles/ or console_libraries/.
+                if config::version_major(&comp.version) < 3 {
+                    args.push(format!(
+                        "--web.console.templates={}",
+                        host(&current.join("consoles"))
+                    ));
+                    args.push(format!(
+                        "--web.console.libraries={}",
+                        host(&current.join("console_libraries"))
+                    ));
+                }
+                args.push(format!("--web.listen-address={}", comp.listen_address));
+                // monstack reloads through POST /-/reload.
+                args.push("--web.enable-lifecycle".into());
+                if let Some(t) = &p.retention_time {
+                    args.push(format!("--storage.tsdb.retention.time={t}"));
+                }
+                if let Some(s) = &p.retention_size {
+                    args.push(format!("--storage.tsdb.retention.size={s}"));
+                }
+            }
+            ComponentKind::Alertmanager => {
+                args.push(format!(
+                    "--config.file={}",
+                    host(&comp.install_dir.join("alertmanager.yml"))
+                ));
+                args.push(format!("--storage.path={}", host(&comp.data_dir)));
+                args.push(format!("--web.listen-address={}", comp.listen_address));
+                // Empty: no gossip cluster on a single host (and no fight over :9094).
+                args.push("--cluster.listen-address=".into());
+            }
+            ComponentKind::NodeExporter => {
+                args.push(format!("--web.listen-address={}", comp.listen_address));
+            }
+        }
+        args.extend(comp.extra_flags.iter().cloned());
+        specs.push(ServiceSpec {
+            kind,
+            user: comp.user.clone(),
+            binary: root.host(current.join(kind.binaries()[0])),
+            args,
+            ready_address: comp.local_address(),
+        });
+    }
+    Ok(specs)
 }
 
 /// `monstack init`.
-pub fn cmd_init(_ctx: &Context, _args: &InitArgs) -> anyhow::Result<i32> {
-    not_implemented("init")
+pub fn cmd_init(ctx: &Context, args: &InitArgs) -> anyhow::Result<i32> {
+    let path = ctx.config_path.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATHS[0]));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", dir.display()))?;
+    }
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true);
+    if args.force {
+        opts.create(true).truncate(true);
+    } else {
+        opts.create_new(true);
+    }
+    let mut file = match opts.open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(with_hint(
+                anyhow::anyhow!("`{}` already exists", path.display()),
+                "pass --force to overwrite it",
+            ));
+        }
+        Err(e) => anyhow::bail!("cannot write `{}`: {e}", path.display()),
+    };
+    file.write_all(INIT_CONFIG.as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?;
+    ctx.info(format!("wrote {}", path.display()));
+    Ok(0)
 }
 
 /// `monstack render`.
-pub fn cmd_render(_ctx: &Context, _args: &RenderArgs) -> anyhow::Result<i32> {
-    not_implemented("render")
+pub fn cmd_render(ctx: &Context, args: &RenderArgs) -> anyhow::Result<i32> {
+    let loaded = ctx.load_config()?;
+    // Everything is rendered in memory first: a bad config writes nothing.
+    let files = render_all(&loaded, args.templates.as_deref())?;
+    write_tree(&args.out, &files)?;
+    match ctx.output {
+        OutputFormat::Json => {
+            let summary = RenderSummary {
+                out: &args.out,
+                files: files.iter().map(FileSummary::from).collect(),
+            };
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        OutputFormat::Human => {
+            for f in &files {
+                println!("{:04o} {}", f.mode, f.path.display());
+            }
+        }
+    }
+    ctx.info(format!("rendered {} files into {}", files.len(), args.out.display()));
+    Ok(0)
+}
+
+/// Write rendered files under `out` (laid out relative to /) with their modes.
+/// Ownership is not applied: the tree is for inspection and validation.
+pub fn write_tree(out: &Path, files: &[RenderedFile]) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let root = Root::new(out);
+    for f in files {
+        let dest = root.host(&f.path);
+        if let Some(dir) = dest.parent() {
+            fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", dir.display()))?;
+        }
+        fs::write(&dest, &f.content)
+            .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", dest.display()))?;
+        fs::set_permissions(&dest, fs::Permissions::from_mode(f.mode))
+            .map_err(|e| anyhow::anyhow!("cannot chmod `{}`: {e}", dest.display()))?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct RenderSummary<'a> {
+    out: &'a Path,
+    files: Vec<FileSummary>,
+}
+
+#[derive(Serialize)]
+struct FileSummary {
+    path: PathBuf,
+    mode: String,
+    owner: Option<String>,
+    group: Option<String>,
+    role: String,
+    bytes: usize,
+}
+
+impl From<&RenderedFile> for FileSummary {
+    fn from(f: &RenderedFile) -> Self {
+        Self {
+            path: f.path.clone(),
+            mode: format!("{:04o}", f.mode),
+            owner: f.owner.clone(),
+            group: f.group.clone(),
+            role: f.role.label(),
+            bytes: f.content.len(),
+        }
+    }
+}
+
+/// A YAML scalar that parses back to exactly `s`: a double-quoted string with
+/// escapes for everything YAML would fold, strip or reject (line breaks including
+/// NEL/LS/PS, control characters, BOM, non-characters).
+pub fn yaml_scalar(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            ' '..='~' => out.push(ch),
+            // YAML's printable set minus the characters it treats as line breaks.
+            '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..='\u{10ffff}'
+                if !matches!(ch, '\u{2028}' | '\u{2029}' | '\u{feff}') =>
+            {
+                out.push(ch)
+            }
+            c if (c as u32) <= 0xffff => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push_str(&format!("\\U{:08X}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// One word of a systemd command line: quoted when it has whitespace or quotes,
+/// `%` and `$` doubled so systemd expands neither specifiers nor variables.
+pub fn systemd_arg(s: &str) -> String {
+    systemd_quote(&s.replace('%', "%%").replace('$', "$$"))
+}
+
+/// One path of a systemd path list (`ReadWritePaths=`): specifiers are expanded
+/// there, environment variables are not.
+pub fn systemd_path(s: &str) -> String {
+    systemd_quote(&s.replace('%', "%%"))
+}
+
+fn systemd_quote(escaped: &str) -> String {
+    let needs_quotes = escaped.is_empty()
+        || escaped.chars().any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | ';'));
+    if !needs_quotes {
+        return escaped.to_string();
+    }
+    let mut out = String::from("\"");
+    for ch in escaped.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Tera with the embedded templates, overridden by `*.tera` files in `dir`.
+fn engine(dir: Option<&Path>) -> Result<tera::Tera, RenderError> {
+    let mut sources: BTreeMap<String, String> =
+        TEMPLATES.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect();
+    if let Some(dir) = dir {
+        let entries =
+            fs::read_dir(dir).map_err(|source| RenderError::Read { path: dir.into(), source })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| RenderError::Read { path: dir.into(), source })?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".tera") {
+                continue;
+            }
+            if !sources.contains_key(&name) {
+                return Err(RenderError::UnknownTemplate {
+                    name,
+                    dir: dir.into(),
+                    known: TEMPLATES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+                });
+            }
+            let text = fs::read_to_string(entry.path())
+                .map_err(|source| RenderError::Read { path: entry.path(), source })?;
+            sources.insert(name, text);
+        }
+    }
+    let mut tera = tera::Tera::default();
+    tera.autoescape_on(vec![]);
+    tera.register_filter("yaml", |v: &Value, _: &HashMap<String, Value>| {
+        scalar_text(v, "yaml").map(|s| Value::String(yaml_scalar(&s)))
+    });
+    tera.register_filter("systemd_arg", |v: &Value, _: &HashMap<String, Value>| {
+        scalar_text(v, "systemd_arg").map(|s| Value::String(systemd_arg(&s)))
+    });
+    tera.register_filter("systemd_path", |v: &Value, _: &HashMap<String, Value>| {
+        scalar_text(v, "systemd_path").map(|s| Value::String(systemd_path(&s)))
+    });
+    for (name, text) in &sources {
+        tera.add_raw_template(name, text)
+            .map_err(|source| RenderError::Template { name: name.clone(), source })?;
+    }
+    Ok(tera)
+}
+
+fn scalar_text(v: &Value, filter: &str) -> tera::Result<String> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        other => Err(tera::Error::msg(format!("filter `{filter}` takes a scalar, got {other}"))),
+    }
+}
+
+fn render(tera: &tera::Tera, name: &str, ctx: &Value) -> Result<String, RenderError> {
+    let ctx = tera::Context::from_value(ctx.clone())
+        .map_err(|source| RenderError::Template { name: name.into(), source })?;
+    let mut text = tera
+        .render(name, &ctx)
+        .map_err(|source| RenderError::Template { name: name.into(), source })?;
+    // Tera drops the template's final newline; files end with one.
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// The SMTP password from `password_env` or `password_file`, read at render time.
+fn smtp_password(loaded: &Loaded) -> Result<Option<String>, ConfigError> {
+    let Some(smtp) = &loaded.config.alertmanager.smtp else { return Ok(None) };
+    if let Some(var) = &smtp.password_env {
+        return match std::env::var(var) {
+            Ok(v) if !v.is_empty() => Ok(Some(v)),
+            _ => Err(loaded.error_at(
+                "alertmanager.smtp.password_env",
+                format!("environment variable `{var}` is not set"),
+            )),
+        };
+    }
+    if let Some(file) = &smtp.password_file {
+        let path = loaded.resolve(file);
+        let text = fs::read_to_string(&path).map_err(|e| {
+            loaded.error_at(
+                "alertmanager.smtp.password_file",
+                format!("cannot read `{}`: {e}", path.display()),
+            )
+        })?;
+        // Secret files conventionally end with a newline that is not part of the value.
+        return Ok(Some(text.trim_end_matches(['\n', '\r']).to_string()));
+    }
+    Ok(None)
+}
+
+fn description(kind: ComponentKind) -> &'static str {
+    match kind {
+        ComponentKind::Prometheus => "Prometheus",
+        ComponentKind::Alertmanager => "Prometheus Alertmanager",
+        ComponentKind::NodeExporter => "Prometheus node_exporter",
+    }
+}
+
+fn documentation(kind: ComponentKind) -> &'static str {
+    match kind {
+        ComponentKind::Prometheus => "https://prometheus.io/docs/prometheus/latest/",
+        ComponentKind::Alertmanager => "https://prometheus.io/docs/alerting/latest/alertmanager/",
+        ComponentKind::NodeExporter => "https://github.com/prometheus/node_exporter",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn systemd_args_are_quoted_only_when_needed() {
+        assert_eq!(
+            systemd_arg("--web.listen-address=0.0.0.0:9090"),
+            "--web.listen-address=0.0.0.0:9090"
+        );
+        assert_eq!(systemd_arg("--cluster.listen-address="), "--cluster.listen-address=");
+        assert_eq!(systemd_arg("--x=a b"), "\"--x=a b\"");
+        assert_eq!(systemd_arg("50%$HOME"), "50%%$$HOME");
+        assert_eq!(systemd_path("/srv/a b/50%$x"), "\"/srv/a b/50%%$x\"");
+        assert_eq!(systemd_arg("say \"hi\""), "\"say \\\"hi\\\"\"");
+    }
+
+    /// Property: any string, emitted by the `yaml` filter as a mapping value or a
+    /// sequence item at any indent, parses back to itself.
+    #[test]
+    fn yaml_scalar_round_trips_arbitrary_strings() {
+        const TRICKY: &[char] = &[
+            '"', '\'', '\\', ':', ' ', '#', '\n', '\r', '\t', '*', '&', '!', '|', '>', '-', '?',
+            '%', '@', '`', '{', '}', '[', ']', ',', '~', '\u{0}', '\u{7f}', '\u{85}', '\u{a0}',
+            '\u{2028}', '\u{2029}', '\u{feff}', '\u{fffe}', 'é', '✓', '🚀', 'a', '0', '.',
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..3000 {
+            let len = (next() % 24) as usize;
+            let s: String = (0..len)
+                .map(|_| {
+                    let r = next();
+                    if r % 4 == 0 {
+                        // Any scalar value, surrogates excluded by from_u32.
+                        char::from_u32((r >> 8) as u32 % 0x11_0000).unwrap_or('x')
+                    } else {
+                        TRICKY[(r >> 8) as usize % TRICKY.len()]
+                    }
+                })
+                .collect();
+            let q = yaml_scalar(&s);
+            let doc = format!("a:\n  b: {q}\n  c:\n    - {q}\n");
+            let v: serde_yaml::Value =
+                serde_yaml::from_str(&doc).unwrap_or_else(|e| panic!("{s:?} -> {q}: {e}"));
+            assert_eq!(v["a"]["b"].as_str(), Some(s.as_str()), "{q}");
+            assert_eq!(v["a"]["c"][0].as_str(), Some(s.as_str()), "{q}");
+        }
+    }
+
+    #[test]
+    fn init_config_parses_to_the_defaults() {
+        let loaded = config::parse(Path::new("monstack.yaml"), INIT_CONFIG).expect("valid");
+        assert_eq!(loaded.config, config::Config::default());
+    }
 }

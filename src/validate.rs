@@ -1,8 +1,550 @@
-//! Runs the real validators (promtool, amtool, systemd-analyze, logrotate) on a rendered tree.
+//! Runs the real validators (promtool, amtool, systemd-analyze, logrotate) on
+//! rendered files and reports their own messages.
+//!
+//! `systemd-analyze verify` and `logrotate -d` exit 0 on many real problems
+//! (unknown key, unparsable value, unknown option), so their diagnostics are read
+//! line by line. Host facts that are not defects of the file (a component binary
+//! not installed yet, a log owner that does not exist on this host) become notes.
 
-use crate::cli::{not_implemented, Context, ValidateArgs};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Serialize;
+
+use crate::cli::{Context, OutputFormat, ValidateArgs};
+use crate::error::ExitWith;
+use crate::paths::Root;
+use crate::render::{self, FileRole, RenderedFile};
+
+/// An external validator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tool {
+    Promtool,
+    Amtool,
+    SystemdAnalyze,
+    Logrotate,
+}
+
+impl Tool {
+    /// Every validator, in the order they are reported.
+    pub const ALL: [Tool; 4] =
+        [Tool::Promtool, Tool::Amtool, Tool::SystemdAnalyze, Tool::Logrotate];
+
+    /// Program name looked up on PATH.
+    pub fn program(self) -> &'static str {
+        match self {
+            Self::Promtool => "promtool",
+            Self::Amtool => "amtool",
+            Self::SystemdAnalyze => "systemd-analyze",
+            Self::Logrotate => "logrotate",
+        }
+    }
+
+    /// The validator for a file role (`None`: checked by monstack itself, or not at all).
+    pub fn for_role(role: FileRole) -> Option<Tool> {
+        match role {
+            FileRole::PrometheusConfig | FileRole::PrometheusRules => Some(Self::Promtool),
+            FileRole::AlertmanagerConfig => Some(Self::Amtool),
+            FileRole::Unit(_) => Some(Self::SystemdAnalyze),
+            FileRole::Logrotate => Some(Self::Logrotate),
+            FileRole::Rsyslog | FileRole::GrafanaProvisioning | FileRole::GrafanaDashboard => None,
+        }
+    }
+}
+
+impl fmt::Display for Tool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.program())
+    }
+}
+
+/// Where each validator lives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tools {
+    paths: BTreeMap<Tool, PathBuf>,
+}
+
+impl Tools {
+    /// The validators found on PATH (the `which` crate).
+    pub fn from_path() -> Self {
+        let mut t = Self::default();
+        for tool in Tool::ALL {
+            if let Ok(p) = which::which(tool.program()) {
+                t.paths.insert(tool, p);
+            }
+        }
+        t
+    }
+
+    /// The validators found in `dir` (e.g. a release's `current/` for promtool and amtool),
+    /// falling back to PATH for the rest.
+    pub fn in_dir_or_path(dir: &Path) -> Self {
+        let mut t = Self::from_path();
+        for tool in Tool::ALL {
+            let p = dir.join(tool.program());
+            if p.is_file() {
+                t.paths.insert(tool, p);
+            }
+        }
+        t
+    }
+
+    /// Use this binary for `tool`.
+    pub fn set(&mut self, tool: Tool, binary: impl Into<PathBuf>) -> &mut Self {
+        self.paths.insert(tool, binary.into());
+        self
+    }
+
+    /// The binary for `tool`, if known.
+    pub fn get(&self, tool: Tool) -> Option<&Path> {
+        self.paths.get(&tool).map(PathBuf::as_path)
+    }
+}
+
+/// A file the validator accepted, with facts about the host worth telling.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Checked {
+    /// The validator that ran (`None`: checked by monstack, or nothing to run).
+    pub tool: Option<Tool>,
+    /// E.g. "binary `/opt/prometheus/current/prometheus` is not installed yet".
+    pub notes: Vec<String>,
+}
+
+/// Why a file did not pass.
+#[derive(Debug, thiserror::Error)]
+pub enum ValidationError {
+    /// The validator rejected the file; `message` is the tool's own output.
+    #[error("`{tool}` rejected `{file}`:\n{message}")]
+    Rejected { tool: Tool, file: PathBuf, message: String },
+    /// A file monstack checks itself (JSON, YAML) does not parse.
+    #[error("`{file}` is malformed: {message}")]
+    Malformed { file: PathBuf, message: String },
+    /// The validator is not installed.
+    #[error("`{tool}` not found on PATH; `{file}` was not checked")]
+    ToolMissing { tool: Tool, file: PathBuf },
+    /// The validator could not be run.
+    #[error("cannot run `{program}` on `{file}`")]
+    Run { program: PathBuf, file: PathBuf, source: std::io::Error },
+}
+
+impl ValidationError {
+    /// Replace every secret in the tool's message with `****`.
+    pub fn mask(self, secrets: &[String]) -> Self {
+        let hide = |mut m: String| {
+            for s in secrets.iter().filter(|s| !s.is_empty()) {
+                m = m.replace(s.as_str(), "****");
+            }
+            m
+        };
+        match self {
+            Self::Rejected { tool, file, message } => {
+                Self::Rejected { tool, file, message: hide(message) }
+            }
+            Self::Malformed { file, message } => Self::Malformed { file, message: hide(message) },
+            other => other,
+        }
+    }
+
+    fn map_paths(self, from: &str, to: &Path) -> Self {
+        let fix = |s: String| s.replace(from, "");
+        match self {
+            Self::Rejected { tool, message, .. } => {
+                Self::Rejected { tool, file: to.into(), message: fix(message) }
+            }
+            Self::Malformed { message, .. } => {
+                Self::Malformed { file: to.into(), message: fix(message) }
+            }
+            Self::ToolMissing { tool, .. } => Self::ToolMissing { tool, file: to.into() },
+            Self::Run { program, source, .. } => Self::Run { program, file: to.into(), source },
+        }
+    }
+}
+
+/// Validate one file of `role` at `path` with the validators in `tools`.
+///
+/// A Prometheus config is checked with the rule files it names, relative to its own
+/// directory (`rules/*.yml`), so validate it inside a tree laid out as on the host
+/// (see [`validate_rendered`]).
+pub fn validate_file(
+    role: FileRole,
+    path: &Path,
+    tools: &Tools,
+) -> Result<Checked, ValidationError> {
+    let Some(tool) = Tool::for_role(role) else {
+        return check_builtin(role, path);
+    };
+    let Some(bin) = tools.get(tool) else {
+        return Err(ValidationError::ToolMissing { tool, file: path.into() });
+    };
+    match tool {
+        Tool::Promtool => {
+            let sub = if role == FileRole::PrometheusConfig { "config" } else { "rules" };
+            run_exit_code(tool, bin, &["check", sub], path)
+        }
+        Tool::Amtool => run_exit_code(tool, bin, &["check-config"], path),
+        Tool::SystemdAnalyze => systemd_verify(bin, path),
+        Tool::Logrotate => logrotate_debug(bin, path),
+    }
+}
+
+/// One file's outcome in [`validate_rendered`].
+#[derive(Debug)]
+pub struct FileCheck {
+    /// Host path (as in [`RenderedFile::path`]).
+    pub path: PathBuf,
+    pub role: FileRole,
+    pub result: Result<Checked, ValidationError>,
+}
+
+/// Write `files` into a temporary tree laid out as on the host and validate each;
+/// messages name the host path, not the temporary one, and never show a secret.
+pub fn validate_rendered(files: &[RenderedFile], tools: &Tools) -> anyhow::Result<Vec<FileCheck>> {
+    let tmp = tempfile::Builder::new().prefix("monstack-validate-").tempdir()?;
+    render::write_tree(tmp.path(), files)?;
+    let root = Root::new(tmp.path());
+    let prefix = tmp.path().to_string_lossy().into_owned();
+    Ok(files
+        .iter()
+        .map(|f| {
+            let result = validate_file(f.role, &root.host(&f.path), tools)
+                .map(|mut c| {
+                    c.notes = c.notes.into_iter().map(|n| n.replace(&prefix, "")).collect();
+                    c
+                })
+                .map_err(|e| e.map_paths(&prefix, &f.path).mask(&f.secrets));
+            FileCheck { path: f.path.clone(), role: f.role, result }
+        })
+        .collect())
+}
 
 /// `monstack validate`.
-pub fn cmd_validate(_ctx: &Context, _args: &ValidateArgs) -> anyhow::Result<i32> {
-    not_implemented("validate")
+pub fn cmd_validate(ctx: &Context, args: &ValidateArgs) -> anyhow::Result<i32> {
+    let loaded = ctx.load_config()?;
+    let files = render::render_all(&loaded, args.templates.as_deref())?;
+    let tools = Tools::from_path();
+    let checks = validate_rendered(&files, &tools)?;
+
+    let mut failed = 0;
+    let mut rows = Vec::new();
+    for c in &checks {
+        let (status, tool, message, notes) = match &c.result {
+            // No validator exists for an rsyslog drop-in.
+            Ok(ok) if ok.tool.is_none() && c.role == FileRole::Rsyslog => {
+                ("skipped", None, None, ok.notes.clone())
+            }
+            Ok(ok) => ("ok", ok.tool, None, ok.notes.clone()),
+            Err(e @ ValidationError::ToolMissing { tool, .. }) => {
+                if args.strict {
+                    failed += 1;
+                    eprintln!("error: {e}");
+                } else if !ctx.quiet {
+                    eprintln!("warning: {e}");
+                }
+                (
+                    if args.strict { "error" } else { "unchecked" },
+                    Some(*tool),
+                    Some(e.to_string()),
+                    vec![],
+                )
+            }
+            Err(e) => {
+                failed += 1;
+                crate::error::report(&anyhow::Error::msg(e.to_string()));
+                let tool = match e {
+                    ValidationError::Rejected { tool, .. } => Some(*tool),
+                    _ => None,
+                };
+                ("invalid", tool, Some(e.to_string()), vec![])
+            }
+        };
+        if !ctx.quiet {
+            for n in &notes {
+                eprintln!("note: {}: {n}", c.path.display());
+            }
+        }
+        rows.push(Row { path: c.path.clone(), role: c.role.label(), tool, status, message, notes });
+    }
+    match ctx.output {
+        OutputFormat::Json => {
+            let summary = Summary { valid: failed == 0, files: rows };
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        OutputFormat::Human => {
+            for r in &rows {
+                let tool = r.tool.map(|t| t.program()).unwrap_or("-");
+                println!("{:<9} {:<15} {}", r.status, tool, r.path.display());
+            }
+        }
+    }
+    if failed > 0 {
+        eprintln!("error: {failed} of {} files failed validation", checks.len());
+        return Err(ExitWith(crate::error::exit::FAILURE).into());
+    }
+    ctx.info(format!("{} files valid", checks.len()));
+    Ok(0)
+}
+
+#[derive(Serialize)]
+struct Summary {
+    valid: bool,
+    files: Vec<Row>,
+}
+
+#[derive(Serialize)]
+struct Row {
+    path: PathBuf,
+    role: String,
+    tool: Option<Tool>,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    notes: Vec<String>,
+}
+
+struct Output {
+    success: bool,
+    text: String,
+}
+
+fn run(bin: &Path, args: &[&str], file: &Path) -> Result<Output, ValidationError> {
+    let out = Command::new(bin)
+        .args(args)
+        .arg(file)
+        // Plain, stable diagnostics.
+        .env("SYSTEMD_COLORS", "0")
+        .env("SYSTEMD_PAGER", "")
+        .env("LC_ALL", "C")
+        .output()
+        .map_err(|source| ValidationError::Run {
+            program: bin.into(),
+            file: file.into(),
+            source,
+        })?;
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    Ok(Output { success: out.status.success(), text })
+}
+
+/// promtool and amtool: the exit code is authoritative.
+fn run_exit_code(
+    tool: Tool,
+    bin: &Path,
+    args: &[&str],
+    file: &Path,
+) -> Result<Checked, ValidationError> {
+    let out = run(bin, args, file)?;
+    if out.success {
+        Ok(Checked { tool: Some(tool), notes: Vec::new() })
+    } else {
+        Err(ValidationError::Rejected { tool, file: file.into(), message: tidy(&out.text) })
+    }
+}
+
+/// `systemd-analyze verify`: every diagnostic about this unit is a problem, except
+/// that its ExecStart binary does not exist yet.
+fn systemd_verify(bin: &Path, file: &Path) -> Result<Checked, ValidationError> {
+    let out = run(bin, &["verify"], file)?;
+    let unit = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let full = file.to_string_lossy();
+    let mut notes = Vec::new();
+    let mut problems = Vec::new();
+    for line in out.text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(binary) = missing_binary(line) {
+            notes.push(format!("binary `{binary}` is not installed yet"));
+        } else if line.contains(full.as_ref()) || line.contains(&unit) {
+            problems.push(line.to_string());
+        } else {
+            // About another unit on this host (a dependency), not this file.
+            notes.push(format!("systemd-analyze: {line}"));
+        }
+    }
+    if problems.is_empty() && !out.success && notes.iter().all(|n| n.starts_with("systemd-analyze"))
+    {
+        problems.push(tidy(&out.text));
+    }
+    if problems.is_empty() {
+        Ok(Checked { tool: Some(Tool::SystemdAnalyze), notes })
+    } else {
+        Err(ValidationError::Rejected {
+            tool: Tool::SystemdAnalyze,
+            file: file.into(),
+            message: problems.join("\n"),
+        })
+    }
+}
+
+/// `<unit>: Command /x/y is not executable: No such file or directory` -> `/x/y`.
+fn missing_binary(line: &str) -> Option<&str> {
+    let rest = &line[line.find("Command ")? + "Command ".len()..];
+    let (path, tail) = rest.split_once(" is not executable: ")?;
+    tail.starts_with("No such file or directory").then_some(path)
+}
+
+/// `logrotate -d`: every `error:` line is a problem, except an owner or group that
+/// does not exist on this host; the file is then re-checked with those names
+/// replaced, so the rest of its block is still validated.
+fn logrotate_debug(bin: &Path, file: &Path) -> Result<Checked, ValidationError> {
+    let io_err = |source| ValidationError::Run { program: bin.into(), file: file.into(), source };
+    let state = tempfile::tempdir().map_err(io_err)?;
+    let state_arg = state.path().join("status").to_string_lossy().into_owned();
+    let text = fs::read_to_string(file).map_err(io_err)?;
+    let copy = state.path().join(file.file_name().unwrap_or_default());
+    let (copy_s, file_s) =
+        (copy.to_string_lossy().into_owned(), file.to_string_lossy().into_owned());
+
+    let mut unknown: Vec<(usize, String)> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    let mut pass = logrotate_pass(bin, &state_arg, file)?;
+    // logrotate stops at the first unknown name of a block (user, then group): patch
+    // and re-check until no new one turns up, so the rest of the block is validated.
+    for _ in 0..4 {
+        for n in pass.notes.drain(..) {
+            if !notes.contains(&n) {
+                notes.push(n);
+            }
+        }
+        if pass.unknown.is_empty() {
+            break;
+        }
+        unknown.append(&mut pass.unknown);
+        fs::write(&copy, patch_names(&text, &unknown)).map_err(io_err)?;
+        pass = logrotate_pass(bin, &state_arg, &copy)?;
+        pass.problems = pass.problems.iter().map(|p| p.replace(&copy_s, &file_s)).collect();
+    }
+    if pass.problems.is_empty() {
+        Ok(Checked { tool: Some(Tool::Logrotate), notes })
+    } else {
+        Err(ValidationError::Rejected {
+            tool: Tool::Logrotate,
+            file: file.into(),
+            message: pass.problems.join("\n"),
+        })
+    }
+}
+
+/// `text` with each (line, name) replaced by `root` on that 1-based line.
+fn patch_names(text: &str, unknown: &[(usize, String)]) -> String {
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let names: Vec<&str> =
+            unknown.iter().filter(|(l, _)| *l == i + 1).map(|(_, n)| n.as_str()).collect();
+        if names.is_empty() {
+            out.push_str(line);
+        } else {
+            let indent = &line[..line.len() - line.trim_start().len()];
+            let words: Vec<&str> = line
+                .split_whitespace()
+                .map(|w| if names.contains(&w) { "root" } else { w })
+                .collect();
+            out.push_str(indent);
+            out.push_str(&words.join(" "));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+struct LogrotatePass {
+    problems: Vec<String>,
+    notes: Vec<String>,
+    /// (line, name) of owners/groups unknown on this host.
+    unknown: Vec<(usize, String)>,
+}
+
+fn logrotate_pass(bin: &Path, state: &str, file: &Path) -> Result<LogrotatePass, ValidationError> {
+    let out = run(bin, &["-d", "--state", state], file)?;
+    let mut pass = LogrotatePass { problems: Vec::new(), notes: Vec::new(), unknown: Vec::new() };
+    for line in out.text.lines().map(str::trim) {
+        if let Some(msg) = line.strip_prefix("error: ") {
+            if let Some((lineno, what, name)) = unknown_owner(msg) {
+                pass.notes.push(format!("{what} `{name}` does not exist on this host"));
+                pass.unknown.push((lineno, name.to_string()));
+            } else if msg.starts_with("found error in ") && !pass.unknown.is_empty() {
+                // The block was skipped because of the unknown owner: re-checked below.
+            } else if msg.starts_with("stat of ") {
+                pass.notes.push(format!("log file does not exist on this host: {msg}"));
+            } else {
+                pass.problems.push(line.to_string());
+            }
+        } else if line.starts_with("Ignoring ") || line.starts_with("error ") {
+            pass.problems.push(line.to_string());
+        }
+    }
+    if !out.success && pass.problems.is_empty() && pass.unknown.is_empty() {
+        pass.problems.push(tidy(&out.text));
+    }
+    Ok(pass)
+}
+
+/// `FILE:LINE unknown user 'NAME'` -> (LINE, "user", NAME).
+fn unknown_owner(msg: &str) -> Option<(usize, &'static str, &str)> {
+    let (loc, rest) = msg.split_once(' ')?;
+    let lineno = loc.rsplit_once(':')?.1.parse().ok()?;
+    let (what, rest) = if let Some(r) = rest.strip_prefix("unknown user '") {
+        ("user", r)
+    } else {
+        ("group", rest.strip_prefix("unknown group '")?)
+    };
+    Some((lineno, what, rest.strip_suffix('\'')?))
+}
+
+/// Files monstack checks itself: Grafana JSON and provisioning YAML parse.
+fn check_builtin(role: FileRole, path: &Path) -> Result<Checked, ValidationError> {
+    let malformed = |message: String| ValidationError::Malformed { file: path.into(), message };
+    match role {
+        FileRole::GrafanaDashboard => {
+            let text = fs::read(path).map_err(|e| malformed(e.to_string()))?;
+            serde_json::from_slice::<serde_json::Value>(&text)
+                .map_err(|e| malformed(e.to_string()))?;
+        }
+        FileRole::GrafanaProvisioning => {
+            let text = fs::read(path).map_err(|e| malformed(e.to_string()))?;
+            serde_yaml::from_slice::<serde_yaml::Value>(&text)
+                .map_err(|e| malformed(e.to_string()))?;
+        }
+        _ => {}
+    }
+    Ok(Checked::default())
+}
+
+/// A tool's output without blank lines or logrotate's debug-mode banner.
+fn tidy(text: &str) -> String {
+    text.lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("warning: logrotate in debug mode"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_tool_diagnostics() {
+        assert_eq!(
+            missing_binary("p.service: Command /opt/p/current/prometheus is not executable: No such file or directory"),
+            Some("/opt/p/current/prometheus")
+        );
+        assert_eq!(
+            missing_binary("p.service:3: Unknown key 'Bogus' in section [Service], ignoring."),
+            None
+        );
+        assert_eq!(
+            unknown_owner("/etc/logrotate.d/x:9 unknown user 'snowflake-mcp'"),
+            Some((9, "user", "snowflake-mcp"))
+        );
+        assert_eq!(
+            unknown_owner("/etc/logrotate.d/x:9 unknown group 'g'"),
+            Some((9, "group", "g"))
+        );
+        assert_eq!(
+            unknown_owner("/etc/logrotate.d/x:9 unknown option 'bogus' -- ignoring line"),
+            None
+        );
+    }
 }
