@@ -64,11 +64,23 @@ pub fn ensure_component(
     if let Some((uid, gid)) = owner {
         let meta = fs::metadata(&dir).map_err(derr)?;
         if meta.uid() != uid || meta.gid() != gid {
-            std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).map_err(derr)?;
+            // A data dir taken over from a hand install: hand over its contents too.
+            chown_tree(&dir, uid, gid).map_err(derr)?;
             changes.chowned.push(dir.clone());
         }
     }
     Ok(changes)
+}
+
+/// `chown -R` without following symlinks.
+fn chown_tree(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(dir, Some(uid), Some(gid))?;
+    if fs::symlink_metadata(dir)?.is_dir() {
+        for e in fs::read_dir(dir)? {
+            chown_tree(&e?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
 }
 
 /// uid and gid of a user, from the passwd database.
@@ -150,6 +162,25 @@ mod tests {
         assert!(argv.iter().any(|a| a == "--no-create-home"));
         assert!(argv.iter().any(|a| a.ends_with("nologin") || a == "/bin/false"));
         assert_eq!(argv.last().unwrap(), "prometheus");
+    }
+
+    #[test]
+    fn chown_tree_reaches_nested_entries_without_following_links() {
+        if unsafe { libc::geteuid() } != 0 {
+            return; // chown to another uid needs root
+        }
+        let d = tempfile::tempdir().unwrap();
+        let data = d.path().join("data");
+        fs::create_dir_all(data.join("wal")).unwrap();
+        fs::write(data.join("wal/00001"), b"x").unwrap();
+        let outside = d.path().join("outside");
+        fs::write(&outside, b"x").unwrap();
+        std::os::unix::fs::symlink(&outside, data.join("link")).unwrap();
+        chown_tree(&data, 65534, 65534).unwrap();
+        assert_eq!(fs::metadata(data.join("wal/00001")).unwrap().uid(), 65534);
+        assert_eq!(fs::metadata(data.join("wal")).unwrap().gid(), 65534);
+        assert_eq!(fs::symlink_metadata(data.join("link")).unwrap().uid(), 65534);
+        assert_eq!(fs::metadata(&outside).unwrap().uid(), 0, "links are not followed");
     }
 
     #[test]

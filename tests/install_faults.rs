@@ -138,14 +138,27 @@ fn not_found_names_the_url_and_is_not_retried() {
 }
 
 #[test]
+fn forbidden_is_not_retried() {
+    let m = Mirror::start(tree());
+    let s = with_old_installed(&m);
+    m.fault(&release::tarball_path("prometheus", NEW), Fault::Status(403));
+    let before = m.requests();
+    let r = s.run(&["install"]).fails();
+    assert!(r.stderr.contains("403 Forbidden"), "{}", r.stderr);
+    assert_eq!(m.requests(), before + 2, "sums, then one tarball request");
+    assert_old_intact(&s);
+}
+
+#[test]
 fn server_errors_are_retried_then_succeed() {
     let m = Mirror::start(tree());
     let s = with_old_installed(&m);
     m.fault("sha256sums.txt", Fault::Status(503));
+    m.fault(&release::tarball_path("prometheus", NEW), Fault::Status(429));
     m.fault(&release::tarball_path("prometheus", NEW), Fault::Status(500));
     let before = m.requests();
     s.run(&["install"]).ok();
-    assert_eq!(m.requests(), before + 4, "sums 503 + 200, tarball 500 + 200");
+    assert_eq!(m.requests(), before + 5, "sums 503 + 200, tarball 429 + 500 + 200");
     assert!(s.prometheus_version().contains(NEW));
 }
 

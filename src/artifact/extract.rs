@@ -219,3 +219,49 @@ fn make_parent(dest: &Path) -> io::Result<()> {
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::GzEncoder;
+
+    fn entry(
+        b: &mut tar::Builder<GzEncoder<Vec<u8>>>,
+        kind: EntryType,
+        path: &str,
+        mode: u32,
+        link: Option<&str>,
+        data: &[u8],
+    ) {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_path(path).unwrap();
+        if let Some(l) = link {
+            h.set_link_name(l).unwrap();
+        }
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    }
+
+    #[test]
+    fn good_archive_extracts_with_normalised_modes_and_inner_links() {
+        let mut b = tar::Builder::new(GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+        entry(&mut b, EntryType::Directory, "top/", 0o777, None, &[]);
+        entry(&mut b, EntryType::Regular, "top/prometheus", 0o4755, None, b"#!/bin/sh\n");
+        entry(&mut b, EntryType::Regular, "top/consoles/index.html", 0o600, None, b"<h1>");
+        entry(&mut b, EntryType::Symlink, "top/consoles/bin", 0o777, Some("../prometheus"), &[]);
+        entry(&mut b, EntryType::Link, "top/promtool", 0o755, Some("top/prometheus"), &[]);
+        let gz = b.into_inner().unwrap().finish().unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let n = extract_tar_gz(&gz[..], d.path(), "top", 1 << 20).unwrap();
+        assert_eq!(n, 14);
+        let mode =
+            |p: &str| fs::symlink_metadata(d.path().join(p)).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode("prometheus"), 0o755, "setuid dropped");
+        assert_eq!(mode("consoles/index.html"), 0o644);
+        assert_eq!(fs::read(d.path().join("consoles/bin")).unwrap(), b"#!/bin/sh\n");
+        assert_eq!(fs::read(d.path().join("promtool")).unwrap(), b"#!/bin/sh\n");
+    }
+}
