@@ -666,3 +666,16 @@ fn a_401_mid_push_stops_the_rest_and_says_what_landed() {
     let dash_gets = g.log().iter().filter(|r| r.path.starts_with("/api/dashboards/uid/")).count();
     assert_eq!(dash_gets, 1, "no retry and no further dashboard after a 401");
 }
+
+#[test]
+fn grafana_config_keys_are_validated_with_their_location() {
+    let src = "grafana:\n  concurrency: 0\n  request_timeout: soon\n  datasource:\n    secure_json_data:\n      basicAuthPassword: {env: A, file: /x}\n";
+    let errs = config::parse(Path::new("m.yaml"), src).unwrap_err();
+    let text = errs.to_string();
+    assert!(text.contains("m.yaml:2:3: `grafana.concurrency`"), "{text}");
+    assert!(text.contains("`grafana.request_timeout`"), "{text}");
+    assert!(
+        text.contains("`grafana.datasource.secure_json_data.basicAuthPassword`: needs exactly one of `env` or `file`"),
+        "{text}"
+    );
+}
