@@ -83,6 +83,8 @@ pub struct Downloads {
     pub read_timeout: u64,
     /// Attempts for a transient failure (connection error, 429, 5xx).
     pub retries: u32,
+    /// Refuse a tarball that expands to more than this many bytes (tar bomb).
+    pub max_extract_bytes: u64,
 }
 
 impl Default for Downloads {
@@ -95,6 +97,7 @@ impl Default for Downloads {
             connect_timeout: 10,
             read_timeout: 30,
             retries: 4,
+            max_extract_bytes: 4 << 30,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod grafana;
+pub mod host;
 pub mod paths;
 pub mod render;
 pub mod report;
