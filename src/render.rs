@@ -254,11 +254,7 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
     }
 
     if c.grafana.enabled && c.grafana.mode == GrafanaMode::Files {
-        // TODO(grafana files mode): provisioning_files still bails until the Grafana
-        // module lands; until then files mode renders no Grafana files.
-        if let Ok(grafana) = crate::grafana::provisioning_files(loaded) {
-            files.extend(grafana);
-        }
+        files.extend(crate::grafana::provisioning_files(loaded)?);
     }
     Ok(files)
 }

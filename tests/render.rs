@@ -615,7 +615,7 @@ fn bad_configs_are_refused_with_located_errors() {
 fn disabled_sections_render_no_files() {
     let promtool = require("promtool");
     let t = tempfile::tempdir().unwrap();
-    let cfg = "alertmanager:\n  enabled: false\nnode_exporter:\n  enabled: false\nlogrotate:\n  enabled: false\nrsyslog:\n  enabled: false\ngrafana:\n  mode: files\n";
+    let cfg = "alertmanager:\n  enabled: false\nnode_exporter:\n  enabled: false\nlogrotate:\n  enabled: false\nrsyslog:\n  enabled: false\ngrafana:\n  enabled: false\n  mode: files\n";
     let o = render(t.path(), cfg, &[], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = t.path().join("out");
