@@ -549,6 +549,12 @@ pub struct Grafana {
     pub provisioning_dir: PathBuf,
     /// `mode: files`: where dashboard JSON files are written.
     pub dashboards_dir: PathBuf,
+    /// Dashboards pushed in parallel (1-32).
+    pub concurrency: usize,
+    /// Attempts for a transient failure (connection error, 429, 5xx).
+    pub retries: u32,
+    /// Timeout of one HTTP request, e.g. `30s`.
+    pub request_timeout: String,
 }
 
 impl Default for Grafana {
@@ -569,6 +575,9 @@ impl Default for Grafana {
             prune: false,
             provisioning_dir: PathBuf::from("/etc/grafana/provisioning"),
             dashboards_dir: PathBuf::from("/var/lib/grafana/dashboards/monstack"),
+            concurrency: 4,
+            retries: 4,
+            request_timeout: "30s".into(),
         }
     }
 }
@@ -615,6 +624,18 @@ pub struct Datasource {
     pub access: String,
     pub is_default: bool,
     pub json_data: BTreeMap<String, serde_json::Value>,
+    /// Write-only datasource secrets (`secureJsonData`), each read from an env var or a file.
+    pub secure_json_data: BTreeMap<String, SecretRef>,
+}
+
+/// Where one secret value comes from; exactly one of `env` or `file`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretRef {
+    /// Environment variable holding the value.
+    pub env: Option<String>,
+    /// File holding the value (trailing newline stripped).
+    pub file: Option<PathBuf>,
 }
 
 impl Default for Datasource {
@@ -626,6 +647,7 @@ impl Default for Datasource {
             access: "proxy".into(),
             is_default: true,
             json_data: BTreeMap::new(),
+            secure_json_data: BTreeMap::new(),
         }
     }
 }
@@ -1136,6 +1158,33 @@ fn validate(l: &Loaded) -> Vec<ConfigError> {
         if let Some(f) = file {
             let path = l.resolve(f);
             check(path.is_file(), field, format!("`{}` does not exist", path.display()));
+        }
+    }
+    check(
+        valid_duration(&g.request_timeout)
+            && parse_duration(&g.request_timeout).is_some_and(|d| !d.is_zero()),
+        "grafana.request_timeout",
+        format!("`{}` is not a non-zero duration like 30s", g.request_timeout),
+    );
+    check(
+        (1..=32).contains(&g.concurrency),
+        "grafana.concurrency",
+        format!("{} must be between 1 and 32", g.concurrency),
+    );
+    for (key, secret) in &g.datasource.secure_json_data {
+        let field = format!("grafana.datasource.secure_json_data.{key}");
+        check(
+            secret.env.is_some() != secret.file.is_some(),
+            &field,
+            "needs exactly one of `env` or `file`".into(),
+        );
+        if let Some(f) = &secret.file {
+            let path = l.resolve(f);
+            check(
+                path.is_file(),
+                &format!("{field}.file"),
+                format!("`{}` does not exist", path.display()),
+            );
         }
     }
     for (i, d) in g.dashboards.iter().enumerate() {

@@ -1,0 +1,287 @@
+//! The HTTP side of the Grafana integration: credentials (env var or file, never a flag),
+//! TLS, the org header, readiness polling and retries. Nothing here knows about
+//! datasources or dashboards; callers name the object each request is about so errors
+//! can say what failed. Credentials never appear in errors, logs or `Debug` output.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::Client as Http;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use super::Error;
+use crate::config::{parse_duration, Grafana, Loaded};
+
+/// How requests authenticate. `Debug` never shows the secret.
+#[derive(Clone)]
+pub(crate) enum Auth {
+    /// `Authorization: Bearer <token>` (service account token).
+    Bearer(String),
+    /// `Authorization: Basic base64(user:password)`.
+    Basic { user: String, password: String },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Bearer(_) => f.write_str("Bearer(<hidden>)"),
+            Auth::Basic { user, .. } => write!(f, "Basic({user}:<hidden>)"),
+        }
+    }
+}
+
+impl Auth {
+    /// Read credentials from the configured file or env vars: token file, token env,
+    /// then user (+ password file or env). The values never pass through a flag.
+    pub(crate) fn from_config(loaded: &Loaded) -> Result<Auth, Error> {
+        let a = &loaded.config.grafana.auth;
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        if let Some(f) = &a.token_file {
+            return Ok(Auth::Bearer(read_secret_file(&loaded.resolve(f))?));
+        }
+        if let Some(t) = env(&a.token_env) {
+            return Ok(Auth::Bearer(t.trim().to_string()));
+        }
+        let user = a.user.clone().or_else(|| env(&a.user_env));
+        let password = match &a.password_file {
+            Some(f) => Some(read_secret_file(&loaded.resolve(f))?),
+            None => env(&a.password_env),
+        };
+        match (user, password) {
+            (Some(user), Some(password)) => Ok(Auth::Basic { user, password }),
+            (user, _) => Err(Error::NoCredentials {
+                detail: format!(
+                    "set `{}` (token) or `grafana.auth.token_file`, or a user ({}) and a password (`{}` or `grafana.auth.password_file`){}",
+                    a.token_env,
+                    if a.user.is_some() { "grafana.auth.user".to_string() } else { format!("`{}`", a.user_env) },
+                    a.password_env,
+                    if user.is_some() { "; the user is set but the password is missing" } else { "" }
+                ),
+            }),
+        }
+    }
+}
+
+/// Read a secret from a file (a systemd credential or a mounted secret), trimmed.
+pub(crate) fn read_secret_file(path: &std::path::Path) -> Result<String, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::SecretFile { path: path.to_path_buf(), reason: e.to_string() })?;
+    let text = text.trim_end_matches(['\n', '\r']).to_string();
+    if text.is_empty() {
+        return Err(Error::SecretFile { path: path.to_path_buf(), reason: "file is empty".into() });
+    }
+    Ok(text)
+}
+
+/// A response the caller interprets (anything but 401/403 and exhausted transients).
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub status: StatusCode,
+    /// The JSON body, or `Value::Null` when the body is not JSON.
+    pub body: Value,
+}
+
+impl Response {
+    /// Grafana's `message` field (API-FACTS §0: every error body carries one).
+    pub fn message(&self) -> String {
+        self.body
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| self.status.to_string())
+    }
+    /// The `status` field of dashboard errors (`version-mismatch`, `name-exists`, ...).
+    pub fn status_field(&self) -> &str {
+        self.body.get("status").and_then(Value::as_str).unwrap_or("")
+    }
+}
+
+/// A configured Grafana API client.
+pub(crate) struct Client {
+    http: Http,
+    base: String,
+    auth: Auth,
+    org_id: Option<u64>,
+    attempts: u32,
+    backoff: Duration,
+}
+
+impl Client {
+    /// Build a client from `grafana.*`: TLS verified unless `insecure_skip_verify`,
+    /// an extra CA from `ca_file`, credentials from env or file.
+    pub(crate) fn new(loaded: &Loaded) -> Result<Client, Error> {
+        let g: &Grafana = &loaded.config.grafana;
+        let timeout = parse_duration(&g.request_timeout).unwrap_or(Duration::from_secs(30));
+        let mut b = Http::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(g.concurrency.max(1) * 2)
+            .user_agent(concat!("monstack/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca) = &g.ca_file {
+            let path = loaded.resolve(ca);
+            let pem = std::fs::read(&path)
+                .map_err(|e| Error::Tls { path: path.clone(), reason: e.to_string() })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| Error::Tls { path: path.clone(), reason: e.to_string() })?;
+            if certs.is_empty() {
+                return Err(Error::Tls { path, reason: "no PEM certificate found".into() });
+            }
+            for c in certs {
+                b = b.add_root_certificate(c);
+            }
+        }
+        if g.insecure_skip_verify {
+            b = b.danger_accept_invalid_certs(true);
+        }
+        let http = b.build().map_err(|e| Error::Tls {
+            path: PathBuf::from("(tls setup)"),
+            reason: e.to_string(),
+        })?;
+        Ok(Client {
+            http,
+            base: g.url.trim_end_matches('/').to_string(),
+            auth: Auth::from_config(loaded)?,
+            org_id: g.org_id,
+            attempts: g.retries.max(1),
+            backoff: Duration::from_millis(200),
+        })
+    }
+
+    /// Poll `GET /api/health` with backoff until the database is `ok` or `timeout` passes.
+    /// API-FACTS §1: no auth needed; 200 + `"database":"ok"` when healthy, 503 +
+    /// `"database":"failing"` when the database is down.
+    pub(crate) fn wait_ready(&self, timeout: Duration) -> Result<(), Error> {
+        let start = Instant::now();
+        let deadline = start + timeout;
+        let mut delay = Duration::from_millis(50);
+        let url = format!("{}/api/health", self.base);
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let last =
+                match self.http.get(&url).timeout(remaining.max(Duration::from_millis(100))).send()
+                {
+                    Ok(r) => {
+                        let status = r.status();
+                        let body: Value = r.json().unwrap_or(Value::Null);
+                        let db = body.get("database").and_then(Value::as_str).unwrap_or("");
+                        if status.is_success() && db == "ok" {
+                            return Ok(());
+                        }
+                        format!("{status}, database {}", if db.is_empty() { "unknown" } else { db })
+                    }
+                    Err(e) => describe_transport(&e),
+                };
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::NotReady {
+                    url: url.clone(),
+                    waited: humantime::format_duration(Duration::from_millis(
+                        start.elapsed().as_millis() as u64,
+                    ))
+                    .to_string(),
+                    last,
+                });
+            }
+            std::thread::sleep(delay.min(deadline - now));
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// Send one request about `object`, retrying connection errors, 429 and 5xx with
+    /// backoff. 401 and 403 fail at once (retrying cannot fix credentials or roles).
+    /// Every other status is returned for the caller to interpret.
+    pub(crate) fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        object: &str,
+    ) -> Result<Response, Error> {
+        let url = format!("{}{}", self.base, path);
+        let mut last = String::new();
+        for attempt in 1..=self.attempts {
+            let mut req =
+                self.http.request(method.clone(), &url).header("Accept", "application/json");
+            match &self.auth {
+                Auth::Bearer(t) => req = req.bearer_auth(t),
+                Auth::Basic { user, password } => req = req.basic_auth(user, Some(password)),
+            }
+            if let Some(org) = self.org_id {
+                // API-FACTS §5.5: the org comes from X-Grafana-Org-Id; the user's
+                // active org is never switched.
+                req = req.header("X-Grafana-Org-Id", org.to_string());
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let mut retry_after = None;
+            match req.send() {
+                Ok(r) => {
+                    let status = r.status();
+                    retry_after = r
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(|s| Duration::from_secs(s.min(5)));
+                    let text = r.text().unwrap_or_default();
+                    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    let resp = Response { status, body };
+                    match status.as_u16() {
+                        401 => {
+                            return Err(Error::Unauthorized {
+                                object: object.to_string(),
+                                url: self.base.clone(),
+                                message: resp.message(),
+                            })
+                        }
+                        403 if is_permission_denial(&resp) => {
+                            return Err(Error::Forbidden {
+                                object: object.to_string(),
+                                message: resp.message(),
+                            })
+                        }
+                        429 | 500..=599 => {
+                            last = format!("{} {}", status.as_u16(), resp.message());
+                        }
+                        _ => return Ok(resp),
+                    }
+                }
+                Err(e) => last = describe_transport(&e),
+            }
+            if attempt < self.attempts {
+                let backoff = self.backoff * 2u32.saturating_pow(attempt - 1);
+                std::thread::sleep(retry_after.unwrap_or(backoff).min(Duration::from_secs(5)));
+            }
+        }
+        Err(Error::Transient { object: object.to_string(), attempts: self.attempts, last })
+    }
+}
+
+/// 403 bodies that mean "your role may not do this" (API-FACTS §5.3) as opposed to
+/// handler-level refusals such as a read-only datasource (§2.5), which callers explain.
+fn is_permission_denial(r: &Response) -> bool {
+    let m = r.message();
+    r.body.get("accessErrorId").is_some()
+        || m.starts_with("You'll need additional permissions")
+        || m == "Permission denied"
+        || m.starts_with("Access denied")
+}
+
+/// A transport error as one line, without the URL's query or any header.
+fn describe_transport(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "request timed out".into()
+    } else if e.is_connect() {
+        let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
+        let mut last = String::from("connection failed");
+        while let Some(s) = src {
+            last = format!("connection failed: {s}");
+            src = s.source();
+        }
+        last
+    } else {
+        e.to_string()
+    }
+}

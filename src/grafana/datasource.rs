@@ -1,0 +1,338 @@
+//! The Prometheus datasource: find by uid, else adopt by name, else create; update
+//! only when a managed field differs or the secrets' fingerprint changed; never delete.
+//!
+//! Adoption: a datasource found by name but carrying another uid (made by hand or by
+//! the old setup script, which let Grafana pick the uid) is updated in place with
+//! `PUT /api/datasources/uid/{its uid}` and the configured uid in the body. Grafana
+//! then renames the uid (API-FACTS §2.5: "the body value renames the datasource"), so
+//! it is adopted rather than duplicated and later runs find it by uid. Grafana builds
+//! that refuse a uid change answer 400; the error then names the uid to configure.
+
+use std::collections::BTreeMap;
+
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+
+use super::client::{read_secret_file, Client};
+use super::fingerprint::{Record, Store};
+use super::Error;
+use crate::config::Loaded;
+use crate::report::{Action, Change};
+
+/// Change kind in reports.
+pub(crate) const KIND: &str = "grafana_datasource";
+
+/// What the datasource should look like. `secrets` holds values: never print it.
+#[derive(Clone)]
+pub(crate) struct Desired {
+    pub name: String,
+    pub uid: String,
+    pub kind: String,
+    pub url: String,
+    pub access: String,
+    pub is_default: bool,
+    pub json_data: Map<String, Value>,
+    pub secrets: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Desired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desired")
+            .field("name", &self.name)
+            .field("uid", &self.uid)
+            .field("url", &self.url)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Desired {
+    /// The datasource from `grafana.datasource`; secrets read from their env var or file.
+    pub(crate) fn from_config(loaded: &Loaded) -> Result<Desired, Error> {
+        let c = &loaded.config;
+        let d = &c.grafana.datasource;
+        let url = if d.url.is_empty() {
+            format!("http://{}", c.prometheus.component().local_address())
+        } else {
+            d.url.clone()
+        };
+        let mut secrets = BTreeMap::new();
+        for (key, r) in &d.secure_json_data {
+            let value = match (&r.env, &r.file) {
+                (Some(name), _) => {
+                    std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or_else(|| {
+                        Error::SecretEnv {
+                            name: name.clone(),
+                            field: format!("grafana.datasource.secure_json_data.{key}"),
+                        }
+                    })?
+                }
+                (None, Some(f)) => read_secret_file(&loaded.resolve(f))?,
+                (None, None) => continue, // rejected by config validation
+            };
+            secrets.insert(key.clone(), value);
+        }
+        Ok(Desired {
+            name: d.name.clone(),
+            uid: d.uid.clone(),
+            kind: "prometheus".into(),
+            url,
+            access: d.access.clone(),
+            is_default: d.is_default,
+            json_data: d.json_data.clone().into_iter().collect(),
+            secrets,
+        })
+    }
+
+    /// The managed fields as Grafana names them.
+    fn managed(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("name", json!(self.name)),
+            ("type", json!(self.kind)),
+            ("url", json!(self.url)),
+            ("access", json!(self.access)),
+            ("isDefault", json!(self.is_default)),
+            ("jsonData", Value::Object(self.json_data.clone())),
+        ]
+    }
+}
+
+/// The observed state and what to do about it.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub action: Action,
+    /// The datasource as Grafana returned it (None: absent).
+    existing: Option<Value>,
+    /// Found by name under this other uid (adoption).
+    adopt_from: Option<String>,
+    /// Secrets go in this write (fingerprint changed or Grafana lost a key).
+    send_secrets: bool,
+    /// Secret keys to clear (dropped from the config since the last apply).
+    clear: Vec<String>,
+    /// Human-readable field diff, secrets masked.
+    diff: Vec<String>,
+}
+
+impl Plan {
+    /// The report entry for this plan.
+    pub(crate) fn change(&self, uid: &str) -> Change {
+        let mut c = Change::new(KIND, uid, self.action);
+        if !self.diff.is_empty() {
+            c.diff = Some(self.diff.join("\n") + "\n");
+        }
+        if let Some(from) = &self.adopt_from {
+            c.detail = Some(format!("adopt existing datasource by name (uid `{from}` -> `{uid}`)"));
+        }
+        c
+    }
+}
+
+fn object(uid: &str) -> String {
+    format!("datasource `{uid}`")
+}
+
+/// Read the datasource (by uid, then by name) and decide the action. Reads only.
+pub(crate) fn observe(client: &Client, d: &Desired, store: &Store) -> Result<Plan, Error> {
+    let obj = object(&d.uid);
+    let mut adopt_from = None;
+    // API-FACTS §2.4: 200 with the full DTO (version, secureJsonFields) or 404.
+    let r = client.send(Method::GET, &format!("/api/datasources/uid/{}", d.uid), None, &obj)?;
+    let existing = match r.status.as_u16() {
+        200 => Some(r.body),
+        404 => {
+            let path = format!("/api/datasources/name/{}", encode_segment(&d.name));
+            let r = client.send(Method::GET, &path, None, &obj)?;
+            match r.status.as_u16() {
+                200 => {
+                    adopt_from = r.body.get("uid").and_then(Value::as_str).map(str::to_string);
+                    Some(r.body)
+                }
+                404 => None,
+                _ => return Err(Error::api(&obj, &r, "")),
+            }
+        }
+        _ => return Err(Error::api(&obj, &r, "")),
+    };
+
+    let fingerprint = store.fingerprint(&d.secrets);
+    let record = store.load(&d.uid);
+    let clear: Vec<String> =
+        record.keys.iter().filter(|k| !d.secrets.contains_key(*k)).cloned().collect();
+    let Some(existing) = existing else {
+        let mut diff: Vec<String> =
+            d.managed().into_iter().map(|(k, v)| format!("+ {k}: {v}")).collect();
+        diff.extend(d.secrets.keys().map(|k| format!("+ secureJsonData.{k}: (hidden)")));
+        return Ok(Plan {
+            action: Action::Create,
+            existing: None,
+            adopt_from: None,
+            send_secrets: !d.secrets.is_empty(),
+            clear: Vec::new(),
+            diff,
+        });
+    };
+
+    let mut diff = Vec::new();
+    for (k, want) in d.managed() {
+        let mut have = existing.get(k).cloned().unwrap_or(Value::Null);
+        if k == "jsonData" && have.is_null() {
+            have = json!({}); // API-FACTS §2.2: stored jsonData defaults to {}
+        }
+        if have != want {
+            diff.push(format!("~ {k}: {have} -> {want}"));
+        }
+    }
+    if let Some(from) = &adopt_from {
+        diff.push(format!("~ uid: \"{from}\" -> \"{}\"", d.uid));
+    }
+    // API-FACTS §2.2/§6.3: secrets are never echoed; secureJsonFields lists set keys.
+    let fields = existing.get("secureJsonFields").and_then(Value::as_object);
+    let missing: Vec<&String> = d
+        .secrets
+        .keys()
+        .filter(|k| !fields.and_then(|f| f.get(*k)).and_then(Value::as_bool).unwrap_or(false))
+        .collect();
+    let changed = fingerprint.as_deref() != Some(record.fingerprint.as_str());
+    let send_secrets = !d.secrets.is_empty() && (changed || !missing.is_empty());
+    if send_secrets {
+        for k in d.secrets.keys() {
+            let why = if missing.contains(&k) { "not set in Grafana" } else { "changed" };
+            diff.push(format!("~ secureJsonData.{k}: (hidden, {why})"));
+        }
+    }
+    for k in &clear {
+        diff.push(format!("- secureJsonData.{k}: (hidden, removed from config)"));
+    }
+    let action = if diff.is_empty() { Action::Unchanged } else { Action::Update };
+    Ok(Plan { action, existing: Some(existing), adopt_from, send_secrets, clear, diff })
+}
+
+/// Carry out `plan`; on success record the secrets' fingerprint.
+pub(crate) fn apply(
+    client: &Client,
+    d: &Desired,
+    plan: &Plan,
+    store: &Store,
+) -> Result<Change, Error> {
+    let obj = object(&d.uid);
+    let mut body = Map::new();
+    for (k, v) in d.managed() {
+        body.insert(k.into(), v);
+    }
+    body.insert("uid".into(), json!(d.uid));
+    let mut secure = Map::new();
+    if plan.send_secrets {
+        for (k, v) in &d.secrets {
+            secure.insert(k.clone(), json!(v));
+        }
+    }
+    for k in &plan.clear {
+        // API-FACTS §2.5: secrets merge on PUT; "" unsets a key.
+        secure.insert(k.clone(), json!(""));
+    }
+    if !secure.is_empty() {
+        body.insert("secureJsonData".into(), Value::Object(secure));
+    }
+    match (&plan.action, &plan.existing) {
+        (Action::Unchanged, _) => {}
+        (_, None) => {
+            // API-FACTS §2.2: POST; 409 when the name or uid already exists.
+            let r =
+                client.send(Method::POST, "/api/datasources", Some(&Value::Object(body)), &obj)?;
+            match r.status.as_u16() {
+                200 => {}
+                409 => {
+                    return Err(Error::api(
+                        &obj,
+                        &r,
+                        "another datasource took this name or uid since it was read; re-run `monstack apply`",
+                    ))
+                }
+                _ => return Err(Error::api(&obj, &r, "")),
+            }
+        }
+        (_, Some(existing)) => {
+            // API-FACTS §2.5: PUT is a full replace, so unmanaged fields are carried
+            // over from what Grafana returned; `version` makes it optimistic.
+            for k in
+                ["user", "database", "basicAuth", "basicAuthUser", "withCredentials", "version"]
+            {
+                if let Some(v) = existing.get(k) {
+                    body.insert(k.into(), v.clone());
+                }
+            }
+            let current_uid = plan.adopt_from.as_deref().unwrap_or(&d.uid);
+            let path = format!("/api/datasources/uid/{current_uid}");
+            let r = client.send(Method::PUT, &path, Some(&Value::Object(body)), &obj)?;
+            match r.status.as_u16() {
+                200 => {}
+                409 => {
+                    let hint = if r.message().contains("same name") {
+                        "another datasource already has this name; rename one of them"
+                    } else {
+                        "the datasource was changed in Grafana while monstack applied; re-run `monstack apply`"
+                    };
+                    return Err(Error::api(&obj, &r, hint));
+                }
+                403 => {
+                    return Err(Error::api(
+                        &obj,
+                        &r,
+                        "the datasource is provisioned from a file in Grafana (read-only); change it there or use `grafana.mode: files`",
+                    ))
+                }
+                400 if plan.adopt_from.is_some() => {
+                    return Err(Error::api(
+                        &obj,
+                        &r,
+                        &format!(
+                            "this Grafana refuses to change a datasource's uid; to adopt `{}` set `grafana.datasource.uid: {current_uid}`",
+                            d.name
+                        ),
+                    ))
+                }
+                _ => return Err(Error::api(&obj, &r, "")),
+            }
+        }
+    }
+    if plan.action != Action::Unchanged {
+        let keys: Vec<String> = d.secrets.keys().cloned().collect();
+        let fingerprint = if keys.is_empty() {
+            String::new()
+        } else {
+            store.fingerprint_or_create(&d.secrets)?
+        };
+        store.save(&d.uid, &Record { fingerprint, keys })?;
+    }
+    let mut change = plan.change(&d.uid);
+    let health = health(client, &d.uid);
+    change.detail = Some(match change.detail {
+        Some(adopted) => format!("{adopted}; {health}"),
+        None => health,
+    });
+    Ok(change)
+}
+
+/// `GET /api/datasources/uid/{uid}/health` as one line. API-FACTS §2.7: 200 with
+/// status OK, 400 with the same shape otherwise; other codes are reported as-is.
+/// A failing check is reported, not fatal: Prometheus may simply not be up yet.
+fn health(client: &Client, uid: &str) -> String {
+    match client.send(
+        Method::GET,
+        &format!("/api/datasources/uid/{uid}/health"),
+        None,
+        &object(uid),
+    ) {
+        Ok(r) if matches!(r.status.as_u16(), 200 | 400) => {
+            let status = r.body.get("status").and_then(Value::as_str).unwrap_or("UNKNOWN");
+            format!("datasource health: {status} ({})", r.message())
+        }
+        Ok(r) => format!("datasource health: unknown ({} {})", r.status.as_u16(), r.message()),
+        Err(e) => format!("datasource health: unknown ({e})"),
+    }
+}
+
+/// Percent-encode one URL path segment (datasource names may hold spaces, `/`, ...).
+pub(crate) fn encode_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+}

@@ -1,0 +1,138 @@
+//! Fingerprints of the datasource secrets last sent to Grafana. Grafana never returns
+//! `secureJsonData` (API-FACTS §2.2: only `secureJsonFields`), so to send secrets only
+//! when they change monstack keeps an HMAC-SHA256 of them, keyed with a random key
+//! that lives beside it in the state dir. The value itself is never stored, and the key
+//! stops a stolen state file from confirming a guessed secret.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use super::Error;
+
+/// What was last sent for one datasource.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Record {
+    /// Hex HMAC-SHA256 over the canonical JSON of the secret map.
+    pub fingerprint: String,
+    /// The secret keys sent (so a key dropped from the config is cleared in Grafana).
+    pub keys: Vec<String>,
+}
+
+/// The fingerprint store under `{state_dir}/grafana/`.
+pub(crate) struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    pub(crate) fn new(state_dir: &Path) -> Store {
+        Store { dir: state_dir.join("grafana") }
+    }
+
+    fn key_path(&self) -> PathBuf {
+        self.dir.join("fingerprint.key")
+    }
+
+    fn record_path(&self, uid: &str) -> PathBuf {
+        self.dir.join(format!("datasource-{uid}.json"))
+    }
+
+    /// The fingerprint of `secrets` under the existing key; `None` when no key exists
+    /// yet (plan never creates one).
+    pub(crate) fn fingerprint(&self, secrets: &BTreeMap<String, String>) -> Option<String> {
+        let key = std::fs::read(self.key_path()).ok().filter(|k| k.len() == 32)?;
+        Some(hmac_hex(&key, secrets))
+    }
+
+    /// The fingerprint under the key, creating a random key (mode 0600) when missing.
+    pub(crate) fn fingerprint_or_create(
+        &self,
+        secrets: &BTreeMap<String, String>,
+    ) -> Result<String, Error> {
+        if let Some(fp) = self.fingerprint(secrets) {
+            return Ok(fp);
+        }
+        let io = |e: std::io::Error| Error::State { path: self.key_path(), reason: e.to_string() };
+        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        let _ = std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700));
+        let mut key = [0u8; 32];
+        std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut key)).map_err(io)?;
+        let tmp = self.dir.join(".fingerprint.key.tmp");
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io)?;
+        f.write_all(&key).and_then(|_| f.sync_all()).map_err(io)?;
+        std::fs::rename(&tmp, self.key_path()).map_err(io)?;
+        Ok(hmac_hex(&key, secrets))
+    }
+
+    /// The record for a datasource uid (default when none).
+    pub(crate) fn load(&self, uid: &str) -> Record {
+        std::fs::read(self.record_path(uid))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Save (or, for an empty record, remove) the record for a datasource uid.
+    pub(crate) fn save(&self, uid: &str, record: &Record) -> Result<(), Error> {
+        let path = self.record_path(uid);
+        let io = |e: std::io::Error| Error::State { path: path.clone(), reason: e.to_string() };
+        if record.keys.is_empty() {
+            return match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
+                _ => Ok(()),
+            };
+        }
+        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_vec_pretty(record).expect("record serialises");
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)
+    }
+}
+
+fn hmac_hex(key: &[u8], secrets: &BTreeMap<String, String>) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("hmac takes any key length");
+    // A BTreeMap serialises in key order, so the input is canonical.
+    mac.update(&serde_json::to_vec(secrets).expect("map serialises"));
+    hex::encode(mac.finalize().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_is_keyed_stable_and_never_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let mut s = BTreeMap::new();
+        s.insert("password".to_string(), "hunter2".to_string());
+        assert_eq!(store.fingerprint(&s), None, "no key before the first apply");
+        let a = store.fingerprint_or_create(&s).unwrap();
+        assert_eq!(store.fingerprint(&s).as_deref(), Some(a.as_str()));
+        s.insert("password".to_string(), "hunter3".to_string());
+        assert_ne!(store.fingerprint(&s).unwrap(), a);
+        let rec = Record { fingerprint: a.clone(), keys: vec!["password".into()] };
+        store.save("ds", &rec).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("grafana/datasource-ds.json")).unwrap();
+        assert!(!text.contains("hunter"));
+        assert_eq!(store.load("ds"), rec);
+        let mode = std::fs::metadata(dir.path().join("grafana/fingerprint.key")).unwrap();
+        assert_eq!(mode.permissions().mode() & 0o777, 0o600);
+        // A different key gives a different fingerprint for the same secret.
+        let other = tempfile::tempdir().unwrap();
+        let o = Store::new(other.path()).fingerprint_or_create(&s).unwrap();
+        assert_ne!(o, store.fingerprint(&s).unwrap());
+    }
+}

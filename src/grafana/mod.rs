@@ -1,0 +1,269 @@
+//! Grafana: the Prometheus datasource, the managed folder and the dashboards, made to
+//! match the config over the HTTP API (`grafana.mode: api`), or rendered as Grafana's
+//! own provisioning files (`grafana.mode: files`).
+//!
+//! `plan` only reads; `apply` writes only what differs, so a re-apply makes no writes.
+//! Credentials come from env vars or files and never appear in a plan, diff or error.
+//! The HTTP behaviour relied on is documented in the Grafana API facts the test
+//! emulator follows (sections cited as `API-FACTS §n`).
+
+mod client;
+mod dashboard;
+mod datasource;
+mod files;
+mod fingerprint;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::config::{parse_duration, GrafanaMode, Loaded};
+use crate::report::Change;
+
+pub use files::provisioning_files;
+
+/// Built-in dashboard (the runbook's, fixed); `${DS_PROMETHEUS}` is replaced by the
+/// configured datasource uid.
+pub const BUILTIN_DASHBOARD: &str = include_str!("../../assets/dashboards/snowflake-mcp.json");
+
+/// What can go wrong talking to Grafana. Messages name the object and say what to do;
+/// none contains a credential or secret value.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No token and no user/password configured.
+    #[error("no Grafana credentials: {detail}")]
+    NoCredentials { detail: String },
+    /// A secret file could not be read.
+    #[error("cannot read secret file `{}`: {reason}", path.display())]
+    SecretFile { path: PathBuf, reason: String },
+    /// A secret env var is unset.
+    #[error("environment variable `{name}` (for `{field}`) is not set")]
+    SecretEnv { name: String, field: String },
+    /// The CA file or TLS setup failed.
+    #[error("cannot set up TLS with `{}`: {reason}", path.display())]
+    Tls { path: PathBuf, reason: String },
+    /// `/api/health` never reported a healthy database.
+    #[error("grafana at `{url}` was not ready after {waited} (last answer: {last}); check that grafana-server is running or raise `grafana.wait_timeout`")]
+    NotReady { url: String, waited: String, last: String },
+    /// 401: bad or expired credentials. Not retried.
+    #[error("grafana at `{url}` rejected the credentials while reading or writing {object} (401: {message}); check the token or user and password")]
+    Unauthorized { object: String, url: String, message: String },
+    /// 403: authenticated, but the role lacks a permission. Not retried.
+    #[error("grafana denied access to {object} (403: {message}); the token's role lacks permission: datasources need Admin, folders and dashboards need Editor")]
+    Forbidden { object: String, message: String },
+    /// 429, 5xx or connection errors that outlasted the retries.
+    #[error("{object}: gave up after {attempts} attempt(s); last error: {last}")]
+    Transient { object: String, attempts: u32, last: String },
+    /// Any other unexpected answer.
+    #[error("{object}: grafana answered {status}: {message}{hint}")]
+    Api { object: String, status: u16, message: String, hint: String },
+    /// The state dir (secret fingerprints) could not be written.
+    #[error("cannot write grafana state `{}`: {reason}", path.display())]
+    State { path: PathBuf, reason: String },
+}
+
+impl Error {
+    fn api(object: &str, r: &client::Response, hint: &str) -> Error {
+        Error::Api {
+            object: object.to_string(),
+            status: r.status.as_u16(),
+            message: r.message(),
+            hint: if hint.is_empty() { String::new() } else { format!("; {hint}") },
+        }
+    }
+
+    /// Credentials or permissions: every further request would fail the same way.
+    fn is_fatal(&self) -> bool {
+        matches!(self, Error::Unauthorized { .. } | Error::Forbidden { .. })
+    }
+}
+
+/// An apply that failed part-way: what landed (for the report) and what failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.describe())]
+pub struct PartialFailure {
+    /// Changes made (or found unchanged) before or besides the failures.
+    pub landed: Vec<Change>,
+    /// One message per failed object.
+    pub failed: Vec<String>,
+}
+
+impl PartialFailure {
+    fn describe(&self) -> String {
+        let written: Vec<&str> =
+            self.landed.iter().filter(|c| c.action.is_change()).map(|c| c.name.as_str()).collect();
+        let mut s = format!("grafana: {} object(s) failed", self.failed.len());
+        for f in self.failed.iter().take(10) {
+            s.push_str("\n  - ");
+            s.push_str(f);
+        }
+        if self.failed.len() > 10 {
+            s.push_str(&format!("\n  ... and {} more", self.failed.len() - 10));
+        }
+        s.push_str(&format!(
+            "\nlanded: {} written, {} already up to date",
+            written.len(),
+            self.landed.len() - written.len()
+        ));
+        if !written.is_empty() {
+            let shown: Vec<&str> = written.iter().take(20).copied().collect();
+            s.push_str(&format!(
+                " ({}{})",
+                shown.join(", "),
+                if written.len() > 20 { ", ..." } else { "" }
+            ));
+        }
+        s.push_str("\nre-run `monstack apply` to converge the rest");
+        s
+    }
+}
+
+/// What apply would change in Grafana (reads only). `state_dir` is the host path of
+/// monstack's state dir (secret fingerprints live there). Empty in `files` mode or
+/// when Grafana is disabled: then the provisioning files carry the change.
+pub fn plan(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Vec<Change>> {
+    let Some(ctx) = Session::open(loaded, state_dir)? else { return Ok(Vec::new()) };
+    let g = &loaded.config.grafana;
+    let ds = datasource::observe(&ctx.client, &ctx.ds, &ctx.store)?;
+    let mut changes = vec![ds.change(&ctx.ds.uid)];
+    let folder = dashboard::observe_folder(&ctx.client, &g.folder.uid, &g.folder.title)?;
+    changes.push(folder.change(&g.folder.uid));
+    let abort = AtomicBool::new(false);
+    let results = parallel(&ctx.dashboards, g.concurrency, &abort, |d| {
+        dashboard::observe(&ctx.client, d, &g.folder.uid).map(|p| p.change(&d.uid))
+    });
+    for r in results.into_iter().flatten() {
+        changes.push(r?);
+    }
+    if g.prune {
+        for (uid, title) in dashboard::observe_prune(&ctx.client, &g.folder.uid, &ctx.keep())? {
+            changes.push(dashboard::prune_change(&uid, &title));
+        }
+    }
+    Ok(changes)
+}
+
+/// Converge Grafana; returns what was done. When some objects fail after others were
+/// written, the error is a [`PartialFailure`] listing both.
+pub fn apply(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Vec<Change>> {
+    let Some(ctx) = Session::open(loaded, state_dir)? else { return Ok(Vec::new()) };
+    let g = &loaded.config.grafana;
+    let client = &ctx.client;
+    let ds_plan = datasource::observe(client, &ctx.ds, &ctx.store)?;
+    let mut landed = vec![datasource::apply(client, &ctx.ds, &ds_plan, &ctx.store)?];
+    let folder_plan = dashboard::observe_folder(client, &g.folder.uid, &g.folder.title)
+        .and_then(|p| dashboard::apply_folder(client, &g.folder.uid, &g.folder.title, &p));
+    match folder_plan {
+        Ok(c) => landed.push(c),
+        Err(e) => return Err(partial(landed, vec![e])),
+    }
+
+    let abort = AtomicBool::new(false);
+    let results = parallel(&ctx.dashboards, g.concurrency, &abort, |d| {
+        dashboard::observe(client, d, &g.folder.uid)
+            .and_then(|p| dashboard::apply(client, d, &g.folder.uid, &p))
+    });
+    let mut failed = Vec::new();
+    // `None`: skipped after a credentials/permission error, which is in `failed`.
+    for r in results.into_iter().flatten() {
+        match r {
+            Ok(c) => landed.push(c),
+            Err(e) => failed.push(e),
+        }
+    }
+    if failed.is_empty() && g.prune {
+        // Prune only after every listed dashboard landed: a half-applied config must
+        // not delete anything.
+        match dashboard::observe_prune(client, &g.folder.uid, &ctx.keep()) {
+            Ok(stale) => {
+                let deleted = parallel(&stale, g.concurrency, &abort, |(uid, title)| {
+                    dashboard::delete(client, uid, title)
+                });
+                for r in deleted.into_iter().flatten() {
+                    match r {
+                        Ok(c) => landed.push(c),
+                        Err(e) => failed.push(e),
+                    }
+                }
+            }
+            Err(e) => failed.push(e),
+        }
+    }
+    if failed.is_empty() {
+        return Ok(landed);
+    }
+    Err(partial(landed, failed))
+}
+
+/// A single error when nothing else is worth reporting, else a [`PartialFailure`].
+fn partial(landed: Vec<Change>, mut failed: Vec<Error>) -> anyhow::Error {
+    let wrote = landed.iter().any(|c| c.action.is_change());
+    if failed.len() == 1 && !wrote {
+        return failed.remove(0).into();
+    }
+    anyhow::Error::new(PartialFailure {
+        landed,
+        failed: failed.iter().map(ToString::to_string).collect(),
+    })
+}
+
+/// What plan and apply share: the validated inputs and a ready client.
+struct Session {
+    client: client::Client,
+    ds: datasource::Desired,
+    dashboards: Vec<dashboard::Desired>,
+    store: fingerprint::Store,
+}
+
+impl Session {
+    /// Load every input first (a bad dashboard file is a config error and nothing is
+    /// sent), then wait for Grafana. `None` when the API is not used.
+    fn open(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Option<Session>> {
+        let g = &loaded.config.grafana;
+        if !g.enabled || g.mode == GrafanaMode::Files {
+            return Ok(None);
+        }
+        let dashboards = dashboard::load_desired(loaded)?;
+        let ds = datasource::Desired::from_config(loaded)?;
+        let client = client::Client::new(loaded)?;
+        let timeout = parse_duration(&g.wait_timeout).unwrap_or(Duration::from_secs(60));
+        client.wait_ready(timeout)?;
+        Ok(Some(Session { client, ds, dashboards, store: fingerprint::Store::new(state_dir) }))
+    }
+
+    fn keep(&self) -> BTreeSet<String> {
+        self.dashboards.iter().map(|d| d.uid.clone()).collect()
+    }
+}
+
+/// Run `f` over `items` on at most `bound` threads, results in input order. After a
+/// credentials or permission error the remaining items are skipped (`None`).
+fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    bound: usize,
+    abort: &AtomicBool,
+    f: impl Fn(&T) -> Result<R, Error> + Sync,
+) -> Vec<Option<Result<R, Error>>> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<R, Error>>>> =
+        Mutex::new((0..items.len()).map(|_| None).collect());
+    let workers = bound.clamp(1, items.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= items.len() || abort.load(Ordering::SeqCst) {
+                    break;
+                }
+                let r = f(&items[i]);
+                if matches!(&r, Err(e) if e.is_fatal()) {
+                    abort.store(true, Ordering::SeqCst);
+                }
+                results.lock().expect("no worker panics holding the lock")[i] = Some(r);
+            });
+        }
+    });
+    results.into_inner().expect("workers joined")
+}

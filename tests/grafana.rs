@@ -1,0 +1,576 @@
+//! Grafana upsert through the library (`grafana::plan` / `grafana::apply`) against the
+//! loopback Grafana emulator: idempotence, adoption, faults, prune, secrets, files mode.
+#[path = "support/grafana_emulator.rs"]
+mod grafana_emulator;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use grafana_emulator::{Emulator, Fault, Role, ADMIN_PASSWORD, ADMIN_USER, TOKEN};
+use monstack::config::{self, Loaded};
+use monstack::grafana;
+use monstack::render::FileRole;
+use monstack::report::{Action, Change};
+use serde_json::{json, Value};
+
+/// A temp dir with a token file, a state dir and a `monstack.yaml`.
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), format!("{TOKEN}\n")).unwrap();
+        std::fs::create_dir_all(dir.path().join("dash")).unwrap();
+        Setup { dir }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    fn state(&self) -> PathBuf {
+        self.path("state")
+    }
+
+    /// Write `dash/<uid>.json`.
+    fn dashboard(&self, uid: &str, title: &str, expr: &str) {
+        let model = json!({
+            "uid": uid,
+            "title": title,
+            "tags": ["test"],
+            "schemaVersion": 39,
+            "panels": [{
+                "id": 1, "type": "timeseries", "title": "up",
+                "datasource": {"type": "prometheus", "uid": "${DS_PROMETHEUS}"},
+                "targets": [{"expr": expr, "refId": "A"}],
+            }],
+        });
+        std::fs::write(
+            self.path(&format!("dash/{uid}.json")),
+            serde_json::to_string_pretty(&model).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// Load a config whose `grafana:` section points at `g` (token file, fake
+    /// Prometheus, `dash/`), deep-merged with `extra` (YAML lines indented by 2
+    /// spaces, as under `grafana:`).
+    fn load(&self, g: &Emulator, extra: &str) -> Loaded {
+        // Credentials given in `extra` replace the token file.
+        let auth = if extra.contains("auth:") { "" } else { "  auth:\n    token_file: token\n" };
+        let base = format!(
+            "grafana:\n  url: {url}\n  wait_timeout: 5s\n  retries: 3\n{auth}  datasource:\n    url: {prom}\n  dashboards: [dash]\n",
+            url = g.url(),
+            prom = g.prometheus_url(),
+        );
+        let mut doc: serde_yaml::Value = serde_yaml::from_str(&base).unwrap();
+        if !extra.trim().is_empty() {
+            let over: serde_yaml::Value =
+                serde_yaml::from_str(&format!("grafana:\n{extra}")).unwrap();
+            merge(&mut doc, over);
+        }
+        doc["state_dir"] = serde_yaml::Value::from(self.state().display().to_string());
+        let text = serde_yaml::to_string(&doc).unwrap();
+        let path = self.path("monstack.yaml");
+        std::fs::write(&path, &text).unwrap();
+        config::load(&path).unwrap_or_else(|e| panic!("config invalid: {e}\n{text}"))
+    }
+}
+
+fn merge(base: &mut serde_yaml::Value, over: serde_yaml::Value) {
+    match (base, over) {
+        (serde_yaml::Value::Mapping(b), serde_yaml::Value::Mapping(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+fn by_kind<'a>(changes: &'a [Change], kind: &str) -> Vec<&'a Change> {
+    changes.iter().filter(|c| c.kind == kind).collect()
+}
+
+fn find<'a>(changes: &'a [Change], name: &str) -> &'a Change {
+    changes
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no change for {name}: {changes:#?}"))
+}
+
+fn written(changes: &[Change]) -> usize {
+    changes.iter().filter(|c| c.action.is_change()).count()
+}
+
+#[test]
+fn first_apply_creates_everything_and_second_makes_no_writes() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    s.dashboard("app-a", "App A", "up");
+    s.dashboard("app-b", "App B", "rate(x[5m])");
+    let l = s.load(&g, "  org_id: 1\n");
+
+    let plan = grafana::plan(&l, &s.state()).unwrap();
+    assert_eq!(g.writes(), 0, "plan only reads");
+    assert_eq!(written(&plan), 5, "{plan:#?}");
+
+    let first = grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(find(&first, "monstack-prometheus").action, Action::Create);
+    assert_eq!(by_kind(&first, "grafana_folder")[0].action, Action::Create);
+    for uid in ["snowflake-mcp", "app-a", "app-b"] {
+        assert_eq!(find(&first, uid).action, Action::Create);
+        let (version, folder) = g.dashboard_meta(uid).unwrap();
+        assert_eq!((version, folder.as_str()), (1, "monstack"));
+        assert!(g.dashboard_messages(uid)[0].contains("monstack"));
+    }
+    let health = find(&first, "monstack-prometheus").detail.clone().unwrap();
+    assert!(health.contains("datasource health: OK"), "{health}");
+    // ${DS_PROMETHEUS} became the datasource uid in built-in and user dashboards.
+    for uid in ["snowflake-mcp", "app-a"] {
+        let text = g.dashboard(uid).unwrap().to_string();
+        assert!(!text.contains("DS_PROMETHEUS") && text.contains("monstack-prometheus"));
+    }
+    let ds = g.datasources();
+    assert_eq!(ds.len(), 1);
+    assert_eq!(ds[0]["url"], json!(g.prometheus_url()));
+    assert_eq!(ds[0]["isDefault"], json!(true));
+    assert_eq!(g.folders(), vec![("monstack".to_string(), "Monitoring".to_string())]);
+    // Every API request carried the org header and a bearer token; health needs none.
+    for r in g.log().iter().filter(|r| r.path.starts_with("/api/") && r.path != "/api/health") {
+        assert_eq!(r.org.as_deref(), Some("1"), "{r:?}");
+        assert_eq!(r.auth, "bearer", "{r:?}");
+    }
+
+    g.reset_counters();
+    let second = grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.writes(), 0, "{:?}", g.write_log());
+    assert_eq!(written(&second), 0, "{second:#?}");
+    let plan = grafana::plan(&l, &s.state()).unwrap();
+    assert!(plan.iter().all(|c| c.action == Action::Unchanged), "{plan:#?}");
+    assert_eq!(g.writes(), 0);
+}
+
+#[test]
+fn changing_one_dashboard_rewrites_only_that_one() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    for i in 0..5 {
+        s.dashboard(&format!("d{i}"), &format!("Dash {i}"), "up");
+    }
+    let l = s.load(&g, "");
+    grafana::apply(&l, &s.state()).unwrap();
+    s.dashboard("d3", "Dash 3", "sum(up)");
+
+    let plan = grafana::plan(&l, &s.state()).unwrap();
+    let changed: Vec<&Change> = plan.iter().filter(|c| c.action.is_change()).collect();
+    assert_eq!(changed.len(), 1, "{plan:#?}");
+    assert_eq!(changed[0].name, "d3");
+    let diff = changed[0].diff.as_deref().unwrap();
+    assert!(diff.contains("-") && diff.contains("\"expr\": \"sum(up)\""), "{diff}");
+
+    g.reset_counters();
+    let out = grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.write_log(), vec!["POST /api/dashboards/db".to_string()]);
+    assert_eq!(find(&out, "d3").action, Action::Update);
+    assert_eq!(g.dashboard_meta("d3").unwrap().0, 2);
+    assert_eq!(g.dashboard_meta("d2").unwrap().0, 1);
+    assert_eq!(g.dashboard("d3").unwrap()["panels"][0]["targets"][0]["expr"], "sum(up)");
+}
+
+#[test]
+fn a_hand_edited_dashboard_is_restored_and_a_moved_one_comes_back() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    s.dashboard("d0", "Dash 0", "up");
+    let l = s.load(&g, "");
+    grafana::apply(&l, &s.state()).unwrap();
+    // Someone edits the dashboard in the UI and moves it to the root.
+    let mut edited = g.dashboard("d0").unwrap();
+    edited["title"] = json!("Dash 0");
+    edited["panels"][0]["title"] = json!("edited by hand");
+    let (st, _) =
+        g.call("POST", "/api/dashboards/db", Some(json!({"dashboard": edited, "overwrite": true})));
+    assert_eq!(st, 200);
+    let plan = grafana::plan(&l, &s.state()).unwrap();
+    let c = find(&plan, "d0");
+    assert_eq!(c.action, Action::Update);
+    assert!(c.detail.as_deref().unwrap().contains("move from folder `General`"), "{c:?}");
+    assert!(c.diff.as_deref().unwrap().contains("edited by hand"));
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.dashboard_meta("d0").unwrap().1, "monstack");
+    assert_eq!(g.dashboard("d0").unwrap()["panels"][0]["title"], "up");
+}
+
+#[test]
+fn datasource_created_by_name_is_adopted_not_duplicated() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    // What the old setup script did: POST without a uid, Grafana picks one.
+    let (st, body) = g.call(
+        "POST",
+        "/api/datasources",
+        Some(json!({"name": "Prometheus", "type": "prometheus", "url": "http://localhost:9090", "access": "proxy", "isDefault": true, "basicAuth": true, "basicAuthUser": "scraper"})),
+    );
+    assert_eq!(st, 200, "{body}");
+    let old_uid = body["datasource"]["uid"].as_str().unwrap().to_string();
+    assert_ne!(old_uid, "monstack-prometheus");
+    let l = s.load(&g, "");
+
+    let plan = grafana::plan(&l, &s.state()).unwrap();
+    let c = find(&plan, "monstack-prometheus");
+    assert_eq!(c.action, Action::Update);
+    assert!(c.detail.as_deref().unwrap().contains(&format!("uid `{old_uid}`")), "{c:?}");
+
+    grafana::apply(&l, &s.state()).unwrap();
+    let ds = g.datasources();
+    assert_eq!(ds.len(), 1, "{ds:#?}");
+    assert_eq!(ds[0]["uid"], "monstack-prometheus");
+    assert_eq!(ds[0]["id"], body["id"], "the same datasource, renamed");
+    assert_eq!(ds[0]["url"], json!(g.prometheus_url()));
+    // Fields monstack does not manage survive the full-replace PUT.
+    assert_eq!(ds[0]["basicAuthUser"], "scraper");
+    assert_eq!(ds[0]["basicAuth"], true);
+
+    g.reset_counters();
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.writes(), 0, "{:?}", g.write_log());
+}
+
+#[test]
+fn bad_credentials_fail_fast_without_retry_and_without_leaking() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    let l = s.load(&g, "");
+    std::fs::write(s.path("token"), "glsa_wrong-token-value\n").unwrap();
+    let err = grafana::apply(&l, &s.state()).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("401") && msg.contains("credentials"), "{msg}");
+    assert!(msg.contains("Invalid API key"), "{msg}");
+    assert!(!msg.contains("wrong-token-value"), "{msg}");
+    assert_eq!(g.requests(), 2, "one health check, one request, no retry: {:?}", g.log());
+    assert_eq!(g.writes(), 0);
+
+    // Basic auth with a wrong password: the same, and the password is not shown.
+    std::fs::write(s.path("pw"), "not-the-password\n").unwrap();
+    let l = s.load(&g, "  auth:\n    user: admin\n    password_file: pw\n");
+    let msg = format!("{:#}", grafana::plan(&l, &s.state()).unwrap_err());
+    assert!(
+        msg.contains("Invalid username or password") && !msg.contains("not-the-password"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn basic_auth_from_a_password_file_works() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    std::fs::write(s.path("pw"), format!("{ADMIN_PASSWORD}\n")).unwrap();
+    let l = s.load(&g, &format!("  auth:\n    user: {ADMIN_USER}\n    password_file: pw\n"));
+    grafana::apply(&l, &s.state()).unwrap();
+    assert!(g.log().iter().filter(|r| r.path != "/api/health").all(|r| r.auth == "basic"));
+    assert!(g.log().iter().all(|r| r.org.is_none()), "no org header unless configured");
+}
+
+#[test]
+fn missing_credentials_are_a_clear_error_before_any_request() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    let text = format!(
+        "state_dir: {}\ngrafana:\n  url: {}\n  auth:\n    token_env: MONSTACK_TEST_UNSET_TOKEN\n    user_env: MONSTACK_TEST_UNSET_USER\n",
+        s.state().display(),
+        g.url()
+    );
+    std::fs::write(s.path("monstack.yaml"), text).unwrap();
+    let l = config::load(&s.path("monstack.yaml")).unwrap();
+    let msg = format!("{:#}", grafana::plan(&l, &s.state()).unwrap_err());
+    assert!(
+        msg.contains("no Grafana credentials") && msg.contains("MONSTACK_TEST_UNSET_TOKEN"),
+        "{msg}"
+    );
+    assert_eq!(g.requests(), 0);
+}
+
+#[test]
+fn forbidden_role_gets_a_clear_message_and_no_retry() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    g.set_role(Role::Editor);
+    let l = s.load(&g, "");
+    let msg = format!("{:#}", grafana::apply(&l, &s.state()).unwrap_err());
+    assert!(msg.contains("403") && msg.contains("lacks permission"), "{msg}");
+    assert!(msg.contains("datasource `monstack-prometheus`"), "{msg}");
+    assert_eq!(g.requests(), 2, "{:?}", g.log());
+}
+
+#[test]
+fn server_errors_and_429_are_retried_then_succeed() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    let l = s.load(&g, "");
+    g.fault("POST /api/dashboards/db", Fault::Status(500), 2);
+    g.fault("GET /api/datasources/uid/monstack-prometheus", Fault::Status(429), 1);
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.dashboard_meta("snowflake-mcp").unwrap().0, 1);
+    let posts = g.write_log().iter().filter(|w| w.contains("dashboards/db")).count();
+    assert_eq!(posts, 3, "two 500s then success");
+    let statuses: Vec<u16> = g.log().iter().map(|r| r.status).collect();
+    assert!(statuses.contains(&429) && statuses.contains(&500), "{statuses:?}");
+}
+
+#[test]
+fn persistent_failure_names_the_object_and_reports_what_landed() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    for i in 0..4 {
+        s.dashboard(&format!("d{i}"), &format!("Dash {i}"), "up");
+    }
+    let l = s.load(&g, "  builtin_dashboard: false\n");
+    g.fault("/api/dashboards/uid/d2", Fault::Status(500), 100);
+    let err = grafana::apply(&l, &s.state()).unwrap_err();
+    let partial = err.downcast_ref::<grafana::PartialFailure>().expect("a partial failure");
+    assert_eq!(partial.failed.len(), 1, "{err:#}");
+    assert!(
+        partial.failed[0].contains("dashboard `d2`") && partial.failed[0].contains("3 attempt")
+    );
+    let landed: Vec<&str> = partial.landed.iter().map(|c| c.name.as_str()).collect();
+    for uid in ["monstack-prometheus", "monstack", "d0", "d1", "d3"] {
+        assert!(landed.contains(&uid), "{landed:?}");
+    }
+    let msg = format!("{err:#}");
+    assert!(msg.contains("landed: ") && msg.contains("d0"), "{msg}");
+    assert_eq!(g.dashboard_uids(), vec!["d0", "d1", "d3"]);
+
+    // Re-run converges once Grafana is healthy.
+    g.clear_faults();
+    g.reset_counters();
+    let out = grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(find(&out, "d2").action, Action::Create);
+    assert_eq!(written(&out), 1);
+}
+
+#[test]
+fn readiness_is_polled_and_times_out_with_a_clear_message() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    let l = s.load(&g, "");
+    g.fail_health(3);
+    grafana::plan(&l, &s.state()).unwrap();
+    let health: Vec<u16> =
+        g.log().iter().filter(|r| r.path == "/api/health").map(|r| r.status).collect();
+    assert_eq!(health, vec![503, 503, 503, 200]);
+
+    g.set_database_ok(false);
+    let l = s.load(&g, "  wait_timeout: 1s\n");
+    let t = Instant::now();
+    let msg = format!("{:#}", grafana::apply(&l, &s.state()).unwrap_err());
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert!(msg.contains("not ready after") && msg.contains("database failing"), "{msg}");
+}
+
+#[test]
+fn a_slow_grafana_times_out_and_names_the_object() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    let l = s.load(&g, "  request_timeout: 300ms\n  retries: 2\n");
+    g.fault("GET /api/folders/monstack", Fault::Delay(Duration::from_secs(1)), 2);
+    let msg = format!("{:#}", grafana::apply(&l, &s.state()).unwrap_err());
+    assert!(msg.contains("folder `monstack`") && msg.contains("timed out"), "{msg}");
+    assert!(msg.contains("2 attempt"), "{msg}");
+    // The datasource had landed before the folder failed.
+    assert!(msg.contains("landed") || g.datasources().len() == 1, "{msg}");
+}
+
+#[test]
+fn an_unreachable_grafana_is_retried_then_reported() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let s = Setup::new();
+    let text = format!(
+        "state_dir: {}\ngrafana:\n  url: http://127.0.0.1:{port}\n  wait_timeout: 1s\n  auth:\n    token_file: token\n",
+        s.state().display()
+    );
+    std::fs::write(s.path("monstack.yaml"), text).unwrap();
+    let l = config::load(&s.path("monstack.yaml")).unwrap();
+    let msg = format!("{:#}", grafana::plan(&l, &s.state()).unwrap_err());
+    assert!(msg.contains("not ready") && msg.contains("connection failed"), "{msg}");
+}
+
+#[test]
+fn prune_is_off_by_default_and_removes_only_unlisted_dashboards_in_the_folder() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    s.dashboard("keep", "Keep", "up");
+    let l = s.load(&g, "");
+    grafana::apply(&l, &s.state()).unwrap();
+    let extra = |uid: &str, folder: &str| {
+        let (st, b) = g.call(
+            "POST",
+            "/api/dashboards/db",
+            Some(json!({"dashboard": {"uid": uid, "title": uid}, "folderUid": folder})),
+        );
+        assert_eq!(st, 200, "{b}");
+    };
+    extra("stale", "monstack");
+    extra("elsewhere", "");
+
+    let plan = grafana::plan(&l, &s.state()).unwrap();
+    assert!(plan.iter().all(|c| c.action != Action::Delete), "{plan:#?}");
+    grafana::apply(&l, &s.state()).unwrap();
+    assert!(g.dashboard("stale").is_some());
+
+    let l = s.load(&g, "  prune: true\n");
+    let plan = grafana::plan(&l, &s.state()).unwrap();
+    let deletes: Vec<&str> =
+        plan.iter().filter(|c| c.action == Action::Delete).map(|c| c.name.as_str()).collect();
+    assert_eq!(deletes, vec!["stale"]);
+    assert!(find(&plan, "stale").detail.as_deref().unwrap().contains("prune"));
+    g.reset_counters();
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.write_log(), vec!["DELETE /api/dashboards/uid/stale".to_string()]);
+    assert_eq!(g.dashboard_uids(), vec!["elsewhere", "keep", "snowflake-mcp"]);
+}
+
+#[test]
+fn secrets_are_sent_only_when_changed_and_never_shown() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    std::fs::write(s.path("ds-pw"), "s3cret-one\n").unwrap();
+    let extra = "  datasource:\n    url: http://127.0.0.1:9/\n    secure_json_data:\n      basicAuthPassword:\n        file: ds-pw\n";
+    let l = s.load(&g, extra);
+    let plan = grafana::plan(&l, &s.state()).unwrap();
+    let json_plan = serde_json::to_string(&plan).unwrap();
+    assert!(
+        !json_plan.contains("s3cret") && json_plan.contains("basicAuthPassword"),
+        "{json_plan}"
+    );
+
+    grafana::apply(&l, &s.state()).unwrap();
+    let ds = g.datasources();
+    assert_eq!(ds[0]["_secrets"]["basicAuthPassword"], "s3cret-one");
+    assert_eq!(ds[0]["secureJsonFields"]["basicAuthPassword"], true);
+    // The health check against a dead Prometheus is reported, not fatal.
+
+    g.reset_counters();
+    let again = grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.writes(), 0, "unchanged secret is not resent: {:?}", g.write_log());
+    assert!(find(&again, "monstack-prometheus").detail.as_deref().unwrap().contains("ERROR"));
+
+    std::fs::write(s.path("ds-pw"), "s3cret-two\n").unwrap();
+    let plan = grafana::plan(&l, &s.state()).unwrap();
+    let c = find(&plan, "monstack-prometheus");
+    assert_eq!(c.action, Action::Update);
+    let text = serde_json::to_string(&plan).unwrap();
+    assert!(text.contains("hidden, changed") && !text.contains("s3cret"), "{text}");
+    g.reset_counters();
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.write_log(), vec!["PUT /api/datasources/uid/monstack-prometheus".to_string()]);
+    assert_eq!(g.datasources()[0]["_secrets"]["basicAuthPassword"], "s3cret-two");
+
+    // Nothing in the state dir holds the value.
+    for e in walk(&s.state()) {
+        let bytes = std::fs::read(&e).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains("s3cret"), "{}", e.display());
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_dashboard_without_uid_is_a_config_error_and_nothing_is_sent() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    s.dashboard("ok", "Ok", "up");
+    std::fs::write(s.path("dash/broken.json"), r#"{"title": "No uid"}"#).unwrap();
+    let l = s.load(&g, "");
+    let err = grafana::apply(&l, &s.state()).unwrap_err();
+    assert_eq!(monstack::error::exit_code(&err), 78);
+    let msg = format!("{err:#}");
+    assert!(msg.contains("broken.json") && msg.contains("no `uid`"), "{msg}");
+    assert!(msg.contains("grafana.dashboards[0]"), "{msg}");
+    assert_eq!(g.requests(), 0);
+}
+
+#[test]
+fn a_same_titled_dashboard_with_another_uid_gets_a_412_that_says_what_to_do() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    let l = s.load(&g, "  builtin_dashboard: false\n");
+    grafana::apply(&l, &s.state()).unwrap();
+    let (st, _) = g.call(
+        "POST",
+        "/api/dashboards/db",
+        Some(json!({"dashboard": {"uid": "hand-made", "title": "App A"}, "folderUid": "monstack"})),
+    );
+    assert_eq!(st, 200);
+    s.dashboard("app-a", "App A", "up");
+    let msg = format!("{:#}", grafana::apply(&l, &s.state()).unwrap_err());
+    assert!(msg.contains("412") && msg.contains("another dashboard titled \"App A\""), "{msg}");
+    // The hand-made dashboard was not taken over.
+    assert_eq!(g.dashboard("hand-made").unwrap()["title"], "App A");
+}
+
+#[test]
+fn files_mode_renders_provisioning_and_uses_no_api() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    s.dashboard("app-a", "App A", "up");
+    std::fs::write(s.path("ds-pw"), "files-secret\n").unwrap();
+    let extra = "  mode: files\n  prune: true\n  datasource:\n    url: http://prom:9090\n    secure_json_data:\n      basicAuthPassword:\n        file: ds-pw\n";
+    let l = s.load(&g, extra);
+    assert!(grafana::plan(&l, &s.state()).unwrap().is_empty());
+    assert!(grafana::apply(&l, &s.state()).unwrap().is_empty());
+    assert_eq!(g.requests(), 0);
+
+    let files = grafana::provisioning_files(&l).unwrap();
+    let paths: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
+    assert_eq!(
+        paths,
+        vec![
+            "/etc/grafana/provisioning/datasources/monstack.yaml",
+            "/etc/grafana/provisioning/dashboards/monstack.yaml",
+            "/var/lib/grafana/dashboards/monstack/snowflake-mcp.json",
+            "/var/lib/grafana/dashboards/monstack/app-a.json",
+        ]
+    );
+    let ds = &files[0];
+    assert_eq!(ds.role, FileRole::GrafanaProvisioning);
+    assert_eq!(ds.mode, 0o640);
+    assert_eq!(ds.secrets, vec!["files-secret".to_string()]);
+    let y: serde_yaml::Value = serde_yaml::from_slice(&ds.content).unwrap();
+    assert_eq!(y["datasources"][0]["uid"], "monstack-prometheus");
+    assert_eq!(y["datasources"][0]["url"], "http://prom:9090");
+    assert_eq!(y["datasources"][0]["secureJsonData"]["basicAuthPassword"], "files-secret");
+    let p: serde_yaml::Value = serde_yaml::from_slice(&files[1].content).unwrap();
+    assert_eq!(p["providers"][0]["options"]["path"], "/var/lib/grafana/dashboards/monstack");
+    assert_eq!(p["providers"][0]["folderUid"], "monstack");
+    assert_eq!(p["providers"][0]["disableDeletion"], false, "prune maps to deletion");
+    assert_eq!(files[2].role, FileRole::GrafanaDashboard);
+    let d: Value = serde_json::from_slice(&files[3].content).unwrap();
+    assert_eq!(d["panels"][0]["datasource"]["uid"], "monstack-prometheus");
+
+    // Without secrets the datasource file is world-readable and lists none.
+    let l = s.load(&g, "  mode: files\n");
+    let files = grafana::provisioning_files(&l).unwrap();
+    assert_eq!((files[0].mode, files[0].secrets.len()), (0o644, 0));
+    // In api mode there are no provisioning files.
+    let l = s.load(&g, "");
+    assert!(grafana::provisioning_files(&l).unwrap().is_empty());
+}

@@ -1,0 +1,1307 @@
+//! A loopback Grafana HTTP API emulator for the endpoints monstack uses: health,
+//! datasources, folders, dashboards, search and auth. Status codes, bodies and version
+//! rules follow the Grafana API facts (`API-FACTS §n` beside the code); where versions
+//! differ it behaves like Grafana 11.0-11.2 (unique dashboard titles per folder, 409 on
+//! a taken folder uid, the first datasource forced to default).
+//!
+//! Include with `#[path = "support/grafana_emulator.rs"] mod grafana_emulator;`.
+//!
+//! ```ignore
+//! let g = Emulator::start();            // accepts TOKEN (Bearer) and ADMIN_USER/ADMIN_PASSWORD
+//! g.url();                              // http://127.0.0.1:PORT for `grafana.url`
+//! g.fault("POST /api/dashboards/db", Fault::Status(500), 2);   // next 2 matching requests
+//! g.requests(); g.writes(); g.reset_counters();                // POST/PUT/DELETE count as writes
+//! ```
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+/// The service account token the emulator accepts (Bearer).
+pub const TOKEN: &str = "glsa_emulatorTokenForMonstackTests0000_1a2b3c4d";
+/// The basic-auth admin the emulator accepts.
+pub const ADMIN_USER: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "emulator-admin-pw";
+
+/// The role every accepted credential acts with (API-FACTS §5.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Viewer,
+    Editor,
+    Admin,
+}
+
+/// A fault for requests whose `"METHOD /path?query"` contains a pattern.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer with this status and Grafana's body for it (401, 403, 429, 5xx).
+    Status(u16),
+    /// Wait this long, then answer normally.
+    Delay(Duration),
+}
+
+/// One request as received.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub method: String,
+    /// Path with query string.
+    pub path: String,
+    /// `X-Grafana-Org-Id` header, if sent.
+    pub org: Option<String>,
+    /// `bearer`, `basic` or `none`.
+    pub auth: String,
+    pub status: u16,
+}
+
+#[derive(Debug, Clone)]
+struct Datasource {
+    id: i64,
+    uid: String,
+    name: String,
+    kind: String,
+    access: String,
+    url: String,
+    user: String,
+    database: String,
+    basic_auth: bool,
+    basic_auth_user: String,
+    with_credentials: bool,
+    is_default: bool,
+    json_data: Value,
+    secure: BTreeMap<String, String>,
+    version: i64,
+    read_only: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Folder {
+    id: i64,
+    uid: String,
+    title: String,
+    version: i64,
+}
+
+#[derive(Debug, Clone)]
+struct Dashboard {
+    id: i64,
+    uid: String,
+    title: String,
+    folder_uid: String,
+    version: i64,
+    data: Value,
+    messages: Vec<String>,
+}
+
+struct State {
+    datasources: Vec<Datasource>,
+    folders: BTreeMap<String, Folder>,
+    dashboards: BTreeMap<String, Dashboard>,
+    next_id: i64,
+    role: Role,
+    database_ok: bool,
+    health_failures: usize,
+    faults: Vec<(String, Fault, usize)>,
+    log: Vec<Logged>,
+}
+
+/// The running emulator; stopped on drop.
+pub struct Emulator {
+    pub addr: std::net::SocketAddr,
+    state: Arc<Mutex<State>>,
+    requests: Arc<AtomicUsize>,
+    writes: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Listen on 127.0.0.1 with a port from the OS, 8 handler threads.
+    pub fn start() -> Emulator {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind loopback"));
+        let addr = server.server_addr().to_ip().expect("ip listener");
+        let state = Arc::new(Mutex::new(State {
+            datasources: Vec::new(),
+            folders: BTreeMap::new(),
+            dashboards: BTreeMap::new(),
+            next_id: 1,
+            role: Role::Admin,
+            database_ok: true,
+            health_failures: 0,
+            faults: Vec::new(),
+            log: Vec::new(),
+        }));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let writes = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..8)
+            .map(|_| {
+                let (server, state, requests, writes, stop) =
+                    (server.clone(), state.clone(), requests.clone(), writes.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::SeqCst) {
+                        match server.recv_timeout(Duration::from_millis(50)) {
+                            Ok(Some(rq)) => handle(rq, &state, &requests, &writes),
+                            Ok(None) => {}
+                            Err(_) => break,
+                        }
+                    }
+                })
+            })
+            .collect();
+        Emulator { addr, state, requests, writes, stop, threads }
+    }
+
+    /// Base URL for `grafana.url`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A URL that answers like a healthy Prometheus (`/api/v1/query`,
+    /// `/api/v1/status/buildinfo`), for `grafana.datasource.url`, so the datasource
+    /// health check passes.
+    pub fn prometheus_url(&self) -> String {
+        format!("http://{}/fake-prometheus", self.addr)
+    }
+
+    /// Requests received (health included).
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    /// POST/PUT/DELETE requests received.
+    pub fn writes(&self) -> usize {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    /// Zero the request and write counters and the log.
+    pub fn reset_counters(&self) {
+        self.requests.store(0, Ordering::SeqCst);
+        self.writes.store(0, Ordering::SeqCst);
+        self.state.lock().unwrap().log.clear();
+    }
+
+    /// Every request so far, in arrival order.
+    pub fn log(&self) -> Vec<Logged> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    /// Writes so far as `"METHOD /path"` strings.
+    pub fn write_log(&self) -> Vec<String> {
+        self.log()
+            .into_iter()
+            .filter(|l| matches!(l.method.as_str(), "POST" | "PUT" | "DELETE"))
+            .map(|l| format!("{} {}", l.method, l.path))
+            .collect()
+    }
+
+    /// Apply `fault` to the next `times` requests whose `"METHOD /path?query"` contains
+    /// `pattern` (`""` matches every request but health).
+    pub fn fault(&self, pattern: &str, fault: Fault, times: usize) {
+        self.state.lock().unwrap().faults.push((pattern.to_string(), fault, times));
+    }
+
+    /// Drop every pending fault.
+    pub fn clear_faults(&self) {
+        self.state.lock().unwrap().faults.clear();
+    }
+
+    /// The role accepted credentials act with (default Admin).
+    pub fn set_role(&self, role: Role) {
+        self.state.lock().unwrap().role = role;
+    }
+
+    /// Database health (API-FACTS §1: 503 `failing` when down).
+    pub fn set_database_ok(&self, ok: bool) {
+        self.state.lock().unwrap().database_ok = ok;
+    }
+
+    /// The next `n` health checks report the database failing (a starting Grafana).
+    pub fn fail_health(&self, n: usize) {
+        self.state.lock().unwrap().health_failures = n;
+    }
+
+    /// Datasources as `GET /api/datasources/uid/:uid` returns them, plus `"_secrets"`
+    /// (the stored secure values, which the real API never returns).
+    pub fn datasources(&self) -> Vec<Value> {
+        let st = self.state.lock().unwrap();
+        st.datasources
+            .iter()
+            .map(|d| {
+                let mut v = ds_dto(d);
+                v["_secrets"] = json!(d.secure);
+                v
+            })
+            .collect()
+    }
+
+    /// Mark a datasource read-only, as if provisioned from a file.
+    pub fn set_datasource_read_only(&self, uid: &str) {
+        let mut st = self.state.lock().unwrap();
+        for d in st.datasources.iter_mut().filter(|d| d.uid == uid) {
+            d.read_only = true;
+        }
+    }
+
+    /// The stored model of a dashboard (with id, uid, version as Grafana keeps them).
+    pub fn dashboard(&self, uid: &str) -> Option<Value> {
+        self.state.lock().unwrap().dashboards.get(uid).map(stored_model)
+    }
+
+    /// Stored version and folder uid of a dashboard.
+    pub fn dashboard_meta(&self, uid: &str) -> Option<(i64, String)> {
+        self.state.lock().unwrap().dashboards.get(uid).map(|d| (d.version, d.folder_uid.clone()))
+    }
+
+    /// Commit messages of every save of a dashboard.
+    pub fn dashboard_messages(&self, uid: &str) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .dashboards
+            .get(uid)
+            .map(|d| d.messages.clone())
+            .unwrap_or_default()
+    }
+
+    /// Dashboard uids, sorted.
+    pub fn dashboard_uids(&self) -> Vec<String> {
+        self.state.lock().unwrap().dashboards.keys().cloned().collect()
+    }
+
+    /// Folders as `(uid, title)`.
+    pub fn folders(&self) -> Vec<(String, String)> {
+        let st = self.state.lock().unwrap();
+        st.folders.values().map(|f| (f.uid.clone(), f.title.clone())).collect()
+    }
+
+    /// Call the emulator's API as the admin (basic auth), e.g. to seed objects the way
+    /// a person or the old script would. Counted like any request.
+    pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let client = reqwest::blocking::Client::new();
+        let mut rq = client
+            .request(method.parse().unwrap(), format!("{}{}", self.url(), path))
+            .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD));
+        if let Some(b) = body {
+            rq = rq.json(&b);
+        }
+        let r = rq.send().expect("emulator reachable");
+        let status = r.status().as_u16();
+        (status, r.json().unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+// ------------------------------------------------------------------ plumbing
+
+struct Reply {
+    status: u16,
+    body: String,
+    content_type: &'static str,
+    headers: Vec<(&'static str, String)>,
+}
+
+fn reply(status: u16, body: Value) -> Reply {
+    // API-FACTS §0: Content-Type application/json; Go sorts map keys, and so does
+    // serde_json::Value built with json! (keys are inserted in sorted order below).
+    Reply { status, body: body.to_string(), content_type: "application/json", headers: Vec::new() }
+}
+
+/// `response.Error(status, msg, err)` with an err: `{"message", "traceID": ""}` (§0).
+fn err_traced(status: u16, msg: &str) -> Reply {
+    reply(status, json!({"message": msg, "traceID": ""}))
+}
+
+/// `response.Error(status, msg, nil)`: `{"message"}` only (§0).
+fn err_plain(status: u16, msg: &str) -> Reply {
+    reply(status, json!({"message": msg}))
+}
+
+/// Middleware errutil shape (§0, §5.2).
+fn err_middleware(status: u16, id: &str, msg: &str) -> Reply {
+    reply(
+        status,
+        json!({"extra": null, "message": msg, "messageId": id, "statusCode": status, "traceID": ""}),
+    )
+}
+
+/// RBAC 403 (§5.3).
+fn err_rbac(perm: &str) -> Reply {
+    reply(
+        403,
+        json!({
+            "accessErrorId": "ACE0123456789",
+            "message": format!("You'll need additional permissions to perform this action. Permissions needed: {perm}"),
+            "title": "Access denied",
+        }),
+    )
+}
+
+fn handle(
+    mut rq: tiny_http::Request,
+    state: &Mutex<State>,
+    requests: &AtomicUsize,
+    writes: &AtomicUsize,
+) {
+    let method = rq.method().as_str().to_uppercase();
+    let full = rq.url().to_string();
+    // The stand-in Prometheus shares the port but is not part of the Grafana API:
+    // it is neither counted nor logged.
+    let counted = !full.starts_with("/fake-prometheus");
+    if counted {
+        requests.fetch_add(1, Ordering::SeqCst);
+        if matches!(method.as_str(), "POST" | "PUT" | "DELETE") {
+            writes.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let header = |name: &str| {
+        rq.headers()
+            .iter()
+            .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str().to_string())
+    };
+    let authz = header("authorization");
+    let org = header("x-grafana-org-id");
+    let mut body = String::new();
+    let _ = rq.as_reader().read_to_string(&mut body);
+    let (path, query) = match full.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (full.clone(), String::new()),
+    };
+
+    let key = format!("{method} {full}");
+    let fault = if path == "/api/health" {
+        None
+    } else {
+        let mut st = state.lock().unwrap();
+        let pos = st.faults.iter().position(|(p, _, n)| *n > 0 && key.contains(p.as_str()));
+        pos.map(|i| {
+            st.faults[i].2 -= 1;
+            let f = st.faults[i].1.clone();
+            if st.faults[i].2 == 0 {
+                st.faults.remove(i);
+            }
+            f
+        })
+    };
+    let auth_scheme = match authz.as_deref() {
+        Some(a) if a.to_lowercase().starts_with("bearer ") => "bearer",
+        Some(a) if a.to_lowercase().starts_with("basic ") => "basic",
+        Some(_) => "other",
+        None => "none",
+    };
+    let out = match fault {
+        Some(Fault::Status(code)) => fault_reply(code),
+        other => {
+            if let Some(Fault::Delay(d)) = other {
+                std::thread::sleep(d);
+            }
+            route(state, &method, &path, &query, authz.as_deref(), &body)
+        }
+    };
+    if counted {
+        state.lock().unwrap().log.push(Logged {
+            method,
+            path: full,
+            org,
+            auth: auth_scheme.to_string(),
+            status: out.status,
+        });
+    }
+    let mut resp = tiny_http::Response::from_string(out.body).with_status_code(out.status);
+    let mut headers: Vec<(&str, String)> = vec![
+        ("Content-Type", out.content_type.to_string()),
+        // API-FACTS §0: headers typical of /api/* answers.
+        ("Cache-Control", "no-store".into()),
+        ("X-Content-Type-Options", "nosniff".into()),
+        ("X-Frame-Options", "deny".into()),
+        ("X-Xss-Protection", "1; mode=block".into()),
+    ];
+    headers.extend(out.headers);
+    for (k, v) in headers {
+        resp.add_header(tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap());
+    }
+    let _ = rq.respond(resp);
+}
+
+/// Bodies for forced statuses, shaped as Grafana sends them.
+fn fault_reply(code: u16) -> Reply {
+    match code {
+        // API-FACTS §5.2: invalid token.
+        401 => err_middleware(401, "api-key.invalid", "Invalid API key"),
+        // API-FACTS §5.3: RBAC denial.
+        403 => err_rbac("datasources:read"),
+        // No /api rate limit in Grafana itself (§0); a proxy in front may send 429.
+        429 => {
+            let mut r = err_plain(429, "Too Many Requests");
+            r.headers.push(("Retry-After", "0".into()));
+            r
+        }
+        // §0: default 500 message.
+        500 => err_traced(500, "Internal Server Error"),
+        c => err_plain(c, "injected fault"),
+    }
+}
+
+fn decode_b64(s: &str) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let s = s.trim().trim_end_matches('=').as_bytes();
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for &c in s {
+        acc = (acc << 6) | val(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// API-FACTS §5.2: 401 bodies by case; `Ok` when the credentials are accepted.
+fn authenticate(authz: Option<&str>) -> Result<(), Reply> {
+    let Some(a) = authz else {
+        return Err(err_middleware(401, "auth.unauthorized", "Unauthorized"));
+    };
+    let (scheme, rest) = a.split_once(' ').unwrap_or((a, ""));
+    match scheme.to_lowercase().as_str() {
+        "bearer" => {
+            if rest.trim() == TOKEN {
+                Ok(())
+            } else {
+                Err(err_middleware(401, "api-key.invalid", "Invalid API key"))
+            }
+        }
+        "basic" => {
+            let Some(decoded) = decode_b64(rest).and_then(|b| String::from_utf8(b).ok()) else {
+                return Err(err_middleware(
+                    400,
+                    "basic-auth.invalid-header",
+                    "Invalid Basic Auth Header",
+                ));
+            };
+            let Some((user, pw)) = decoded.split_once(':') else {
+                return Err(err_middleware(
+                    400,
+                    "basic-auth.invalid-header",
+                    "Invalid Basic Auth Header",
+                ));
+            };
+            if user == "api_key" && pw == TOKEN {
+                return Ok(()); // §5.1: legacy `Basic api_key:<token>`
+            }
+            if user == ADMIN_USER && pw == ADMIN_PASSWORD {
+                Ok(())
+            } else {
+                Err(err_middleware(401, "password-auth.failed", "Invalid username or password"))
+            }
+        }
+        _ => Err(err_middleware(401, "auth.unauthorized", "Unauthorized")),
+    }
+}
+
+fn query_params(q: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()
+}
+
+fn pct_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// `util.ValidateUID` (§2.2, §3.1).
+fn valid_uid(s: &str) -> bool {
+    s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Grafana-like slug of a title (`/d/<uid>/<slug>`).
+fn slugify(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.to_lowercase().chars() {
+        if c.is_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
+// ------------------------------------------------------------------ routes
+
+fn route(
+    state: &Mutex<State>,
+    method: &str,
+    path: &str,
+    query: &str,
+    authz: Option<&str>,
+    body: &str,
+) -> Reply {
+    // API-FACTS §1: /api/health needs no auth; exact path, GET/HEAD only.
+    if path == "/api/health" && matches!(method, "GET" | "HEAD") {
+        let mut st = state.lock().unwrap();
+        let ok = st.database_ok && st.health_failures == 0;
+        st.health_failures = st.health_failures.saturating_sub(1);
+        let body = format!(
+            "{{\n  \"database\": \"{}\",\n  \"version\": \"11.2.0\",\n  \"commit\": \"emulator\"\n}}",
+            if ok { "ok" } else { "failing" }
+        );
+        return Reply {
+            status: if ok { 200 } else { 503 },
+            body,
+            content_type: "application/json; charset=UTF-8",
+            headers: Vec::new(),
+        };
+    }
+    if let Some(rest) = path.strip_prefix("/fake-prometheus") {
+        return fake_prometheus(rest);
+    }
+    if let Err(r) = authenticate(authz) {
+        return r;
+    }
+    let parsed: Result<Value, ()> = if body.trim().is_empty() {
+        Ok(json!({})) // §0: an empty body binds as an empty struct
+    } else {
+        serde_json::from_str(body).map_err(|_| ())
+    };
+    let bad_request = || err_traced(400, "bad request data");
+    let mut st = state.lock().unwrap();
+    let role = st.role;
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    // §2.1 / §5.4: datasource routes need Admin.
+    let ds_perm = |perm: &str| -> Option<Reply> { (role != Role::Admin).then(|| err_rbac(perm)) };
+    match (method, segs.as_slice()) {
+        ("GET", ["api", "datasources"]) => {
+            if let Some(r) = ds_perm("datasources:read") {
+                return r;
+            }
+            let mut list: Vec<&Datasource> = st.datasources.iter().collect();
+            list.sort_by_key(|d| d.name.to_lowercase());
+            reply(200, Value::Array(list.into_iter().map(ds_list_item).collect()))
+        }
+        ("POST", ["api", "datasources"]) => {
+            if let Some(r) = ds_perm("datasources:create") {
+                return r;
+            }
+            let Ok(b) = parsed else { return bad_request() };
+            ds_create(&mut st, &b)
+        }
+        ("GET", ["api", "datasources", "uid", uid]) => {
+            if let Some(r) = ds_perm("datasources:read") {
+                return r;
+            }
+            match st.datasources.iter().find(|d| d.uid == *uid) {
+                Some(d) => reply(200, ds_dto(d)),
+                // §2.4: 404 without traceID.
+                None => err_plain(404, "Data source not found"),
+            }
+        }
+        ("GET", ["api", "datasources", "name", name]) => {
+            if let Some(r) = ds_perm("datasources:read") {
+                return r;
+            }
+            let name = pct_decode(name);
+            match st.datasources.iter().find(|d| d.name == name) {
+                Some(d) => reply(200, ds_dto(d)),
+                None => err_plain(404, "Data source not found"),
+            }
+        }
+        ("PUT", ["api", "datasources", "uid", uid]) => {
+            if let Some(r) = ds_perm("datasources:write") {
+                return r;
+            }
+            let Ok(b) = parsed else { return bad_request() };
+            ds_update(&mut st, uid, &b)
+        }
+        ("DELETE", ["api", "datasources", "uid", uid]) => {
+            if let Some(r) = ds_perm("datasources:delete") {
+                return r;
+            }
+            // §2.6
+            match st.datasources.iter().position(|d| d.uid == *uid) {
+                None => err_plain(404, "Data source not found"),
+                Some(i) if st.datasources[i].read_only => {
+                    err_plain(403, "Cannot delete read-only data source")
+                }
+                Some(i) => {
+                    let d = st.datasources.remove(i);
+                    reply(200, json!({"id": d.id, "message": "Data source deleted"}))
+                }
+            }
+        }
+        ("GET", ["api", "datasources", "uid", uid, "health"]) => {
+            if let Some(r) = ds_perm("datasources:query") {
+                return r;
+            }
+            // §2.7
+            if !valid_uid(uid) || uid.len() > 40 {
+                return err_plain(400, "UID is invalid");
+            }
+            let Some(url) = st.datasources.iter().find(|d| d.uid == *uid).map(|d| d.url.clone())
+            else {
+                return err_traced(500, "Unable to load datasource metadata");
+            };
+            drop(st); // the check makes a network call
+            prometheus_health(&url)
+        }
+        ("GET", ["api", "folders", uid]) => match st.folders.get(*uid) {
+            Some(f) => reply(200, folder_dto(f)),
+            // §4.2
+            None => reply(404, json!({"message": "folder not found", "status": "not-found"})),
+        },
+        ("GET", ["api", "folders"]) => {
+            let list: Vec<Value> = st
+                .folders
+                .values()
+                .map(|f| json!({"id": f.id, "title": f.title, "uid": f.uid}))
+                .collect();
+            reply(200, Value::Array(list))
+        }
+        ("POST", ["api", "folders"]) => {
+            if role == Role::Viewer {
+                return err_rbac("folders:create");
+            }
+            let Ok(b) = parsed else { return bad_request() };
+            folder_create(&mut st, &b)
+        }
+        ("PUT", ["api", "folders", uid]) => {
+            if role == Role::Viewer {
+                return err_rbac("folders:write");
+            }
+            let Ok(b) = parsed else { return bad_request() };
+            let Some(f) = st.folders.get_mut(*uid) else {
+                return reply(404, json!({"message": "folder not found", "status": "not-found"}));
+            };
+            let overwrite = b.get("overwrite").and_then(Value::as_bool).unwrap_or(false);
+            let version = b.get("version").and_then(Value::as_i64).unwrap_or(0);
+            if !overwrite && version != f.version {
+                // §4.3: lower-case "the" in code.
+                return reply(
+                    412,
+                    json!({"message": "the folder has been changed by someone else", "status": "version-mismatch"}),
+                );
+            }
+            if let Some(t) = b.get("title").and_then(Value::as_str) {
+                f.title = t.to_string();
+            }
+            f.version += 1;
+            let f = f.clone();
+            reply(200, folder_dto(&f))
+        }
+        ("DELETE", ["api", "folders", uid]) => {
+            if role == Role::Viewer {
+                return err_rbac("folders:delete");
+            }
+            if st.folders.remove(*uid).is_none() {
+                return reply(404, json!({"message": "folder not found", "status": "not-found"}));
+            }
+            st.dashboards.retain(|_, d| d.folder_uid != *uid);
+            // §4.4 (11.x)
+            reply(200, json!({"message": "Folder deleted"}))
+        }
+        ("POST", ["api", "dashboards", "db"]) => {
+            if role == Role::Viewer {
+                // §3.1 permission
+                return err_rbac("any of dashboards:create, dashboards:write");
+            }
+            let Ok(b) = parsed else { return bad_request() };
+            dashboard_save(&mut st, &b)
+        }
+        ("GET", ["api", "dashboards", "uid", uid]) => match st.dashboards.get(*uid) {
+            Some(d) => {
+                let d = d.clone();
+                let folder = st.folders.get(&d.folder_uid).cloned();
+                reply(200, dashboard_get(&d, folder.as_ref()))
+            }
+            // §3.2: handler 404 with traceID.
+            None => err_traced(404, "Dashboard not found"),
+        },
+        ("DELETE", ["api", "dashboards", "uid", uid]) => {
+            if role == Role::Viewer {
+                return err_rbac("dashboards:delete");
+            }
+            // §3.3 (11.x body)
+            match st.dashboards.remove(*uid) {
+                Some(d) => reply(
+                    200,
+                    json!({"message": format!("Dashboard {} deleted", d.title), "title": d.title, "uid": d.uid}),
+                ),
+                None => err_traced(404, "Dashboard not found"),
+            }
+        }
+        ("GET", ["api", "search"]) => search(&st, query),
+        _ => err_plain(404, "Not found"),
+    }
+}
+
+// ------------------------------------------------------------------ datasources
+
+/// §2.2 DTO (keys sorted, as Go's encoder emits a struct's fields in declaration
+/// order; clients must not depend on order either way).
+fn ds_dto(d: &Datasource) -> Value {
+    let fields: Map<String, Value> = d
+        .secure
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, _)| (k.clone(), json!(true)))
+        .collect();
+    json!({
+        "id": d.id, "uid": d.uid, "orgId": 1, "name": d.name, "type": d.kind,
+        "typeLogoUrl": "public/app/plugins/datasource/prometheus/img/prometheus_logo.svg",
+        "access": d.access, "url": d.url, "user": d.user, "database": d.database,
+        "basicAuth": d.basic_auth, "basicAuthUser": d.basic_auth_user,
+        "withCredentials": d.with_credentials, "isDefault": d.is_default,
+        "jsonData": d.json_data, "secureJsonFields": fields, "version": d.version,
+        "readOnly": d.read_only, "apiVersion": "",
+    })
+}
+
+/// §2.3: no version, secureJsonFields, basicAuthUser or withCredentials.
+fn ds_list_item(d: &Datasource) -> Value {
+    json!({
+        "id": d.id, "uid": d.uid, "orgId": 1, "name": d.name, "type": d.kind,
+        "typeName": "Prometheus", "typeLogoUrl": "public/app/plugins/datasource/prometheus/img/prometheus_logo.svg",
+        "access": d.access, "url": d.url, "user": d.user, "database": d.database,
+        "basicAuth": d.basic_auth, "isDefault": d.is_default, "jsonData": d.json_data,
+        "readOnly": d.read_only,
+    })
+}
+
+fn str_field(b: &Value, k: &str) -> String {
+    b.get(k).and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+/// §2.2 step 2: `ValidateURL` (scheme added when missing, then parsed).
+fn url_ok(u: &str) -> bool {
+    let full = if u.contains("://") { u.to_string() } else { format!("http://{u}") };
+    url::Url::parse(&full).is_ok()
+}
+
+fn secrets_of(b: &Value) -> BTreeMap<String, String> {
+    b.get("secureJsonData")
+        .and_then(Value::as_object)
+        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+        .unwrap_or_default()
+}
+
+fn new_uid(st: &mut State) -> String {
+    st.next_id += 1;
+    format!("e{:08x}{}", st.next_id * 2654435761 % 0xffff_ffff, st.next_id)
+}
+
+fn ds_create(st: &mut State, b: &Value) -> Reply {
+    // §2.2: type and access are binding:"Required".
+    let kind = str_field(b, "type");
+    let access = str_field(b, "access");
+    if kind.is_empty() || access.is_empty() {
+        return err_traced(400, "bad request data");
+    }
+    let url = str_field(b, "url");
+    if !url.is_empty() && !url_ok(&url) {
+        return err_traced(400, "Validation error, invalid URL");
+    }
+    let mut name = str_field(b, "name");
+    if name.len() > 190 {
+        return reply(
+            400,
+            json!({"message": "Invalid datasource name.", "messageId": "datasource.nameInvalid", "statusCode": 400, "traceID": ""}),
+        );
+    }
+    if name.is_empty() {
+        // 11.x: first free `<type>`, `<type>-1`, ... (case-insensitive).
+        let taken = |n: &str| st.datasources.iter().any(|d| d.name.eq_ignore_ascii_case(n));
+        name = kind.clone();
+        let mut i = 1;
+        while taken(&name) {
+            name = format!("{kind}-{i}");
+            i += 1;
+        }
+    }
+    // §2.2 step 5: the name check runs first.
+    if st.datasources.iter().any(|d| d.name == name) {
+        return err_traced(409, "data source with the same name already exists");
+    }
+    let mut uid = str_field(b, "uid");
+    if !uid.is_empty() && st.datasources.iter().any(|d| d.uid == uid) {
+        return err_traced(409, "data source with the same uid already exists");
+    }
+    if uid.is_empty() {
+        uid = new_uid(st);
+    }
+    st.next_id += 1;
+    let id = st.next_id;
+    // §2.2: the first datasource in an org is forced to default (11.x).
+    let is_default =
+        b.get("isDefault").and_then(Value::as_bool).unwrap_or(false) || st.datasources.is_empty();
+    if is_default {
+        // §2.2 isDefault: last writer wins, only one default.
+        for d in st.datasources.iter_mut() {
+            d.is_default = false;
+        }
+    }
+    let d = Datasource {
+        id,
+        uid,
+        name: name.clone(),
+        kind,
+        access,
+        url,
+        user: str_field(b, "user"),
+        database: str_field(b, "database"),
+        basic_auth: b.get("basicAuth").and_then(Value::as_bool).unwrap_or(false),
+        basic_auth_user: str_field(b, "basicAuthUser"),
+        with_credentials: b.get("withCredentials").and_then(Value::as_bool).unwrap_or(false),
+        is_default,
+        json_data: b.get("jsonData").filter(|v| v.is_object()).cloned().unwrap_or(json!({})),
+        secure: secrets_of(b),
+        version: 1,
+        read_only: false,
+    };
+    let dto = ds_dto(&d);
+    st.datasources.push(d);
+    reply(200, json!({"datasource": dto, "id": id, "message": "Datasource added", "name": name}))
+}
+
+fn ds_update(st: &mut State, uid: &str, b: &Value) -> Reply {
+    // §2.5 order: bind (name, type, access required), validateURL always, lookup, readOnly.
+    let (name, kind, access) = (str_field(b, "name"), str_field(b, "type"), str_field(b, "access"));
+    if name.is_empty() || kind.is_empty() || access.is_empty() {
+        return err_traced(400, "bad request data");
+    }
+    let url = str_field(b, "url");
+    if url.is_empty() || !url_ok(&url) {
+        return err_traced(400, "Validation error, invalid URL");
+    }
+    let Some(i) = st.datasources.iter().position(|d| d.uid == uid) else {
+        return err_plain(404, "Data source not found");
+    };
+    if st.datasources[i].read_only {
+        return err_plain(403, "Cannot update read-only data source");
+    }
+    let id = st.datasources[i].id;
+    if st.datasources.iter().any(|d| d.id != id && d.name == name) {
+        return err_traced(
+            409,
+            "Failed to update datasource: data source with the same name already exists",
+        );
+    }
+    let new_uid_v = str_field(b, "uid");
+    if !new_uid_v.is_empty() && st.datasources.iter().any(|d| d.id != id && d.uid == new_uid_v) {
+        return err_traced(
+            409,
+            "Failed to update datasource: data source with the same uid already exists",
+        );
+    }
+    // §2.5 optimistic locking: version 0/absent is unconditional; else stored must be <= body.
+    let body_version = b.get("version").and_then(Value::as_i64).unwrap_or(0);
+    if body_version != 0 && st.datasources[i].version > body_version {
+        return err_traced(
+            409,
+            "Datasource has already been updated by someone else. Please reload and try again",
+        );
+    }
+    let is_default = b.get("isDefault").and_then(Value::as_bool).unwrap_or(false);
+    if is_default {
+        for d in st.datasources.iter_mut() {
+            d.is_default = false;
+        }
+    }
+    let d = &mut st.datasources[i];
+    // §2.5: a full replace; omitted fields are zeroed; secrets merge ("" unsets).
+    d.name = name.clone();
+    d.kind = kind;
+    d.access = access;
+    d.url = url;
+    d.user = str_field(b, "user");
+    d.database = str_field(b, "database");
+    d.basic_auth = b.get("basicAuth").and_then(Value::as_bool).unwrap_or(false);
+    d.basic_auth_user = str_field(b, "basicAuthUser");
+    d.with_credentials = b.get("withCredentials").and_then(Value::as_bool).unwrap_or(false);
+    d.is_default = is_default;
+    d.json_data = b.get("jsonData").filter(|v| v.is_object()).cloned().unwrap_or(json!({}));
+    for (k, v) in secrets_of(b) {
+        if v.is_empty() {
+            d.secure.remove(&k);
+        } else {
+            d.secure.insert(k, v);
+        }
+    }
+    // §2.5: the body uid renames the datasource.
+    if !new_uid_v.is_empty() {
+        d.uid = new_uid_v;
+    }
+    d.version = body_version + 1;
+    let dto = ds_dto(d);
+    reply(200, json!({"datasource": dto, "id": id, "message": "Datasource updated", "name": name}))
+}
+
+/// §2.7 Prometheus check: instant query `1+1` at time 4, then buildinfo heuristics.
+fn prometheus_health(url: &str) -> Reply {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .expect("client");
+    let base = url.trim_end_matches('/');
+    let q = client
+        .post(format!("{base}/api/v1/query"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("query=1%2B1&time=4")
+        .send();
+    let err = match q {
+        Ok(r) if r.status().is_success() => None,
+        Ok(r) => Some(format!("bad response code: {}", r.status().as_u16())),
+        Err(e) => Some(format!("Post \"{base}/api/v1/query\": {e}")),
+    };
+    if let Some(e) = err {
+        return reply(
+            400,
+            json!({"message": format!("{e} - There was an error returned querying the Prometheus API."), "status": "ERROR"}),
+        );
+    }
+    let mut body = json!({"message": "Successfully queried the Prometheus API.", "status": "OK"});
+    if let Ok(r) = client.get(format!("{base}/api/v1/status/buildinfo")).send() {
+        if let Ok(v) = r.json::<Value>() {
+            let features = v.pointer("/data/features").and_then(Value::as_object);
+            let mimir = features.is_some_and(|f| !f.is_empty());
+            body["details"] = json!({
+                "application": if mimir { "Mimir" } else { "Prometheus" },
+                "features": {"rulerApiEnabled": mimir},
+            });
+        }
+    }
+    reply(200, body)
+}
+
+/// A stand-in Prometheus for the datasource health check.
+fn fake_prometheus(rest: &str) -> Reply {
+    match rest {
+        "/api/v1/query" => reply(
+            200,
+            json!({"status": "success", "data": {"resultType": "scalar", "result": [4, "2"]}}),
+        ),
+        "/api/v1/status/buildinfo" => {
+            reply(200, json!({"status": "success", "data": {"version": "2.45.0", "features": {}}}))
+        }
+        _ => err_plain(404, "Not found"),
+    }
+}
+
+// ------------------------------------------------------------------ folders
+
+fn folder_dto(f: &Folder) -> Value {
+    json!({
+        "id": f.id, "uid": f.uid, "orgId": 1, "title": f.title,
+        "url": format!("/dashboards/f/{}/{}", f.uid, slugify(&f.title)),
+        "hasAcl": false, "canSave": true, "canEdit": true, "canAdmin": true, "canDelete": true,
+        "createdBy": "admin", "created": "2024-01-01T00:00:00Z", "updatedBy": "admin",
+        "updated": "2024-01-01T00:00:00Z", "version": f.version,
+    })
+}
+
+fn folder_create(st: &mut State, b: &Value) -> Reply {
+    // §4.1 errors, in handler order.
+    let title = str_field(b, "title").trim().to_string();
+    if title.is_empty() {
+        return err_plain(400, "folder title cannot be empty");
+    }
+    let mut uid = str_field(b, "uid");
+    if !valid_uid(&uid) {
+        return err_plain(400, "uid contains illegal characters");
+    }
+    if uid.len() > 40 {
+        return err_plain(400, "uid too long, max 40 characters");
+    }
+    if title.eq_ignore_ascii_case("general") {
+        return err_traced(400, "A folder with that name already exists");
+    }
+    if !uid.is_empty() && (st.folders.contains_key(&uid) || st.dashboards.contains_key(&uid)) {
+        return err_plain(409, "a folder/dashboard with the same uid already exists");
+    }
+    // ≤ 11.2: titles unique at the same level.
+    if st.folders.values().any(|f| f.title.eq_ignore_ascii_case(&title)) {
+        return err_plain(
+            409,
+            "a folder or dashboard in the general folder with the same name already exists",
+        );
+    }
+    if uid.is_empty() {
+        uid = new_uid(st);
+    }
+    st.next_id += 1;
+    let f = Folder { id: st.next_id, uid: uid.clone(), title, version: 1 };
+    let dto = folder_dto(&f);
+    st.folders.insert(uid, f);
+    reply(200, dto)
+}
+
+// ------------------------------------------------------------------ dashboards
+
+fn stored_model(d: &Dashboard) -> Value {
+    let mut m = d.data.clone();
+    // §3.2: id and uid from the DB; version overwritten with the DB version.
+    m["id"] = json!(d.id);
+    m["uid"] = json!(d.uid);
+    m["version"] = json!(d.version);
+    m
+}
+
+fn dashboard_get(d: &Dashboard, folder: Option<&Folder>) -> Value {
+    let slug = slugify(&d.title);
+    let mut meta = json!({
+        "type": "db", "canSave": true, "canEdit": true, "canAdmin": true, "canStar": true,
+        "canDelete": true, "slug": slug, "url": format!("/d/{}/{slug}", d.uid),
+        "expires": "0001-01-01T00:00:00Z", "created": "2024-01-01T00:00:00Z",
+        "updated": "2024-01-01T00:00:00Z", "updatedBy": "Anonymous", "createdBy": "Anonymous",
+        "version": d.version, "hasAcl": false, "isFolder": false,
+        "folderId": folder.map(|f| f.id).unwrap_or(0),
+        "folderTitle": folder.map(|f| f.title.clone()).unwrap_or_else(|| "General".into()),
+        "provisioned": false, "provisionedExternalId": "", "publicDashboardEnabled": false,
+    });
+    // §3.2: folderUid/folderUrl absent at the root.
+    if let Some(f) = folder {
+        meta["folderUid"] = json!(f.uid);
+        meta["folderUrl"] = json!(format!("/dashboards/f/{}/{}", f.uid, slugify(&f.title)));
+    }
+    json!({"dashboard": stored_model(d), "meta": meta})
+}
+
+fn dashboard_save(st: &mut State, b: &Value) -> Reply {
+    if b.get("isFolder").and_then(Value::as_bool).unwrap_or(false) {
+        return err_plain(400, "Use folders endpoint for saving folders.");
+    }
+    let mut dash = b.get("dashboard").cloned().unwrap_or(json!({}));
+    if !dash.is_object() {
+        return err_traced(400, "bad request data");
+    }
+    let overwrite = b.get("overwrite").and_then(Value::as_bool).unwrap_or(false);
+    let message = str_field(b, "message");
+    let folder_uid = str_field(b, "folderUid");
+    // §3.1 step 1-3.
+    let title = str_field(&dash, "title").trim().to_string();
+    if title.is_empty() {
+        return reply(
+            400,
+            json!({"message": "Dashboard title cannot be empty", "status": "empty-name"}),
+        );
+    }
+    let mut uid = str_field(&dash, "uid").trim().to_string();
+    if !valid_uid(&uid) {
+        return err_plain(400, "uid contains illegal characters");
+    }
+    if uid.len() > 40 {
+        return err_plain(400, "uid too long, max 40 characters");
+    }
+    if message.chars().count() > 500 {
+        return err_plain(400, "message too long, max 500 characters");
+    }
+    // §3.1 step 5 (11.x): an unknown folder is a 400 "folder not found".
+    if !folder_uid.is_empty() && !st.folders.contains_key(&folder_uid) {
+        return err_plain(400, "folder not found");
+    }
+    // §3.1 step 6: store checks.
+    let id = dash.get("id").and_then(Value::as_i64).unwrap_or(0);
+    let mut version = dash.get("version").and_then(Value::as_i64).unwrap_or(0);
+    let mut existing: Option<Dashboard> = None;
+    if id > 0 {
+        match st.dashboards.values().find(|d| d.id == id) {
+            None => {
+                return reply(404, json!({"message": "Dashboard not found", "status": "not-found"}))
+            }
+            Some(d) if !uid.is_empty() && d.uid != uid => {
+                return err_plain(400, "A dashboard with the same uid already exists")
+            }
+            Some(d) => existing = Some(d.clone()),
+        }
+    } else if let Some(d) = st.dashboards.get(&uid) {
+        existing = Some(d.clone()); // only the uid matches: adopt its id (an update)
+    }
+    if !uid.is_empty() && st.folders.contains_key(&uid) {
+        return err_plain(400, "Dashboard cannot be changed to a folder");
+    }
+    if let Some(e) = &existing {
+        if version != e.version {
+            if !overwrite {
+                return reply(
+                    412,
+                    json!({"message": "The dashboard has been changed by someone else", "status": "version-mismatch"}),
+                );
+            }
+            version = e.version;
+        }
+    }
+    // Title clash (≤ 11.2): same slug in the same folder, different dashboard.
+    let slug = slugify(&title);
+    let my_id = existing.as_ref().map(|e| e.id);
+    let clash = st
+        .dashboards
+        .values()
+        .find(|d| d.folder_uid == folder_uid && slugify(&d.title) == slug && Some(d.id) != my_id)
+        .cloned();
+    if let Some(c) = clash {
+        if !overwrite {
+            return reply(
+                412,
+                json!({"message": "A dashboard with the same name in the folder already exists", "status": "name-exists"}),
+            );
+        }
+        // overwrite: its id, uid and version are taken over (the row matched by
+        // uid, if any, is left as it was).
+        uid = c.uid.clone();
+        version = c.version;
+        existing = Some(c);
+    }
+    if folder_uid.is_empty() && st.folders.values().any(|f| slugify(&f.title) == slug) {
+        return reply(
+            400,
+            json!({"message": "Dashboard name cannot be the same as folder", "status": "name-match"}),
+        );
+    }
+    let (id, new_version, mut messages) = match existing {
+        // §3.1: insert => version 1 whatever the payload says.
+        None => {
+            st.next_id += 1;
+            (st.next_id, 1, Vec::new())
+        }
+        Some(e) => (e.id, version + 1, e.messages),
+    };
+    if uid.is_empty() {
+        uid = new_uid(st);
+    }
+    messages.push(message);
+    dash["uid"] = json!(uid);
+    let d = Dashboard {
+        id,
+        uid: uid.clone(),
+        title: title.clone(),
+        folder_uid: folder_uid.clone(),
+        version: new_version,
+        data: dash,
+        messages,
+    };
+    st.dashboards.insert(uid.clone(), d);
+    // §3.1 200 response (11.x adds folderUid).
+    reply(
+        200,
+        json!({
+            "folderUid": folder_uid, "id": id, "slug": slug, "status": "success", "uid": uid,
+            "url": format!("/d/{uid}/{slug}"), "version": new_version,
+        }),
+    )
+}
+
+/// §3.4 search.
+fn search(st: &State, query: &str) -> Reply {
+    let params = query_params(query);
+    let get = |k: &str| params.iter().find(|(p, _)| p == k).map(|(_, v)| v.clone());
+    let all = |k: &str| -> Vec<String> {
+        params
+            .iter()
+            .filter(|(p, _)| p == k)
+            .flat_map(|(_, v)| v.split(',').map(str::to_string).collect::<Vec<_>>())
+            .collect()
+    };
+    let limit: usize = get("limit").and_then(|l| l.parse().ok()).unwrap_or(1000);
+    if limit > 5000 {
+        return err_plain(
+            422,
+            "Limit is above maximum allowed (5000), use page parameter to access hits beyond limit",
+        );
+    }
+    if get("dashboardIds").is_some() && get("dashboardUIDs").is_some() {
+        return err_plain(400, "search supports UIDs or IDs, not both");
+    }
+    let page: usize = get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+    let text = get("query").unwrap_or_default().to_lowercase();
+    let kind = get("type");
+    let uids = all("dashboardUIDs");
+    let folder_uids = all("folderUIDs");
+    let tags = all("tag");
+    let mut hits: Vec<(String, Value)> = Vec::new();
+    if kind.as_deref() != Some("dash-db") {
+        for f in st.folders.values() {
+            if !f.title.to_lowercase().contains(&text) || !tags.is_empty() {
+                continue;
+            }
+            if !uids.is_empty() && !uids.contains(&f.uid) {
+                continue;
+            }
+            let slug = slugify(&f.title);
+            hits.push((
+                f.title.to_lowercase(),
+                json!({
+                    "id": f.id, "uid": f.uid, "orgId": 1, "title": f.title, "uri": format!("db/{slug}"),
+                    "url": format!("/dashboards/f/{}/{slug}", f.uid), "slug": slug,
+                    "type": "dash-folder", "tags": [], "isStarred": false, "sortMeta": 0,
+                }),
+            ));
+        }
+    }
+    if kind.as_deref() != Some("dash-folder") {
+        for d in st.dashboards.values() {
+            if !d.title.to_lowercase().contains(&text) {
+                continue;
+            }
+            if !uids.is_empty() && !uids.contains(&d.uid) {
+                continue;
+            }
+            if !folder_uids.is_empty() && !folder_uids.contains(&d.folder_uid) {
+                continue;
+            }
+            let dtags: Vec<String> = d
+                .data
+                .get("tags")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            if !tags.iter().all(|t| dtags.contains(t)) {
+                continue;
+            }
+            let slug = slugify(&d.title);
+            let mut h = json!({
+                "id": d.id, "uid": d.uid, "orgId": 1, "title": d.title, "uri": format!("db/{slug}"),
+                "url": format!("/d/{}/{slug}", d.uid), "slug": slug, "type": "dash-db",
+                "tags": dtags, "isStarred": false, "sortMeta": 0,
+            });
+            // folder* omitted at the root.
+            if let Some(f) = st.folders.get(&d.folder_uid) {
+                h["folderId"] = json!(f.id);
+                h["folderUid"] = json!(f.uid);
+                h["folderTitle"] = json!(f.title);
+                h["folderUrl"] = json!(format!("/dashboards/f/{}/{}", f.uid, slugify(&f.title)));
+            }
+            hits.push((d.title.to_lowercase(), h));
+        }
+    }
+    hits.sort_by(|a, b| a.0.cmp(&b.0));
+    if get("sort").as_deref() == Some("alpha-desc") {
+        hits.reverse();
+    }
+    let page_hits: Vec<Value> =
+        hits.into_iter().skip((page - 1) * limit).take(limit).map(|(_, h)| h).collect();
+    reply(200, Value::Array(page_hits))
+}
