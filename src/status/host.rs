@@ -1,0 +1,202 @@
+//! Host-side checks: releases (install record against the config), file drift and
+//! services, read from the same plan `monstack plan` computes, so "drifted" means
+//! exactly "apply would write this file". No network.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+
+use super::{Check, Inputs, Level};
+use crate::apply::resources::{self, FilePlan, PlanInput};
+use crate::artifact;
+use crate::cli::{NetArgs, ServiceManagerKind};
+use crate::config::ComponentKind;
+use crate::render::FileRole;
+use crate::report::Action;
+use crate::services;
+
+/// Release, service and files checks of every enabled component, plus `host` files
+/// (logrotate, rsyslog) and `grafana` files in files mode.
+pub fn checks(inputs: &Inputs) -> anyhow::Result<Vec<Check>> {
+    let Inputs { root, loaded, state, manager, templates, .. } = *inputs;
+    let mgr = services::manager(manager, root, state)?;
+    let net = NetArgs { offline: true, locked: false, arch: None };
+    let plan = resources::plan(&PlanInput {
+        root,
+        loaded,
+        state,
+        templates,
+        manager: mgr.as_ref(),
+        net: &net,
+        grafana: false,
+    })?;
+    let mut out = Vec::new();
+    for (kind, _) in loaded.config.enabled_components() {
+        out.push(release(inputs, kind)?);
+        out.push(service(&plan, manager, kind));
+    }
+    let mut by_component: BTreeMap<&str, Vec<&FilePlan>> = BTreeMap::new();
+    for f in &plan.files {
+        by_component.entry(file_component(f.file.role)).or_default().push(f);
+    }
+    for (component, files) in by_component {
+        out.push(files_check(component, &files));
+    }
+    Ok(out)
+}
+
+/// The component a rendered file belongs to.
+fn file_component(role: FileRole) -> &'static str {
+    match role {
+        FileRole::PrometheusConfig | FileRole::PrometheusRules => "prometheus",
+        FileRole::AlertmanagerConfig => "alertmanager",
+        FileRole::Unit(kind) => kind.name(),
+        FileRole::GrafanaProvisioning | FileRole::GrafanaDashboard => "grafana",
+        FileRole::Logrotate | FileRole::Rsyslog => "host",
+    }
+}
+
+/// The active release against the desired version and digest (install record).
+fn release(inputs: &Inputs, kind: ComponentKind) -> anyhow::Result<Check> {
+    let want = inputs.loaded.config.component(kind).version;
+    let obs = artifact::observe(inputs.root, inputs.loaded, kind)?;
+    let short = |d: &str| {
+        if d.is_empty() {
+            "unrecorded".to_string()
+        } else {
+            d[..d.len().min(12)].to_string()
+        }
+    };
+    Ok(match (&obs.installed, obs.needs_install) {
+        (Some((v, d)), false) => {
+            Check::new(kind.name(), "release", Level::Ok, format!("{v} (sha256 {})", short(d)))
+        }
+        (None, _) => Check::new(
+            kind.name(),
+            "release",
+            Level::Fail,
+            format!("not installed ({want} wanted); run `monstack apply`"),
+        ),
+        (Some((v, d)), true) if *v == want => Check::new(
+            kind.name(),
+            "release",
+            Level::Fail,
+            format!(
+                "{v} is active but its digest (sha256 {}) or files are not the ones wanted; run `monstack apply`",
+                short(d)
+            ),
+        ),
+        (Some((v, _)), true) => Check::new(
+            kind.name(),
+            "release",
+            Level::Fail,
+            format!("{v} is active, {want} wanted; run `monstack apply`"),
+        ),
+    })
+}
+
+/// The service as the recorded manager sees it.
+fn service(plan: &resources::Plan, manager: ServiceManagerKind, kind: ComponentKind) -> Check {
+    let name = kind.name();
+    if manager == ServiceManagerKind::None {
+        return Check::new(
+            name,
+            "service",
+            Level::Skip,
+            "not managed (service manager `none`): checked over HTTP only",
+        );
+    }
+    let Some(s) = plan.services.iter().find(|s| s.spec.kind == kind) else {
+        return Check::new(name, "service", Level::Skip, "no service to check");
+    };
+    let how = match manager {
+        ServiceManagerKind::Systemd => "systemd",
+        _ => "direct",
+    };
+    let pid = s.pid.map(|p| format!("pid {p}, ")).unwrap_or_default();
+    let reason = s.reason.as_deref().unwrap_or("");
+    match s.action {
+        Action::Start => match manager {
+            ServiceManagerKind::Systemd => match is_active(kind) {
+                // The plan counts an active but disabled unit as not running.
+                word if word == "active" => Check::new(
+                    name,
+                    "service",
+                    Level::Warn,
+                    format!("`{}` is active but not enabled at boot", kind.unit()),
+                ),
+                word => {
+                    Check::new(name, "service", Level::Fail, format!("`{}` is {word}", kind.unit()))
+                }
+            },
+            _ => Check::new(name, "service", Level::Fail, "not running (direct; no live pid)"),
+        },
+        Action::Restart => Check::new(
+            name,
+            "service",
+            Level::Fail,
+            format!("running ({pid}{how}) but apply would restart it: {reason}"),
+        ),
+        Action::Reload if reason.contains("interrupted") => Check::new(
+            name,
+            "service",
+            Level::Fail,
+            format!("running ({pid}{how}) but a reload is owed by an interrupted apply"),
+        ),
+        // A reload for changed files: the drift is reported by the files check.
+        _ => Check::new(name, "service", Level::Ok, format!("running ({pid}{how})")),
+    }
+}
+
+/// `systemctl is-active UNIT`'s word (`active`, `inactive`, `failed`, ...).
+fn is_active(kind: ComponentKind) -> String {
+    Command::new("systemctl")
+        .args(["is-active", kind.unit()])
+        .stdin(Stdio::null())
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| "unknown (systemctl failed)".to_string())
+}
+
+/// Drift of one component's files: paths only, never contents (they may hold secrets).
+fn files_check(component: &str, files: &[&FilePlan]) -> Check {
+    let mut problems = Vec::new();
+    for f in files {
+        let path = f.file.path.display();
+        match f.action {
+            Action::Unchanged => {}
+            Action::Create => problems.push(format!("{path} missing")),
+            _ => {
+                let mut what = Vec::new();
+                if f.diff.is_some() {
+                    what.push("content".to_string());
+                }
+                if let Some(d) = &f.detail {
+                    what.push(d.clone());
+                }
+                problems.push(format!("{path} differs ({})", what.join(", ")));
+            }
+        }
+    }
+    if problems.is_empty() {
+        let n = files.len();
+        Check::new(
+            component,
+            "files",
+            Level::Ok,
+            format!(
+                "{n} file{} as apply writes {}",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "it" } else { "them" }
+            ),
+        )
+    } else {
+        Check::new(
+            component,
+            "files",
+            Level::Fail,
+            format!("{}; run `monstack plan` to see the diff", problems.join("; ")),
+        )
+    }
+}
