@@ -131,10 +131,12 @@ pub fn cmd_status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<i32> {
         if status.healthy || left.is_zero() {
             break status;
         }
+        let failing = status.checks.iter().filter(|c| !c.ok).count();
         if let Some(first) = status.checks.iter().find(|c| !c.ok) {
             ctx.info(format!(
-                "waiting ({} left): {} {}: {}",
+                "waiting ({} left): {failing} check{} failing, first {} {}: {}",
                 humantime::format_duration(Duration::from_secs(left.as_secs())),
+                if failing == 1 { "" } else { "s" },
                 first.component,
                 first.check,
                 first.reason
