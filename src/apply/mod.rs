@@ -70,14 +70,15 @@ pub fn cmd_apply(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
     let mgr = services::manager(kind, &ctx.root, &state)?;
     state.record_manager(kind)?;
     let mut done = Vec::new();
-    match converge(ctx, args, &loaded, &state, mgr.as_ref(), &mut done) {
+    let mut all = Vec::new();
+    match converge(ctx, args, &loaded, &state, mgr.as_ref(), &mut done, &mut all) {
         Ok(()) => {
-            let rep = Report::from_changes(done, Vec::new());
+            let rep = Report::from_changes(merge(all, done), Vec::new());
             report::print(&rep, ctx.output, report::Mode::Apply, ctx.quiet);
             Ok(exit_code(&rep, args.detailed_exitcode))
         }
         Err(err) => {
-            let rep = Report::from_changes(done, vec![format!("{err:#}")]);
+            let rep = Report::from_changes(merge(all, done), vec![format!("{err:#}")]);
             report::print(&rep, ctx.output, report::Mode::Apply, ctx.quiet);
             Err(err)
         }
@@ -115,6 +116,37 @@ pub fn cmd_stop(ctx: &Context, _args: &StopArgs) -> anyhow::Result<i32> {
     Ok(exit::OK)
 }
 
+/// Every planned resource, with what was done in place of the planned action
+/// (resources not done are unchanged).
+fn merge(planned: Vec<Change>, done: Vec<Change>) -> Vec<Change> {
+    let mut out: Vec<Change> =
+        planned
+            .into_iter()
+            .map(|p| {
+                let detail = if p.action.is_change() { None } else { p.detail.clone() };
+                done.iter()
+                    .find(|d| d.kind == p.kind && d.name == p.name)
+                    .cloned()
+                    .unwrap_or(Change { action: Action::Unchanged, diff: None, detail, ..p })
+            })
+            .collect();
+    for d in done {
+        if !out.iter().any(|o| o.kind == d.kind && o.name == d.name) {
+            out.push(d);
+        }
+    }
+    out
+}
+
+/// Test hook: `MONSTACK_CRASH_AT=<checkpoint>` makes apply SIGKILL itself there, so
+/// tests can prove that a re-run after a crash at that point converges.
+fn checkpoint(name: &str) {
+    if std::env::var_os("MONSTACK_CRASH_AT").is_some_and(|v| v == name) {
+        // SAFETY: raising a signal at ourselves.
+        unsafe { libc::raise(libc::SIGKILL) };
+    }
+}
+
 fn exit_code(rep: &Report, detailed: bool) -> i32 {
     if detailed && rep.changed > 0 {
         exit::CHANGES
@@ -142,6 +174,7 @@ fn converge(
     state: &StateDir,
     mgr: &dyn ServiceManager,
     done: &mut Vec<Change>,
+    all: &mut Vec<Change>,
 ) -> anyhow::Result<()> {
     let root = &ctx.root;
     let plan = resources::plan(&PlanInput {
@@ -153,6 +186,7 @@ fn converge(
         net: &args.net,
         grafana: false,
     })?;
+    *all = plan.changes();
     remove_stray_temps(&plan, state);
 
     // 1. Candidates are checked before anything changes (with the installed release's
@@ -163,7 +197,14 @@ fn converge(
     let mut installed_any = false;
     for r in plan.releases.iter().filter(|r| r.action.is_change()) {
         ctx.info(format!("installing {} {}", r.kind, r.detail.as_deref().unwrap_or("")));
-        artifact_install(root, loaded, r.kind, &args.net)?;
+        crate::artifact::install_with(
+            root,
+            loaded,
+            r.kind,
+            &args.net,
+            &crate::artifact::Reporter::from_ctx(ctx),
+        )
+        .with_context(|| format!("cannot install `{}`", r.kind))?;
         installed_any = true;
         let mut c = Change::new("release", r.kind.name(), r.action);
         c.detail = r.detail.clone();
@@ -174,15 +215,15 @@ fn converge(
         validate_candidates(root, loaded, state, &plan)?;
     }
 
-    // 3. Data dirs.
-    for d in plan.dirs.iter().filter(|d| d.action.is_change()) {
-        std::fs::create_dir_all(&d.real)
-            .with_context(|| format!("cannot create `{}`", d.real.display()))?;
-        if d.owner.uid.is_some() || d.owner.gid.is_some() {
-            std::os::unix::fs::chown(&d.real, d.owner.uid, d.owner.gid)
-                .with_context(|| format!("cannot chown `{}`", d.real.display()))?;
+    // 3. Users and data dirs (a release install already sees to its own).
+    if plan.dirs.iter().any(|d| d.action.is_change()) {
+        for (kind, _) in loaded.config.enabled_components() {
+            crate::host::ensure_component(root, loaded, kind)?;
         }
-        done.push(Change::new("dir", d.host.display().to_string(), d.action));
+        for d in plan.dirs.iter().filter(|d| d.action.is_change()) {
+            let kind = if d.user { "user" } else { "dir" };
+            done.push(Change::new(kind, d.host.display().to_string(), d.action));
+        }
     }
 
     // 4. Files: journal the service actions they need, then land them.
@@ -196,6 +237,7 @@ fn converge(
             let saved = backups.save(&f.file.path, &f.real)?;
             atomic_fs::write_atomic(&f.real, &f.file.content, f.file.mode, f.owner)?;
             written.push((f, saved));
+            checkpoint("file-written");
         }
         Ok(())
     })();
@@ -210,6 +252,8 @@ fn converge(
         restore(&backups, &written);
         return Err(e);
     }
+
+    checkpoint("files-landed");
 
     // 5. Services.
     let serviced = (|| -> anyhow::Result<()> {
@@ -241,9 +285,21 @@ fn converge(
         }
         Ok(())
     })();
-    if let Err(e) = serviced {
+    if let Err(mut e) = serviced {
         // Put the previous files back and bring the services back onto them.
         restore(&backups, &written);
+        done.retain(|c| !written.iter().any(|(f, _)| c.name == f.file.path.display().to_string()));
+        if let Some(r) = e.downcast_ref::<lifecycle::Rejected>() {
+            // The API gives a summary; the service's log says which setting failed.
+            let lines = error_lines(state, mgr, r.component);
+            if !lines.is_empty() {
+                e = lifecycle::Rejected {
+                    component: r.component,
+                    message: format!("{}; its log says:\n{lines}", r.message),
+                }
+                .into();
+            }
+        }
         recover_services(&plan, mgr, state);
         let rejected = e.downcast_ref::<lifecycle::Rejected>().is_some();
         let note = if written.is_empty() {
@@ -270,17 +326,6 @@ fn converge(
     Ok(())
 }
 
-fn artifact_install(
-    root: &Root,
-    loaded: &Loaded,
-    kind: ComponentKind,
-    net: &crate::cli::NetArgs,
-) -> anyhow::Result<()> {
-    crate::artifact::install(root, loaded, kind, net)
-        .with_context(|| format!("cannot install `{kind}`"))?;
-    Ok(())
-}
-
 fn wait_ready(
     state: &StateDir,
     mgr: &dyn ServiceManager,
@@ -291,6 +336,16 @@ fn wait_ready(
     let tail = || services::log_tail(state, kind, 15);
     lifecycle::wait_ready(kind, &s.spec.ready_address, lifecycle::READY_TIMEOUT, &alive, &tail)?;
     Ok(())
+}
+
+/// Recent error lines from a `direct` service's log.
+fn error_lines(state: &StateDir, mgr: &dyn ServiceManager, kind: ComponentKind) -> String {
+    if mgr.kind() != ServiceManagerKind::Direct {
+        return String::new();
+    }
+    let tail = services::log_tail(state, kind, 40);
+    let errs: Vec<&str> = tail.lines().filter(|l| l.contains("level=error")).collect();
+    errs[errs.len().saturating_sub(3)..].join("\n")
 }
 
 fn restore(backups: &atomic_fs::Backups, written: &[(&FilePlan, Saved)]) {

@@ -26,13 +26,15 @@ pub struct ReleasePlan {
     pub detail: Option<String>,
 }
 
-/// A directory the services need (data dirs).
+/// A system user or a directory the services need (data dirs).
 #[derive(Debug, Clone)]
 pub struct DirPlan {
     pub host: PathBuf,
     pub real: PathBuf,
     pub owner: Owner,
     pub action: Action,
+    /// A system user (named by `host`) rather than a directory.
+    pub user: bool,
 }
 
 /// One rendered file against what is on disk.
@@ -78,7 +80,8 @@ impl Plan {
             out.push(c);
         }
         for d in &self.dirs {
-            out.push(Change::new("dir", d.host.display().to_string(), d.action));
+            let kind = if d.user { "user" } else { "dir" };
+            out.push(Change::new(kind, d.host.display().to_string(), d.action));
         }
         for f in &self.files {
             let kind = if matches!(f.file.role, FileRole::Unit(_)) { "unit" } else { "file" };
@@ -235,10 +238,19 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<Plan> {
         releases.push(ReleasePlan { kind, action, detail });
     }
 
-    // Data dirs.
+    // Users and data dirs.
     let mut dirs = Vec::new();
     for &kind in &enabled {
         let comp = loaded.config.component(kind);
+        if root.is_host() && services::lookup_user(&comp.user).is_none() {
+            dirs.push(DirPlan {
+                host: PathBuf::from(&comp.user),
+                real: PathBuf::new(),
+                owner: Owner::default(),
+                action: Action::Create,
+                user: true,
+            });
+        }
         let real = root.host(&comp.data_dir);
         let owner = owner_for(root, Some(&comp.user), Some(&comp.user));
         let action = match std::fs::metadata(&real) {
@@ -254,7 +266,7 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<Plan> {
                 }
             }
         };
-        dirs.push(DirPlan { host: comp.data_dir.clone(), real, owner, action });
+        dirs.push(DirPlan { host: comp.data_dir.clone(), real, owner, action, user: false });
     }
 
     // Files.

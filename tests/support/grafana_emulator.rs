@@ -15,6 +15,8 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -122,8 +124,9 @@ pub struct Emulator {
 impl Emulator {
     /// Listen on 127.0.0.1 with a port from the OS, 8 handler threads.
     pub fn start() -> Emulator {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind loopback"));
-        let addr = server.server_addr().to_ip().expect("ip listener");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
         let state = Arc::new(Mutex::new(State {
             datasources: Vec::new(),
             folders: BTreeMap::new(),
@@ -138,22 +141,25 @@ impl Emulator {
         let requests = Arc::new(AtomicUsize::new(0));
         let writes = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let threads = (0..8)
-            .map(|_| {
-                let (server, state, requests, writes, stop) =
-                    (server.clone(), state.clone(), requests.clone(), writes.clone(), stop.clone());
-                std::thread::spawn(move || {
-                    while !stop.load(Ordering::SeqCst) {
-                        match server.recv_timeout(Duration::from_millis(50)) {
-                            Ok(Some(rq)) => handle(rq, &state, &requests, &writes),
-                            Ok(None) => {}
-                            Err(_) => break,
-                        }
+        let (st, rq, wr, sp) = (state.clone(), requests.clone(), writes.clone(), stop.clone());
+        let accept = std::thread::spawn(move || {
+            let mut conns = Vec::new();
+            while !sp.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let (st, rq, wr, sp) = (st.clone(), rq.clone(), wr.clone(), sp.clone());
+                        conns.push(std::thread::spawn(move || {
+                            let _ = serve(stream, &st, &rq, &wr, &sp);
+                        }));
                     }
-                })
-            })
-            .collect();
-        Emulator { addr, state, requests, writes, stop, threads }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+            for c in conns {
+                let _ = c.join();
+            }
+        });
+        Emulator { addr, state, requests, writes, stop, threads: vec![accept] }
     }
 
     /// Base URL for `grafana.url`.
@@ -349,14 +355,120 @@ fn err_rbac(perm: &str) -> Reply {
     )
 }
 
-fn handle(
-    mut rq: tiny_http::Request,
+/// One keep-alive connection. `TCP_NODELAY` is set, as Go's net/http does, so a
+/// response written in pieces is not held back by Nagle's algorithm.
+fn serve(
+    mut stream: TcpStream,
     state: &Mutex<State>,
     requests: &AtomicUsize,
     writes: &AtomicUsize,
-) {
-    let method = rq.method().as_str().to_uppercase();
-    let full = rq.url().to_string();
+    stop: &AtomicBool,
+) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 16384];
+    loop {
+        // Read one request: head up to CRLFCRLF, then Content-Length bytes.
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            match stream.read(&mut chunk) {
+                Ok(0) => return Ok(()),
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    if stop.load(Ordering::SeqCst) {
+                        return Ok(());
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let mut lines = head.split("\r\n");
+        let mut first = lines.next().unwrap_or_default().split_whitespace();
+        let method = first.next().unwrap_or("GET").to_uppercase();
+        let target = first.next().unwrap_or("/").to_string();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
+            .collect();
+        let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        while buf.len() < head_end + len {
+            match stream.read(&mut chunk) {
+                Ok(0) => return Ok(()),
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    if stop.load(Ordering::SeqCst) {
+                        return Ok(());
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let body = String::from_utf8_lossy(&buf[head_end..head_end + len]).to_string();
+        buf.drain(..head_end + len);
+        let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let out = handle(&method, &target, &header, &body, state, requests, writes);
+        let mut head = format!("HTTP/1.1 {} {}\r\n", out.status, reason(out.status));
+        let mut hs: Vec<(&str, String)> = vec![
+            ("Content-Type", out.content_type.to_string()),
+            // API-FACTS §0: headers typical of /api/* answers.
+            ("Cache-Control", "no-store".into()),
+            ("X-Content-Type-Options", "nosniff".into()),
+            ("X-Frame-Options", "deny".into()),
+            ("X-Xss-Protection", "1; mode=block".into()),
+            ("Content-Length", out.body.len().to_string()),
+        ];
+        hs.extend(out.headers);
+        for (k, v) in hs {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        if method != "HEAD" {
+            bytes.extend_from_slice(out.body.as_bytes());
+        }
+        stream.write_all(&bytes)?;
+        stream.flush()?;
+        if close {
+            return Ok(());
+        }
+    }
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        412 => "Precondition Failed",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+/// Count, log, apply faults and route one request.
+fn handle(
+    method: &str,
+    full: &str,
+    header: &dyn Fn(&str) -> Option<String>,
+    body: &str,
+    state: &Mutex<State>,
+    requests: &AtomicUsize,
+    writes: &AtomicUsize,
+) -> Reply {
+    let method = method.to_string();
+    let full = full.to_string();
     // The stand-in Prometheus shares the port but is not part of the Grafana API:
     // it is neither counted nor logged.
     let counted = !full.starts_with("/fake-prometheus");
@@ -366,16 +478,8 @@ fn handle(
             writes.fetch_add(1, Ordering::SeqCst);
         }
     }
-    let header = |name: &str| {
-        rq.headers()
-            .iter()
-            .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_str().to_string())
-    };
     let authz = header("authorization");
     let org = header("x-grafana-org-id");
-    let mut body = String::new();
-    let _ = rq.as_reader().read_to_string(&mut body);
     let (path, query) = match full.split_once('?') {
         Some((p, q)) => (p.to_string(), q.to_string()),
         None => (full.clone(), String::new()),
@@ -408,7 +512,7 @@ fn handle(
             if let Some(Fault::Delay(d)) = other {
                 std::thread::sleep(d);
             }
-            route(state, &method, &path, &query, authz.as_deref(), &body)
+            route(state, &method, &path, &query, authz.as_deref(), body)
         }
     };
     if counted {
@@ -420,20 +524,7 @@ fn handle(
             status: out.status,
         });
     }
-    let mut resp = tiny_http::Response::from_string(out.body).with_status_code(out.status);
-    let mut headers: Vec<(&str, String)> = vec![
-        ("Content-Type", out.content_type.to_string()),
-        // API-FACTS §0: headers typical of /api/* answers.
-        ("Cache-Control", "no-store".into()),
-        ("X-Content-Type-Options", "nosniff".into()),
-        ("X-Frame-Options", "deny".into()),
-        ("X-Xss-Protection", "1; mode=block".into()),
-    ];
-    headers.extend(out.headers);
-    for (k, v) in headers {
-        resp.add_header(tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap());
-    }
-    let _ = rq.respond(resp);
+    out
 }
 
 /// Bodies for forced statuses, shaped as Grafana sends them.

@@ -1,0 +1,285 @@
+//! End to end: `monstack apply --service-manager direct` under a temp root installs
+//! releases from a loopback mirror, writes every file, starts real Prometheus,
+//! Alertmanager and node_exporter on free loopback ports, and converges again and
+//! again without touching what is already right.
+#[path = "support/mirror.rs"]
+mod mirror;
+#[path = "support/stack.rs"]
+mod stack;
+
+use std::time::Duration;
+
+use stack::{changes, poll, Stack, PROM_NEXT};
+
+#[test]
+fn first_apply_converges_second_changes_nothing_new_job_reloads_only() {
+    let s = Stack::new();
+
+    // plan on a fresh root: changes pending (exit 2), nothing written.
+    let out = s.run(&["plan", "--detailed-exitcode", "--service-manager", "direct"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("+ release            prometheus (create)")
+    );
+    assert!(!s.root.join("opt").exists(), "plan wrote nothing");
+
+    let (code, report, stderr) = s.apply(&["--detailed-exitcode"]);
+    assert_eq!(code, 2, "changes made: {stderr}");
+    let ch = changes(&report);
+    for want in [
+        "release prometheus create",
+        "release alertmanager create",
+        "release node_exporter create",
+        "file /opt/prometheus/prometheus.yml create",
+        "file /opt/alertmanager/alertmanager.yml create",
+        "unit /etc/systemd/system/prometheus.service create",
+        "service prometheus start",
+        "service alertmanager start",
+        "service node_exporter start",
+    ] {
+        assert!(ch.contains(&want.to_string()), "missing `{want}` in {ch:#?}");
+    }
+    assert_eq!(report["changed"].as_u64().unwrap() as usize, ch.len());
+
+    // The stack works: every target up, the runbook's five alerts loaded, Alertmanager known.
+    s.wait_up(&["prometheus", "node"]);
+    let rules = s.api("/api/v1/rules");
+    let mut names: Vec<String> = rules["data"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap().iter())
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert!(names.contains(&"SnowflakeMCPDown".to_string()), "{names:?}");
+    let am = poll(Duration::from_secs(30), || {
+        let v = s.api("/api/v1/alertmanagers");
+        let active = v["data"]["activeAlertmanagers"].as_array().cloned().unwrap_or_default();
+        (!active.is_empty()).then_some(active)
+    })
+    .expect("Prometheus lists the Alertmanager");
+    assert!(am[0]["url"].as_str().unwrap().contains(&format!("127.0.0.1:{}", s.am)), "{am:?}");
+
+    // Second apply: nothing to do, nothing touched, nothing downloaded, nobody restarted.
+    let before = s.snapshot();
+    let pids: Vec<_> = ["prometheus", "alertmanager", "node_exporter"].map(|n| s.pid(n)).into();
+    let requests = s.mirror.requests();
+    let (code, report, stderr) = s.apply(&["--detailed-exitcode"]);
+    assert_eq!(code, 0, "no changes: {stderr}\n{report:#}");
+    assert_eq!(report["changed"], 0, "{report:#}");
+    assert!(changes(&report).is_empty());
+    assert_eq!(s.mirror.requests(), requests, "no download on a converged host");
+    let after = s.snapshot();
+    assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
+    for (path, (mtime, _)) in &before {
+        assert_eq!(&after[path].0, mtime, "`{}` was rewritten", path.display());
+    }
+    let pids_after: Vec<_> =
+        ["prometheus", "alertmanager", "node_exporter"].map(|n| s.pid(n)).into();
+    assert_eq!(pids, pids_after);
+    // plan agrees (and defaults to the recorded `direct` manager).
+    let out = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+
+    // A new scrape job: prometheus.yml and a reload, nothing else; same pid.
+    s.write_config(stack::PROM, &[("alertmanager", format!("127.0.0.1:{}", s.am))], "");
+    let out = s.run(&["plan", "--service-manager", "direct"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("+  - job_name: \"alertmanager\""), "plan shows the diff:\n{text}");
+    let report = s.apply_ok();
+    assert_eq!(
+        changes(&report),
+        vec![
+            "file /opt/prometheus/prometheus.yml update".to_string(),
+            "service prometheus reload".to_string()
+        ]
+    );
+    assert_eq!(s.pid("prometheus"), pids[0], "reloaded, not restarted");
+    s.wait_up(&["prometheus", "node", "alertmanager"]);
+
+    // stop ends every process and waits for them.
+    let out = s.run(&["stop"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for pid in pids.iter().flatten() {
+        assert!(!monstack::services::alive(*pid), "pid {pid} still running after stop");
+    }
+}
+
+#[test]
+fn invalid_candidates_never_land() {
+    let s = Stack::new();
+    s.apply_ok();
+    let before = s.snapshot();
+    let pid = s.pid("prometheus");
+
+    // A broken rule file named in the config: promtool refuses it, exit 78, host unchanged.
+    std::fs::write(
+        s.dir.path().join("broken.yml"),
+        "groups:\n  - name: x\n    rules:\n      - alert: Broken\n        expr: up ==== 1\n",
+    )
+    .unwrap();
+    s.write_config(stack::PROM, &[], "  rule_files: [broken.yml]\n");
+    let out = s.run(&["apply"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("/opt/prometheus/rules/broken.yml"), "names the file: {err}");
+    assert!(err.contains("could not parse expression"), "promtool's reason: {err}");
+    assert_eq!(s.snapshot(), before, "nothing changed on the host");
+
+    // A template override that breaks prometheus.yml: same outcome.
+    s.write_config(stack::PROM, &[], "");
+    let tpl = s.dir.path().join("tpl");
+    std::fs::create_dir_all(&tpl).unwrap();
+    let orig = include_str!("../templates/prometheus.yml.tera");
+    std::fs::write(tpl.join("prometheus.yml.tera"), orig.replace("\nglobal:", "\nglobals:"))
+        .unwrap();
+    let out = s.run(&["apply", "--templates", tpl.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("globals"), "{err}");
+    assert_eq!(s.snapshot(), before, "nothing changed on the host");
+    assert_eq!(s.pid("prometheus"), pid);
+    s.wait_up(&["prometheus", "node"]);
+
+    // Valid for promtool but refused by the running Prometheus (a CA file that does
+    // not exist): the reload's 500 is caught, the previous prometheus.yml restored and
+    // reloaded, and the error names the cause.
+    let tls = orig.replacen(
+        "    static_configs:\n",
+        "    tls_config:\n      ca_file: /nonexistent/ca.pem\n    static_configs:\n",
+        1,
+    );
+    std::fs::write(tpl.join("prometheus.yml.tera"), tls).unwrap();
+    let out = s.run(&["apply", "--templates", tpl.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("`prometheus` rejected the new configuration"), "{err}");
+    assert!(err.contains("/nonexistent/ca.pem"), "names the cause: {err}");
+    assert!(err.contains("restored and reloaded"), "{err}");
+    let live = std::fs::read(s.root.join("opt/prometheus/prometheus.yml")).unwrap();
+    assert_eq!(live, before[std::path::Path::new("opt/prometheus/prometheus.yml")].1);
+    assert_eq!(s.pid("prometheus"), pid, "a rejected reload never restarts");
+    let metrics = std::process::Command::new("curl")
+        .args(["-s", &format!("http://127.0.0.1:{}/metrics", s.prom)])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&metrics.stdout)
+            .contains("\nprometheus_config_last_reload_successful 1\n"),
+        "the restored config was reloaded successfully"
+    );
+    assert_eq!(s.apply_ok()["changed"], 0, "the host is converged on the old config");
+}
+
+#[test]
+fn version_bump_installs_and_restarts() {
+    let s = Stack::new();
+    s.apply_ok();
+    let old = s.pid("prometheus").unwrap();
+    let am = s.pid("alertmanager");
+    s.write_config(PROM_NEXT, &[], "");
+    let report = s.apply_ok();
+    let ch = changes(&report);
+    assert!(ch.contains(&"release prometheus update".to_string()), "{ch:?}");
+    assert!(ch.contains(&"service prometheus restart".to_string()), "{ch:?}");
+    assert!(
+        !ch.iter().any(|c| c.contains("alertmanager") || c.contains("node_exporter")),
+        "{ch:?}"
+    );
+    let new = s.pid("prometheus").unwrap();
+    assert_ne!(old, new, "restarted");
+    assert!(!monstack::services::alive(old));
+    let exe = std::fs::read_link(format!("/proc/{new}/exe")).unwrap();
+    assert!(exe.to_string_lossy().contains(&format!("releases/{PROM_NEXT}/")), "{exe:?}");
+    assert_eq!(s.pid("alertmanager"), am);
+    s.wait_up(&["prometheus", "node"]);
+    assert_eq!(s.apply_ok()["changed"], 0);
+}
+
+#[test]
+fn killed_apply_is_finished_by_the_next() {
+    let s = Stack::new();
+    // Killed right after the files landed, before any service started.
+    let st = s
+        .cmd(&["apply", "--service-manager", "direct"])
+        .env("MONSTACK_CRASH_AT", "files-landed")
+        .status()
+        .unwrap();
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(9));
+    assert!(s.root.join("opt/prometheus/prometheus.yml").exists());
+    assert!(s.pid("prometheus").is_none());
+    let report = s.apply_ok();
+    let ch = changes(&report);
+    assert!(ch.contains(&"service prometheus start".to_string()), "{ch:?}");
+    s.wait_up(&["prometheus", "node"]);
+    let pid = s.pid("prometheus");
+
+    // Killed after a new prometheus.yml landed but before the reload: the journal
+    // makes the next apply reload even though the file is already right.
+    s.write_config(stack::PROM, &[("alertmanager", format!("127.0.0.1:{}", s.am))], "");
+    let st = s.cmd(&["apply"]).env("MONSTACK_CRASH_AT", "files-landed").status().unwrap();
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(9));
+    let report = s.apply_ok();
+    assert_eq!(changes(&report), vec!["service prometheus reload".to_string()]);
+    assert_eq!(s.pid("prometheus"), pid);
+    s.wait_up(&["prometheus", "node", "alertmanager"]);
+
+    // Killed mid-download of a new release: the next apply installs it cleanly.
+    s.write_config(PROM_NEXT, &[("alertmanager", format!("127.0.0.1:{}", s.am))], "");
+    s.mirror.fault(&format!("prometheus-{PROM_NEXT}.linux"), mirror::Fault::DropAfter(0));
+    s.mirror.fault(
+        &format!("prometheus-{PROM_NEXT}.linux"),
+        mirror::Fault::Delay(Duration::from_secs(30)),
+    );
+    let mut child = s
+        .cmd(&["apply"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let seen = poll(Duration::from_secs(30), || {
+        s.mirror
+            .log()
+            .iter()
+            .any(|(p, _)| p.contains(&format!("prometheus-{PROM_NEXT}.linux")))
+            .then_some(())
+    });
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+    assert!(seen.is_some(), "the download started");
+    let report = s.apply_ok();
+    assert!(changes(&report).contains(&"release prometheus update".to_string()), "{report:#}");
+    assert!(s.leftovers().is_empty(), "stray files: {:?}", s.leftovers());
+    s.wait_up(&["prometheus", "node", "alertmanager"]);
+    assert_eq!(s.apply_ok()["changed"], 0);
+}
+
+#[test]
+fn concurrent_apply_is_refused() {
+    let s = Stack::new();
+    s.mirror.fault("prometheus-2.42.0.linux", mirror::Fault::Delay(Duration::from_secs(4)));
+    let mut first = s
+        .cmd(&["apply", "--service-manager", "direct"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    poll(Duration::from_secs(30), || {
+        s.mirror.log().iter().any(|(p, _)| p.contains("prometheus-2.42.0.linux")).then_some(())
+    })
+    .expect("first apply is downloading");
+    let started = std::time::Instant::now();
+    let out = s.run(&["apply", "--service-manager", "direct"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(2), "refused at once");
+    assert!(
+        err.contains(&format!("another `monstack apply` is running (pid {})", first.id())),
+        "{err}"
+    );
+    assert!(first.wait().unwrap().success());
+    s.wait_up(&["prometheus", "node"]);
+}
