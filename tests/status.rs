@@ -7,15 +7,16 @@
 mod grafana_emulator;
 #[path = "support/mirror.rs"]
 mod mirror;
+#[path = "support/stack.rs"]
+mod stack;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use grafana_emulator::{Emulator, TOKEN};
-use mirror::Mirror;
 use serde::Deserialize;
+use stack::{free_port, poll, Stack};
 
 const BIN: &str = env!("CARGO_BIN_EXE_monstack");
 const SMTP_SECRET: &str = "smtp-s3cret-value-42";
@@ -54,55 +55,30 @@ impl Status {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A temp root with a config, the mirror and the Grafana emulator. Dropping it stops
-/// every process `direct` started (resuming a SIGSTOPped one first).
-struct Stack {
-    dir: tempfile::TempDir,
-    _mirror: Mirror,
+/// The shared test stack (its Drop stops every process) plus the Grafana emulator, an
+/// SMTP password in alertmanager.yml, and Grafana enabled.
+struct Env {
+    stack: Stack,
     grafana: Emulator,
-    prom: u16,
-    node: u16,
-    am: u16,
 }
 
-impl Stack {
-    fn new() -> Stack {
-        let dir = tempfile::tempdir().unwrap();
-        mirror::build_mirror(&dir.path().join("mirror"), &[]);
-        let mirror = Mirror::start(dir.path().join("mirror"));
-        let grafana = Emulator::start();
-        std::fs::write(dir.path().join("token"), format!("{TOKEN}\n")).unwrap();
-        std::fs::write(dir.path().join("smtp-password"), SMTP_SECRET).unwrap();
-        let s = Stack {
-            dir,
-            _mirror: mirror,
-            grafana,
-            prom: free_port(),
-            node: free_port(),
-            am: free_port(),
-        };
-        s.write_config("");
-        s
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
-    }
-
-    fn config(&self) -> PathBuf {
-        self.dir.path().join("monstack.yaml")
+impl Env {
+    fn new() -> Env {
+        let env = Env { stack: Stack::new(), grafana: Emulator::start() };
+        let dir = env.stack.dir.path();
+        std::fs::write(dir.join("token"), format!("{TOKEN}\n")).unwrap();
+        std::fs::write(dir.join("smtp-password"), SMTP_SECRET).unwrap();
+        env.write_config("");
+        env
     }
 
     /// The config, with `extra_jobs` (YAML list items) appended to scrape_configs.
     fn write_config(&self, extra_jobs: &str) {
-        let (pv, av, nv) = mirror::debian_versions();
+        let s = &self.stack;
         let text = format!(
             r#"downloads:
   base_url: {mirror}
+  cache_dir: /var/cache/monstack
 prometheus:
   version: {pv}
   listen_address: 127.0.0.1:{prom}
@@ -133,22 +109,23 @@ grafana:
   datasource:
     url: http://127.0.0.1:{prom}
 "#,
-            mirror = self._mirror.base_url(),
-            prom = self.prom,
-            node = self.node,
-            am = self.am,
+            mirror = s.mirror.base_url(),
+            pv = stack::PROM,
+            av = stack::AM,
+            nv = stack::NODE,
+            prom = s.prom,
+            node = s.node,
+            am = s.am,
             grafana = self.grafana.url(),
         );
-        std::fs::write(self.config(), text).unwrap();
+        std::fs::write(&s.config, text).unwrap();
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.arg("--config").arg(self.config()).arg("--root").arg(self.root()).args(args);
-        for v in ["GRAFANA_TOKEN", "GRAFANA_USER", "GRAFANA_PASSWORD", "MONSTACK_CONFIG"] {
+        let mut c = self.stack.cmd(args);
+        for v in ["GRAFANA_TOKEN", "GRAFANA_USER", "GRAFANA_PASSWORD"] {
             c.env_remove(v);
         }
-        c.env("NO_COLOR", "1");
         c
     }
 
@@ -157,8 +134,7 @@ grafana:
     }
 
     fn apply(&self) {
-        let out = self.run(&["apply", "--service-manager", "direct"]);
-        assert!(out.status.success(), "apply failed:\n{}", text(&out));
+        self.stack.apply_ok();
     }
 
     /// `status --output json` with extra args: (exit code, parsed document, stdout+stderr).
@@ -174,50 +150,29 @@ grafana:
     /// Re-run status until `pred` holds (Prometheus learns of a change on its next
     /// scrape); panics after `limit`.
     fn status_until(&self, limit: Duration, pred: impl Fn(&Status) -> bool) -> (i32, Status) {
-        let start = Instant::now();
-        let mut delay = Duration::from_millis(100);
-        loop {
-            let (code, doc, out) = self.status(&[]);
-            if pred(&doc) {
-                return (code, doc);
-            }
-            assert!(start.elapsed() < limit, "condition not reached within {limit:?}:\n{out}");
-            std::thread::sleep(delay);
-            delay = (delay * 2).min(Duration::from_secs(1));
-        }
-    }
-
-    fn pid(&self, name: &str) -> i32 {
-        let p = self.root().join(format!("var/lib/monstack/run/{name}.pid"));
-        let s = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        s.lines().next().unwrap().trim().parse().unwrap()
+        let found = poll(limit, || {
+            let (code, doc, _) = self.status(&[]);
+            pred(&doc).then_some((code, doc))
+        });
+        found.unwrap_or_else(|| {
+            panic!("condition not reached within {limit:?}:\n{}", self.status(&[]).2)
+        })
     }
 
     fn signal(&self, name: &str, sig: i32) {
+        let pid = self.stack.pid(name).unwrap_or_else(|| panic!("no pid file for {name}"));
         // SAFETY: kill(2) on a pid this test's stack started.
-        unsafe { libc::kill(self.pid(name), sig) };
+        unsafe { libc::kill(pid as i32, sig) };
     }
 }
 
-impl Drop for Stack {
+impl Drop for Env {
     fn drop(&mut self) {
-        let run = self.root().join("var/lib/monstack/run");
-        let pids: Vec<i32> = std::fs::read_dir(&run)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-            .filter_map(|s| s.lines().next().and_then(|l| l.trim().parse().ok()))
-            .collect();
-        for &p in &pids {
-            // SAFETY: resume a process this test stopped, so it can exit on SIGTERM.
-            unsafe { libc::kill(p, libc::SIGCONT) };
-        }
-        let _ = self.run(&["stop"]);
-        for &p in &pids {
-            if Path::new(&format!("/proc/{p}")).exists() {
-                // SAFETY: last resort for a process `stop` could not end.
-                unsafe { libc::kill(p, libc::SIGKILL) };
+        // Resume a SIGSTOPped process so the stack's `stop` ends it at once.
+        for name in ["prometheus", "alertmanager", "node_exporter"] {
+            if let Some(pid) = self.stack.pid(name) {
+                // SAFETY: kill(2) on a pid this test's stack started.
+                unsafe { libc::kill(pid as i32, libc::SIGCONT) };
             }
         }
     }
@@ -229,12 +184,12 @@ fn text(out: &Output) -> String {
 
 #[test]
 fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
-    let stack = Stack::new();
-    stack.apply();
+    let env = Env::new();
+    env.apply();
 
     // 1. Healthy: every check passes; exit 0. Targets may not be scraped yet right
     //    after apply, so --wait gives Prometheus its first scrapes.
-    let (code, doc, out) = stack.status(&["--wait", "60s"]);
+    let (code, doc, out) = env.status(&["--wait", "60s"]);
     assert_eq!(code, 0, "{out}");
     assert!(doc.healthy, "{:#?}", doc.failed());
     for (component, check) in [
@@ -255,12 +210,11 @@ fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
         assert!(c.ok && c.level == "ok", "{component} {check}: {c:?}");
     }
     assert!(doc.get("prometheus", "rules").reason.contains("5 rules"), "{doc:#?}");
-    let (pv, _, _) = mirror::debian_versions();
-    assert!(doc.get("prometheus", "release").reason.starts_with(&pv), "{doc:#?}");
-    let node_target = format!("target node 127.0.0.1:{}", stack.node);
+    assert!(doc.get("prometheus", "release").reason.starts_with(stack::PROM), "{doc:#?}");
+    let node_target = format!("target node 127.0.0.1:{}", env.stack.node);
     assert_eq!(doc.get("prometheus", &node_target).reason, "up");
     // The human table says the same.
-    let human = stack.run(&["status"]);
+    let human = env.run(&["status"]);
     let human_text = String::from_utf8_lossy(&human.stdout);
     assert_eq!(human.status.code(), Some(0), "{human_text}");
     assert!(human_text.contains("status: healthy"), "{human_text}");
@@ -268,23 +222,23 @@ fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
 
     // 2. Drift: a hand-edited prometheus.yml and alertmanager.yml are named, their
     //    contents (the SMTP password) never shown; a changed dashboard is reported.
-    let prom_yml = stack.root().join("opt/prometheus/prometheus.yml");
-    let am_yml = stack.root().join("opt/alertmanager/alertmanager.yml");
+    let prom_yml = env.stack.root.join("opt/prometheus/prometheus.yml");
+    let am_yml = env.stack.root.join("opt/alertmanager/alertmanager.yml");
     let (prom_orig, am_orig) = (std::fs::read(&prom_yml).unwrap(), std::fs::read(&am_yml).unwrap());
     assert!(String::from_utf8_lossy(&am_orig).contains(SMTP_SECRET), "the secret is rendered");
     std::fs::write(&prom_yml, [prom_orig.as_slice(), b"# edited by hand\n"].concat()).unwrap();
     std::fs::write(&am_yml, [am_orig.as_slice(), b"# edited by hand\n"].concat()).unwrap();
-    let (status, body) = stack.grafana.call("GET", "/api/dashboards/uid/snowflake-mcp", None);
+    let (status, body) = env.grafana.call("GET", "/api/dashboards/uid/snowflake-mcp", None);
     assert_eq!(status, 200);
     let mut dash = body["dashboard"].clone();
     dash["title"] = "Renamed by hand".into();
-    let (status, _) = stack.grafana.call(
+    let (status, _) = env.grafana.call(
         "POST",
         "/api/dashboards/db",
         Some(serde_json::json!({"dashboard": dash, "folderUid": "monstack", "overwrite": true})),
     );
     assert_eq!(status, 200);
-    let (code, doc, out) = stack.status(&[]);
+    let (code, doc, out) = env.status(&[]);
     assert_eq!(code, 1, "{out}");
     assert!(!doc.healthy);
     let files = doc.get("prometheus", "files");
@@ -296,7 +250,7 @@ fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
     assert!(!files.ok && files.reason.contains("/opt/alertmanager/alertmanager.yml"), "{files:?}");
     assert!(!doc.get("grafana", "dashboard snowflake-mcp").ok, "{doc:#?}");
     assert!(doc.get("node_exporter", "files").ok);
-    let human = stack.run(&["status"]);
+    let human = env.run(&["status"]);
     for o in [&out, &text(&human)] {
         assert!(!o.contains(SMTP_SECRET), "a secret value was printed:\n{o}");
         assert!(!o.contains("edited by hand"), "file contents were printed:\n{o}");
@@ -304,22 +258,22 @@ fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
     // apply converges; status is healthy again.
     std::fs::write(&prom_yml, &prom_orig).unwrap();
     std::fs::write(&am_yml, &am_orig).unwrap();
-    stack.apply();
-    let (code, doc, out) = stack.status(&["--wait", "30s"]);
+    env.apply();
+    let (code, doc, out) = env.status(&["--wait", "30s"]);
     assert_eq!(code, 0, "{out}");
     assert!(doc.healthy);
 
     // 3. --wait: with node_exporter killed, a short wait gives up (exit 1, after about
     //    the wait); a long one is still polling when apply brings it back, and ends 0.
-    stack.signal("node_exporter", libc::SIGKILL);
+    env.signal("node_exporter", libc::SIGKILL);
     let started = Instant::now();
-    let (code, doc, out) = stack.status(&["--wait", "2s"]);
+    let (code, doc, out) = env.status(&["--wait", "2s"]);
     let took = started.elapsed();
     assert_eq!(code, 1, "{out}");
     assert!(!doc.get("node_exporter", "service").ok, "{doc:#?}");
     assert!(!doc.get("node_exporter", "metrics").ok, "{doc:#?}");
     assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(15), "{took:?}");
-    let mut waiting = stack
+    let mut waiting = env
         .cmd(&["status", "--output", "json", "--wait", "120s"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -332,8 +286,8 @@ fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
     // Keep reading its progress lines so it never writes into a closed pipe.
     let drain = std::thread::spawn(move || std::io::read_to_string(progress).unwrap_or_default());
     assert!(line.starts_with("waiting ("), "{line}");
-    assert!(line.contains(&format!("127.0.0.1:{}", stack.node)), "{line}");
-    stack.apply();
+    assert!(line.contains(&format!("127.0.0.1:{}", env.stack.node)), "{line}");
+    env.apply();
     let out = waiting.wait_with_output().unwrap();
     let progress = drain.join().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}{progress}", text(&out));
@@ -343,10 +297,10 @@ fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
     // 4. One target down: a scrape job on a closed loopback port gives that target's
     //    lastError, and exit 1.
     let closed = free_port();
-    stack.write_config(&format!("    - job_name: down\n      targets: [\"127.0.0.1:{closed}\"]\n"));
-    stack.apply();
+    env.write_config(&format!("    - job_name: down\n      targets: [\"127.0.0.1:{closed}\"]\n"));
+    env.apply();
     let down = format!("target down 127.0.0.1:{closed}");
-    let (code, doc) = stack.status_until(Duration::from_secs(30), |d| {
+    let (code, doc) = env.status_until(Duration::from_secs(30), |d| {
         d.checks.iter().any(|c| c.check == down && c.level == "fail")
     });
     assert_eq!(code, 1);
@@ -357,9 +311,9 @@ fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
     assert_eq!(doc.get("prometheus", &node_target).reason, "up");
 
     // 5. Prometheus hung (SIGSTOP): reported within the timeout, not after minutes.
-    stack.signal("prometheus", libc::SIGSTOP);
+    env.signal("prometheus", libc::SIGSTOP);
     let started = Instant::now();
-    let (code, doc, out) = stack.status(&["--timeout", "1s"]);
+    let (code, doc, out) = env.status(&["--timeout", "1s"]);
     let took = started.elapsed();
     assert_eq!(code, 1, "{out}");
     let ready = doc.get("prometheus", "ready");
@@ -368,9 +322,9 @@ fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
     assert!(took < Duration::from_secs(8), "status took {took:?} with a hung Prometheus");
 
     // Prometheus killed: the service and readiness fail, the rest is still checked.
-    stack.signal("prometheus", libc::SIGKILL);
+    env.signal("prometheus", libc::SIGKILL);
     let started = Instant::now();
-    let (code, doc, out) = stack.status(&[]);
+    let (code, doc, out) = env.status(&[]);
     assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
     assert_eq!(code, 1, "{out}");
     let svc = doc.get("prometheus", "service");
