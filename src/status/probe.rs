@@ -183,6 +183,12 @@ fn targets(http: &Http, base: &str) -> Vec<Check> {
         Ok(d) => d,
         Err(e) => return vec![Check::new(C, "targets", Level::Fail, e)],
     };
+    targets_from(&data)
+}
+
+/// [`targets`] on the `data` of `/api/v1/targets`.
+fn targets_from(data: &Value) -> Vec<Check> {
+    const C: &str = "prometheus";
     let active = data.get("activeTargets").and_then(Value::as_array).cloned().unwrap_or_default();
     if active.is_empty() {
         return vec![Check::new(C, "targets", Level::Warn, "no active scrape targets")];
@@ -216,6 +222,12 @@ fn rules(http: &Http, base: &str, expected: &BTreeSet<(String, String)>) -> Vec<
         Ok(d) => d,
         Err(e) => return vec![Check::new(C, "rules", Level::Fail, e)],
     };
+    rules_from(&data, expected)
+}
+
+/// [`rules`] on the `data` of `/api/v1/rules`.
+fn rules_from(data: &Value, expected: &BTreeSet<(String, String)>) -> Vec<Check> {
+    const C: &str = "prometheus";
     let groups = data.get("groups").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut loaded = BTreeSet::new();
     let mut rule_count = 0;
@@ -318,4 +330,87 @@ pub fn node_exporter(loaded: &Loaded, timeout: Duration) -> Vec<Check> {
             }
         }
     }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn expected() -> BTreeSet<(String, String)> {
+        let rules = RenderedFile {
+            path: "/opt/prometheus/rules/app.yml".into(),
+            content: b"groups:\n  - name: app\n    rules: []\n  - name: slo\n    rules: []\n"
+                .to_vec(),
+            mode: 0o644,
+            owner: None,
+            group: None,
+            role: FileRole::PrometheusRules,
+            secrets: vec![],
+        };
+        expected_rule_groups(&[rules])
+    }
+
+    fn group(file: &str, name: &str, rules: Value) -> Value {
+        json!({"name": name, "file": file, "rules": rules})
+    }
+
+    #[test]
+    fn a_group_missing_from_prometheus_fails_and_firing_alerts_warn() {
+        let data = json!({"groups": [group("/x/opt/prometheus/rules/app.yml", "app", json!([
+            {"name": "Down", "health": "ok", "alerts": [
+                {"state": "firing", "labels": {"severity": "critical"}},
+                {"state": "firing", "labels": {"severity": "critical"}},
+            ]},
+            {"name": "Slow", "health": "ok", "alerts": [{"state": "pending", "labels": {}}]},
+        ]))]});
+        let checks = rules_from(&data, &expected());
+        assert_eq!(checks[0].level, Level::Fail);
+        assert_eq!(checks[0].reason, "not loaded: slo (app.yml)");
+        assert_eq!(checks[1].level, Level::Warn);
+        assert_eq!(checks[1].reason, "firing: Down (critical)");
+    }
+
+    #[test]
+    fn loaded_groups_pass_unless_a_rule_fails_to_evaluate() {
+        let ok = json!({"groups": [
+            group("/opt/prometheus/rules/app.yml", "app", json!([{"name": "A", "health": "ok", "alerts": []}])),
+            group("/opt/prometheus/rules/app.yml", "slo", json!([{"name": "B", "health": "ok", "alerts": [{"state": "pending"}]}])),
+        ]});
+        let checks = rules_from(&ok, &expected());
+        assert_eq!(
+            (checks[0].level, checks[0].reason.as_str()),
+            (Level::Ok, "2 groups, 2 rules loaded")
+        );
+        assert_eq!(
+            (checks[1].level, checks[1].reason.as_str()),
+            (Level::Ok, "none firing (1 pending)")
+        );
+        let mut bad = ok.clone();
+        bad["groups"][1]["rules"][0]["health"] = "err".into();
+        bad["groups"][1]["rules"][0]["lastError"] = "many-to-many matching not allowed".into();
+        let checks = rules_from(&bad, &expected());
+        assert_eq!(checks[0].level, Level::Fail);
+        assert!(checks[0].reason.contains("B: many-to-many"), "{:?}", checks[0]);
+    }
+
+    #[test]
+    fn targets_report_health_and_last_error() {
+        let data = json!({"activeTargets": [
+            {"scrapePool": "node", "labels": {"instance": "h:9100"}, "health": "down", "lastError": "connection refused"},
+            {"scrapePool": "app", "labels": {"instance": "h:8000"}, "health": "unknown", "lastError": ""},
+            {"scrapePool": "prometheus", "labels": {"instance": "h:9090"}, "health": "up", "lastError": ""},
+        ]});
+        let got: Vec<(String, Level, String)> =
+            targets_from(&data).into_iter().map(|c| (c.check, c.level, c.reason)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("target app h:8000".into(), Level::Warn, "not scraped yet".into()),
+                ("target node h:9100".into(), Level::Fail, "connection refused".into()),
+                ("target prometheus h:9090".into(), Level::Ok, "up".into()),
+            ]
+        );
+        assert_eq!(targets_from(&json!({"activeTargets": []}))[0].level, Level::Warn);
+    }
 }
