@@ -833,7 +833,7 @@ pub fn parse(path: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
                 let mut e = ConfigError::new(
                     path,
                     (field != ".").then(|| field.clone()),
-                    clean_serde_message(&inner.to_string()),
+                    clean_serde_message(&inner.to_string(), &field),
                 );
                 if let Some(loc) = inner.location() {
                     e.line = Some(loc.line());
@@ -855,11 +855,16 @@ pub fn parse(path: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
     }
 }
 
-/// serde_yaml appends " at line L column C" to messages; we print the location ourselves.
-fn clean_serde_message(msg: &str) -> String {
-    match msg.find(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
+/// serde_yaml prefixes messages with the field path and appends " at line L column C";
+/// both are printed by [`ConfigError`] already.
+fn clean_serde_message(msg: &str, field: &str) -> String {
+    let msg = match msg.find(" at line ") {
+        Some(i) => &msg[..i],
+        None => msg,
+    };
+    match msg.split_once(": ") {
+        Some((head, rest)) if !head.contains(' ') && field.starts_with(head) => rest.to_string(),
+        _ => msg.to_string(),
     }
 }
 

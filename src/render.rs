@@ -470,11 +470,20 @@ pub fn yaml_scalar(s: &str) -> String {
 /// One word of a systemd command line: quoted when it has whitespace or quotes,
 /// `%` and `$` doubled so systemd expands neither specifiers nor variables.
 pub fn systemd_arg(s: &str) -> String {
-    let escaped = s.replace('%', "%%").replace('$', "$$");
+    systemd_quote(&s.replace('%', "%%").replace('$', "$$"))
+}
+
+/// One path of a systemd path list (`ReadWritePaths=`): specifiers are expanded
+/// there, environment variables are not.
+pub fn systemd_path(s: &str) -> String {
+    systemd_quote(&s.replace('%', "%%"))
+}
+
+fn systemd_quote(escaped: &str) -> String {
     let needs_quotes = escaped.is_empty()
         || escaped.chars().any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | ';'));
     if !needs_quotes {
-        return escaped;
+        return escaped.to_string();
     }
     let mut out = String::from("\"");
     for ch in escaped.chars() {
@@ -522,6 +531,9 @@ fn engine(dir: Option<&Path>) -> Result<tera::Tera, RenderError> {
     });
     tera.register_filter("systemd_arg", |v: &Value, _: &HashMap<String, Value>| {
         scalar_text(v, "systemd_arg").map(|s| Value::String(systemd_arg(&s)))
+    });
+    tera.register_filter("systemd_path", |v: &Value, _: &HashMap<String, Value>| {
+        scalar_text(v, "systemd_path").map(|s| Value::String(systemd_path(&s)))
     });
     for (name, text) in &sources {
         tera.add_raw_template(name, text)
@@ -607,7 +619,46 @@ mod tests {
         assert_eq!(systemd_arg("--cluster.listen-address="), "--cluster.listen-address=");
         assert_eq!(systemd_arg("--x=a b"), "\"--x=a b\"");
         assert_eq!(systemd_arg("50%$HOME"), "50%%$$HOME");
+        assert_eq!(systemd_path("/srv/a b/50%$x"), "\"/srv/a b/50%%$x\"");
         assert_eq!(systemd_arg("say \"hi\""), "\"say \\\"hi\\\"\"");
+    }
+
+    /// Property: any string, emitted by the `yaml` filter as a mapping value or a
+    /// sequence item at any indent, parses back to itself.
+    #[test]
+    fn yaml_scalar_round_trips_arbitrary_strings() {
+        const TRICKY: &[char] = &[
+            '"', '\'', '\\', ':', ' ', '#', '\n', '\r', '\t', '*', '&', '!', '|', '>', '-', '?',
+            '%', '@', '`', '{', '}', '[', ']', ',', '~', '\u{0}', '\u{7f}', '\u{85}', '\u{a0}',
+            '\u{2028}', '\u{2029}', '\u{feff}', '\u{fffe}', 'é', '✓', '🚀', 'a', '0', '.',
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..3000 {
+            let len = (next() % 24) as usize;
+            let s: String = (0..len)
+                .map(|_| {
+                    let r = next();
+                    if r % 4 == 0 {
+                        // Any scalar value, surrogates excluded by from_u32.
+                        char::from_u32((r >> 8) as u32 % 0x11_0000).unwrap_or('x')
+                    } else {
+                        TRICKY[(r >> 8) as usize % TRICKY.len()]
+                    }
+                })
+                .collect();
+            let q = yaml_scalar(&s);
+            let doc = format!("a:\n  b: {q}\n  c:\n    - {q}\n");
+            let v: serde_yaml::Value =
+                serde_yaml::from_str(&doc).unwrap_or_else(|e| panic!("{s:?} -> {q}: {e}"));
+            assert_eq!(v["a"]["b"].as_str(), Some(s.as_str()), "{q}");
+            assert_eq!(v["a"]["c"][0].as_str(), Some(s.as_str()), "{q}");
+        }
     }
 
     #[test]

@@ -110,7 +110,8 @@ pub fn use_color() -> bool {
 
 /// Human text of a report: one line per resource (`~ file /opt/... (update)`), the
 /// unified diff of changed files indented below, a summary line last.
-pub fn render_human(rep: &Report, mode: Mode, color: bool) -> String {
+/// Unchanged resources and the diffs of created files are shown with `verbose` only.
+pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> String {
     let paint = |code: &str, s: &str| {
         if color {
             format!("\x1b[{code}m{s}\x1b[0m")
@@ -119,7 +120,12 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool) -> String {
         }
     };
     let mut out = String::new();
+    let mut unchanged = 0;
     for c in &rep.resources {
+        if !c.action.is_change() && !verbose && mode != Mode::Stop {
+            unchanged += 1;
+            continue;
+        }
         let action = match (mode, c.action) {
             (Mode::Stop, Action::Delete) => "stopped",
             (Mode::Stop, Action::Unchanged) => "not running",
@@ -138,7 +144,8 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool) -> String {
         };
         out.push_str(&paint(code, &line));
         out.push('\n');
-        if let Some(diff) = &c.diff {
+        let show_diff = verbose || c.action != Action::Create;
+        if let Some(diff) = c.diff.as_ref().filter(|_| show_diff) {
             for l in diff.lines() {
                 let colored = if l.starts_with("+++") || l.starts_with("---") {
                     paint("1", l)
@@ -158,7 +165,7 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool) -> String {
         }
     }
     let summary = match mode {
-        Mode::Plan if rep.changed == 0 => "plan: no changes".to_string(),
+        Mode::Plan if rep.changed == 0 => format!("plan: no changes ({unchanged} unchanged)"),
         Mode::Plan => format!("plan: {} to change", rep.changed),
         Mode::Apply => format!("apply: {} changed", rep.changed),
         Mode::Stop => format!("stop: {} stopped", rep.changed),
@@ -175,7 +182,13 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool) -> String {
 /// Print a report to stdout in the chosen format (quiet: JSON still printed, human
 /// text only when something changed or failed).
 #[allow(clippy::print_stdout)]
-pub fn print(rep: &Report, format: crate::cli::OutputFormat, mode: Mode, quiet: bool) {
+pub fn print(
+    rep: &Report,
+    format: crate::cli::OutputFormat,
+    mode: Mode,
+    quiet: bool,
+    verbose: bool,
+) {
     match format {
         crate::cli::OutputFormat::Json => {
             println!("{}", serde_json::to_string_pretty(rep).expect("report serializes"));
@@ -184,7 +197,7 @@ pub fn print(rep: &Report, format: crate::cli::OutputFormat, mode: Mode, quiet: 
             if quiet && rep.changed == 0 && rep.errors.is_empty() {
                 return;
             }
-            print!("{}", render_human(rep, mode, use_color()));
+            print!("{}", render_human(rep, mode, use_color(), verbose));
         }
     }
 }
@@ -201,7 +214,7 @@ mod tests {
             vec![c, Change::new("service", "prometheus", Action::Reload)],
             vec![],
         );
-        insta::assert_snapshot!(render_human(&rep, Mode::Plan, false), @r"
+        insta::assert_snapshot!(render_human(&rep, Mode::Plan, false, false), @r"
           ~ file               /opt/prometheus/prometheus.yml (update)
               --- a
               +++ b
@@ -211,7 +224,14 @@ mod tests {
           * service            prometheus (reload)
         plan: 2 to change
         ");
-        assert!(render_human(&rep, Mode::Plan, true).contains("\x1b[32m+y"));
+        assert!(render_human(&rep, Mode::Plan, true, false).contains("\x1b[32m+y"));
+        let quiet =
+            Report::from_changes(vec![Change::new("file", "/x", Action::Unchanged)], vec![]);
+        assert_eq!(
+            render_human(&quiet, Mode::Plan, false, false),
+            "plan: no changes (1 unchanged)\n"
+        );
+        assert!(render_human(&quiet, Mode::Plan, false, true).contains("file"));
     }
 
     #[test]

@@ -132,6 +132,23 @@ pub enum ValidationError {
 }
 
 impl ValidationError {
+    /// Replace every secret in the tool's message with `****`.
+    pub fn mask(self, secrets: &[String]) -> Self {
+        let hide = |mut m: String| {
+            for s in secrets.iter().filter(|s| !s.is_empty()) {
+                m = m.replace(s.as_str(), "****");
+            }
+            m
+        };
+        match self {
+            Self::Rejected { tool, file, message } => {
+                Self::Rejected { tool, file, message: hide(message) }
+            }
+            Self::Malformed { file, message } => Self::Malformed { file, message: hide(message) },
+            other => other,
+        }
+    }
+
     fn map_paths(self, from: &str, to: &Path) -> Self {
         let fix = |s: String| s.replace(from, "");
         match self {
@@ -184,7 +201,7 @@ pub struct FileCheck {
 }
 
 /// Write `files` into a temporary tree laid out as on the host and validate each;
-/// messages name the host path, not the temporary one.
+/// messages name the host path, not the temporary one, and never show a secret.
 pub fn validate_rendered(files: &[RenderedFile], tools: &Tools) -> anyhow::Result<Vec<FileCheck>> {
     let tmp = tempfile::Builder::new().prefix("monstack-validate-").tempdir()?;
     render::write_tree(tmp.path(), files)?;
@@ -198,7 +215,7 @@ pub fn validate_rendered(files: &[RenderedFile], tools: &Tools) -> anyhow::Resul
                     c.notes = c.notes.into_iter().map(|n| n.replace(&prefix, "")).collect();
                     c
                 })
-                .map_err(|e| e.map_paths(&prefix, &f.path));
+                .map_err(|e| e.map_paths(&prefix, &f.path).mask(&f.secrets));
             FileCheck { path: f.path.clone(), role: f.role, result }
         })
         .collect())
@@ -371,61 +388,64 @@ fn missing_binary(line: &str) -> Option<&str> {
 /// does not exist on this host; the file is then re-checked with those names
 /// replaced, so the rest of its block is still validated.
 fn logrotate_debug(bin: &Path, file: &Path) -> Result<Checked, ValidationError> {
-    let state = tempfile::tempdir().map_err(|source| ValidationError::Run {
-        program: bin.into(),
-        file: file.into(),
-        source,
-    })?;
-    let state_file = state.path().join("status");
-    let state_arg = state_file.to_string_lossy().into_owned();
-    let first = logrotate_pass(bin, &state_arg, file)?;
-    let mut notes = first.notes;
-    let mut problems = first.problems;
-    if !first.unknown.is_empty() {
-        let text = fs::read_to_string(file).map_err(|source| ValidationError::Run {
-            program: bin.into(),
-            file: file.into(),
-            source,
-        })?;
-        let patched: Vec<String> = text
-            .lines()
-            .enumerate()
-            .map(|(i, line)| {
-                let mut words: Vec<&str> = line.split_whitespace().collect();
-                let indent = &line[..line.len() - line.trim_start().len()];
-                if first.unknown.iter().any(|(l, _)| *l == i + 1) {
-                    for w in words.iter_mut() {
-                        if first.unknown.iter().any(|(l, name)| *l == i + 1 && name == w) {
-                            *w = "root";
-                        }
-                    }
-                    format!("{indent}{}", words.join(" "))
-                } else {
-                    line.to_string()
-                }
-            })
-            .collect();
-        let copy = state.path().join(file.file_name().unwrap_or_default());
-        fs::write(&copy, patched.join("\n") + "\n").map_err(|source| ValidationError::Run {
-            program: bin.into(),
-            file: file.into(),
-            source,
-        })?;
-        let second = logrotate_pass(bin, &state_arg, &copy)?;
-        let copy_s = copy.to_string_lossy().into_owned();
-        let file_s = file.to_string_lossy().into_owned();
-        problems = second.problems.into_iter().map(|p| p.replace(&copy_s, &file_s)).collect();
-        notes.extend(second.notes.into_iter().filter(|n| !notes.contains(n)).collect::<Vec<_>>());
+    let io_err = |source| ValidationError::Run { program: bin.into(), file: file.into(), source };
+    let state = tempfile::tempdir().map_err(io_err)?;
+    let state_arg = state.path().join("status").to_string_lossy().into_owned();
+    let text = fs::read_to_string(file).map_err(io_err)?;
+    let copy = state.path().join(file.file_name().unwrap_or_default());
+    let (copy_s, file_s) =
+        (copy.to_string_lossy().into_owned(), file.to_string_lossy().into_owned());
+
+    let mut unknown: Vec<(usize, String)> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    let mut pass = logrotate_pass(bin, &state_arg, file)?;
+    // logrotate stops at the first unknown name of a block (user, then group): patch
+    // and re-check until no new one turns up, so the rest of the block is validated.
+    for _ in 0..4 {
+        for n in pass.notes.drain(..) {
+            if !notes.contains(&n) {
+                notes.push(n);
+            }
+        }
+        if pass.unknown.is_empty() {
+            break;
+        }
+        unknown.append(&mut pass.unknown);
+        fs::write(&copy, patch_names(&text, &unknown)).map_err(io_err)?;
+        pass = logrotate_pass(bin, &state_arg, &copy)?;
+        pass.problems = pass.problems.iter().map(|p| p.replace(&copy_s, &file_s)).collect();
     }
-    if problems.is_empty() {
+    if pass.problems.is_empty() {
         Ok(Checked { tool: Some(Tool::Logrotate), notes })
     } else {
         Err(ValidationError::Rejected {
             tool: Tool::Logrotate,
             file: file.into(),
-            message: problems.join("\n"),
+            message: pass.problems.join("\n"),
         })
     }
+}
+
+/// `text` with each (line, name) replaced by `root` on that 1-based line.
+fn patch_names(text: &str, unknown: &[(usize, String)]) -> String {
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let names: Vec<&str> =
+            unknown.iter().filter(|(l, _)| *l == i + 1).map(|(_, n)| n.as_str()).collect();
+        if names.is_empty() {
+            out.push_str(line);
+        } else {
+            let indent = &line[..line.len() - line.trim_start().len()];
+            let words: Vec<&str> = line
+                .split_whitespace()
+                .map(|w| if names.contains(&w) { "root" } else { w })
+                .collect();
+            out.push_str(indent);
+            out.push_str(&words.join(" "));
+        }
+        out.push('\n');
+    }
+    out
 }
 
 struct LogrotatePass {

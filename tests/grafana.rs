@@ -574,3 +574,75 @@ fn files_mode_renders_provisioning_and_uses_no_api() {
     let l = s.load(&g, "");
     assert!(grafana::provisioning_files(&l).unwrap().is_empty());
 }
+
+#[test]
+fn a_token_from_an_env_var_is_used_and_tls_is_verified_by_default() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    // A variable only this test uses (tests share the process environment).
+    std::env::set_var("MONSTACK_TEST_GRAFANA_TOKEN", TOKEN);
+    let l = s.load(&g, "  auth:\n    token_env: MONSTACK_TEST_GRAFANA_TOKEN\n");
+    grafana::apply(&l, &s.state()).unwrap();
+    assert!(g.log().iter().filter(|r| r.path != "/api/health").all(|r| r.auth == "bearer"));
+
+    // An https URL to a plain-HTTP port fails the TLS handshake instead of falling back.
+    let url = g.url().replace("http://", "https://");
+    let l = s.load(&g, &format!("  url: {url}\n  wait_timeout: 300ms\n"));
+    let msg = format!("{:#}", grafana::plan(&l, &s.state()).unwrap_err());
+    assert!(msg.contains("not ready"), "{msg}");
+}
+
+#[test]
+fn files_mode_output_is_stable() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    let l = s.load(&g, "  mode: files\n  builtin_dashboard: false\n  org_id: 3\n  datasource:\n    url: http://prom:9090\n    json_data: {httpMethod: POST, timeInterval: 15s}\n");
+    let files = grafana::provisioning_files(&l).unwrap();
+    let text: String = files
+        .iter()
+        .filter(|f| f.role == FileRole::GrafanaProvisioning)
+        .map(|f| {
+            format!(
+                "--- {} ({:o})\n{}",
+                f.path.display(),
+                f.mode,
+                String::from_utf8_lossy(&f.content)
+            )
+        })
+        .collect();
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn is_default_false_does_not_fight_grafana_forcing_the_first_default() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    let l = s.load(&g, "  datasource:\n    is_default: false\n");
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.datasources()[0]["isDefault"], true, "Grafana made the first one default");
+    g.reset_counters();
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.writes(), 0, "{:?}", g.write_log());
+}
+
+#[test]
+fn tls_is_verified_and_a_ca_file_or_explicit_skip_is_needed_for_a_private_ca() {
+    let g = Emulator::start_tls();
+    let s = Setup::new();
+    let url = g.url().replace("http://", "https://");
+    let l = s.load(&g, &format!("  url: {url}\n  wait_timeout: 500ms\n"));
+    let msg = format!("{:#}", grafana::plan(&l, &s.state()).unwrap_err());
+    assert!(msg.contains("not ready") && msg.to_lowercase().contains("certificate"), "{msg}");
+    assert_eq!(g.requests(), 0, "nothing is sent over an unverified connection");
+
+    let ca = Emulator::tls_ca();
+    let l = s.load(&g, &format!("  url: {url}\n  ca_file: {}\n", ca.display()));
+    let out = grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(find(&out, "snowflake-mcp").action, Action::Create);
+
+    let l = s.load(&g, &format!("  url: {url}\n  insecure_skip_verify: true\n"));
+    g.reset_counters();
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.writes(), 0);
+    assert!(g.requests() > 0);
+}

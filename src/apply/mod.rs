@@ -56,7 +56,7 @@ pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
         grafana: true,
     })?;
     let rep = Report::from_changes(plan.changes(), Vec::new());
-    report::print(&rep, ctx.output, report::Mode::Plan, ctx.quiet);
+    report::print(&rep, ctx.output, report::Mode::Plan, ctx.quiet, ctx.verbose > 0);
     Ok(exit_code(&rep, args.detailed_exitcode))
 }
 
@@ -74,12 +74,12 @@ pub fn cmd_apply(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
     match converge(ctx, args, &loaded, &state, mgr.as_ref(), &mut done, &mut all) {
         Ok(()) => {
             let rep = Report::from_changes(merge(all, done), Vec::new());
-            report::print(&rep, ctx.output, report::Mode::Apply, ctx.quiet);
+            report::print(&rep, ctx.output, report::Mode::Apply, ctx.quiet, ctx.verbose > 0);
             Ok(exit_code(&rep, args.detailed_exitcode))
         }
         Err(err) => {
             let rep = Report::from_changes(merge(all, done), vec![format!("{err:#}")]);
-            report::print(&rep, ctx.output, report::Mode::Apply, ctx.quiet);
+            report::print(&rep, ctx.output, report::Mode::Apply, ctx.quiet, ctx.verbose > 0);
             Err(err)
         }
     }
@@ -112,7 +112,7 @@ pub fn cmd_stop(ctx: &Context, _args: &StopArgs) -> anyhow::Result<i32> {
         ));
     }
     let rep = Report::from_changes(changes, Vec::new());
-    report::print(&rep, ctx.output, report::Mode::Stop, ctx.quiet);
+    report::print(&rep, ctx.output, report::Mode::Stop, ctx.quiet, ctx.verbose > 0);
     Ok(exit::OK)
 }
 

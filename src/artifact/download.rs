@@ -152,13 +152,17 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 fn classify(url: &str, e: &reqwest::Error) -> Error {
+    // rustls reports handshake and certificate failures as `InvalidData` I/O
+    // errors inside the connect error; TCP failures have other kinds.
+    let https = url.starts_with("https://");
     let mut detail = e.to_string();
     let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
     let mut tls = false;
     while let Some(s) = src {
         let text = s.to_string();
         let lower = text.to_ascii_lowercase();
-        if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        let invalid_data = invalid_data_io(s);
+        if https && (invalid_data || lower.contains("certificate") || lower.contains("handshake")) {
             tls = true;
         }
         detail = text;
@@ -169,6 +173,19 @@ fn classify(url: &str, e: &reqwest::Error) -> Error {
     } else {
         Error::Connect { url: url.into(), detail }
     }
+}
+
+/// An `io::Error` of kind `InvalidData`, possibly wrapped in other `io::Error`s
+/// (their `source()` skips the wrapped error itself).
+fn invalid_data_io(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = e.downcast_ref::<io::Error>();
+    while let Some(io) = cur {
+        if io.kind() == io::ErrorKind::InvalidData {
+            return true;
+        }
+        cur = io.get_ref().and_then(|inner| inner.downcast_ref::<io::Error>());
+    }
+    false
 }
 
 fn content_range_start(resp: &Response) -> Option<u64> {

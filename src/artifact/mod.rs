@@ -70,6 +70,8 @@ pub enum Error {
     Conflict { component: ComponentKind, version: String, detail: String },
     #[error("`{file}` is not in the cache or `{dir}`, and downloads.local_dir means no network")]
     NotInLocalDir { file: String, dir: PathBuf },
+    #[error("--offline: no digest for `{component}` {version} without network (not pinned, not in monstack.lock)")]
+    Offline { component: ComponentKind, version: String },
     #[error("release tarball `{file}` has no `{binary}` in its top-level directory")]
     MissingBinary { file: String, binary: String },
     #[error("`{component}` has no previous release to roll back to")]
@@ -439,6 +441,7 @@ struct Runtime<'a> {
     cache_dir: PathBuf,
     local_dir: Option<PathBuf>,
     net: download::Net,
+    offline: bool,
     max_bytes: u64,
 }
 
@@ -456,6 +459,7 @@ impl<'a> Runtime<'a> {
             cache_dir: root.host(&d.cache_dir),
             local_dir: d.local_dir.as_ref().map(|p| loaded.resolve(p)),
             net: download::Net::new(d, net.offline)?,
+            offline: net.offline,
             max_bytes: d.max_extract_bytes,
         })
     }
@@ -470,12 +474,22 @@ impl<'a> Runtime<'a> {
             };
             return Ok(Expected { sha256: sha, trust });
         }
-        let sha = self.digest_from_sums(rel)?;
-        Ok(Expected { sha256: sha, trust: "from sha256sums.txt".into() })
+        if self.offline && self.local_dir.is_none() {
+            return Err(with_hint(
+                Error::Offline { component: rel.kind, version: rel.version.clone() },
+                "run `monstack lock` (with network) and commit monstack.lock, or pin `sha256`",
+            ));
+        }
+        let (sha, from) = self.digest_from_sums(rel)?;
+        self.rep.note(format!(
+            "note: no lock entry for `{}` {}: verifying against `{from}`; run `monstack lock` to pin digests",
+            rel.kind, rel.version
+        ));
+        Ok(Expected { sha256: sha, trust: format!("from `{from}`") })
     }
 
     /// Look the tarball up in its release's sha256sums.txt (local_dir's, or the network's).
-    fn digest_from_sums(&self, rel: &Release) -> anyhow::Result<String> {
+    fn digest_from_sums(&self, rel: &Release) -> anyhow::Result<(String, String)> {
         let (text, from) = match &self.local_dir {
             Some(dir) => {
                 let p = [dir.join("sha256sums.txt"), local_layout(dir, rel).join("sha256sums.txt")]
@@ -491,16 +505,7 @@ impl<'a> Runtime<'a> {
             sums_url: from.clone(),
             file: rel.file_name.clone(),
         })?;
-        let lock_note = if self.loaded.config.component(rel.kind).sha256.is_none() {
-            "; run `monstack lock` to pin digests"
-        } else {
-            ""
-        };
-        self.rep.note(format!(
-            "note: no lock entry for `{}` {}: verifying against `{from}`{lock_note}",
-            rel.kind, rel.version
-        ));
-        Ok(sha)
+        Ok((sha, from))
     }
 
     fn cached_path(&self, rel: &Release, sha: &str) -> PathBuf {
@@ -514,12 +519,31 @@ impl<'a> Runtime<'a> {
         if cached.is_file() {
             let f = File::open(&cached).map_err(fs_err("cannot read", &cached))?;
             let label = format!("{} {} (cache)", rel.kind, rel.version);
-            match self.stream(rel, f, None, staging, &label) {
+            let from = cached.display().to_string();
+            let len = f.metadata().ok().map(|m| m.len());
+            match self.stream(rel, f, len, staging, &label) {
                 Ok(sha) if sha == exp.sha256 => {
-                    self.rep.note(format!("{}: using cached `{}`", rel.kind, cached.display()));
+                    self.rep.note(format!("{}: using cached `{from}`", rel.kind));
                     return Ok(());
                 }
-                _ => {
+                Err(e) => match e.downcast::<StreamFailure>() {
+                    // Trusted bytes, refused content: the verdict stands.
+                    Ok(sf) if sf.sha256 == exp.sha256 => {
+                        return Err(anyhow::Error::new(sf.error).context(format!(
+                            "cannot install `{}` {} from `{from}`",
+                            rel.kind, rel.version
+                        )));
+                    }
+                    _ => {
+                        self.rep.note(format!(
+                            "{}: cached `{from}` is damaged; fetching again",
+                            rel.kind
+                        ));
+                        let _ = fs::remove_file(&cached);
+                        reset(staging)?;
+                    }
+                },
+                Ok(_) => {
                     self.rep.note(format!(
                         "{}: cached `{}` is damaged; fetching again",
                         rel.kind,
@@ -544,7 +568,8 @@ impl<'a> Runtime<'a> {
             let f = File::open(&src).map_err(fs_err("cannot read", &src))?;
             let sink = File::create(&partial).map_err(fs_err("cannot write", &partial))?;
             let label = format!("{} {}", rel.kind, rel.version);
-            let sha = self.stream(rel, verify::Tee::new(f, sink), None, staging, &label);
+            let len = f.metadata().ok().map(|m| m.len());
+            let sha = self.stream(rel, verify::Tee::new(f, sink), len, staging, &label);
             return self.settle(rel, exp, sha, &partial, &cached, &src.display().to_string());
         }
 
@@ -645,7 +670,7 @@ impl<'a> Runtime<'a> {
         keep.map_err(fs_err("cannot keep the verified tarball in", cached))?;
         match extract_err {
             Some(e) => Err(anyhow::Error::new(e)
-                .context(format!("release tarball `{from}` of `{}` {}", rel.kind, rel.version))),
+                .context(format!("cannot install `{}` {} from `{from}`", rel.kind, rel.version))),
             None => Ok(()),
         }
     }
@@ -854,7 +879,7 @@ pub fn cmd_lock(ctx: &Context, args: &NetArgs) -> anyhow::Result<i32> {
         let rel = Release::desired(&loaded, kind, &arch);
         let sha = match &comp.sha256 {
             Some(pin) => pin.to_ascii_lowercase(),
-            None => rt.digest_from_sums(&rel).map_err(|e| with_net_hint(e, &rel))?,
+            None => rt.digest_from_sums(&rel).map_err(|e| with_net_hint(e, &rel))?.0,
         };
         lock.components.push(LockEntry {
             component: kind,

@@ -112,6 +112,10 @@ impl Client {
     /// an extra CA from `ca_file`, credentials from env or file.
     pub(crate) fn new(loaded: &Loaded) -> Result<Client, Error> {
         let g: &Grafana = &loaded.config.grafana;
+        if url::Url::parse(&g.url).is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
+        {
+            return Err(Error::CredentialsInUrl);
+        }
         let timeout = parse_duration(&g.request_timeout).unwrap_or(Duration::from_secs(30));
         let mut b = Http::builder()
             .timeout(timeout)
@@ -283,5 +287,45 @@ fn describe_transport(e: &reqwest::Error) -> String {
         last
     } else {
         e.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded(grafana: &str, dir: &std::path::Path) -> Loaded {
+        let path = dir.join("monstack.yaml");
+        std::fs::write(&path, format!("grafana:\n{grafana}")).unwrap();
+        crate::config::load(&path).unwrap()
+    }
+
+    #[test]
+    fn credentials_come_from_files_and_never_show_in_debug() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tok"), "glsa_abc\n").unwrap();
+        let l = loaded("  auth:\n    token_file: tok\n", dir.path());
+        let a = Auth::from_config(&l).unwrap();
+        assert!(matches!(&a, Auth::Bearer(t) if t == "glsa_abc"));
+        assert!(!format!("{a:?}").contains("abc"));
+        std::fs::write(dir.path().join("pw"), "pa55\n").unwrap();
+        let l = loaded("  auth:\n    user: ops\n    password_file: pw\n", dir.path());
+        let a = Auth::from_config(&l).unwrap();
+        assert_eq!(format!("{a:?}"), "Basic(ops:<hidden>)");
+        std::fs::write(dir.path().join("empty"), "\n").unwrap();
+        let l = loaded("  auth:\n    token_file: empty\n", dir.path());
+        assert!(Auth::from_config(&l).unwrap_err().to_string().contains("file is empty"));
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tok"), "t").unwrap();
+        let l = loaded(
+            "  url: http://admin:admin@localhost:3000\n  auth:\n    token_file: tok\n",
+            dir.path(),
+        );
+        let e = Client::new(&l).err().expect("refused");
+        assert!(!e.to_string().contains("admin:admin"), "{e}");
     }
 }

@@ -84,16 +84,22 @@ impl Desired {
         })
     }
 
-    /// The managed fields as Grafana names them.
+    /// The managed fields as Grafana names them. `isDefault` is managed only when
+    /// wanted: Grafana makes the first datasource of an org the default by itself
+    /// (API-FACTS §2.2), so `is_default: false` leaves the flag as Grafana has it
+    /// rather than fighting that on every run.
     fn managed(&self) -> Vec<(&'static str, Value)> {
-        vec![
+        let mut v = vec![
             ("name", json!(self.name)),
             ("type", json!(self.kind)),
             ("url", json!(self.url)),
             ("access", json!(self.access)),
-            ("isDefault", json!(self.is_default)),
-            ("jsonData", Value::Object(self.json_data.clone())),
-        ]
+        ];
+        if self.is_default {
+            v.push(("isDefault", json!(true)));
+        }
+        v.push(("jsonData", Value::Object(self.json_data.clone())));
+        v
     }
 }
 
@@ -254,9 +260,18 @@ pub(crate) fn apply(
         (_, Some(existing)) => {
             // API-FACTS §2.5: PUT is a full replace, so unmanaged fields are carried
             // over from what Grafana returned; `version` makes it optimistic.
-            for k in
-                ["user", "database", "basicAuth", "basicAuthUser", "withCredentials", "version"]
-            {
+            for k in [
+                "user",
+                "database",
+                "basicAuth",
+                "basicAuthUser",
+                "withCredentials",
+                "isDefault",
+                "version",
+            ] {
+                if body.contains_key(k) {
+                    continue;
+                }
                 if let Some(v) = existing.get(k) {
                     body.insert(k.into(), v.clone());
                 }

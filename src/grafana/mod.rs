@@ -37,6 +37,9 @@ pub enum Error {
     /// No token and no user/password configured.
     #[error("no Grafana credentials: {detail}")]
     NoCredentials { detail: String },
+    /// `grafana.url` carries a user or password (it would leak into messages).
+    #[error("`grafana.url` must not contain credentials; use `grafana.auth` (token or password from an env var or file)")]
+    CredentialsInUrl,
     /// A secret file could not be read.
     #[error("cannot read secret file `{}`: {reason}", path.display())]
     SecretFile { path: PathBuf, reason: String },

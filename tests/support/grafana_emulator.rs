@@ -16,7 +16,11 @@
 
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -124,6 +128,36 @@ pub struct Emulator {
 impl Emulator {
     /// Listen on 127.0.0.1 with a port from the OS, 8 handler threads.
     pub fn start() -> Emulator {
+        Self::start_with(None)
+    }
+
+    /// The same over HTTPS, with the certificate in tests/fixtures/tls (for
+    /// 127.0.0.1, signed by the CA in [`Emulator::tls_ca`]).
+    pub fn start_tls() -> Emulator {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(dir.join("server.pem"))
+                .expect("server.pem")
+                .map(|c| c.expect("certificate"))
+                .collect();
+        let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).expect("server.key");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server certificate");
+        Self::start_with(Some(Arc::new(config)))
+    }
+
+    /// The CA that signed the HTTPS emulator's certificate (for `grafana.ca_file`).
+    pub fn tls_ca() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/ca.pem")
+    }
+
+    fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> Emulator {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -148,8 +182,23 @@ impl Emulator {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         let (st, rq, wr, sp) = (st.clone(), rq.clone(), wr.clone(), sp.clone());
+                        let tls = tls.clone();
                         conns.push(std::thread::spawn(move || {
-                            let _ = serve(stream, &st, &rq, &wr, &sp);
+                            let _ = stream.set_nonblocking(false);
+                            let _ = stream.set_nodelay(true);
+                            let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+                            match tls {
+                                None => {
+                                    let _ = serve(stream, &st, &rq, &wr, &sp);
+                                }
+                                Some(cfg) => {
+                                    let Ok(conn) = rustls::ServerConnection::new(cfg) else {
+                                        return;
+                                    };
+                                    let tls = rustls::StreamOwned::new(conn, stream);
+                                    let _ = serve(tls, &st, &rq, &wr, &sp);
+                                }
+                            }
                         }));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
@@ -358,15 +407,12 @@ fn err_rbac(perm: &str) -> Reply {
 /// One keep-alive connection. `TCP_NODELAY` is set, as Go's net/http does, so a
 /// response written in pieces is not held back by Nagle's algorithm.
 fn serve(
-    mut stream: TcpStream,
+    mut stream: impl Read + Write,
     state: &Mutex<State>,
     requests: &AtomicUsize,
     writes: &AtomicUsize,
     stop: &AtomicBool,
 ) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(Duration::from_millis(100)))?;
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 16384];
     loop {

@@ -1,0 +1,279 @@
+//! `monstack validate` and the reusable `validate_file`, against the real promtool,
+//! amtool, systemd-analyze and logrotate (a missing one fails the test).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use monstack::config::ComponentKind;
+use monstack::render::FileRole;
+use monstack::validate::{validate_file, Tool, Tools, ValidationError};
+
+const BIN: &str = env!("CARGO_BIN_EXE_monstack");
+
+fn require(tool: &str) -> PathBuf {
+    which::which(tool).unwrap_or_else(|_| panic!("`{tool}` is required (run `make deps`)"))
+}
+
+fn require_all() {
+    for t in Tool::ALL {
+        require(t.program());
+    }
+}
+
+/// Write the config and run `monstack validate` in `dir`.
+fn validate(dir: &Path, config: &str, extra: &[&str], path_env: Option<&Path>) -> Output {
+    fs::write(dir.join("monstack.yaml"), config).unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .args(["--config", "monstack.yaml", "validate"])
+        .args(extra)
+        .env_remove("MONSTACK_CONFIG");
+    if let Some(p) = path_env {
+        cmd.env("PATH", p);
+    }
+    cmd.output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+#[test]
+fn default_config_passes_every_real_validator() {
+    require_all();
+    let t = tempfile::tempdir().unwrap();
+    let o = validate(t.path(), "", &["--strict", "--output", "json"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let j = json(&o);
+    assert_eq!(j["valid"], true);
+    let files = j["files"].as_array().unwrap();
+    let by_path = |p: &str| files.iter().find(|f| f["path"] == p).unwrap_or_else(|| panic!("{p}"));
+    for (path, tool) in [
+        ("/opt/prometheus/prometheus.yml", "promtool"),
+        ("/opt/prometheus/rules/snowflake_mcp_rules.yml", "promtool"),
+        ("/opt/alertmanager/alertmanager.yml", "amtool"),
+        ("/etc/systemd/system/prometheus.service", "systemd-analyze"),
+        ("/etc/systemd/system/alertmanager.service", "systemd-analyze"),
+        ("/etc/systemd/system/node_exporter.service", "systemd-analyze"),
+        ("/etc/logrotate.d/snowflake-mcp", "logrotate"),
+    ] {
+        let f = by_path(path);
+        assert_eq!(f["status"], "ok", "{f}");
+        assert_eq!(f["tool"], tool, "{f}");
+    }
+    // The binaries are not installed on this host: a note, not a broken unit.
+    let notes = by_path("/etc/systemd/system/prometheus.service")["notes"].to_string();
+    if !Path::new("/opt/prometheus/current/prometheus").exists() {
+        assert!(
+            notes.contains("binary `/opt/prometheus/current/prometheus` is not installed yet"),
+            "{notes}"
+        );
+    }
+    assert_eq!(by_path("/etc/rsyslog.d/30-snowflake-mcp.conf")["status"], "skipped");
+}
+
+#[test]
+fn a_log_owner_missing_on_this_host_is_a_note_not_a_broken_file() {
+    require_all();
+    let t = tempfile::tempdir().unwrap();
+    let cfg = "logrotate:\n  entries:\n    - name: app\n      paths: [/var/log/app/*.log]\n      create: {mode: \"0640\", owner: monstack-no-such-user, group: monstack-no-such-group}\n";
+    let o = validate(t.path(), cfg, &[], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("user `monstack-no-such-user` does not exist on this host"), "{err}");
+    assert!(err.contains("group `monstack-no-such-group` does not exist on this host"), "{err}");
+}
+
+/// Each validator's own message reaches the user with the file, and exit is 1.
+#[test]
+fn validator_failures_carry_the_tool_message_and_file() {
+    require_all();
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "prometheus.yml.tera",
+            "global:\n  scrape_interval: 15s\nbogus_key: 1\n",
+            &["`promtool` rejected `/opt/prometheus/prometheus.yml`", "bogus_key"],
+        ),
+        (
+            "alertmanager.yml.tera",
+            "route:\n  receiver: nobody\nreceivers:\n  - name: web.hook\n",
+            &[
+                "`amtool` rejected `/opt/alertmanager/alertmanager.yml`",
+                "undefined receiver \"nobody\"",
+            ],
+        ),
+        (
+            // The binary exists, so systemd-analyze exits 0: only its diagnostics tell.
+            "unit.service.tera",
+            "[Unit]\nDescription=x\n[Service]\nExecStart=/bin/true\nBogusKey=1\nLimitNOFILE=lots\n",
+            &[
+                "`systemd-analyze` rejected `/etc/systemd/system/prometheus.service`",
+                "Unknown key 'BogusKey' in section [Service]",
+                "Failed to parse resource value, ignoring: lots",
+            ],
+        ),
+        (
+            // logrotate -d exits 0 on an unknown directive.
+            "logrotate.tera",
+            "/var/log/x/*.log {\n    daily\n    bogusdirective\n}\n",
+            &[
+                "`logrotate` rejected `/etc/logrotate.d/snowflake-mcp`",
+                "unknown option 'bogusdirective'",
+            ],
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let t = tempfile::tempdir().unwrap();
+        fs::create_dir(t.path().join("tpl")).unwrap();
+        fs::write(t.path().join("tpl").join(name), text).unwrap();
+        let o = validate(t.path(), "", &["--templates", "tpl"], None);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(&o));
+        let err = stderr(&o);
+        for e in *expected {
+            assert!(err.contains(e), "{name}: missing {e:?} in\n{err}");
+        }
+        assert!(!err.contains("monstack-validate-"), "temp paths leak: {err}");
+    }
+}
+
+#[test]
+fn a_broken_user_rule_file_is_reported_by_promtool() {
+    require_all();
+    let t = tempfile::tempdir().unwrap();
+    fs::write(
+        t.path().join("mine.yml"),
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: rate(x[5m] > 1\n",
+    )
+    .unwrap();
+    let o =
+        validate(t.path(), "prometheus:\n  rule_files: [mine.yml]\n", &["--output", "json"], None);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let j = json(&o);
+    let f = j["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "/opt/prometheus/rules/mine.yml")
+        .unwrap();
+    assert_eq!(f["status"], "invalid");
+    assert!(f["message"].as_str().unwrap().contains("parse error"), "{f}");
+}
+
+#[test]
+fn a_missing_validator_warns_and_strict_makes_it_an_error() {
+    let t = tempfile::tempdir().unwrap();
+    let empty = t.path().join("empty-path");
+    fs::create_dir(&empty).unwrap();
+    let o = validate(t.path(), "", &[], Some(&empty));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    for tool in ["promtool", "amtool", "systemd-analyze", "logrotate"] {
+        assert!(err.contains(&format!("warning: `{tool}` not found on PATH")), "{err}");
+    }
+    let o = validate(t.path(), "", &["--strict"], Some(&empty));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("error: `promtool` not found on PATH"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_bad_config_exits_78_before_any_validator_runs() {
+    let t = tempfile::tempdir().unwrap();
+    let o = validate(t.path(), "prometheus:\n  listen_address: nowhere\n", &[], None);
+    assert_eq!(o.status.code(), Some(78));
+    assert_eq!(
+        stderr(&o),
+        "error: monstack.yaml:2:3: `prometheus.listen_address`: `nowhere` is not a host:port listen address\n"
+    );
+}
+
+/// The library entry apply uses: one candidate file, a given validator binary.
+#[test]
+fn validate_file_uses_the_given_binaries() {
+    let promtool = require("promtool");
+    let sa = require("systemd-analyze");
+    let lr = require("logrotate");
+    let t = tempfile::tempdir().unwrap();
+
+    let rules = t.path().join("r.yml");
+    fs::write(&rules, monstack::render::DEFAULT_RULES).unwrap();
+    let mut tools = Tools::default();
+    // Not on the list yet: the tool is missing, whatever PATH says.
+    match validate_file(FileRole::PrometheusRules, &rules, &tools) {
+        Err(ValidationError::ToolMissing { tool: Tool::Promtool, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    tools.set(Tool::Promtool, &promtool).set(Tool::SystemdAnalyze, &sa).set(Tool::Logrotate, &lr);
+    let ok = validate_file(FileRole::PrometheusRules, &rules, &tools).unwrap();
+    assert_eq!(ok.tool, Some(Tool::Promtool));
+    fs::write(&rules, "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up ==\n")
+        .unwrap();
+    match validate_file(FileRole::PrometheusRules, &rules, &tools) {
+        Err(ValidationError::Rejected { tool: Tool::Promtool, file, message }) => {
+            assert_eq!(file, rules);
+            assert!(message.contains("FAILED"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A unit whose binary is not installed yet passes with a note.
+    let unit = t.path().join("x.service");
+    fs::write(&unit, "[Service]\nExecStart=/nonexistent/monstack-test/bin --flag\n").unwrap();
+    let ok = validate_file(FileRole::Unit(ComponentKind::Prometheus), &unit, &tools).unwrap();
+    assert_eq!(ok.notes, ["binary `/nonexistent/monstack-test/bin` is not installed yet"]);
+
+    // Unknown owner and group (logrotate stops at each in turn) do not hide a real
+    // problem later in the same block.
+    let lrf = t.path().join("lr");
+    fs::write(&lrf, "/var/log/x/*.log {\n    create 0644 monstack-nouser monstack-nogroup\n    weekly\n    frobnicate\n}\n")
+        .unwrap();
+    match validate_file(FileRole::Logrotate, &lrf, &tools) {
+        Err(ValidationError::Rejected { tool: Tool::Logrotate, message, .. }) => {
+            assert!(message.contains("unknown option 'frobnicate'"), "{message}");
+            assert!(message.contains(&lrf.display().to_string()), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A rejected alertmanager.yml is reported without the SMTP password in it.
+#[test]
+fn validator_messages_never_show_the_smtp_password() {
+    require_all();
+    let t = tempfile::tempdir().unwrap();
+    fs::create_dir(t.path().join("tpl")).unwrap();
+    // A template that puts the password where amtool quotes it back.
+    fs::write(
+        t.path().join("tpl/alertmanager.yml.tera"),
+        "route:\n  receiver: {{ smtp.password | yaml }}\nreceivers:\n  - name: web.hook\n",
+    )
+    .unwrap();
+    let cfg = "alertmanager:\n  smtp:\n    smarthost: mail:587\n    from: a@b.c\n    password_env: MONSTACK_TEST_PW\n";
+    fs::write(t.path().join("monstack.yaml"), cfg).unwrap();
+    let o = Command::new(BIN)
+        .current_dir(t.path())
+        .args(["--config", "monstack.yaml", "validate", "--templates", "tpl", "--output", "json"])
+        .env("MONSTACK_TEST_PW", "hunter2-secret")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(all.contains("undefined receiver \"****\""), "{all}");
+    assert!(!all.contains("hunter2"), "{all}");
+}
+
+/// Spaces, `%` and `$` in unit paths and flags are quoted and escaped so that
+/// systemd-analyze accepts the units as they are.
+#[test]
+fn units_with_special_characters_in_paths_pass_systemd_analyze() {
+    require_all();
+    let t = tempfile::tempdir().unwrap();
+    let cfg = "prometheus:\n  data_dir: \"/srv/prom data/50%\"\n  extra_flags: [\"--web.external-url=http://x/$y z\"]\n";
+    let o = validate(t.path(), cfg, &["--strict"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
