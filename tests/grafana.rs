@@ -646,3 +646,36 @@ fn tls_is_verified_and_a_ca_file_or_explicit_skip_is_needed_for_a_private_ca() {
     assert_eq!(g.writes(), 0);
     assert!(g.requests() > 0);
 }
+
+#[test]
+fn a_401_mid_push_stops_the_rest_and_says_what_landed() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    for i in 0..10 {
+        s.dashboard(&format!("d{i}"), &format!("Dash {i}"), "up");
+    }
+    let l = s.load(&g, "  concurrency: 1\n");
+    // The token is revoked after the datasource and folder were written.
+    g.fault("GET /api/dashboards/uid/", Fault::Status(401), 1);
+    let err = grafana::apply(&l, &s.state()).unwrap_err();
+    let p = err.downcast_ref::<grafana::PartialFailure>().expect("partial failure");
+    assert_eq!((p.failed.len(), p.not_attempted), (1, 10), "{err:#}");
+    assert!(p.failed[0].contains("401"), "{err:#}");
+    let msg = format!("{err:#}");
+    assert!(msg.contains("10 more not attempted") && msg.contains("landed: 2 written"), "{msg}");
+    let dash_gets = g.log().iter().filter(|r| r.path.starts_with("/api/dashboards/uid/")).count();
+    assert_eq!(dash_gets, 1, "no retry and no further dashboard after a 401");
+}
+
+#[test]
+fn grafana_config_keys_are_validated_with_their_location() {
+    let src = "grafana:\n  concurrency: 0\n  request_timeout: soon\n  datasource:\n    secure_json_data:\n      basicAuthPassword: {env: A, file: /x}\n";
+    let errs = config::parse(Path::new("m.yaml"), src).unwrap_err();
+    let text = errs.to_string();
+    assert!(text.contains("m.yaml:2:3: `grafana.concurrency`"), "{text}");
+    assert!(text.contains("`grafana.request_timeout`"), "{text}");
+    assert!(
+        text.contains("`grafana.datasource.secure_json_data.basicAuthPassword`: needs exactly one of `env` or `file`"),
+        "{text}"
+    );
+}

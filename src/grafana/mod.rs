@@ -93,6 +93,8 @@ pub struct PartialFailure {
     pub landed: Vec<Change>,
     /// One message per failed object.
     pub failed: Vec<String>,
+    /// Objects not tried after a credentials or permission error.
+    pub not_attempted: usize,
 }
 
 impl PartialFailure {
@@ -106,6 +108,9 @@ impl PartialFailure {
         }
         if self.failed.len() > 10 {
             s.push_str(&format!("\n  ... and {} more", self.failed.len() - 10));
+        }
+        if self.not_attempted > 0 {
+            s.push_str(&format!("\n  ({} more not attempted)", self.not_attempted));
         }
         s.push_str(&format!(
             "\nlanded: {} written, {} already up to date",
@@ -162,7 +167,7 @@ pub fn apply(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Vec<Change>> {
         .and_then(|p| dashboard::apply_folder(client, &g.folder.uid, &g.folder.title, &p));
     match folder_plan {
         Ok(c) => landed.push(c),
-        Err(e) => return Err(partial(landed, vec![e])),
+        Err(e) => return Err(partial(landed, vec![e], 0)),
     }
 
     let abort = AtomicBool::new(false);
@@ -171,11 +176,13 @@ pub fn apply(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Vec<Change>> {
             .and_then(|p| dashboard::apply(client, d, &g.folder.uid, &p))
     });
     let mut failed = Vec::new();
-    // `None`: skipped after a credentials/permission error, which is in `failed`.
-    for r in results.into_iter().flatten() {
+    let mut not_attempted = 0;
+    for r in results {
         match r {
-            Ok(c) => landed.push(c),
-            Err(e) => failed.push(e),
+            Some(Ok(c)) => landed.push(c),
+            Some(Err(e)) => failed.push(e),
+            // Skipped after a credentials/permission error, which is in `failed`.
+            None => not_attempted += 1,
         }
     }
     if failed.is_empty() && g.prune {
@@ -199,11 +206,11 @@ pub fn apply(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Vec<Change>> {
     if failed.is_empty() {
         return Ok(landed);
     }
-    Err(partial(landed, failed))
+    Err(partial(landed, failed, not_attempted))
 }
 
 /// A single error when nothing else is worth reporting, else a [`PartialFailure`].
-fn partial(landed: Vec<Change>, mut failed: Vec<Error>) -> anyhow::Error {
+fn partial(landed: Vec<Change>, mut failed: Vec<Error>, not_attempted: usize) -> anyhow::Error {
     let wrote = landed.iter().any(|c| c.action.is_change());
     if failed.len() == 1 && !wrote {
         return failed.remove(0).into();
@@ -211,6 +218,7 @@ fn partial(landed: Vec<Change>, mut failed: Vec<Error>) -> anyhow::Error {
     anyhow::Error::new(PartialFailure {
         landed,
         failed: failed.iter().map(ToString::to_string).collect(),
+        not_attempted,
     })
 }
 
