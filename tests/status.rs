@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use grafana_emulator::{Emulator, TOKEN};
+use grafana_emulator::{Emulator, Fault, TOKEN};
 use serde::Deserialize;
 use stack::{free_port, poll, Stack};
 
@@ -310,8 +310,10 @@ fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
     assert_eq!(doc.failed().len(), 1, "only that target fails: {:#?}", doc.failed());
     assert_eq!(doc.get("prometheus", &node_target).reason, "up");
 
-    // 5. Prometheus hung (SIGSTOP): reported within the timeout, not after minutes.
+    // 5. Prometheus hung (SIGSTOP) and Grafana slow at once: both reported within about
+    //    one timeout, since components are checked concurrently.
     env.signal("prometheus", libc::SIGSTOP);
+    env.grafana.fault("GET /api/datasources/uid/", Fault::Delay(Duration::from_secs(4)), 1);
     let started = Instant::now();
     let (code, doc, out) = env.status(&["--timeout", "1s"]);
     let took = started.elapsed();
@@ -319,7 +321,12 @@ fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
     let ready = doc.get("prometheus", "ready");
     assert!(!ready.ok && ready.reason.contains("no answer within 1s"), "{ready:?}");
     assert_eq!(doc.get("prometheus", "targets").level, "skip");
-    assert!(took < Duration::from_secs(8), "status took {took:?} with a hung Prometheus");
+    let ds = doc.get("grafana", "datasource");
+    assert!(!ds.ok && ds.reason.contains("timed out"), "{ds:?}");
+    assert!(
+        took < Duration::from_secs(4),
+        "status took {took:?} with a hung Prometheus and Grafana"
+    );
 
     // Prometheus killed: the service and readiness fail, the rest is still checked.
     env.signal("prometheus", libc::SIGKILL);
