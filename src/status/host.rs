@@ -200,3 +200,46 @@ fn files_check(component: &str, files: &[&FilePlan]) -> Check {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::atomic_fs::Owner;
+    use crate::render::RenderedFile;
+
+    fn plan(path: &str, action: Action, diff: Option<&str>, detail: Option<&str>) -> FilePlan {
+        FilePlan {
+            file: RenderedFile {
+                path: path.into(),
+                content: b"smtp_auth_password: hunter2\n".to_vec(),
+                mode: 0o640,
+                owner: None,
+                group: None,
+                role: FileRole::AlertmanagerConfig,
+                secrets: vec!["hunter2".into()],
+            },
+            real: format!("/tmp/root{path}").into(),
+            owner: Owner::default(),
+            action,
+            diff: diff.map(str::to_string),
+            detail: detail.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn drift_names_paths_and_kinds_of_difference_never_contents() {
+        let a = plan("/opt/a.yml", Action::Update, Some("-x: hunter2\n+x: ********\n"), None);
+        let b = plan("/opt/b.yml", Action::Update, None, Some("mode 0644 -> 0640"));
+        let c = plan("/opt/c.yml", Action::Create, None, None);
+        let d = plan("/opt/d.yml", Action::Unchanged, None, None);
+        let check = files_check("alertmanager", &[&a, &b, &c, &d]);
+        assert_eq!(check.level, Level::Fail);
+        assert_eq!(
+            check.reason,
+            "/opt/a.yml differs (content); /opt/b.yml differs (mode 0644 -> 0640); /opt/c.yml missing; run `monstack plan` to see the diff"
+        );
+        assert!(!check.reason.contains("hunter2"));
+        let ok = files_check("alertmanager", &[&d]);
+        assert_eq!((ok.level, ok.reason.as_str()), (Level::Ok, "1 file as apply writes it"));
+    }
+}

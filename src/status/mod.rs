@@ -185,14 +185,14 @@ pub fn check_all(inputs: &Inputs) -> anyhow::Result<Status> {
             checks.push(Check::new(name, "enabled", Level::Skip, "disabled in the config"));
             continue;
         }
-        checks.extend(host.extract_if_component(name));
+        checks.extend(take_component(&mut host, name));
         checks.extend(probes);
     }
     let g = &c.grafana;
     if !g.enabled {
         checks.push(Check::new("grafana", "enabled", Level::Skip, "disabled in the config"));
     } else {
-        checks.extend(host.extract_if_component("grafana"));
+        checks.extend(take_component(&mut host, "grafana"));
         if g.mode == GrafanaMode::Files {
             checks.push(Check::new(
                 "grafana",
@@ -210,18 +210,11 @@ pub fn check_all(inputs: &Inputs) -> anyhow::Result<Status> {
     Ok(Status::new(checks))
 }
 
-/// Take the checks of one component out of a list, keeping their order.
-trait ExtractComponent {
-    fn extract_if_component(&mut self, component: &str) -> Vec<Check>;
-}
-
-impl ExtractComponent for Vec<Check> {
-    fn extract_if_component(&mut self, component: &str) -> Vec<Check> {
-        let (mine, rest): (Vec<Check>, Vec<Check>) =
-            std::mem::take(self).into_iter().partition(|c| c.component == component);
-        *self = rest;
-        mine
-    }
+/// Take the checks of one component out of `checks`, keeping their order.
+fn take_component(checks: &mut Vec<Check>, component: &str) -> Vec<Check> {
+    let (mine, rest) = std::mem::take(checks).into_iter().partition(|c| c.component == component);
+    *checks = rest;
+    mine
 }
 
 /// `--root` made absolute: `direct` records absolute paths in its pid files and argv.
