@@ -2,6 +2,8 @@
 //! releases from a loopback mirror, writes every file, starts real Prometheus,
 //! Alertmanager and node_exporter on free loopback ports, and converges again and
 //! again without touching what is already right.
+#[path = "support/grafana_emulator.rs"]
+mod grafana_emulator;
 #[path = "support/mirror.rs"]
 mod mirror;
 #[path = "support/stack.rs"]
@@ -195,7 +197,8 @@ fn version_bump_installs_and_restarts() {
     assert!(exe.to_string_lossy().contains(&format!("releases/{PROM_NEXT}/")), "{exe:?}");
     assert_eq!(s.pid("alertmanager"), am);
     s.wait_up(&["prometheus", "node"]);
-    assert_eq!(s.apply_ok()["changed"], 0);
+    let again = s.apply_ok();
+    assert_eq!(again["changed"], 0, "{again:#}");
 }
 
 #[test]
@@ -282,4 +285,43 @@ fn concurrent_apply_is_refused() {
     );
     assert!(first.wait().unwrap().success());
     s.wait_up(&["prometheus", "node"]);
+}
+
+#[test]
+fn grafana_is_converged_with_the_stack_and_left_alone_when_right() {
+    let g = grafana_emulator::Emulator::start();
+    let s = Stack::new();
+    std::env::set_var("MONSTACK_APPLY_TEST_GRAFANA_TOKEN", grafana_emulator::TOKEN);
+    *s.grafana.lock().unwrap() = format!(
+        "grafana:\n  url: {}\n  auth:\n    token_env: MONSTACK_APPLY_TEST_GRAFANA_TOKEN\n  datasource:\n    url: http://127.0.0.1:{}\n",
+        g.url(),
+        s.prom
+    );
+    s.write_config(stack::PROM, &[], "");
+    let report = s.apply_ok();
+    let ch = changes(&report);
+    for want in [
+        "grafana_datasource monstack-prometheus create",
+        "grafana_folder monstack create",
+        "service prometheus start",
+    ] {
+        assert!(ch.contains(&want.to_string()), "missing `{want}` in {ch:#?}");
+    }
+    assert!(
+        ch.iter().any(|c| c.starts_with("grafana_dashboard ") && c.ends_with(" create")),
+        "{ch:#?}"
+    );
+    assert_eq!(g.datasources().len(), 1);
+    assert!(!g.dashboard_uids().is_empty());
+    let text = serde_json::to_string(&report).unwrap();
+    assert!(!text.contains(grafana_emulator::TOKEN), "the token never shows");
+
+    // Converged: the next apply and plan make no Grafana write and report nothing.
+    g.reset_counters();
+    let report = s.apply_ok();
+    assert_eq!(report["changed"], 0, "{report:#}");
+    assert_eq!(g.writes(), 0, "{:?}", g.write_log());
+    let out = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(g.writes(), 0);
 }

@@ -130,24 +130,6 @@ pub struct PlanInput<'a> {
     pub grafana: bool,
 }
 
-/// Every file the host should receive: rendered files plus Grafana's provisioning
-/// files in `grafana.mode: files` (when rendering did not already include them).
-pub fn desired_files(
-    loaded: &Loaded,
-    templates: Option<&Path>,
-) -> anyhow::Result<Vec<RenderedFile>> {
-    let mut files = render::render_all(loaded, templates)?;
-    let g = &loaded.config.grafana;
-    if g.enabled && g.mode == GrafanaMode::Files {
-        for f in crate::grafana::provisioning_files(loaded)? {
-            if !files.iter().any(|x| x.path == f.path) {
-                files.push(f);
-            }
-        }
-    }
-    Ok(files)
-}
-
 /// The argv of each enabled component as the chosen manager runs it: host paths for
 /// systemd units, paths under `--root` for `direct`.
 pub fn desired_specs(
@@ -221,7 +203,7 @@ pub fn file_diff(path: &Path, old: Option<&[u8]>, new: &[u8], secrets: &[String]
 pub fn plan(input: &PlanInput) -> anyhow::Result<Plan> {
     let PlanInput { root, loaded, state, templates, manager, .. } = *input;
     let mkind = manager.kind();
-    let files = desired_files(loaded, templates)?;
+    let files = render::render_all(loaded, templates)?;
     let enabled: Vec<ComponentKind> =
         loaded.config.enabled_components().into_iter().map(|(k, _)| k).collect();
 

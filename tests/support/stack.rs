@@ -50,6 +50,8 @@ pub struct Stack {
     pub am: u16,
     pub node: u16,
     seen_pids: Mutex<Vec<u32>>,
+    /// The `grafana:` section written by [`Stack::write_config`].
+    pub grafana: Mutex<String>,
 }
 
 impl Stack {
@@ -67,6 +69,7 @@ impl Stack {
             node: free_port(),
             dir,
             seen_pids: Mutex::new(Vec::new()),
+            grafana: Mutex::new("grafana:\n  enabled: false\n".into()),
         };
         s.write_config(PROM, &[], "");
         s
@@ -89,12 +92,12 @@ impl Stack {
              global:\n    scrape_interval: 1s\n    evaluation_interval: 1s\n  \
              alertmanagers: ['127.0.0.1:{a}']\n  scrape_configs:\n{jobs}{prom_extra}\
              alertmanager:\n  version: {AM}\n  listen_address: 127.0.0.1:{a}\n\
-             node_exporter:\n  version: {NODE}\n  listen_address: 127.0.0.1:{n}\n\
-             grafana:\n  enabled: false\n",
+             node_exporter:\n  version: {NODE}\n  listen_address: 127.0.0.1:{n}\n{g}",
             base = self.mirror.base_url(),
             p = self.prom,
             a = self.am,
             n = self.node,
+            g = self.grafana.lock().unwrap(),
         );
         std::fs::write(&self.config, text).unwrap();
     }
