@@ -154,7 +154,7 @@ pub fn cmd_status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<i32> {
 pub fn check_all(inputs: &Inputs) -> anyhow::Result<Status> {
     let c = &inputs.loaded.config;
     let t = inputs.timeout;
-    let files = crate::apply::resources::desired_files(inputs.loaded, inputs.templates)?;
+    let files = crate::render::render_all(inputs.loaded, inputs.templates)?;
     let expected_groups = probe::expected_rule_groups(&files);
     let (host, prom, am, node, graf) = std::thread::scope(|s| {
         let host = s.spawn(|| host::checks(inputs));
