@@ -98,7 +98,7 @@ pub fn manager(
                     "`--service-manager systemd` acts on this host's systemd and cannot be combined with --root; use `direct` or `none`"
                 );
             }
-            Box::new(Systemd)
+            Box::new(Systemd::default())
         }
         ServiceManagerKind::Direct => Box::new(Direct { state: state.clone(), root: root.clone() }),
         _ => Box::new(NoManager),
@@ -133,26 +133,37 @@ impl ServiceManager for NoManager {
 }
 
 /// systemd through `systemctl`.
-pub struct Systemd;
-
-fn systemctl(args: &[&str]) -> anyhow::Result<std::process::Output> {
-    Command::new("systemctl")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("cannot run `systemctl {}`", args.join(" ")))
+pub struct Systemd {
+    /// The `systemctl` program (found on PATH by default).
+    pub systemctl: PathBuf,
 }
 
-fn systemctl_ok(args: &[&str]) -> anyhow::Result<()> {
-    let out = systemctl(args)?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "`systemctl {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+impl Default for Systemd {
+    fn default() -> Self {
+        Self { systemctl: PathBuf::from("systemctl") }
     }
-    Ok(())
+}
+
+impl Systemd {
+    fn run(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
+        Command::new(&self.systemctl)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("cannot run `systemctl {}`", args.join(" ")))
+    }
+
+    fn ok(&self, args: &[&str]) -> anyhow::Result<()> {
+        let out = self.run(args)?;
+        if !out.status.success() {
+            anyhow::bail!(
+                "`systemctl {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
 }
 
 impl ServiceManager for Systemd {
@@ -161,14 +172,14 @@ impl ServiceManager for Systemd {
     }
     fn running(&self, kind: ComponentKind) -> anyhow::Result<Option<Running>> {
         let unit = kind.unit();
-        if !systemctl(&["is-active", "--quiet", unit])?.status.success() {
+        if !self.run(&["is-active", "--quiet", unit])?.status.success() {
             return Ok(None);
         }
         // An active but disabled unit still needs `enable`: report it as not running.
-        if !systemctl(&["is-enabled", "--quiet", unit])?.status.success() {
+        if !self.run(&["is-enabled", "--quiet", unit])?.status.success() {
             return Ok(None);
         }
-        let out = systemctl(&["show", "-p", "MainPID", "--value", unit])?;
+        let out = self.run(&["show", "-p", "MainPID", "--value", unit])?;
         let pid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
         if pid == 0 {
             return Ok(None);
@@ -176,21 +187,21 @@ impl ServiceManager for Systemd {
         Ok(Some(observe_pid(pid).unwrap_or(Running { pid, argv: vec![], exe: None })))
     }
     fn daemon_reload(&self) -> anyhow::Result<()> {
-        systemctl_ok(&["daemon-reload"])
+        self.ok(&["daemon-reload"])
     }
     fn start(&self, spec: &ServiceSpec) -> anyhow::Result<()> {
-        systemctl_ok(&["enable", "--now", spec.kind.unit()])
+        self.ok(&["enable", "--now", spec.kind.unit()])
     }
     fn restart(&self, spec: &ServiceSpec) -> anyhow::Result<()> {
-        systemctl_ok(&["enable", spec.kind.unit()])?;
-        systemctl_ok(&["restart", spec.kind.unit()])
+        self.ok(&["enable", spec.kind.unit()])?;
+        self.ok(&["restart", spec.kind.unit()])
     }
     fn signal_reload(&self, kind: ComponentKind) -> anyhow::Result<()> {
-        systemctl_ok(&["reload", kind.unit()])
+        self.ok(&["reload", kind.unit()])
     }
     fn stop(&self, kind: ComponentKind) -> anyhow::Result<bool> {
-        let was = systemctl(&["is-active", "--quiet", kind.unit()])?.status.success();
-        systemctl_ok(&["stop", kind.unit()])?;
+        let was = self.run(&["is-active", "--quiet", kind.unit()])?.status.success();
+        self.ok(&["stop", kind.unit()])?;
         Ok(was)
     }
 }

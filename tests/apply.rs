@@ -107,6 +107,11 @@ fn first_apply_converges_second_changes_nothing_new_job_reloads_only() {
     for pid in pids.iter().flatten() {
         assert!(!monstack::services::alive(*pid), "pid {pid} still running after stop");
     }
+    // Later commands default to the manager apply recorded (`direct`): the stopped
+    // services are planned to start again.
+    let out = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("service            prometheus (start)"));
 }
 
 #[test]
@@ -222,7 +227,7 @@ fn killed_apply_is_finished_by_the_next() {
     // Killed after a new prometheus.yml landed but before the reload: the journal
     // makes the next apply reload even though the file is already right.
     s.write_config(stack::PROM, &[("alertmanager", format!("127.0.0.1:{}", s.am))], "");
-    let st = s.cmd(&["apply"]).env("MONSTACK_CRASH_AT", "files-landed").status().unwrap();
+    let st = s.cmd(&["apply"]).env("MONSTACK_CRASH_AT", "files-landed").output().unwrap().status;
     assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(9));
     let report = s.apply_ok();
     assert_eq!(changes(&report), vec!["service prometheus reload".to_string()]);

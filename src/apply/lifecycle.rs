@@ -59,7 +59,8 @@ pub fn wait_ready(
     let mut delay = Duration::from_millis(25);
     loop {
         let last = match http.get(&url).send() {
-            Ok(r) if r.status().is_success() => return Ok(start.elapsed()),
+            // Ours must still be alive: another process may hold the port.
+            Ok(r) if r.status().is_success() && alive() => return Ok(start.elapsed()),
             Ok(r) => format!("{} answered {}", url, r.status()),
             Err(e) => format!("{url}: {}", root_cause(&e)),
         };

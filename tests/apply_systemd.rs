@@ -1,0 +1,167 @@
+//! The systemd side without a running systemd: `Systemd` drives a stand-in
+//! `systemctl` that records its argv and keeps unit state in files, and the planner
+//! is given a systemd-like manager over a real installed tree, to show which changes
+//! mean daemon-reload, restart or reload.
+#[path = "support/mirror.rs"]
+mod mirror;
+#[path = "support/stack.rs"]
+mod stack;
+
+use std::path::{Path, PathBuf};
+
+use monstack::apply::resources::{self, PlanInput};
+use monstack::cli::{NetArgs, ServiceManagerKind};
+use monstack::config::ComponentKind;
+use monstack::paths::Root;
+use monstack::render::ServiceSpec;
+use monstack::report::Action;
+use monstack::services::{Running, ServiceManager, Systemd};
+use monstack::state::StateDir;
+
+/// A `systemctl` that logs every call and answers from state files.
+fn fake_systemctl(dir: &Path) -> PathBuf {
+    let bin = dir.join("systemctl");
+    let script = format!(
+        r#"#!/bin/bash
+echo "$*" >> {log}
+state={dir}
+last="${{@: -1}}"
+case "$1" in
+  is-active) [ -f "$state/$last.active" ] ;;
+  is-enabled) [ -f "$state/$last.enabled" ] ;;
+  show) if [ -f "$state/$last.active" ]; then echo {pid}; else echo 0; fi ;;
+  enable) [ "$2" = --now ] && touch "$state/$last.active"; touch "$state/$last.enabled" ;;
+  restart) [ -f "$state/$last.broken" ] && {{ echo "Job for $last failed." >&2; exit 1; }}; touch "$state/$last.active" ;;
+  stop) rm -f "$state/$last.active" ;;
+  daemon-reload|reload) ;;
+  *) echo "unknown: $*" >&2; exit 1 ;;
+esac
+"#,
+        log = dir.join("calls").display(),
+        dir = dir.display(),
+        pid = std::process::id(),
+    );
+    std::fs::write(&bin, script).unwrap();
+    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    bin
+}
+
+#[test]
+fn systemd_manager_drives_systemctl() {
+    let dir = tempfile::tempdir().unwrap();
+    let sd = Systemd { systemctl: fake_systemctl(dir.path()) };
+    let spec = ServiceSpec {
+        kind: ComponentKind::Prometheus,
+        user: "prometheus".into(),
+        binary: PathBuf::from("/opt/prometheus/current/prometheus"),
+        args: vec![],
+        ready_address: "127.0.0.1:9090".into(),
+    };
+    assert!(sd.running(ComponentKind::Prometheus).unwrap().is_none());
+    sd.start(&spec).unwrap();
+    let r = sd.running(ComponentKind::Prometheus).unwrap().expect("active and enabled");
+    assert_eq!(r.pid, std::process::id(), "MainPID is read");
+    sd.daemon_reload().unwrap();
+    sd.restart(&spec).unwrap();
+    assert!(sd.stop(ComponentKind::Prometheus).unwrap());
+    assert!(!sd.stop(ComponentKind::Prometheus).unwrap(), "already stopped");
+    let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+    let calls: Vec<&str> =
+        calls.lines().filter(|l| !l.starts_with("is-") && !l.starts_with("show")).collect();
+    assert_eq!(
+        calls,
+        [
+            "enable --now prometheus.service",
+            "daemon-reload",
+            "enable prometheus.service",
+            "restart prometheus.service",
+            "stop prometheus.service",
+            "stop prometheus.service"
+        ]
+    );
+    // A failing systemctl is an error carrying its message.
+    std::fs::write(dir.path().join("prometheus.service.broken"), "").unwrap();
+    let err = sd.restart(&spec).unwrap_err();
+    assert!(err.to_string().contains("Job for prometheus.service failed."), "{err}");
+}
+
+/// systemd as the planner sees it: every unit active, running the current binary.
+struct AllRunning {
+    root: Root,
+}
+
+impl ServiceManager for AllRunning {
+    fn kind(&self) -> ServiceManagerKind {
+        ServiceManagerKind::Systemd
+    }
+    fn running(&self, kind: ComponentKind) -> anyhow::Result<Option<Running>> {
+        let bin = self.root.host(format!("/opt/{}/current/{}", kind.name(), kind.binaries()[0]));
+        Ok(Some(Running { pid: 1, argv: vec![], exe: std::fs::canonicalize(bin).ok() }))
+    }
+    fn daemon_reload(&self) -> anyhow::Result<()> {
+        unreachable!("plan never acts")
+    }
+    fn start(&self, _: &ServiceSpec) -> anyhow::Result<()> {
+        unreachable!("plan never acts")
+    }
+    fn restart(&self, _: &ServiceSpec) -> anyhow::Result<()> {
+        unreachable!("plan never acts")
+    }
+    fn signal_reload(&self, _: ComponentKind) -> anyhow::Result<()> {
+        unreachable!("plan never acts")
+    }
+    fn stop(&self, _: ComponentKind) -> anyhow::Result<bool> {
+        Ok(false)
+    }
+}
+
+fn plan_services(s: &stack::Stack) -> (bool, Vec<(String, Action)>) {
+    let loaded = monstack::config::load(&s.config).unwrap();
+    let root = Root::new(&s.root);
+    let state = StateDir::new(&root, &loaded);
+    let mgr = AllRunning { root: root.clone() };
+    let net = NetArgs { offline: true, locked: false, arch: None };
+    let plan = resources::plan(&PlanInput {
+        root: &root,
+        loaded: &loaded,
+        state: &state,
+        templates: None,
+        manager: &mgr,
+        net: &net,
+        grafana: false,
+    })
+    .unwrap();
+    let services =
+        plan.services.iter().map(|p| (p.spec.kind.name().to_string(), p.action)).collect();
+    (plan.daemon_reload, services)
+}
+
+#[test]
+fn systemd_plan_restarts_on_unit_change_and_reloads_on_config_change() {
+    let s = stack::Stack::new();
+    // Releases and files in place, nothing started.
+    let out = s.run(&["apply", "--service-manager", "none"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(s.pid("prometheus").is_none(), "`none` starts nothing");
+
+    let unchanged = vec![
+        ("prometheus".to_string(), Action::Unchanged),
+        ("alertmanager".to_string(), Action::Unchanged),
+        ("node_exporter".to_string(), Action::Unchanged),
+    ];
+    assert_eq!(plan_services(&s), (false, unchanged.clone()));
+
+    // A flag changes the unit: daemon-reload and a restart of that service only.
+    s.write_config(stack::PROM, &[], "  extra_flags: ['--query.timeout=1m']\n");
+    let (daemon_reload, services) = plan_services(&s);
+    assert!(daemon_reload);
+    assert_eq!(services[0], ("prometheus".to_string(), Action::Restart));
+    assert_eq!(services[1..], unchanged[1..]);
+
+    // A scrape job changes prometheus.yml only: a reload, no daemon-reload.
+    s.write_config(stack::PROM, &[("extra", "127.0.0.1:1".to_string())], "");
+    let (daemon_reload, services) = plan_services(&s);
+    assert!(!daemon_reload);
+    assert_eq!(services[0], ("prometheus".to_string(), Action::Reload));
+    assert_eq!(services[1..], unchanged[1..]);
+}
