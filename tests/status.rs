@@ -382,3 +382,75 @@ fn config_errors_exit_78_and_disabled_components_are_skipped() {
         assert_eq!((check.ok, check.level.as_str()), (true, "skip"), "{check:?}");
     }
 }
+
+/// The systemd side without a running systemd: a stand-in `systemctl` answers
+/// `is-active` / `is-enabled` / `show` from state files.
+#[test]
+fn systemd_units_are_checked_through_systemctl() {
+    use monstack::services::Systemd;
+    use monstack::state::StateDir;
+    use monstack::status::{check_all, Inputs, Level};
+
+    let dir = tempfile::tempdir().unwrap();
+    let sd = dir.path().join("systemd");
+    std::fs::create_dir_all(&sd).unwrap();
+    let systemctl = dir.path().join("systemctl");
+    std::fs::write(
+        &systemctl,
+        format!(
+            "#!/bin/bash\nlast=\"${{@: -1}}\"\ncase \"$1\" in\n  is-active) [ -f {d}/$last.active ] ;;\n  is-enabled) [ -f {d}/$last.enabled ] ;;\n  show) echo {pid} ;;\n  *) exit 1 ;;\nesac\n",
+            d = sd.display(),
+            pid = std::process::id()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&systemctl, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap();
+    let cfg = dir.path().join("monstack.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "prometheus:\n  listen_address: 127.0.0.1:{}\nalertmanager: {{enabled: false}}\nnode_exporter: {{enabled: false}}\ngrafana: {{enabled: false}}\n",
+            free_port()
+        ),
+    )
+    .unwrap();
+    let loaded = monstack::config::load(&cfg).unwrap();
+    let root = monstack::paths::Root::new(dir.path().join("root"));
+    let state = StateDir::new(&root, &loaded);
+    let manager = Systemd { systemctl };
+    let inputs = Inputs {
+        root: &root,
+        loaded: &loaded,
+        state: &state,
+        manager: &manager,
+        templates: None,
+        timeout: Duration::from_secs(1),
+    };
+    let service = |s: &monstack::status::Status| {
+        s.checks
+            .iter()
+            .find(|c| c.component == "prometheus" && c.check == "service")
+            .cloned()
+            .unwrap()
+    };
+
+    let inactive = service(&check_all(&inputs).unwrap());
+    assert_eq!(inactive.level, Level::Fail);
+    assert!(inactive.reason.contains("`prometheus.service` is not active"), "{inactive:?}");
+    // Active but not enabled at boot is still a failure: apply would enable it.
+    std::fs::write(sd.join("prometheus.service.active"), "").unwrap();
+    assert_eq!(service(&check_all(&inputs).unwrap()).level, Level::Fail);
+    std::fs::write(sd.join("prometheus.service.enabled"), "").unwrap();
+    // Running, but no release is installed under this root: apply would restart it.
+    let running = service(&check_all(&inputs).unwrap());
+    let pid = std::process::id();
+    assert_eq!(
+        (running.level, running.reason.as_str()),
+        (
+            Level::Fail,
+            format!("running (pid {pid}, systemd) but apply would restart it: new release")
+                .as_str()
+        )
+    );
+}

@@ -3,7 +3,6 @@
 //! exactly "apply would write this file". No network.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 
 use super::{Check, Inputs, Level};
 use crate::apply::resources::{self, FilePlan, PlanInput};
@@ -12,27 +11,25 @@ use crate::cli::{NetArgs, ServiceManagerKind};
 use crate::config::ComponentKind;
 use crate::render::FileRole;
 use crate::report::Action;
-use crate::services;
 
 /// Release, service and files checks of every enabled component, plus `host` files
 /// (logrotate, rsyslog) and `grafana` files in files mode.
 pub fn checks(inputs: &Inputs) -> anyhow::Result<Vec<Check>> {
     let Inputs { root, loaded, state, manager, templates, .. } = *inputs;
-    let mgr = services::manager(manager, root, state)?;
     let net = NetArgs { offline: true, locked: false, arch: None };
     let plan = resources::plan(&PlanInput {
         root,
         loaded,
         state,
         templates,
-        manager: mgr.as_ref(),
+        manager,
         net: &net,
         grafana: false,
     })?;
     let mut out = Vec::new();
     for (kind, _) in loaded.config.enabled_components() {
         out.push(release(inputs, kind)?);
-        out.push(service(&plan, manager, kind));
+        out.push(service(&plan, manager.kind(), kind));
     }
     let mut by_component: BTreeMap<&str, Vec<&FilePlan>> = BTreeMap::new();
     for f in &plan.files {
@@ -116,18 +113,17 @@ fn service(plan: &resources::Plan, manager: ServiceManagerKind, kind: ComponentK
     let reason = s.reason.as_deref().unwrap_or("");
     match s.action {
         Action::Start => match manager {
-            ServiceManagerKind::Systemd => match is_active(kind) {
-                // The plan counts an active but disabled unit as not running.
-                word if word == "active" => Check::new(
-                    name,
-                    "service",
-                    Level::Warn,
-                    format!("`{}` is active but not enabled at boot", kind.unit()),
+            // Not active, or active but not enabled at boot (apply would enable it).
+            ServiceManagerKind::Systemd => Check::new(
+                name,
+                "service",
+                Level::Fail,
+                format!(
+                    "`{}` is not active and enabled (`systemctl status {}`)",
+                    kind.unit(),
+                    kind.unit()
                 ),
-                word => {
-                    Check::new(name, "service", Level::Fail, format!("`{}` is {word}", kind.unit()))
-                }
-            },
+            ),
             _ => Check::new(name, "service", Level::Fail, "not running (direct; no live pid)"),
         },
         Action::Restart => Check::new(
@@ -145,18 +141,6 @@ fn service(plan: &resources::Plan, manager: ServiceManagerKind, kind: ComponentK
         // A reload for changed files: the drift is reported by the files check.
         _ => Check::new(name, "service", Level::Ok, format!("running ({pid}{how})")),
     }
-}
-
-/// `systemctl is-active UNIT`'s word (`active`, `inactive`, `failed`, ...).
-fn is_active(kind: ComponentKind) -> String {
-    Command::new("systemctl")
-        .args(["is-active", kind.unit()])
-        .stdin(Stdio::null())
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|w| !w.is_empty())
-        .unwrap_or_else(|| "unknown (systemctl failed)".to_string())
 }
 
 /// Drift of one component's files: paths only, never contents (they may hold secrets).

@@ -29,7 +29,7 @@ use crate::cli::{Context, ServiceManagerKind, StatusArgs};
 use crate::config::{ComponentKind, GrafanaMode, Loaded};
 use crate::error::exit;
 use crate::paths::Root;
-use crate::services;
+use crate::services::{self, ServiceManager};
 use crate::state::StateDir;
 
 /// How a check came out.
@@ -97,8 +97,8 @@ pub struct Inputs<'a> {
     pub root: &'a Root,
     pub loaded: &'a Loaded,
     pub state: &'a StateDir,
-    /// Resolved service manager (`auto` already decided).
-    pub manager: ServiceManagerKind,
+    /// The service manager the services are checked with (`auto` already resolved).
+    pub manager: &'a dyn ServiceManager,
     pub templates: Option<&'a Path>,
     /// Per-request timeout.
     pub timeout: Duration,
@@ -109,17 +109,18 @@ pub fn cmd_status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<i32> {
     let root = absolute_root(&ctx.root)?;
     let loaded = ctx.load_config()?;
     let state = StateDir::new(&root, &loaded);
-    let manager = services::resolve_kind(
+    let kind = services::resolve_kind(
         args.service_manager
             .or_else(|| state.recorded_manager())
             .unwrap_or(ServiceManagerKind::Auto),
         &root,
     );
+    let manager = services::manager(kind, &root, &state)?;
     let inputs = Inputs {
         root: &root,
         loaded: &loaded,
         state: &state,
-        manager,
+        manager: manager.as_ref(),
         templates: args.templates.as_deref(),
         timeout: args.timeout,
     };
@@ -156,14 +157,17 @@ pub fn check_all(inputs: &Inputs) -> anyhow::Result<Status> {
     let t = inputs.timeout;
     let files = crate::render::render_all(inputs.loaded, inputs.templates)?;
     let expected_groups = probe::expected_rule_groups(&files);
+    let loaded = inputs.loaded;
     let (host, prom, am, node, graf) = std::thread::scope(|s| {
-        let host = s.spawn(|| host::checks(inputs));
-        let prom = s.spawn(|| probe::prometheus(inputs.loaded, &expected_groups, t));
-        let am = s.spawn(|| probe::alertmanager(inputs.loaded, t));
-        let node = s.spawn(|| probe::node_exporter(inputs.loaded, t));
-        let graf = s.spawn(|| crate::grafana::health(inputs.loaded, t));
+        let prom = s.spawn(|| probe::prometheus(loaded, &expected_groups, t));
+        let am = s.spawn(|| probe::alertmanager(loaded, t));
+        let node = s.spawn(|| probe::node_exporter(loaded, t));
+        let graf = s.spawn(|| crate::grafana::health(loaded, t));
+        // The host checks read local files and /proc (no network): on this thread,
+        // which also keeps the service manager off other threads.
+        let host = host::checks(inputs);
         (
-            host.join().expect("host checks do not panic"),
+            host,
             prom.join().expect("prometheus probes do not panic"),
             am.join().expect("alertmanager probes do not panic"),
             node.join().expect("node_exporter probes do not panic"),
