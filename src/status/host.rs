@@ -26,10 +26,12 @@ pub fn checks(inputs: &Inputs) -> anyhow::Result<Vec<Check>> {
         net: &net,
         grafana: false,
     })?;
+    let pending = state.pending();
     let mut out = Vec::new();
     for (kind, _) in loaded.config.enabled_components() {
         out.push(release(inputs, kind)?);
-        out.push(service(&plan, manager.kind(), kind));
+        let owed_reload = pending.contains(&format!("reload {}", kind.name()));
+        out.push(service(&plan, manager.kind(), kind, owed_reload));
     }
     let mut by_component: BTreeMap<&str, Vec<&FilePlan>> = BTreeMap::new();
     for f in &plan.files {
@@ -91,8 +93,14 @@ fn release(inputs: &Inputs, kind: ComponentKind) -> anyhow::Result<Check> {
     })
 }
 
-/// The service as the recorded manager sees it.
-fn service(plan: &resources::Plan, manager: ServiceManagerKind, kind: ComponentKind) -> Check {
+/// The service as the recorded manager sees it. `owed_reload`: an interrupted apply
+/// journaled a reload it never did, so the running config may be older than the file.
+fn service(
+    plan: &resources::Plan,
+    manager: ServiceManagerKind,
+    kind: ComponentKind,
+    owed_reload: bool,
+) -> Check {
     let name = kind.name();
     if manager == ServiceManagerKind::None {
         return Check::new(
@@ -132,7 +140,7 @@ fn service(plan: &resources::Plan, manager: ServiceManagerKind, kind: ComponentK
             Level::Fail,
             format!("running ({pid}{how}) but apply would restart it: {reason}"),
         ),
-        Action::Reload if reason.contains("interrupted") => Check::new(
+        Action::Reload if owed_reload => Check::new(
             name,
             "service",
             Level::Fail,
