@@ -167,6 +167,9 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> Str
     let summary = match mode {
         Mode::Plan if rep.changed == 0 => format!("plan: no changes ({unchanged} unchanged)"),
         Mode::Plan => format!("plan: {} to change", rep.changed),
+        Mode::Apply if unchanged > 0 => {
+            format!("apply: {} changed ({unchanged} unchanged)", rep.changed)
+        }
         Mode::Apply => format!("apply: {} changed", rep.changed),
         Mode::Stop => format!("stop: {} stopped", rep.changed),
     };
