@@ -183,11 +183,17 @@ pub struct PlanArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Retry until healthy or this long has passed (e.g. 60s)
-    #[arg(long, value_name = "DURATION")]
-    pub wait: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub wait: Option<std::time::Duration>,
+    /// How long each check may take before it counts as failed
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "2s")]
+    pub timeout: std::time::Duration,
     /// How services are managed [default: what the last apply used, else auto]
     #[arg(long, value_enum)]
     pub service_manager: Option<ServiceManagerKind>,
+    /// Directory of *.tera templates overriding the embedded ones by name (as given to apply)
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
 }
 
 /// `stop`.

@@ -12,6 +12,7 @@ mod dashboard;
 mod datasource;
 mod files;
 mod fingerprint;
+mod health;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use crate::config::{parse_duration, GrafanaMode, Loaded};
 use crate::report::Change;
 
 pub use files::provisioning_files;
+pub use health::{health, Health};
 
 /// Built-in dashboard (the runbook's, fixed); `${DS_PROMETHEUS}` is replaced by the
 /// configured datasource uid.

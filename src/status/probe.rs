@@ -1,0 +1,416 @@
+//! Loopback HTTP probes of the running services: one attempt per request, each with
+//! the status timeout. When a component is not ready, its API checks are skipped
+//! rather than each waiting for the same timeout.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{Check, Level};
+use crate::apply::lifecycle::metric_value;
+use crate::config::{ComponentKind, Loaded};
+use crate::render::{FileRole, RenderedFile};
+
+/// `(rule file name, group name)` of every group in the rendered rule files.
+pub fn expected_rule_groups(files: &[RenderedFile]) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for f in files.iter().filter(|f| f.role == FileRole::PrometheusRules) {
+        let name = f.path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let doc: serde_yaml::Value = serde_yaml::from_slice(&f.content).unwrap_or_default();
+        if let Some(groups) = doc.get("groups").and_then(|g| g.as_sequence()) {
+            for g in groups {
+                if let Some(n) = g.get("name").and_then(|n| n.as_str()) {
+                    out.insert((name.clone(), n.to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A GET with the status timeout; the body on 2xx, else a one-line reason.
+struct Http {
+    client: reqwest::blocking::Client,
+    timeout: Duration,
+}
+
+impl Http {
+    fn new(timeout: Duration) -> Http {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .no_proxy()
+            .build()
+            .expect("http client");
+        Http { client, timeout }
+    }
+
+    fn get(&self, url: &str) -> Result<String, String> {
+        match self.client.get(url).send() {
+            Ok(r) if r.status().is_success() => r.text().map_err(|e| self.describe(url, &e)),
+            Ok(r) => {
+                let status = r.status();
+                let body = r.text().unwrap_or_default();
+                let body = body.lines().next().unwrap_or("").trim();
+                Err(format!(
+                    "{url} answered {status}{}",
+                    if body.is_empty() { String::new() } else { format!(": {body}") }
+                ))
+            }
+            Err(e) => Err(self.describe(url, &e)),
+        }
+    }
+
+    fn json(&self, url: &str) -> Result<Value, String> {
+        let text = self.get(url)?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| format!("{url}: not JSON: {e}"))?;
+        Ok(v.get("data").cloned().unwrap_or(Value::Null))
+    }
+
+    fn describe(&self, url: &str, e: &reqwest::Error) -> String {
+        if e.is_timeout() {
+            return format!("{url}: no answer within {}", humantime::format_duration(self.timeout));
+        }
+        let mut cur: &dyn std::error::Error = e;
+        while let Some(next) = cur.source() {
+            cur = next;
+        }
+        format!("{url}: {cur}")
+    }
+}
+
+/// Prometheus (when enabled): ready, last reload, targets, rules and alerts, Alertmanagers.
+pub fn prometheus(
+    loaded: &Loaded,
+    expected_groups: &BTreeSet<(String, String)>,
+    timeout: Duration,
+) -> Vec<Check> {
+    const C: &str = "prometheus";
+    if !loaded.config.prometheus.enabled {
+        return Vec::new();
+    }
+    let http = Http::new(timeout);
+    let base =
+        format!("http://{}", loaded.config.component(ComponentKind::Prometheus).local_address());
+    let mut out = Vec::new();
+    if let Err(e) = http.get(&format!("{base}/-/ready")) {
+        out.push(Check::new(C, "ready", Level::Fail, e));
+        for check in ["targets", "rules", "alertmanagers"] {
+            out.push(Check::new(C, check, Level::Skip, "not checked: Prometheus is not ready"));
+        }
+        return out;
+    }
+    out.push(Check::new(C, "ready", Level::Ok, format!("{base}/-/ready")));
+    out.push(reload(&http, C, &base, "prometheus_config_last_reload_successful"));
+    out.extend(targets(&http, &base));
+    out.extend(rules(&http, &base, expected_groups));
+
+    // The Alertmanagers prometheus.yml lists (the local one unless configured).
+    let p = &loaded.config.prometheus;
+    let wanted: Vec<String> = if !p.alertmanagers.is_empty() {
+        p.alertmanagers.clone()
+    } else if loaded.config.alertmanager.enabled {
+        vec![loaded.config.alertmanager.component().local_address()]
+    } else {
+        Vec::new()
+    };
+    if !wanted.is_empty() {
+        out.push(match http.json(&format!("{base}/api/v1/alertmanagers")) {
+            Err(e) => Check::new(C, "alertmanagers", Level::Fail, e),
+            Ok(data) => {
+                let active: Vec<&str> = data
+                    .get("activeAlertmanagers")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter().filter_map(|x| x.get("url").and_then(Value::as_str)).collect()
+                    })
+                    .unwrap_or_default();
+                let missing: Vec<&String> = wanted
+                    .iter()
+                    .filter(|w| !active.iter().any(|u| u.contains(&format!("://{w}/"))))
+                    .collect();
+                if missing.is_empty() {
+                    Check::new(
+                        C,
+                        "alertmanagers",
+                        Level::Ok,
+                        format!("knows {}", wanted.join(", ")),
+                    )
+                } else {
+                    let m: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+                    Check::new(
+                        C,
+                        "alertmanagers",
+                        Level::Fail,
+                        format!(
+                            "{} not among Prometheus's active Alertmanagers ({})",
+                            m.join(", "),
+                            if active.is_empty() { "none".to_string() } else { active.join(", ") }
+                        ),
+                    )
+                }
+            }
+        });
+    }
+    out
+}
+
+/// `*_config_last_reload_successful` must be 1: a 0 means the file on disk was
+/// rejected and the service runs an older configuration.
+fn reload(http: &Http, component: &str, base: &str, metric: &str) -> Check {
+    match http.get(&format!("{base}/metrics")) {
+        Err(e) => Check::new(component, "config loaded", Level::Fail, e),
+        Ok(text) => match metric_value(&text, metric) {
+            Some(1.0) => {
+                Check::new(component, "config loaded", Level::Ok, "last reload successful")
+            }
+            Some(_) => Check::new(
+                component,
+                "config loaded",
+                Level::Fail,
+                format!("{metric} is 0: the last reload was rejected and an older configuration runs (see the service's log)"),
+            ),
+            None => Check::new(component, "config loaded", Level::Warn, format!("{metric} not exported")),
+        },
+    }
+}
+
+/// One check per active scrape target: `up`, or its `lastError`.
+fn targets(http: &Http, base: &str) -> Vec<Check> {
+    const C: &str = "prometheus";
+    let data = match http.json(&format!("{base}/api/v1/targets?state=active")) {
+        Ok(d) => d,
+        Err(e) => return vec![Check::new(C, "targets", Level::Fail, e)],
+    };
+    targets_from(&data)
+}
+
+/// [`targets`] on the `data` of `/api/v1/targets`.
+fn targets_from(data: &Value) -> Vec<Check> {
+    const C: &str = "prometheus";
+    let active = data.get("activeTargets").and_then(Value::as_array).cloned().unwrap_or_default();
+    if active.is_empty() {
+        return vec![Check::new(C, "targets", Level::Warn, "no active scrape targets")];
+    }
+    let mut out: Vec<Check> = active
+        .iter()
+        .map(|t| {
+            let s = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or("");
+            let pool = s("scrapePool");
+            let instance =
+                t.pointer("/labels/instance").and_then(Value::as_str).unwrap_or(s("scrapeUrl"));
+            let check = format!("target {pool} {instance}");
+            match s("health") {
+                "up" => Check::new(C, check, Level::Ok, "up"),
+                "down" => {
+                    let err = s("lastError");
+                    Check::new(C, check, Level::Fail, if err.is_empty() { "down" } else { err })
+                }
+                _ => Check::new(C, check, Level::Warn, "not scraped yet"),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.check.cmp(&b.check));
+    out
+}
+
+/// The expected rule groups are loaded and evaluate without error; firing alerts.
+fn rules(http: &Http, base: &str, expected: &BTreeSet<(String, String)>) -> Vec<Check> {
+    const C: &str = "prometheus";
+    let data = match http.json(&format!("{base}/api/v1/rules")) {
+        Ok(d) => d,
+        Err(e) => return vec![Check::new(C, "rules", Level::Fail, e)],
+    };
+    rules_from(&data, expected)
+}
+
+/// [`rules`] on the `data` of `/api/v1/rules`.
+fn rules_from(data: &Value, expected: &BTreeSet<(String, String)>) -> Vec<Check> {
+    const C: &str = "prometheus";
+    let groups = data.get("groups").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut loaded = BTreeSet::new();
+    let mut rule_count = 0;
+    let mut broken = Vec::new();
+    let mut firing = Vec::new();
+    let mut pending = 0;
+    for g in &groups {
+        let file = g.get("file").and_then(Value::as_str).unwrap_or("");
+        let file = file.rsplit('/').next().unwrap_or(file).to_string();
+        let name = g.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        loaded.insert((file, name));
+        for r in g.get("rules").and_then(Value::as_array).into_iter().flatten() {
+            rule_count += 1;
+            let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("");
+            if s("health") == "err" {
+                broken.push(format!("{}: {}", s("name"), s("lastError")));
+            }
+            for a in r.get("alerts").and_then(Value::as_array).into_iter().flatten() {
+                match a.get("state").and_then(Value::as_str) {
+                    Some("firing") => {
+                        let sev = a.pointer("/labels/severity").and_then(Value::as_str);
+                        firing.push(match sev {
+                            Some(sev) => format!("{} ({sev})", s("name")),
+                            None => s("name").to_string(),
+                        });
+                    }
+                    Some("pending") => pending += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    let missing: Vec<String> =
+        expected.difference(&loaded).map(|(f, g)| format!("{g} ({f})")).collect();
+    let rules_check = if !missing.is_empty() {
+        Check::new(C, "rules", Level::Fail, format!("not loaded: {}", missing.join(", ")))
+    } else if !broken.is_empty() {
+        Check::new(C, "rules", Level::Fail, format!("evaluation failing: {}", broken.join("; ")))
+    } else {
+        Check::new(
+            C,
+            "rules",
+            Level::Ok,
+            format!(
+                "{} group{}, {rule_count} rules loaded",
+                groups.len(),
+                if groups.len() == 1 { "" } else { "s" }
+            ),
+        )
+    };
+    firing.sort();
+    firing.dedup();
+    let alerts_check = if firing.is_empty() {
+        let p = if pending > 0 { format!(" ({pending} pending)") } else { String::new() };
+        Check::new(C, "alerts", Level::Ok, format!("none firing{p}"))
+    } else {
+        // Alerts firing mean the stack works; what they report is not the stack's fault.
+        Check::new(C, "alerts", Level::Warn, format!("firing: {}", firing.join(", ")))
+    };
+    vec![rules_check, alerts_check]
+}
+
+/// Alertmanager (when enabled): ready and its configuration loaded.
+pub fn alertmanager(loaded: &Loaded, timeout: Duration) -> Vec<Check> {
+    const C: &str = "alertmanager";
+    if !loaded.config.alertmanager.enabled {
+        return Vec::new();
+    }
+    let http = Http::new(timeout);
+    let base =
+        format!("http://{}", loaded.config.component(ComponentKind::Alertmanager).local_address());
+    match http.get(&format!("{base}/-/ready")) {
+        Err(e) => vec![Check::new(C, "ready", Level::Fail, e)],
+        Ok(_) => vec![
+            Check::new(C, "ready", Level::Ok, format!("{base}/-/ready")),
+            reload(&http, C, &base, "alertmanager_config_last_reload_successful"),
+        ],
+    }
+}
+
+/// node_exporter (when enabled): /metrics answers with node metrics.
+pub fn node_exporter(loaded: &Loaded, timeout: Duration) -> Vec<Check> {
+    const C: &str = "node_exporter";
+    if !loaded.config.node_exporter.enabled {
+        return Vec::new();
+    }
+    let http = Http::new(timeout);
+    let url = format!(
+        "http://{}/metrics",
+        loaded.config.component(ComponentKind::NodeExporter).local_address()
+    );
+    vec![match http.get(&url) {
+        Err(e) => Check::new(C, "metrics", Level::Fail, e),
+        Ok(text) => {
+            let series = text.lines().filter(|l| l.starts_with("node_")).count();
+            if series == 0 {
+                Check::new(C, "metrics", Level::Fail, format!("{url} serves no node_* metrics"))
+            } else {
+                Check::new(C, "metrics", Level::Ok, format!("{url}: {series} node_* series"))
+            }
+        }
+    }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn expected() -> BTreeSet<(String, String)> {
+        let rules = RenderedFile {
+            path: "/opt/prometheus/rules/app.yml".into(),
+            content: b"groups:\n  - name: app\n    rules: []\n  - name: slo\n    rules: []\n"
+                .to_vec(),
+            mode: 0o644,
+            owner: None,
+            group: None,
+            role: FileRole::PrometheusRules,
+            secrets: vec![],
+        };
+        expected_rule_groups(&[rules])
+    }
+
+    fn group(file: &str, name: &str, rules: Value) -> Value {
+        json!({"name": name, "file": file, "rules": rules})
+    }
+
+    #[test]
+    fn a_group_missing_from_prometheus_fails_and_firing_alerts_warn() {
+        let data = json!({"groups": [group("/x/opt/prometheus/rules/app.yml", "app", json!([
+            {"name": "Down", "health": "ok", "alerts": [
+                {"state": "firing", "labels": {"severity": "critical"}},
+                {"state": "firing", "labels": {"severity": "critical"}},
+            ]},
+            {"name": "Slow", "health": "ok", "alerts": [{"state": "pending", "labels": {}}]},
+        ]))]});
+        let checks = rules_from(&data, &expected());
+        assert_eq!(checks[0].level, Level::Fail);
+        assert_eq!(checks[0].reason, "not loaded: slo (app.yml)");
+        assert_eq!(checks[1].level, Level::Warn);
+        assert_eq!(checks[1].reason, "firing: Down (critical)");
+    }
+
+    #[test]
+    fn loaded_groups_pass_unless_a_rule_fails_to_evaluate() {
+        let ok = json!({"groups": [
+            group("/opt/prometheus/rules/app.yml", "app", json!([{"name": "A", "health": "ok", "alerts": []}])),
+            group("/opt/prometheus/rules/app.yml", "slo", json!([{"name": "B", "health": "ok", "alerts": [{"state": "pending"}]}])),
+        ]});
+        let checks = rules_from(&ok, &expected());
+        assert_eq!(
+            (checks[0].level, checks[0].reason.as_str()),
+            (Level::Ok, "2 groups, 2 rules loaded")
+        );
+        assert_eq!(
+            (checks[1].level, checks[1].reason.as_str()),
+            (Level::Ok, "none firing (1 pending)")
+        );
+        let mut bad = ok.clone();
+        bad["groups"][1]["rules"][0]["health"] = "err".into();
+        bad["groups"][1]["rules"][0]["lastError"] = "many-to-many matching not allowed".into();
+        let checks = rules_from(&bad, &expected());
+        assert_eq!(checks[0].level, Level::Fail);
+        assert!(checks[0].reason.contains("B: many-to-many"), "{:?}", checks[0]);
+    }
+
+    #[test]
+    fn targets_report_health_and_last_error() {
+        let data = json!({"activeTargets": [
+            {"scrapePool": "node", "labels": {"instance": "h:9100"}, "health": "down", "lastError": "connection refused"},
+            {"scrapePool": "app", "labels": {"instance": "h:8000"}, "health": "unknown", "lastError": ""},
+            {"scrapePool": "prometheus", "labels": {"instance": "h:9090"}, "health": "up", "lastError": ""},
+        ]});
+        let got: Vec<(String, Level, String)> =
+            targets_from(&data).into_iter().map(|c| (c.check, c.level, c.reason)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("target app h:8000".into(), Level::Warn, "not scraped yet".into()),
+                ("target node h:9100".into(), Level::Fail, "connection refused".into()),
+                ("target prometheus h:9090".into(), Level::Ok, "up".into()),
+            ]
+        );
+        assert_eq!(targets_from(&json!({"activeTargets": []}))[0].level, Level::Warn);
+    }
+}
