@@ -98,6 +98,20 @@ pub fn lookup_user(name: &str) -> Option<(u32, u32)> {
     }
 }
 
+/// gid of a group, if it exists.
+pub fn lookup_group(name: &str) -> Option<u32> {
+    let c = CString::new(name).ok()?;
+    // SAFETY: as lookup_user.
+    unsafe {
+        let gr = libc::getgrnam(c.as_ptr());
+        if gr.is_null() {
+            None
+        } else {
+            Some((*gr).gr_gid)
+        }
+    }
+}
+
 /// The command that creates a system user with its own group, no home dir created
 /// and no login shell: `useradd` when present, else Debian's `adduser`.
 pub fn user_add_command(user: &str, home: &Path) -> Option<Vec<String>> {

@@ -242,7 +242,7 @@ impl Direct {
         // On the real host as root, drop to the service user like the unit would.
         // SAFETY: geteuid has no preconditions.
         if self.root.is_host() && unsafe { libc::geteuid() } == 0 {
-            if let Some((uid, gid)) = lookup_user(&spec.user) {
+            if let Some((uid, gid)) = crate::host::lookup_user(&spec.user) {
                 cmd.uid(uid).gid(gid);
             }
         }
@@ -371,34 +371,6 @@ pub fn observe_pid(pid: u32) -> Option<Running> {
         .collect();
     let exe = fs::read_link(format!("/proc/{pid}/exe")).ok();
     Some(Running { pid, argv, exe })
-}
-
-/// uid and gid of a system user, if it exists.
-pub fn lookup_user(name: &str) -> Option<(u32, u32)> {
-    let c = std::ffi::CString::new(name).ok()?;
-    // SAFETY: getpwnam returns a pointer into static storage or null; read at once.
-    unsafe {
-        let pw = libc::getpwnam(c.as_ptr());
-        if pw.is_null() {
-            None
-        } else {
-            Some(((*pw).pw_uid, (*pw).pw_gid))
-        }
-    }
-}
-
-/// gid of a group, if it exists.
-pub fn lookup_group(name: &str) -> Option<u32> {
-    let c = std::ffi::CString::new(name).ok()?;
-    // SAFETY: as lookup_user.
-    unsafe {
-        let gr = libc::getgrnam(c.as_ptr());
-        if gr.is_null() {
-            None
-        } else {
-            Some((*gr).gr_gid)
-        }
-    }
 }
 
 /// The last `n` lines of a direct-mode log, to explain a process that died.

@@ -149,10 +149,10 @@ pub fn owner_for(root: &Root, user: Option<&str>, group: Option<&str>) -> Owner 
     if !root.is_host() || unsafe { libc::geteuid() } != 0 {
         return Owner::default();
     }
-    let uid = user.and_then(services::lookup_user).map(|(u, _)| u);
+    let uid = user.and_then(crate::host::lookup_user).map(|(u, _)| u);
     let gid = group
-        .and_then(services::lookup_group)
-        .or_else(|| user.and_then(services::lookup_user).map(|(_, g)| g));
+        .and_then(crate::host::lookup_group)
+        .or_else(|| user.and_then(crate::host::lookup_user).map(|(_, g)| g));
     Owner { uid, gid }
 }
 
@@ -224,7 +224,7 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<Plan> {
     let mut dirs = Vec::new();
     for &kind in &enabled {
         let comp = loaded.config.component(kind);
-        if root.is_host() && services::lookup_user(&comp.user).is_none() {
+        if root.is_host() && crate::host::lookup_user(&comp.user).is_none() {
             dirs.push(DirPlan {
                 host: PathBuf::from(&comp.user),
                 real: PathBuf::new(),
