@@ -42,12 +42,19 @@ fmt:
 bench: deps release
 	@set -e; for b in tests/bench/*.sh; do echo "== $$b"; bash $$b; done
 
-## The main job: an offline sandbox demo of the full flow under ./demo.
+## The main job: an offline sandbox demo of the full flow under ./demo (Grafana is the
+## tests' Grafana API emulator, built as an example).
 demo: deps release
+	$(CARGO) build --locked --release --example grafana-emulator
 	bash tests/scripts/demo.sh
 
+## Stop the demo's stack with the config the demo wrote, then remove ./demo.
 demo-clean:
-	-./target/release/monstack stop --root ./demo --config tests/demo/monstack.yaml
+	@if [ -d ./demo ]; then \
+	  [ -x ./target/release/monstack ] || $(CARGO) build --locked --release; \
+	  ./target/release/monstack stop --root ./demo --config ./demo/monstack.yaml \
+	    || { echo "demo-clean: the stack did not stop; ./demo kept" >&2; exit 1; }; \
+	fi
 	rm -rf ./demo
 
 ci: lint test
