@@ -67,11 +67,15 @@ say "starting the Grafana API emulator of monstack's tests (not Grafana; in memo
 # `token` on stdin are answered with one line each.
 coproc EMU { exec "$emulator"; }
 emu_pid=$EMU_PID emu_in=${EMU[1]} emu_out=${EMU[0]}
-emu() { echo "$1" >&"$emu_in"; IFS= read -r -t 10 line <&"$emu_out"; echo "$line"; }
+# Ask in this shell (not in a $(...) subshell, where bash may close coproc fds).
+emu() {
+  echo "$1" >&"$emu_in"
+  IFS= read -r -t 10 emu_reply <&"$emu_out" || { echo "the Grafana API emulator did not answer" >&2; exit 1; }
+}
 IFS= read -r -t 10 grafana_url <&"$emu_out" || { echo "the Grafana API emulator did not start" >&2; exit 1; }
 # The token reaches monstack and curl through the environment only, never argv.
-GRAFANA_TOKEN=$(emu token)
-export GRAFANA_TOKEN
+emu token
+export GRAFANA_TOKEN=$emu_reply
 for i in $(seq 1 100); do
   curl -sf -o /dev/null "$grafana_url/api/health" && break
   [ "$i" = 100 ] && { echo "the Grafana API emulator did not come up" >&2; exit 1; }
@@ -152,9 +156,9 @@ import json, sys
 print("  datasource health (the emulator queries the demo Prometheus): " + json.load(sys.stdin)["message"])'
 
 say "monstack apply again: nothing to change"
-before=$(emu counters)
+emu counters; before=$emu_reply
 "$bin" apply --root "$demo" --config "$config" --detailed-exitcode
-after=$(emu counters)
+emu counters; after=$emu_reply
 w0=${before#*writes=} w1=${after#*writes=}
 r0=${before%% *} r1=${after%% *}
 echo "  Grafana API emulator: $((${r1#requests=} - ${r0#requests=})) requests, $((w1 - w0)) writes during this apply (writes: $w0 before, $w1 after)"
