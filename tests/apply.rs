@@ -383,3 +383,46 @@ fn secrets_never_show_and_an_alertmanager_change_is_a_reload() {
     assert!(!report.to_string().contains("an0ther-Secret"));
     assert_eq!(s.pid("alertmanager"), am_pid);
 }
+
+#[test]
+fn disabling_a_component_stops_it_and_keeps_its_files() {
+    let s = Stack::new();
+    s.apply_ok();
+    let am = s.pid("alertmanager").expect("alertmanager started");
+
+    *s.alertmanager_extra.lock().unwrap() = "  enabled: false\n".into();
+    s.write_config(stack::PROM, &[], "");
+    let out = s.run(&["plan", "--detailed-exitcode"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("service            alertmanager (stop): disabled in the config"),
+        "{text}"
+    );
+    assert!(monstack::services::alive(am), "plan stops nothing");
+
+    let report = s.apply_ok();
+    assert!(changes(&report).contains(&"service alertmanager stop".to_string()), "{report:#}");
+    assert!(!monstack::services::alive(am), "the disabled Alertmanager was stopped");
+    assert_eq!(s.pid("alertmanager"), None);
+    // Its files, unit and release stay on disk.
+    for kept in [
+        "opt/alertmanager/alertmanager.yml",
+        "etc/systemd/system/alertmanager.service",
+        &format!("opt/alertmanager/releases/{}/alertmanager", stack::AM),
+    ] {
+        assert!(s.root.join(kept).exists(), "`{kept}` was kept");
+    }
+    assert_eq!(s.apply_ok()["changed"], 0, "converged: nothing left to stop");
+
+    // Switching to `none` leaves the `direct` processes running; `stop` (with the
+    // recorded `none`) still ends them.
+    let prom = s.pid("prometheus").unwrap();
+    let out = s.run(&["apply", "--service-manager", "none"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(monstack::services::alive(prom));
+    let out = s.run(&["stop"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!monstack::services::alive(prom), "`stop` found the `direct` Prometheus");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("prometheus (stopped)"));
+}

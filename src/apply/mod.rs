@@ -101,10 +101,18 @@ pub fn cmd_stop(ctx: &Context, _args: &StopArgs) -> anyhow::Result<i32> {
     let state = StateDir::new(&ctx.root, &loaded);
     let kind = state.recorded_manager().unwrap_or(ServiceManagerKind::Direct);
     let mgr = services::manager(kind, &ctx.root, &state)?;
+    // Processes an earlier `direct` apply started are ended too when the recorded
+    // manager has since changed (their pid files are still in the state dir).
+    let direct = (kind != ServiceManagerKind::Direct)
+        .then(|| services::manager(ServiceManagerKind::Direct, &ctx.root, &state))
+        .transpose()?;
     let mut changes = Vec::new();
     // Reverse start order: exporters and Alertmanager before Prometheus.
     for k in ComponentKind::ALL.into_iter().rev() {
-        let was = mgr.stop(k).with_context(|| format!("cannot stop `{k}`"))?;
+        let mut was = mgr.stop(k).with_context(|| format!("cannot stop `{k}`"))?;
+        if let Some(d) = &direct {
+            was |= d.stop(k).with_context(|| format!("cannot stop `{k}` (started by `direct`)"))?;
+        }
         changes.push(Change::new(
             "service",
             k.name(),
@@ -276,6 +284,10 @@ fn converge(
                 Action::Reload => {
                     ctx.info(format!("reloading {kind}"));
                     lifecycle::reload(kind, &s.spec.ready_address, mgr)?;
+                }
+                Action::Stop => {
+                    ctx.info(format!("stopping {kind} (disabled)"));
+                    mgr.disable(kind).with_context(|| format!("cannot stop `{kind}`"))?;
                 }
                 _ => continue,
             }

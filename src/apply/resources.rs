@@ -350,6 +350,24 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<Plan> {
             };
             services.push(ServicePlan { spec, action, reason, pid });
         }
+        // Disabled components still running (or enabled at boot) are stopped; their
+        // files, unit and releases stay on disk.
+        for kind in ComponentKind::ALL.into_iter().rev().filter(|k| !enabled.contains(k)) {
+            if !manager.present(kind)? {
+                continue;
+            }
+            let comp = loaded.config.component(kind);
+            let spec = ServiceSpec {
+                kind,
+                user: comp.user.clone(),
+                binary: comp.install_dir.join("current").join(kind.binaries()[0]),
+                args: Vec::new(),
+                ready_address: comp.listen_address.clone(),
+            };
+            let pid = manager.running(kind)?.map(|r| r.pid);
+            let reason = Some("disabled in the config".to_string());
+            services.push(ServicePlan { spec, action: Action::Stop, reason, pid });
+        }
     }
 
     let g = &loaded.config.grafana;
