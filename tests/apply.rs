@@ -426,3 +426,43 @@ fn disabling_a_component_stops_it_and_keeps_its_files() {
     assert!(!monstack::services::alive(prom), "`stop` found the `direct` Prometheus");
     assert!(String::from_utf8_lossy(&out.stdout).contains("prometheus (stopped)"));
 }
+
+#[test]
+fn plan_reports_an_unreachable_grafana_at_once_and_apply_waits_for_it() {
+    let s = Stack::new();
+    // A loopback port nobody listens on; wait_timeout left at its 60 s default.
+    let closed = stack::free_port();
+    std::env::set_var("MONSTACK_APPLY_TEST_UNREACHABLE_TOKEN", "t0ken");
+    *s.grafana.lock().unwrap() = format!(
+        "grafana:\n  url: http://127.0.0.1:{closed}\n  auth:\n    token_env: MONSTACK_APPLY_TEST_UNREACHABLE_TOKEN\n"
+    );
+    s.write_config(stack::PROM, &[], "");
+    let started = std::time::Instant::now();
+    let out = s.run(&["plan", "--output", "json", "--service-manager", "direct"]);
+    let elapsed = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(elapsed < Duration::from_secs(30), "plan waited {elapsed:?} for Grafana");
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let err = rep["errors"][0].as_str().unwrap_or_default();
+    assert!(
+        err.contains(&format!("127.0.0.1:{closed}")) && err.contains("not reachable"),
+        "{rep:#}"
+    );
+    assert!(err.contains("grafana.enabled: false"), "hint: {err}");
+    assert!(
+        changes(&rep).contains(&"release prometheus create".to_string()),
+        "the rest of the plan is shown: {rep:#}"
+    );
+    let out = s.run(&["plan", "--service-manager", "direct"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("error: grafana at `http://127.0.0.1:"), "{text}");
+
+    // apply waits up to wait_timeout (here 2s), then fails naming the wait.
+    *s.grafana.lock().unwrap() = format!(
+        "grafana:\n  url: http://127.0.0.1:{closed}\n  wait_timeout: 2s\n  auth:\n    token_env: MONSTACK_APPLY_TEST_UNREACHABLE_TOKEN\n"
+    );
+    s.write_config(stack::PROM, &[], "");
+    let (code, _, stderr) = s.apply(&[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("was not ready after 2s"), "{stderr}");
+}

@@ -55,8 +55,12 @@ pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
         net: &args.net,
         grafana: true,
     })?;
-    let rep = Report::from_changes(plan.changes(), Vec::new());
+    let rep = Report::from_changes(plan.changes(), plan.errors.clone());
     report::print(&rep, ctx.output, report::Mode::Plan, ctx.quiet, ctx.verbose > 0);
+    if !rep.errors.is_empty() {
+        // Already reported with the plan (each error carries its advice).
+        return Err(crate::error::ExitWith(exit::FAILURE).into());
+    }
     Ok(exit_code(&rep, args.detailed_exitcode))
 }
 

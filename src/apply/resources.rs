@@ -68,6 +68,9 @@ pub struct Plan {
     pub daemon_reload: bool,
     pub services: Vec<ServicePlan>,
     pub grafana: Vec<Change>,
+    /// What could not be observed (an unreachable Grafana); plan reports these and
+    /// exits 1.
+    pub errors: Vec<String>,
 }
 
 impl Plan {
@@ -371,13 +374,33 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<Plan> {
     }
 
     let g = &loaded.config.grafana;
+    let mut errors = Vec::new();
     let grafana = if input.grafana && g.enabled && g.mode == GrafanaMode::Api {
-        crate::grafana::plan(loaded, &state.path)?
+        // One quick probe: an absent Grafana is reported with the rest of the plan
+        // instead of holding it for `wait_timeout`.
+        let wait = crate::grafana::Wait::Probe(crate::grafana::PLAN_PROBE_TIMEOUT);
+        match crate::grafana::plan_with(loaded, &state.path, wait) {
+            Ok(changes) => changes,
+            Err(e) if crate::error::exit_code(&e) != crate::error::exit::CONFIG => {
+                errors.push(format!("{e:#}"));
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        }
     } else {
         Vec::new()
     };
 
-    Ok(Plan { manager: mkind, releases, dirs, files: fplans, daemon_reload, services, grafana })
+    Ok(Plan {
+        manager: mkind,
+        releases,
+        dirs,
+        files: fplans,
+        daemon_reload,
+        services,
+        grafana,
+        errors,
+    })
 }
 
 #[cfg(test)]
