@@ -11,7 +11,7 @@ mod stack;
 
 use std::time::Duration;
 
-use stack::{changes, poll, Stack, PROM_NEXT};
+use stack::{changes, poll, ChildGuard, Stack, PROM_NEXT};
 
 #[test]
 fn first_apply_converges_second_changes_nothing_new_job_reloads_only() {
@@ -248,12 +248,9 @@ fn killed_apply_is_finished_by_the_next() {
         &format!("prometheus-{PROM_NEXT}.linux"),
         mirror::Fault::Delay(Duration::from_secs(30)),
     );
-    let mut child = s
-        .cmd(&["apply"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = ChildGuard::spawn(
+        s.cmd(&["apply"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()),
+    );
     let seen = poll(Duration::from_secs(30), || {
         s.mirror
             .log()
@@ -263,7 +260,7 @@ fn killed_apply_is_finished_by_the_next() {
     });
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-    child.wait().unwrap();
+    child.child().wait().unwrap();
     assert!(seen.is_some(), "the download started");
     let report = s.apply_ok();
     assert!(changes(&report).contains(&"release prometheus update".to_string()), "{report:#}");
@@ -276,12 +273,11 @@ fn killed_apply_is_finished_by_the_next() {
 fn concurrent_apply_is_refused() {
     let s = Stack::new();
     s.mirror.fault("prometheus-2.42.0.linux", mirror::Fault::Delay(Duration::from_secs(4)));
-    let mut first = s
-        .cmd(&["apply", "--service-manager", "direct"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = ChildGuard::spawn(
+        s.cmd(&["apply", "--service-manager", "direct"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    );
     poll(Duration::from_secs(30), || {
         s.mirror.log().iter().any(|(p, _)| p.contains("prometheus-2.42.0.linux")).then_some(())
     })
@@ -295,7 +291,7 @@ fn concurrent_apply_is_refused() {
         err.contains(&format!("another `monstack apply` is running (pid {})", first.id())),
         "{err}"
     );
-    assert!(first.wait().unwrap().success());
+    assert!(first.child().wait().unwrap().success());
     s.wait_up(&["prometheus", "node"]);
 }
 

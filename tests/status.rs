@@ -273,14 +273,13 @@ fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
     assert!(!doc.get("node_exporter", "service").ok, "{doc:#?}");
     assert!(!doc.get("node_exporter", "metrics").ok, "{doc:#?}");
     assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(15), "{took:?}");
-    let mut waiting = env
-        .cmd(&["status", "--output", "json", "--wait", "120s"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut waiting = stack::ChildGuard::spawn(
+        env.cmd(&["status", "--output", "json", "--wait", "120s"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     // Its first progress line proves it saw the stack unhealthy and kept waiting.
-    let mut progress = BufReader::new(waiting.stderr.take().unwrap());
+    let mut progress = BufReader::new(waiting.child().stderr.take().unwrap());
     let mut line = String::new();
     progress.read_line(&mut line).unwrap();
     // Keep reading its progress lines so it never writes into a closed pipe.
@@ -288,7 +287,7 @@ fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
     assert!(line.starts_with("waiting ("), "{line}");
     assert!(line.contains(&format!("127.0.0.1:{}", env.stack.node)), "{line}");
     env.apply();
-    let out = waiting.wait_with_output().unwrap();
+    let out = waiting.wait_with_output();
     let progress = drain.join().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}{progress}", text(&out));
     let doc: Status = serde_json::from_slice(&out.stdout).unwrap();
