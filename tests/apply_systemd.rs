@@ -132,8 +132,7 @@ fn plan_services(s: &stack::Stack) -> (bool, Vec<(String, Action)>) {
         grafana: false,
     })
     .unwrap();
-    let services =
-        plan.services.iter().map(|p| (p.spec.kind.name().to_string(), p.action)).collect();
+    let services = plan.services.iter().map(|p| (p.name(), p.action)).collect();
     (plan.daemon_reload, services)
 }
 
@@ -204,4 +203,28 @@ fn systemd_disabled_component_is_disabled_now_and_planned_as_a_stop() {
             ("alertmanager".to_string(), Action::Stop),
         ]
     );
+}
+
+#[test]
+fn systemd_plan_stops_what_an_earlier_direct_apply_started() {
+    let s = stack::Stack::new();
+    s.apply_ok();
+    let (_, services) = plan_services(&s);
+    // The units are (as the stand-in says) running; the `direct` processes still hold
+    // the ports and are stopped first.
+    assert_eq!(
+        services,
+        [
+            ("prometheus".to_string(), Action::Unchanged),
+            ("alertmanager".to_string(), Action::Unchanged),
+            ("node_exporter".to_string(), Action::Unchanged),
+            ("node_exporter (direct)".to_string(), Action::Stop),
+            ("alertmanager (direct)".to_string(), Action::Stop),
+            ("prometheus (direct)".to_string(), Action::Stop),
+        ]
+    );
+    let out = s.run(&["stop"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_, services) = plan_services(&s);
+    assert!(services.iter().all(|(_, a)| *a == Action::Unchanged), "{services:?}");
 }

@@ -272,9 +272,16 @@ fn converge(
         if plan.daemon_reload {
             mgr.daemon_reload()?;
         }
-        for s in &plan.services {
+        // Leftovers of an earlier `direct` apply go first: they hold the units' ports.
+        let leftovers = plan.services.iter().filter(|s| s.leftover);
+        for s in leftovers.chain(plan.services.iter().filter(|s| !s.leftover)) {
             let kind = s.spec.kind;
             match s.action {
+                Action::Stop if s.leftover => {
+                    ctx.info(format!("stopping {kind} started by `direct`"));
+                    let direct = services::manager(ServiceManagerKind::Direct, root, state)?;
+                    direct.stop(kind).with_context(|| format!("cannot stop `{}`", s.name()))?;
+                }
                 Action::Start => {
                     ctx.info(format!("starting {kind}"));
                     mgr.start(&s.spec)?;
@@ -295,7 +302,7 @@ fn converge(
                 }
                 _ => continue,
             }
-            let mut c = Change::new("service", kind.name(), s.action);
+            let mut c = Change::new("service", s.name(), s.action);
             c.detail = s.reason.clone();
             done.push(c);
         }
