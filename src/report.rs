@@ -13,6 +13,8 @@ pub enum Action {
     Replace,
     Delete,
     Start,
+    /// A service stopped (and disabled) because its component was disabled.
+    Stop,
     Restart,
     Reload,
     Unchanged,
@@ -82,6 +84,7 @@ impl Action {
             Action::Replace => "replace",
             Action::Delete => "delete",
             Action::Start => "start",
+            Action::Stop => "stop",
             Action::Restart => "restart",
             Action::Reload => "reload",
             Action::Unchanged => "unchanged",
@@ -95,6 +98,7 @@ impl Action {
             Action::Replace => "-/+",
             Action::Delete => "-",
             Action::Start => ">",
+            Action::Stop => "x",
             Action::Restart => "@",
             Action::Reload => "*",
             Action::Unchanged => " ",
@@ -138,7 +142,7 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> Str
         };
         let code = match c.action {
             Action::Create | Action::Start => "32",
-            Action::Delete => "31",
+            Action::Delete | Action::Stop => "31",
             Action::Unchanged => "2",
             _ => "33",
         };

@@ -67,6 +67,17 @@ pub trait ServiceManager {
     fn signal_reload(&self, kind: ComponentKind) -> anyhow::Result<()>;
     /// Stop and wait until the process has exited.
     fn stop(&self, kind: ComponentKind) -> anyhow::Result<bool>;
+    /// True when something of a component still runs or would start at boot (for a
+    /// component the config disabled: apply must stop it).
+    fn present(&self, kind: ComponentKind) -> anyhow::Result<bool> {
+        Ok(self.running(kind)?.is_some())
+    }
+    /// Stop a component that was disabled in the config and keep it from starting
+    /// again (systemd: `disable --now`). Its files are left alone. True when
+    /// something was stopped or disabled.
+    fn disable(&self, kind: ComponentKind) -> anyhow::Result<bool> {
+        self.stop(kind)
+    }
 }
 
 /// True when systemd is PID 1 and running (not just `systemctl` on PATH).
@@ -202,6 +213,18 @@ impl ServiceManager for Systemd {
     fn stop(&self, kind: ComponentKind) -> anyhow::Result<bool> {
         let was = self.run(&["is-active", "--quiet", kind.unit()])?.status.success();
         self.ok(&["stop", kind.unit()])?;
+        Ok(was)
+    }
+    fn present(&self, kind: ComponentKind) -> anyhow::Result<bool> {
+        let unit = kind.unit();
+        Ok(self.run(&["is-active", "--quiet", unit])?.status.success()
+            || self.run(&["is-enabled", "--quiet", unit])?.status.success())
+    }
+    fn disable(&self, kind: ComponentKind) -> anyhow::Result<bool> {
+        let was = self.present(kind)?;
+        if was {
+            self.ok(&["disable", "--now", kind.unit()])?;
+        }
         Ok(was)
     }
 }

@@ -33,6 +33,7 @@ case "$1" in
   enable) [ "$2" = --now ] && touch "$state/$last.active"; touch "$state/$last.enabled" ;;
   restart) [ -f "$state/$last.broken" ] && {{ echo "Job for $last failed." >&2; exit 1; }}; touch "$state/$last.active" ;;
   stop) rm -f "$state/$last.active" ;;
+  disable) [ "$2" = --now ] && rm -f "$state/$last.active"; rm -f "$state/$last.enabled" ;;
   daemon-reload|reload) ;;
   *) echo "unknown: $*" >&2; exit 1 ;;
 esac
@@ -131,8 +132,7 @@ fn plan_services(s: &stack::Stack) -> (bool, Vec<(String, Action)>) {
         grafana: false,
     })
     .unwrap();
-    let services =
-        plan.services.iter().map(|p| (p.spec.kind.name().to_string(), p.action)).collect();
+    let services = plan.services.iter().map(|p| (p.name(), p.action)).collect();
     (plan.daemon_reload, services)
 }
 
@@ -164,4 +164,67 @@ fn systemd_plan_restarts_on_unit_change_and_reloads_on_config_change() {
     assert!(!daemon_reload);
     assert_eq!(services[0], ("prometheus".to_string(), Action::Reload));
     assert_eq!(services[1..], unchanged[1..]);
+}
+
+#[test]
+fn systemd_disabled_component_is_disabled_now_and_planned_as_a_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let sd = Systemd { systemctl: fake_systemctl(dir.path()) };
+    let spec = ServiceSpec {
+        kind: ComponentKind::Alertmanager,
+        user: "alertmanager".into(),
+        binary: PathBuf::from("/opt/alertmanager/current/alertmanager"),
+        args: vec![],
+        ready_address: "127.0.0.1:9093".into(),
+    };
+    assert!(!sd.present(ComponentKind::Alertmanager).unwrap());
+    sd.start(&spec).unwrap();
+    assert!(sd.present(ComponentKind::Alertmanager).unwrap());
+    assert!(sd.disable(ComponentKind::Alertmanager).unwrap());
+    assert!(!sd.present(ComponentKind::Alertmanager).unwrap(), "neither active nor enabled");
+    assert!(!sd.disable(ComponentKind::Alertmanager).unwrap(), "nothing left to do");
+    let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+    let acts: Vec<&str> =
+        calls.lines().filter(|l| !l.starts_with("is-") && !l.starts_with("show")).collect();
+    assert_eq!(acts, ["enable --now alertmanager.service", "disable --now alertmanager.service"]);
+
+    // The planner: a disabled component that systemd still runs is a stop.
+    let s = stack::Stack::new();
+    let out = s.run(&["apply", "--service-manager", "none"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    *s.alertmanager_extra.lock().unwrap() = "  enabled: false\n".into();
+    s.write_config(stack::PROM, &[], "");
+    let (_, services) = plan_services(&s);
+    assert_eq!(
+        services,
+        [
+            ("prometheus".to_string(), Action::Unchanged),
+            ("node_exporter".to_string(), Action::Unchanged),
+            ("alertmanager".to_string(), Action::Stop),
+        ]
+    );
+}
+
+#[test]
+fn systemd_plan_stops_what_an_earlier_direct_apply_started() {
+    let s = stack::Stack::new();
+    s.apply_ok();
+    let (_, services) = plan_services(&s);
+    // The units are (as the stand-in says) running; the `direct` processes still hold
+    // the ports and are stopped first.
+    assert_eq!(
+        services,
+        [
+            ("prometheus".to_string(), Action::Unchanged),
+            ("alertmanager".to_string(), Action::Unchanged),
+            ("node_exporter".to_string(), Action::Unchanged),
+            ("node_exporter (direct)".to_string(), Action::Stop),
+            ("alertmanager (direct)".to_string(), Action::Stop),
+            ("prometheus (direct)".to_string(), Action::Stop),
+        ]
+    );
+    let out = s.run(&["stop"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_, services) = plan_services(&s);
+    assert!(services.iter().all(|(_, a)| *a == Action::Unchanged), "{services:?}");
 }

@@ -188,7 +188,9 @@ fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
     env.apply();
 
     // 1. Healthy: every check passes; exit 0. Targets may not be scraped yet right
-    //    after apply, so --wait gives Prometheus its first scrapes.
+    //    after apply (a warning, which --wait does not wait out), so poll for the
+    //    first scrapes before reading the target checks.
+    env.stack.wait_up(&["prometheus", "node"]);
     let (code, doc, out) = env.status(&["--wait", "60s"]);
     assert_eq!(code, 0, "{out}");
     assert!(doc.healthy, "{:#?}", doc.failed());
@@ -273,14 +275,13 @@ fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
     assert!(!doc.get("node_exporter", "service").ok, "{doc:#?}");
     assert!(!doc.get("node_exporter", "metrics").ok, "{doc:#?}");
     assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(15), "{took:?}");
-    let mut waiting = env
-        .cmd(&["status", "--output", "json", "--wait", "120s"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut waiting = stack::ChildGuard::spawn(
+        env.cmd(&["status", "--output", "json", "--wait", "120s"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     // Its first progress line proves it saw the stack unhealthy and kept waiting.
-    let mut progress = BufReader::new(waiting.stderr.take().unwrap());
+    let mut progress = BufReader::new(waiting.child().stderr.take().unwrap());
     let mut line = String::new();
     progress.read_line(&mut line).unwrap();
     // Keep reading its progress lines so it never writes into a closed pipe.
@@ -288,7 +289,7 @@ fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
     assert!(line.starts_with("waiting ("), "{line}");
     assert!(line.contains(&format!("127.0.0.1:{}", env.stack.node)), "{line}");
     env.apply();
-    let out = waiting.wait_with_output().unwrap();
+    let out = waiting.wait_with_output();
     let progress = drain.join().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}{progress}", text(&out));
     let doc: Status = serde_json::from_slice(&out.stdout).unwrap();

@@ -55,8 +55,12 @@ pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
         net: &args.net,
         grafana: true,
     })?;
-    let rep = Report::from_changes(plan.changes(), Vec::new());
+    let rep = Report::from_changes(plan.changes(), plan.errors.clone());
     report::print(&rep, ctx.output, report::Mode::Plan, ctx.quiet, ctx.verbose > 0);
+    if !rep.errors.is_empty() {
+        // Already reported with the plan (each error carries its advice).
+        return Err(crate::error::ExitWith(exit::FAILURE).into());
+    }
     Ok(exit_code(&rep, args.detailed_exitcode))
 }
 
@@ -101,10 +105,18 @@ pub fn cmd_stop(ctx: &Context, _args: &StopArgs) -> anyhow::Result<i32> {
     let state = StateDir::new(&ctx.root, &loaded);
     let kind = state.recorded_manager().unwrap_or(ServiceManagerKind::Direct);
     let mgr = services::manager(kind, &ctx.root, &state)?;
+    // Processes an earlier `direct` apply started are ended too when the recorded
+    // manager has since changed (their pid files are still in the state dir).
+    let direct = (kind != ServiceManagerKind::Direct)
+        .then(|| services::manager(ServiceManagerKind::Direct, &ctx.root, &state))
+        .transpose()?;
     let mut changes = Vec::new();
     // Reverse start order: exporters and Alertmanager before Prometheus.
     for k in ComponentKind::ALL.into_iter().rev() {
-        let was = mgr.stop(k).with_context(|| format!("cannot stop `{k}`"))?;
+        let mut was = mgr.stop(k).with_context(|| format!("cannot stop `{k}`"))?;
+        if let Some(d) = &direct {
+            was |= d.stop(k).with_context(|| format!("cannot stop `{k}` (started by `direct`)"))?;
+        }
         changes.push(Change::new(
             "service",
             k.name(),
@@ -260,9 +272,16 @@ fn converge(
         if plan.daemon_reload {
             mgr.daemon_reload()?;
         }
-        for s in &plan.services {
+        // Leftovers of an earlier `direct` apply go first: they hold the units' ports.
+        let leftovers = plan.services.iter().filter(|s| s.leftover);
+        for s in leftovers.chain(plan.services.iter().filter(|s| !s.leftover)) {
             let kind = s.spec.kind;
             match s.action {
+                Action::Stop if s.leftover => {
+                    ctx.info(format!("stopping {kind} started by `direct`"));
+                    let direct = services::manager(ServiceManagerKind::Direct, root, state)?;
+                    direct.stop(kind).with_context(|| format!("cannot stop `{}`", s.name()))?;
+                }
                 Action::Start => {
                     ctx.info(format!("starting {kind}"));
                     mgr.start(&s.spec)?;
@@ -277,9 +296,13 @@ fn converge(
                     ctx.info(format!("reloading {kind}"));
                     lifecycle::reload(kind, &s.spec.ready_address, mgr)?;
                 }
+                Action::Stop => {
+                    ctx.info(format!("stopping {kind} (disabled)"));
+                    mgr.disable(kind).with_context(|| format!("cannot stop `{kind}`"))?;
+                }
                 _ => continue,
             }
-            let mut c = Change::new("service", kind.name(), s.action);
+            let mut c = Change::new("service", s.name(), s.action);
             c.detail = s.reason.clone();
             done.push(c);
         }

@@ -56,6 +56,33 @@ pub struct ServicePlan {
     pub action: Action,
     pub reason: Option<String>,
     pub pid: Option<u32>,
+    /// A process an earlier `direct` apply started, to stop before systemd starts the
+    /// unit (it would hold the unit's port). Listed after the component's own entry
+    /// and stopped before any other service action.
+    pub leftover: bool,
+}
+
+impl ServicePlan {
+    /// The resource name: the component, `<component> (direct)` for a leftover.
+    pub fn name(&self) -> String {
+        if self.leftover {
+            format!("{} (direct)", self.spec.kind.name())
+        } else {
+            self.spec.kind.name().to_string()
+        }
+    }
+}
+
+/// A spec for a component that is only to be stopped (no argv needed).
+fn stop_spec(loaded: &Loaded, kind: ComponentKind) -> ServiceSpec {
+    let comp = loaded.config.component(kind);
+    ServiceSpec {
+        kind,
+        user: comp.user.clone(),
+        binary: comp.install_dir.join("current").join(kind.binaries()[0]),
+        args: Vec::new(),
+        ready_address: comp.listen_address.clone(),
+    }
 }
 
 /// Everything apply would do, in execution order.
@@ -68,6 +95,9 @@ pub struct Plan {
     pub daemon_reload: bool,
     pub services: Vec<ServicePlan>,
     pub grafana: Vec<Change>,
+    /// What could not be observed (an unreachable Grafana); plan reports these and
+    /// exits 1.
+    pub errors: Vec<String>,
 }
 
 impl Plan {
@@ -91,7 +121,7 @@ impl Plan {
             out.push(c);
         }
         for s in &self.services {
-            let mut c = Change::new("service", s.spec.kind.name(), s.action);
+            let mut c = Change::new("service", s.name(), s.action);
             c.detail = s.reason.clone();
             out.push(c);
         }
@@ -348,18 +378,69 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<Plan> {
                     }
                 }
             };
-            services.push(ServicePlan { spec, action, reason, pid });
+            services.push(ServicePlan { spec, action, reason, pid, leftover: false });
+        }
+        // Disabled components still running (or enabled at boot) are stopped; their
+        // files, unit and releases stay on disk.
+        for kind in ComponentKind::ALL.into_iter().rev().filter(|k| !enabled.contains(k)) {
+            if !manager.present(kind)? {
+                continue;
+            }
+            let pid = manager.running(kind)?.map(|r| r.pid);
+            services.push(ServicePlan {
+                spec: stop_spec(loaded, kind),
+                action: Action::Stop,
+                reason: Some("disabled in the config".to_string()),
+                pid,
+                leftover: false,
+            });
+        }
+        // Switched from `direct` to systemd: what `direct` started still runs from its
+        // pid files and would hold the units' ports.
+        if mkind == ServiceManagerKind::Systemd {
+            let direct = services::Direct { state: state.clone(), root: (*root).clone() };
+            for kind in ComponentKind::ALL.into_iter().rev() {
+                if let Some(r) = direct.running(kind)? {
+                    services.push(ServicePlan {
+                        spec: stop_spec(loaded, kind),
+                        action: Action::Stop,
+                        reason: Some("started by an earlier `direct` apply".to_string()),
+                        pid: Some(r.pid),
+                        leftover: true,
+                    });
+                }
+            }
         }
     }
 
     let g = &loaded.config.grafana;
+    let mut errors = Vec::new();
     let grafana = if input.grafana && g.enabled && g.mode == GrafanaMode::Api {
-        crate::grafana::plan(loaded, &state.path)?
+        // One quick probe: an absent Grafana is reported with the rest of the plan
+        // instead of holding it for `wait_timeout`.
+        let wait = crate::grafana::Wait::Probe(crate::grafana::PLAN_PROBE_TIMEOUT);
+        match crate::grafana::plan_with(loaded, &state.path, wait) {
+            Ok(changes) => changes,
+            Err(e) if crate::error::exit_code(&e) != crate::error::exit::CONFIG => {
+                errors.push(format!("{e:#}"));
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        }
     } else {
         Vec::new()
     };
 
-    Ok(Plan { manager: mkind, releases, dirs, files: fplans, daemon_reload, services, grafana })
+    Ok(Plan {
+        manager: mkind,
+        releases,
+        dirs,
+        files: fplans,
+        daemon_reload,
+        services,
+        grafana,
+        errors,
+    })
 }
 
 #[cfg(test)]

@@ -159,23 +159,13 @@ impl Client {
         let start = Instant::now();
         let deadline = start + timeout;
         let mut delay = Duration::from_millis(50);
-        let url = format!("{}/api/health", self.base);
+        let url = self.health_url();
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let last =
-                match self.http.get(&url).timeout(remaining.max(Duration::from_millis(100))).send()
-                {
-                    Ok(r) => {
-                        let status = r.status();
-                        let body: Value = r.json().unwrap_or(Value::Null);
-                        let db = body.get("database").and_then(Value::as_str).unwrap_or("");
-                        if status.is_success() && db == "ok" {
-                            return Ok(());
-                        }
-                        format!("{status}, database {}", if db.is_empty() { "unknown" } else { db })
-                    }
-                    Err(e) => describe_transport(&e),
-                };
+            let last = match self.health_once(&url, remaining.max(Duration::from_millis(100))) {
+                Ok(()) => return Ok(()),
+                Err(last) => last,
+            };
             let now = Instant::now();
             if now >= deadline {
                 return Err(Error::NotReady {
@@ -189,6 +179,33 @@ impl Client {
             }
             std::thread::sleep(delay.min(deadline - now));
             delay = (delay * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// One `GET /api/health` bounded by `timeout`, for `plan`: it reports an absent
+    /// Grafana at once instead of waiting `wait_timeout` as apply does.
+    pub(crate) fn probe(&self, timeout: Duration) -> Result<(), Error> {
+        let url = self.health_url();
+        self.health_once(&url, timeout).map_err(|last| Error::Unreachable { url, last })
+    }
+
+    fn health_url(&self) -> String {
+        format!("{}/api/health", self.base)
+    }
+
+    /// Ok when healthy, else what Grafana (or the connection) said.
+    fn health_once(&self, url: &str, timeout: Duration) -> Result<(), String> {
+        match self.http.get(url).timeout(timeout).send() {
+            Ok(r) => {
+                let status = r.status();
+                let body: Value = r.json().unwrap_or(Value::Null);
+                let db = body.get("database").and_then(Value::as_str).unwrap_or("");
+                if status.is_success() && db == "ok" {
+                    return Ok(());
+                }
+                Err(format!("{status}, database {}", if db.is_empty() { "unknown" } else { db }))
+            }
+            Err(e) => Err(describe_transport(&e)),
         }
     }
 

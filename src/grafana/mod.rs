@@ -52,6 +52,9 @@ pub enum Error {
     /// `/api/health` never reported a healthy database.
     #[error("grafana at `{url}` was not ready after {waited} (last answer: {last}); check that grafana-server is running or raise `grafana.wait_timeout`")]
     NotReady { url: String, waited: String, last: String },
+    /// `plan`'s single health probe failed (apply would wait `wait_timeout`).
+    #[error("grafana at `{url}` is not reachable ({last}); start Grafana, or set `grafana.enabled: false` if this host has none (apply waits up to `grafana.wait_timeout` for it)")]
+    Unreachable { url: String, last: String },
     /// 401: bad or expired credentials. Not retried.
     #[error("grafana at `{url}` rejected the credentials while reading or writing {object} (401: {message}); check the token or user and password")]
     Unauthorized { object: String, url: String, message: String },
@@ -130,11 +133,28 @@ impl PartialFailure {
     }
 }
 
+/// How long `monstack plan` gives Grafana to answer its one health probe.
+pub const PLAN_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long to give Grafana to become healthy before reading or writing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Poll up to `grafana.wait_timeout` (apply may run right after Grafana's install).
+    Configured,
+    /// One probe bounded by this timeout; failing is [`Error::Unreachable`].
+    Probe(Duration),
+}
+
 /// What apply would change in Grafana (reads only). `state_dir` is the host path of
 /// monstack's state dir (secret fingerprints live there). Empty in `files` mode or
 /// when Grafana is disabled: then the provisioning files carry the change.
 pub fn plan(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Vec<Change>> {
-    let Some(ctx) = Session::open(loaded, state_dir)? else { return Ok(Vec::new()) };
+    plan_with(loaded, state_dir, Wait::Configured)
+}
+
+/// [`plan`], waiting for Grafana as `wait` says.
+pub fn plan_with(loaded: &Loaded, state_dir: &Path, wait: Wait) -> anyhow::Result<Vec<Change>> {
+    let Some(ctx) = Session::open(loaded, state_dir, wait)? else { return Ok(Vec::new()) };
     let g = &loaded.config.grafana;
     let ds = datasource::observe(&ctx.client, &ctx.ds, &ctx.store)?;
     let mut changes = vec![ds.change(&ctx.ds.uid)];
@@ -158,7 +178,9 @@ pub fn plan(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Vec<Change>> {
 /// Converge Grafana; returns what was done. When some objects fail after others were
 /// written, the error is a [`PartialFailure`] listing both.
 pub fn apply(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Vec<Change>> {
-    let Some(ctx) = Session::open(loaded, state_dir)? else { return Ok(Vec::new()) };
+    let Some(ctx) = Session::open(loaded, state_dir, Wait::Configured)? else {
+        return Ok(Vec::new());
+    };
     let g = &loaded.config.grafana;
     let client = &ctx.client;
     let ds_plan = datasource::observe(client, &ctx.ds, &ctx.store)?;
@@ -233,7 +255,7 @@ struct Session {
 impl Session {
     /// Load every input first (a bad dashboard file is a config error and nothing is
     /// sent), then wait for Grafana. `None` when the API is not used.
-    fn open(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Option<Session>> {
+    fn open(loaded: &Loaded, state_dir: &Path, wait: Wait) -> anyhow::Result<Option<Session>> {
         let g = &loaded.config.grafana;
         if !g.enabled || g.mode == GrafanaMode::Files {
             return Ok(None);
@@ -241,8 +263,13 @@ impl Session {
         let dashboards = dashboard::load_desired(loaded)?;
         let ds = datasource::Desired::from_config(loaded)?;
         let client = client::Client::new(loaded)?;
-        let timeout = parse_duration(&g.wait_timeout).unwrap_or(Duration::from_secs(60));
-        client.wait_ready(timeout)?;
+        match wait {
+            Wait::Configured => {
+                let timeout = parse_duration(&g.wait_timeout).unwrap_or(Duration::from_secs(60));
+                client.wait_ready(timeout)?;
+            }
+            Wait::Probe(limit) => client.probe(limit)?,
+        }
         Ok(Some(Session { client, ds, dashboards, store: fingerprint::Store::new(state_dir) }))
     }
 

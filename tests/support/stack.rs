@@ -230,13 +230,53 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        let _ = self.cmd(&["stop"]).output();
         self.remember_pids();
+        let _ = self.cmd(&["stop"]).output();
+        let root = self.root.to_string_lossy().to_string();
         for pid in self.seen_pids.lock().unwrap().iter() {
-            if std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                // SAFETY: kill(2) on pids this test's stack started.
+            // Only a process still running a binary under this stack's root: the pid
+            // may have been recycled since.
+            let argv = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&argv).contains(&root) {
+                // SAFETY: kill(2) on a pid this test's stack started.
                 unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
             }
+        }
+    }
+}
+
+/// A child process (e.g. a `monstack apply` run in the background) that is killed
+/// and reaped when the guard is dropped, so a test failing half-way leaves no apply
+/// running that could start services after the [`Stack`] stopped them. Declare it
+/// after the stack so it is dropped first.
+pub struct ChildGuard(Option<std::process::Child>);
+
+impl ChildGuard {
+    pub fn spawn(cmd: &mut Command) -> ChildGuard {
+        ChildGuard(Some(cmd.spawn().unwrap()))
+    }
+
+    pub fn id(&self) -> u32 {
+        self.0.as_ref().unwrap().id()
+    }
+
+    pub fn child(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().unwrap()
+    }
+
+    /// Wait for the exit and collect the output (the guard has nothing left to do).
+    pub fn wait_with_output(mut self) -> Output {
+        self.0.take().unwrap().wait_with_output().unwrap()
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            if matches!(c.try_wait(), Ok(None)) {
+                let _ = c.kill();
+            }
+            let _ = c.wait();
         }
     }
 }
