@@ -151,13 +151,18 @@ fn merge(planned: Vec<Change>, done: Vec<Change>) -> Vec<Change> {
 }
 
 /// Test hook: `MONSTACK_CRASH_AT=<checkpoint>` makes apply SIGKILL itself there, so
-/// tests can prove that a re-run after a crash at that point converges.
+/// tests can prove that a re-run after a crash at that point converges. Debug builds
+/// only (the tests run the debug binary): a release build ignores the variable.
+#[cfg(debug_assertions)]
 fn checkpoint(name: &str) {
     if std::env::var_os("MONSTACK_CRASH_AT").is_some_and(|v| v == name) {
         // SAFETY: raising a signal at ourselves.
         unsafe { libc::raise(libc::SIGKILL) };
     }
 }
+
+#[cfg(not(debug_assertions))]
+fn checkpoint(_name: &str) {}
 
 fn exit_code(rep: &Report, detailed: bool) -> i32 {
     if detailed && rep.changed > 0 {
