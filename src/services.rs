@@ -231,7 +231,8 @@ impl ServiceManager for Systemd {
 
 /// Detached processes: each in its own session (setsid), stdin from /dev/null,
 /// stdout and stderr appended to `log/<name>.log`, pid in `run/<name>.pid` (pid and
-/// binary, so `stop` never signals a recycled pid that now belongs to something else).
+/// binary, so `stop` never signals a recycled pid that now belongs to something else;
+/// then the log's length at spawn, so [`log_tail`] shows this run's lines only).
 pub struct Direct {
     pub state: StateDir,
     pub root: Root,
@@ -256,6 +257,7 @@ impl Direct {
             .append(true)
             .open(&log_path)
             .with_context(|| format!("cannot open log `{}`", log_path.display()))?;
+        let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
         let mut cmd = Command::new(&spec.binary);
         cmd.args(&spec.args)
             .stdin(Stdio::null())
@@ -286,7 +288,7 @@ impl Direct {
         drop(child);
         atomic_fs::write_atomic(
             &self.state.pid_file(name),
-            format!("{pid}\n{}\n", spec.binary.display()).as_bytes(),
+            format!("{pid}\n{}\n{log_start}\n", spec.binary.display()).as_bytes(),
             0o644,
             Owner::default(),
         )?;
@@ -396,9 +398,59 @@ pub fn observe_pid(pid: u32) -> Option<Running> {
     Some(Running { pid, argv, exe })
 }
 
-/// The last `n` lines of a direct-mode log, to explain a process that died.
+/// The last `n` lines a direct-mode process wrote since it was last spawned, to
+/// explain a process that died (the log is appended across runs: earlier runs'
+/// lines would mislead).
 pub fn log_tail(state: &StateDir, kind: ComponentKind, n: usize) -> String {
-    let s = fs::read_to_string(state.log_file(kind.name())).unwrap_or_default();
+    let bytes = fs::read(state.log_file(kind.name())).unwrap_or_default();
+    let start = fs::read_to_string(state.pid_file(kind.name()))
+        .ok()
+        .and_then(|p| p.lines().nth(2).and_then(|l| l.trim().parse::<usize>().ok()))
+        // A log truncated since (rotation) is shown from its start.
+        .filter(|&off| off <= bytes.len())
+        .unwrap_or(0);
+    let s = String::from_utf8_lossy(&bytes[start..]);
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_tail_shows_only_the_last_spawn() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let state = StateDir { host: PathBuf::from("/var/lib/monstack"), path: dir.path().into() };
+        let log = state.log_file("alertmanager");
+        fs::create_dir_all(log.parent().unwrap()).unwrap();
+        fs::write(&log, "old run: started\nold run: listening\n").unwrap();
+        let d = Direct { state: state.clone(), root };
+        let spec = ServiceSpec {
+            kind: ComponentKind::Alertmanager,
+            user: "nobody".into(),
+            binary: PathBuf::from("/bin/sh"),
+            args: vec!["-c".into(), "echo 'new run: bad flag' >&2".into()],
+            ready_address: "127.0.0.1:1".into(),
+        };
+        d.spawn(&spec).unwrap();
+        let pid: u32 = fs::read_to_string(state.pid_file("alertmanager"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let start = Instant::now();
+        while alive(pid) && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // The child was not waited for by `spawn`: reap it here.
+        // SAFETY: waitpid on our own child.
+        unsafe { libc::waitpid(pid as i32, std::ptr::null_mut(), 0) };
+        let tail = log_tail(&state, ComponentKind::Alertmanager, 40);
+        assert_eq!(tail, "new run: bad flag");
+        assert!(fs::read_to_string(&log).unwrap().starts_with("old run"), "the log is kept");
+    }
 }
