@@ -462,3 +462,42 @@ fn plan_reports_an_unreachable_grafana_at_once_and_apply_waits_for_it() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("was not ready after 2s"), "{stderr}");
 }
+
+#[test]
+fn grafana_config_errors_are_found_before_the_host_changes() {
+    let s = Stack::new();
+    // Missing credentials: the token env var is unset and no user/password is given.
+    let closed = stack::free_port();
+    *s.grafana.lock().unwrap() = format!(
+        "grafana:\n  url: http://127.0.0.1:{closed}\n  auth:\n    token_env: MONSTACK_APPLY_TEST_UNSET_TOKEN\n    user_env: MONSTACK_APPLY_TEST_UNSET_USER\n"
+    );
+    s.write_config(stack::PROM, &[], "");
+    for args in
+        [&["apply", "--service-manager", "none"][..], &["plan", "--service-manager", "none"]]
+    {
+        let out = s.cmd(args).env_remove("MONSTACK_APPLY_TEST_UNSET_TOKEN").output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{args:?}: {err}");
+        assert!(err.contains("MONSTACK_APPLY_TEST_UNSET_TOKEN"), "names the env var: {err}");
+        assert!(err.contains("grafana.auth"), "names the key: {err}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("changed"), "{args:?}");
+        assert!(!s.root.exists(), "{args:?} wrote under the root");
+    }
+
+    // A dashboard file without a uid, credentials present.
+    let dash = s.dir.path().join("no-uid.json");
+    std::fs::write(&dash, r#"{"title": "No uid", "panels": []}"#).unwrap();
+    std::env::set_var("MONSTACK_APPLY_TEST_PREFLIGHT_TOKEN", "t0ken");
+    *s.grafana.lock().unwrap() = format!(
+        "grafana:\n  url: http://127.0.0.1:{closed}\n  auth:\n    token_env: MONSTACK_APPLY_TEST_PREFLIGHT_TOKEN\n  dashboards: [{}]\n",
+        dash.display()
+    );
+    s.write_config(stack::PROM, &[], "");
+    let out = s.run(&["apply", "--service-manager", "none"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("no-uid.json") && err.contains("has no `uid`"), "{err}");
+    assert!(err.contains("grafana.dashboards[0]"), "{err}");
+    assert!(!s.root.exists(), "nothing written under the root");
+    assert_eq!(s.mirror.requests(), 0, "nothing downloaded");
+}

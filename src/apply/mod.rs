@@ -43,6 +43,7 @@ fn absolute_root(ctx: &Context) -> anyhow::Result<Context> {
 pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
     let ctx = &absolute_root(ctx)?;
     let loaded = ctx.load_config()?;
+    crate::grafana::preflight(&loaded)?;
     let state = StateDir::new(&ctx.root, &loaded);
     let kind = choose_manager(args.service_manager, &ctx.root, &state);
     let mgr = services::manager(kind, &ctx.root, &state)?;
@@ -68,6 +69,9 @@ pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
 pub fn cmd_apply(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
     let ctx = &absolute_root(ctx)?;
     let loaded = ctx.load_config()?;
+    // Grafana's inputs are checked before anything on the host changes (the lock and
+    // the state dir included): a bad dashboard or missing credentials is exit 78.
+    crate::grafana::preflight(&loaded)?;
     let state = StateDir::new(&ctx.root, &loaded);
     let _lock = ApplyLock::acquire(&state)?;
     let kind = choose_manager(args.service_manager, &ctx.root, &state);
