@@ -62,6 +62,14 @@ pub trait ServiceManager {
     fn start(&self, spec: &ServiceSpec) -> anyhow::Result<()>;
     /// Stop and start again.
     fn restart(&self, spec: &ServiceSpec) -> anyhow::Result<()>;
+    /// Bring back the process a failed restart replaced: `previous` is what ran
+    /// before. systemd restarts the unit (its previous definition restored and
+    /// daemon-reloaded by the caller); `direct` relaunches the previous executable
+    /// with the previous argv.
+    fn relaunch(&self, spec: &ServiceSpec, previous: &Running) -> anyhow::Result<()> {
+        let _ = previous;
+        self.restart(spec)
+    }
     /// Ask the service to re-read its config by signal (used only when the HTTP
     /// reload endpoint is disabled); the caller verifies the outcome.
     fn signal_reload(&self, kind: ComponentKind) -> anyhow::Result<()>;
@@ -248,6 +256,19 @@ impl Direct {
     }
 
     fn spawn(&self, spec: &ServiceSpec) -> anyhow::Result<()> {
+        let argv0 = spec.binary.to_string_lossy().to_string();
+        self.spawn_argv(spec, &spec.binary, &argv0, &spec.args)
+    }
+
+    /// Start `program` with `argv0` and `args`; the pid file names `argv0`, which is
+    /// what [`ServiceManager::running`] compares with the process's argv.
+    fn spawn_argv(
+        &self,
+        spec: &ServiceSpec,
+        program: &Path,
+        argv0: &str,
+        args: &[String],
+    ) -> anyhow::Result<()> {
         let name = spec.kind.name();
         let log_path = self.state.log_file(name);
         fs::create_dir_all(log_path.parent().unwrap())
@@ -258,8 +279,9 @@ impl Direct {
             .open(&log_path)
             .with_context(|| format!("cannot open log `{}`", log_path.display()))?;
         let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
-        let mut cmd = Command::new(&spec.binary);
-        cmd.args(&spec.args)
+        let mut cmd = Command::new(program);
+        cmd.arg0(argv0)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -281,14 +303,13 @@ impl Direct {
                 Ok(())
             });
         }
-        let child =
-            cmd.spawn().with_context(|| format!("cannot start `{}`", spec.binary.display()))?;
+        let child = cmd.spawn().with_context(|| format!("cannot start `{}`", program.display()))?;
         let pid = child.id();
         // The child is not waited for: it outlives this process and is re-parented.
         drop(child);
         atomic_fs::write_atomic(
             &self.state.pid_file(name),
-            format!("{pid}\n{}\n{log_start}\n", spec.binary.display()).as_bytes(),
+            format!("{pid}\n{argv0}\n{log_start}\n").as_bytes(),
             0o644,
             Owner::default(),
         )?;
@@ -316,6 +337,19 @@ impl ServiceManager for Direct {
     fn restart(&self, spec: &ServiceSpec) -> anyhow::Result<()> {
         self.stop(spec.kind)?;
         self.spawn(spec)
+    }
+    fn relaunch(&self, spec: &ServiceSpec, previous: &Running) -> anyhow::Result<()> {
+        let Some((argv0, args)) = previous.argv.split_first() else {
+            return self.restart(spec);
+        };
+        self.stop(spec.kind)?;
+        // The executable it ran, even when `current` now points at another release;
+        // a deleted one (`... (deleted)`) is not there to run: use argv[0].
+        let program = match &previous.exe {
+            Some(exe) if exe.is_file() => exe.clone(),
+            _ => PathBuf::from(argv0),
+        };
+        self.spawn_argv(spec, &program, argv0, args)
     }
     fn signal_reload(&self, kind: ComponentKind) -> anyhow::Result<()> {
         let r = self

@@ -18,7 +18,8 @@ use monstack::report::Action;
 use monstack::services::{Running, ServiceManager, Systemd};
 use monstack::state::StateDir;
 
-/// A `systemctl` that logs every call and answers from state files.
+/// A `systemctl` that logs every call and answers from state files; a
+/// `<unit>.broken` file makes the next restart of that unit fail (once).
 fn fake_systemctl(dir: &Path) -> PathBuf {
     let bin = dir.join("systemctl");
     let script = format!(
@@ -31,7 +32,7 @@ case "$1" in
   is-enabled) [ -f "$state/$last.enabled" ] ;;
   show) if [ -f "$state/$last.active" ]; then echo {pid}; else echo 0; fi ;;
   enable) [ "$2" = --now ] && touch "$state/$last.active"; touch "$state/$last.enabled" ;;
-  restart) [ -f "$state/$last.broken" ] && {{ echo "Job for $last failed." >&2; exit 1; }}; touch "$state/$last.active" ;;
+  restart) [ -f "$state/$last.broken" ] && {{ rm "$state/$last.broken"; echo "Job for $last failed." >&2; exit 1; }}; touch "$state/$last.active" ;;
   stop) rm -f "$state/$last.active" ;;
   disable) [ "$2" = --now ] && rm -f "$state/$last.active"; rm -f "$state/$last.enabled" ;;
   daemon-reload|reload) ;;
@@ -204,4 +205,80 @@ fn systemd_disabled_component_is_disabled_now_and_planned_as_a_stop() {
             ("alertmanager".to_string(), Action::Stop),
         ]
     );
+}
+
+#[test]
+fn a_failed_restart_restores_the_unit_daemon_reloads_then_restarts_on_it() {
+    let s = stack::Stack::new();
+    let out = s.run(&["apply", "--service-manager", "none"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let unit = s.root.join("etc/systemd/system/prometheus.service");
+    let unit_before = std::fs::read(&unit).unwrap();
+
+    // systemd runs Prometheus; the new unit's restart fails once.
+    let dir = tempfile::tempdir().unwrap();
+    let sd = Systemd { systemctl: fake_systemctl(dir.path()) };
+    for f in ["active", "enabled", "broken"] {
+        std::fs::write(dir.path().join(format!("prometheus.service.{f}")), "").unwrap();
+    }
+    // The restarted (previous) Prometheus answers ready on its address.
+    let ready = tiny_http::Server::http(format!("127.0.0.1:{}", s.prom)).unwrap();
+    let ready = std::sync::Arc::new(ready);
+    let server = std::sync::Arc::clone(&ready);
+    let serving = std::thread::spawn(move || {
+        for req in server.incoming_requests() {
+            let _ = req.respond(tiny_http::Response::from_string("ready"));
+        }
+    });
+
+    s.write_config(stack::PROM, &[], "  extra_flags: ['--query.timeout=1m']\n");
+    let loaded = monstack::config::load(&s.config).unwrap();
+    let root = Root::new(&s.root);
+    let state = StateDir::new(&root, &loaded);
+    let net = NetArgs { offline: true, locked: false, arch: None };
+    let plan = resources::plan(&PlanInput {
+        root: &root,
+        loaded: &loaded,
+        state: &state,
+        templates: None,
+        manager: &sd,
+        net: &net,
+        grafana: false,
+    })
+    .unwrap();
+    assert!(plan.daemon_reload);
+    assert_eq!(plan.services[0].action, Action::Restart);
+    let mut done = Vec::new();
+    let err = monstack::apply::land(&plan, &state, &sd, &|_| {}, &mut done).unwrap_err();
+    ready.unblock();
+    serving.join().unwrap();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("Job for prometheus.service failed."), "{msg}");
+    assert!(msg.contains("`prometheus` brought back"), "{msg}");
+
+    let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+    let acts: Vec<&str> =
+        calls.lines().filter(|l| !l.starts_with("is-") && !l.starts_with("show")).collect();
+    assert_eq!(
+        acts,
+        [
+            "daemon-reload",
+            "enable prometheus.service",
+            "restart prometheus.service",
+            // The previous unit is back on disk: systemd re-reads it before the restart.
+            "daemon-reload",
+            "enable prometheus.service",
+            "restart prometheus.service",
+        ]
+    );
+    assert_eq!(std::fs::read(&unit).unwrap(), unit_before, "the previous unit is restored");
+    let svc = done.iter().find(|c| c.kind == "service" && c.name == "prometheus").unwrap();
+    assert_eq!(svc.action, Action::Restart);
+    let detail = svc.detail.as_deref().unwrap();
+    assert!(
+        detail.starts_with("restart failed: ") && detail.ends_with("previous restored"),
+        "{detail}"
+    );
+    let u = done.iter().find(|c| c.name == "/etc/systemd/system/prometheus.service").unwrap();
+    assert!(u.detail.as_deref().unwrap().contains("restored"), "{u:?}");
 }
