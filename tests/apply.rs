@@ -203,7 +203,18 @@ fn version_bump_installs_and_restarts() {
     assert_eq!(s.pid("alertmanager"), am);
     s.wait_up(&["prometheus", "node"]);
     let again = s.apply_ok();
-    assert_eq!(again["changed"], 0, "{again:#}");
+    // Once seen failing and not reproduced since: say which resource changed and why
+    // (the report's `detail`), and what Prometheus logged.
+    let log = std::fs::read_to_string(s.root.join("var/lib/monstack/log/prometheus.log"))
+        .unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(20).collect();
+    assert_eq!(
+        again["changed"],
+        0,
+        "{again:#}\npid file: {:?}, was {new}\nprometheus log (newest first):\n{}",
+        s.pid("prometheus"),
+        tail.join("\n")
+    );
 }
 
 #[test]

@@ -133,8 +133,7 @@ fn plan_services(s: &stack::Stack) -> (bool, Vec<(String, Action)>) {
         grafana: false,
     })
     .unwrap();
-    let services =
-        plan.services.iter().map(|p| (p.spec.kind.name().to_string(), p.action)).collect();
+    let services = plan.services.iter().map(|p| (p.name(), p.action)).collect();
     (plan.daemon_reload, services)
 }
 
@@ -249,7 +248,7 @@ fn a_failed_restart_restores_the_unit_daemon_reloads_then_restarts_on_it() {
     assert!(plan.daemon_reload);
     assert_eq!(plan.services[0].action, Action::Restart);
     let mut done = Vec::new();
-    let err = monstack::apply::land(&plan, &state, &sd, &|_| {}, &mut done).unwrap_err();
+    let err = monstack::apply::land(&root, &plan, &state, &sd, &|_| {}, &mut done).unwrap_err();
     ready.unblock();
     serving.join().unwrap();
     let msg = format!("{err:#}");
@@ -281,4 +280,28 @@ fn a_failed_restart_restores_the_unit_daemon_reloads_then_restarts_on_it() {
     );
     let u = done.iter().find(|c| c.name == "/etc/systemd/system/prometheus.service").unwrap();
     assert!(u.detail.as_deref().unwrap().contains("restored"), "{u:?}");
+}
+
+#[test]
+fn systemd_plan_stops_what_an_earlier_direct_apply_started() {
+    let s = stack::Stack::new();
+    s.apply_ok();
+    let (_, services) = plan_services(&s);
+    // The units are (as the stand-in says) running; the `direct` processes still hold
+    // the ports and are stopped first.
+    assert_eq!(
+        services,
+        [
+            ("prometheus".to_string(), Action::Unchanged),
+            ("alertmanager".to_string(), Action::Unchanged),
+            ("node_exporter".to_string(), Action::Unchanged),
+            ("node_exporter (direct)".to_string(), Action::Stop),
+            ("alertmanager (direct)".to_string(), Action::Stop),
+            ("prometheus (direct)".to_string(), Action::Stop),
+        ]
+    );
+    let out = s.run(&["stop"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_, services) = plan_services(&s);
+    assert!(services.iter().all(|(_, a)| *a == Action::Unchanged), "{services:?}");
 }

@@ -188,7 +188,9 @@ fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
     env.apply();
 
     // 1. Healthy: every check passes; exit 0. Targets may not be scraped yet right
-    //    after apply, so --wait gives Prometheus its first scrapes.
+    //    after apply (a warning, which --wait does not wait out), so poll for the
+    //    first scrapes before reading the target checks.
+    env.stack.wait_up(&["prometheus", "node"]);
     let (code, doc, out) = env.status(&["--wait", "60s"]);
     assert_eq!(code, 0, "{out}");
     assert!(doc.healthy, "{:#?}", doc.failed());

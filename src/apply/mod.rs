@@ -252,7 +252,7 @@ fn converge(
     }
 
     // 4. Files, 5. services.
-    land(&plan, state, mgr, &|m| ctx.info(m), done)?;
+    land(root, &plan, state, mgr, &|m| ctx.info(m), done)?;
     if let Err(e) = rsyslog_restart(root, mgr, &plan) {
         ctx.info(format!("warning: {e:#}"));
     }
@@ -273,6 +273,7 @@ fn converge(
 /// restarted one relaunched as it ran before), and `done` tells what happened to each,
 /// the failed service and the restored files included.
 pub fn land(
+    root: &Root,
     plan: &Plan,
     state: &StateDir,
     mgr: &dyn ServiceManager,
@@ -318,12 +319,23 @@ pub fn land(
             failure = Some((None, e));
         }
     }
-    for (i, s) in plan.services.iter().enumerate() {
+    // Leftovers of an earlier `direct` apply go first: they hold the units' ports.
+    let leftovers = plan.services.iter().enumerate().filter(|(_, s)| s.leftover);
+    for (i, s) in leftovers.chain(plan.services.iter().enumerate().filter(|(_, s)| !s.leftover)) {
         if failure.is_some() {
             break;
         }
         let kind = s.spec.kind;
         let r = match s.action {
+            Action::Stop if s.leftover => {
+                info(format!("stopping {kind} started by `direct`"));
+                services::manager(ServiceManagerKind::Direct, root, state).and_then(|direct| {
+                    direct
+                        .stop(kind)
+                        .map(|_| ())
+                        .with_context(|| format!("cannot stop `{}`", s.name()))
+                })
+            }
             Action::Start => {
                 info(format!("starting {kind}"));
                 mgr.start(&s.spec).and_then(|_| wait_ready(state, mgr, kind, &s.spec.ready_address))
@@ -349,7 +361,7 @@ pub fn land(
         match r {
             Ok(()) => {
                 served.push(i);
-                let mut c = Change::new("service", kind.name(), s.action);
+                let mut c = Change::new("service", s.name(), s.action);
                 c.detail = s.reason.clone();
                 done.push(c);
             }
@@ -388,31 +400,33 @@ pub fn land(
         let kind = s.spec.kind;
         let tried = served.contains(&i) || failed == Some(i);
         let outcome = match s.action {
-            Action::Reload => Some(lifecycle::reload(kind, &s.spec.ready_address, mgr)),
+            Action::Reload if tried => Some(lifecycle::reload(kind, &s.spec.ready_address, mgr)),
             Action::Restart if tried => previous.iter().find(|(j, _)| *j == i).map(|(_, prev)| {
                 let address = previous_address(mgr, prev, &s.spec);
                 mgr.relaunch(&s.spec, prev).and_then(|_| wait_ready(state, mgr, kind, &address))
             }),
             _ => None,
         };
-        let after = match &outcome {
-            Some(Ok(())) => {
-                back.push(format!("`{kind}`"));
+        let after = match (&outcome, failed == Some(i)) {
+            (Some(Ok(())), _) => {
+                if s.action == Action::Restart {
+                    back.push(format!("`{kind}`"));
+                }
                 "previous restored".to_string()
             }
-            Some(Err(re)) => {
+            (Some(Err(re)), _) => {
                 eprintln!("warning: `{kind}` could not be brought back: {re:#}");
                 format!("the previous could not be brought back: {}", one_line(re))
             }
-            None if s.action == Action::Start => "it was not running before".to_string(),
-            None => continue,
+            (None, true) if s.action == Action::Start => "it was not running before".to_string(),
+            (None, true) => "nothing to bring back".to_string(),
+            (None, false) => continue,
         };
         if failed == Some(i) {
-            let mut c = Change::new("service", kind.name(), s.action);
+            let mut c = Change::new("service", s.name(), s.action);
             c.detail = Some(format!("{} failed: {}; {after}", s.action.as_str(), one_line(&e)));
             done.push(c);
-        } else if let Some(c) =
-            done.iter_mut().find(|c| c.kind == "service" && c.name == kind.name())
+        } else if let Some(c) = done.iter_mut().find(|c| c.kind == "service" && c.name == s.name())
         {
             c.detail = Some(format!("{}, then {after} after the failure", s.action.as_str()));
         }
@@ -425,7 +439,7 @@ pub fn land(
     } else {
         "; the previous files were restored".to_string()
     };
-    if !rejected && !back.is_empty() {
+    if !back.is_empty() {
         note.push_str(&format!(" and {} brought back", back.join(", ")));
     }
     state.clear_pending()?;

@@ -56,6 +56,33 @@ pub struct ServicePlan {
     pub action: Action,
     pub reason: Option<String>,
     pub pid: Option<u32>,
+    /// A process an earlier `direct` apply started, to stop before systemd starts the
+    /// unit (it would hold the unit's port). Listed after the component's own entry
+    /// and stopped before any other service action.
+    pub leftover: bool,
+}
+
+impl ServicePlan {
+    /// The resource name: the component, `<component> (direct)` for a leftover.
+    pub fn name(&self) -> String {
+        if self.leftover {
+            format!("{} (direct)", self.spec.kind.name())
+        } else {
+            self.spec.kind.name().to_string()
+        }
+    }
+}
+
+/// A spec for a component that is only to be stopped (no argv needed).
+fn stop_spec(loaded: &Loaded, kind: ComponentKind) -> ServiceSpec {
+    let comp = loaded.config.component(kind);
+    ServiceSpec {
+        kind,
+        user: comp.user.clone(),
+        binary: comp.install_dir.join("current").join(kind.binaries()[0]),
+        args: Vec::new(),
+        ready_address: comp.listen_address.clone(),
+    }
 }
 
 /// Everything apply would do, in execution order.
@@ -94,7 +121,7 @@ impl Plan {
             out.push(c);
         }
         for s in &self.services {
-            let mut c = Change::new("service", s.spec.kind.name(), s.action);
+            let mut c = Change::new("service", s.name(), s.action);
             c.detail = s.reason.clone();
             out.push(c);
         }
@@ -351,7 +378,7 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<Plan> {
                     }
                 }
             };
-            services.push(ServicePlan { spec, action, reason, pid });
+            services.push(ServicePlan { spec, action, reason, pid, leftover: false });
         }
         // Disabled components still running (or enabled at boot) are stopped; their
         // files, unit and releases stay on disk.
@@ -359,17 +386,30 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<Plan> {
             if !manager.present(kind)? {
                 continue;
             }
-            let comp = loaded.config.component(kind);
-            let spec = ServiceSpec {
-                kind,
-                user: comp.user.clone(),
-                binary: comp.install_dir.join("current").join(kind.binaries()[0]),
-                args: Vec::new(),
-                ready_address: comp.listen_address.clone(),
-            };
             let pid = manager.running(kind)?.map(|r| r.pid);
-            let reason = Some("disabled in the config".to_string());
-            services.push(ServicePlan { spec, action: Action::Stop, reason, pid });
+            services.push(ServicePlan {
+                spec: stop_spec(loaded, kind),
+                action: Action::Stop,
+                reason: Some("disabled in the config".to_string()),
+                pid,
+                leftover: false,
+            });
+        }
+        // Switched from `direct` to systemd: what `direct` started still runs from its
+        // pid files and would hold the units' ports.
+        if mkind == ServiceManagerKind::Systemd {
+            let direct = services::Direct { state: state.clone(), root: (*root).clone() };
+            for kind in ComponentKind::ALL.into_iter().rev() {
+                if let Some(r) = direct.running(kind)? {
+                    services.push(ServicePlan {
+                        spec: stop_spec(loaded, kind),
+                        action: Action::Stop,
+                        reason: Some("started by an earlier `direct` apply".to_string()),
+                        pid: Some(r.pid),
+                        leftover: true,
+                    });
+                }
+            }
         }
     }
 
