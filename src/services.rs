@@ -70,6 +70,16 @@ pub trait ServiceManager {
         let _ = previous;
         self.restart(spec)
     }
+    /// Whether another unit of the host (rsyslog) is active; false without systemd.
+    fn unit_active(&self, unit: &str) -> anyhow::Result<bool> {
+        let _ = unit;
+        Ok(false)
+    }
+    /// Restart another unit of the host (rsyslog, to read a changed drop-in);
+    /// only systemd can.
+    fn restart_unit(&self, unit: &str) -> anyhow::Result<()> {
+        anyhow::bail!("`{unit}` can only be restarted under systemd")
+    }
     /// Ask the service to re-read its config by signal (used only when the HTTP
     /// reload endpoint is disabled); the caller verifies the outcome.
     fn signal_reload(&self, kind: ComponentKind) -> anyhow::Result<()>;
@@ -217,6 +227,12 @@ impl ServiceManager for Systemd {
     }
     fn signal_reload(&self, kind: ComponentKind) -> anyhow::Result<()> {
         self.ok(&["reload", kind.unit()])
+    }
+    fn unit_active(&self, unit: &str) -> anyhow::Result<bool> {
+        Ok(self.run(&["is-active", "--quiet", unit])?.status.success())
+    }
+    fn restart_unit(&self, unit: &str) -> anyhow::Result<()> {
+        self.ok(&["restart", unit])
     }
     fn stop(&self, kind: ComponentKind) -> anyhow::Result<bool> {
         let was = self.run(&["is-active", "--quiet", kind.unit()])?.status.success();

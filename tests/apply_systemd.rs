@@ -88,8 +88,10 @@ fn systemd_manager_drives_systemctl() {
 }
 
 /// systemd as the planner sees it: every unit active, running the current binary.
+/// It acts only on other units of the host (rsyslog), and records that.
 struct AllRunning {
     root: Root,
+    restarted: std::cell::RefCell<Vec<String>>,
 }
 
 impl ServiceManager for AllRunning {
@@ -115,13 +117,20 @@ impl ServiceManager for AllRunning {
     fn stop(&self, _: ComponentKind) -> anyhow::Result<bool> {
         Ok(false)
     }
+    fn unit_active(&self, _: &str) -> anyhow::Result<bool> {
+        Ok(true)
+    }
+    fn restart_unit(&self, unit: &str) -> anyhow::Result<()> {
+        self.restarted.borrow_mut().push(unit.to_string());
+        Ok(())
+    }
 }
 
 fn plan_services(s: &stack::Stack) -> (bool, Vec<(String, Action)>) {
     let loaded = monstack::config::load(&s.config).unwrap();
     let root = Root::new(&s.root);
     let state = StateDir::new(&root, &loaded);
-    let mgr = AllRunning { root: root.clone() };
+    let mgr = AllRunning { root: root.clone(), restarted: Default::default() };
     let net = NetArgs { offline: true, locked: false, arch: None };
     let plan = resources::plan(&PlanInput {
         root: &root,
@@ -304,4 +313,70 @@ fn systemd_plan_stops_what_an_earlier_direct_apply_started() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (_, services) = plan_services(&s);
     assert!(services.iter().all(|(_, a)| *a == Action::Unchanged), "{services:?}");
+}
+
+#[test]
+fn a_changed_rsyslog_drop_in_restarts_rsyslog_under_systemd_only() {
+    let s = stack::Stack::new();
+    let out = s.run(&["apply", "--service-manager", "none"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A new rule for the drop-in (the section is appended after `grafana:`).
+    *s.grafana.lock().unwrap() = "grafana:\n  enabled: false\nrsyslog:\n  rules:\n    - selector: local1.*\n      action: /var/log/other.log\n".into();
+    s.write_config(stack::PROM, &[], "");
+
+    // Under `none` (and `direct`) the plan says the operator must restart rsyslog.
+    let out = s.run(&["plan", "--service-manager", "none"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("file               /etc/rsyslog.d/30-snowflake-mcp.conf (update): rsyslog reads it only at start: restart rsyslog"),
+        "{text}"
+    );
+    assert!(!text.contains("service            rsyslog"), "{text}");
+
+    // Under systemd with rsyslog active: planned as a restart, and done by apply.
+    let loaded = monstack::config::load(&s.config).unwrap();
+    let root = Root::new(&s.root);
+    let state = StateDir::new(&root, &loaded);
+    let mgr = AllRunning { root: root.clone(), restarted: Default::default() };
+    let net = NetArgs { offline: true, locked: false, arch: None };
+    let plan = resources::plan(&PlanInput {
+        root: &root,
+        loaded: &loaded,
+        state: &state,
+        templates: None,
+        manager: &mgr,
+        net: &net,
+        grafana: false,
+    })
+    .unwrap();
+    let changed: Vec<String> = plan
+        .changes()
+        .into_iter()
+        .filter(|c| c.action.is_change())
+        .map(|c| format!("{} {} {}", c.kind, c.name, c.action.as_str()))
+        .collect();
+    assert_eq!(
+        changed,
+        ["file /etc/rsyslog.d/30-snowflake-mcp.conf update", "service rsyslog restart"]
+    );
+    let mut done = Vec::new();
+    monstack::apply::land(&root, &plan, &state, &mgr, &|_| {}, &mut done).unwrap();
+    assert_eq!(*mgr.restarted.borrow(), ["rsyslog.service"]);
+    assert!(
+        done.iter()
+            .any(|c| c.kind == "service" && c.name == "rsyslog" && c.action == Action::Restart),
+        "{done:?}"
+    );
+    // Converged: nothing left to restart.
+    let plan = resources::plan(&PlanInput {
+        root: &root,
+        loaded: &loaded,
+        state: &state,
+        templates: None,
+        manager: &mgr,
+        net: &net,
+        grafana: false,
+    })
+    .unwrap();
+    assert!(!plan.rsyslog_restart);
 }

@@ -253,9 +253,6 @@ fn converge(
 
     // 4. Files, 5. services.
     land(root, &plan, state, mgr, &|m| ctx.info(m), done)?;
-    if let Err(e) = rsyslog_restart(root, mgr, &plan) {
-        ctx.info(format!("warning: {e:#}"));
-    }
 
     // 6. Grafana.
     let g = &loaded.config.grafana;
@@ -369,6 +366,9 @@ pub fn land(
         }
     }
     let Some((failed, mut e)) = failure else {
+        if plan.rsyslog_restart {
+            done.push(rsyslog_restart(mgr, info));
+        }
         state.clear_pending()?;
         return Ok(());
     };
@@ -446,6 +446,21 @@ pub fn land(
     Err(e.context(format!("apply failed{note}")))
 }
 
+/// Restart rsyslog for its changed drop-in. A failure does not fail the apply (the
+/// stack itself is converged); the report and a warning say so.
+fn rsyslog_restart(mgr: &dyn ServiceManager, info: &dyn Fn(String)) -> Change {
+    info(format!("restarting {}", resources::RSYSLOG));
+    let mut c = Change::new("service", resources::RSYSLOG, Action::Restart);
+    match mgr.restart_unit(&format!("{}.service", resources::RSYSLOG)) {
+        Ok(()) => c.detail = Some("its drop-in changed".into()),
+        Err(e) => {
+            eprintln!("warning: {e:#}");
+            c.detail = Some(format!("restart failed: {}", one_line(&e)));
+        }
+    }
+    c
+}
+
 /// Files written by a failed apply and then put back.
 fn mark_restored(changes: &mut [Change]) {
     for c in changes {
@@ -508,23 +523,6 @@ fn restore(backups: &atomic_fs::Backups, written: &[(&FilePlan, Saved)]) {
             eprintln!("warning: cannot restore `{}`: {e:#}", f.file.path.display());
         }
     }
-}
-
-/// rsyslog reads its drop-ins only at start: restart it when one changed (systemd only).
-fn rsyslog_restart(root: &Root, mgr: &dyn ServiceManager, plan: &Plan) -> anyhow::Result<()> {
-    if mgr.kind() != ServiceManagerKind::Systemd || !root.is_host() {
-        return Ok(());
-    }
-    if plan.changed_files().any(|f| f.file.role == FileRole::Rsyslog) {
-        let active = Command::new("systemctl").args(["is-active", "--quiet", "rsyslog"]).status();
-        if active.map(|s| s.success()).unwrap_or(false) {
-            let st = Command::new("systemctl").args(["restart", "rsyslog"]).status()?;
-            if !st.success() {
-                anyhow::bail!("`systemctl restart rsyslog` failed");
-            }
-        }
-    }
-    Ok(())
 }
 
 fn remove_stray_temps(plan: &Plan, state: &StateDir) {
