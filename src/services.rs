@@ -62,6 +62,24 @@ pub trait ServiceManager {
     fn start(&self, spec: &ServiceSpec) -> anyhow::Result<()>;
     /// Stop and start again.
     fn restart(&self, spec: &ServiceSpec) -> anyhow::Result<()>;
+    /// Bring back the process a failed restart replaced: `previous` is what ran
+    /// before. systemd restarts the unit (its previous definition restored and
+    /// daemon-reloaded by the caller); `direct` relaunches the previous executable
+    /// with the previous argv.
+    fn relaunch(&self, spec: &ServiceSpec, previous: &Running) -> anyhow::Result<()> {
+        let _ = previous;
+        self.restart(spec)
+    }
+    /// Whether another unit of the host (rsyslog) is active; false without systemd.
+    fn unit_active(&self, unit: &str) -> anyhow::Result<bool> {
+        let _ = unit;
+        Ok(false)
+    }
+    /// Restart another unit of the host (rsyslog, to read a changed drop-in);
+    /// only systemd can.
+    fn restart_unit(&self, unit: &str) -> anyhow::Result<()> {
+        anyhow::bail!("`{unit}` can only be restarted under systemd")
+    }
     /// Ask the service to re-read its config by signal (used only when the HTTP
     /// reload endpoint is disabled); the caller verifies the outcome.
     fn signal_reload(&self, kind: ComponentKind) -> anyhow::Result<()>;
@@ -210,6 +228,12 @@ impl ServiceManager for Systemd {
     fn signal_reload(&self, kind: ComponentKind) -> anyhow::Result<()> {
         self.ok(&["reload", kind.unit()])
     }
+    fn unit_active(&self, unit: &str) -> anyhow::Result<bool> {
+        Ok(self.run(&["is-active", "--quiet", unit])?.status.success())
+    }
+    fn restart_unit(&self, unit: &str) -> anyhow::Result<()> {
+        self.ok(&["restart", unit])
+    }
     fn stop(&self, kind: ComponentKind) -> anyhow::Result<bool> {
         let was = self.run(&["is-active", "--quiet", kind.unit()])?.status.success();
         self.ok(&["stop", kind.unit()])?;
@@ -231,7 +255,8 @@ impl ServiceManager for Systemd {
 
 /// Detached processes: each in its own session (setsid), stdin from /dev/null,
 /// stdout and stderr appended to `log/<name>.log`, pid in `run/<name>.pid` (pid and
-/// binary, so `stop` never signals a recycled pid that now belongs to something else).
+/// binary, so `stop` never signals a recycled pid that now belongs to something else;
+/// then the log's length at spawn, so [`log_tail`] shows this run's lines only).
 pub struct Direct {
     pub state: StateDir,
     pub root: Root,
@@ -247,6 +272,19 @@ impl Direct {
     }
 
     fn spawn(&self, spec: &ServiceSpec) -> anyhow::Result<()> {
+        let argv0 = spec.binary.to_string_lossy().to_string();
+        self.spawn_argv(spec, &spec.binary, &argv0, &spec.args)
+    }
+
+    /// Start `program` with `argv0` and `args`; the pid file names `argv0`, which is
+    /// what [`ServiceManager::running`] compares with the process's argv.
+    fn spawn_argv(
+        &self,
+        spec: &ServiceSpec,
+        program: &Path,
+        argv0: &str,
+        args: &[String],
+    ) -> anyhow::Result<()> {
         let name = spec.kind.name();
         let log_path = self.state.log_file(name);
         fs::create_dir_all(log_path.parent().unwrap())
@@ -256,8 +294,10 @@ impl Direct {
             .append(true)
             .open(&log_path)
             .with_context(|| format!("cannot open log `{}`", log_path.display()))?;
-        let mut cmd = Command::new(&spec.binary);
-        cmd.args(&spec.args)
+        let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut cmd = Command::new(program);
+        cmd.arg0(argv0)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -279,14 +319,13 @@ impl Direct {
                 Ok(())
             });
         }
-        let child =
-            cmd.spawn().with_context(|| format!("cannot start `{}`", spec.binary.display()))?;
+        let child = cmd.spawn().with_context(|| format!("cannot start `{}`", program.display()))?;
         let pid = child.id();
         // The child is not waited for: it outlives this process and is re-parented.
         drop(child);
         atomic_fs::write_atomic(
             &self.state.pid_file(name),
-            format!("{pid}\n{}\n", spec.binary.display()).as_bytes(),
+            format!("{pid}\n{argv0}\n{log_start}\n").as_bytes(),
             0o644,
             Owner::default(),
         )?;
@@ -314,6 +353,19 @@ impl ServiceManager for Direct {
     fn restart(&self, spec: &ServiceSpec) -> anyhow::Result<()> {
         self.stop(spec.kind)?;
         self.spawn(spec)
+    }
+    fn relaunch(&self, spec: &ServiceSpec, previous: &Running) -> anyhow::Result<()> {
+        let Some((argv0, args)) = previous.argv.split_first() else {
+            return self.restart(spec);
+        };
+        self.stop(spec.kind)?;
+        // The executable it ran, even when `current` now points at another release;
+        // a deleted one (`... (deleted)`) is not there to run: use argv[0].
+        let program = match &previous.exe {
+            Some(exe) if exe.is_file() => exe.clone(),
+            _ => PathBuf::from(argv0),
+        };
+        self.spawn_argv(spec, &program, argv0, args)
     }
     fn signal_reload(&self, kind: ComponentKind) -> anyhow::Result<()> {
         let r = self
@@ -396,9 +448,59 @@ pub fn observe_pid(pid: u32) -> Option<Running> {
     Some(Running { pid, argv, exe })
 }
 
-/// The last `n` lines of a direct-mode log, to explain a process that died.
+/// The last `n` lines a direct-mode process wrote since it was last spawned, to
+/// explain a process that died (the log is appended across runs: earlier runs'
+/// lines would mislead).
 pub fn log_tail(state: &StateDir, kind: ComponentKind, n: usize) -> String {
-    let s = fs::read_to_string(state.log_file(kind.name())).unwrap_or_default();
+    let bytes = fs::read(state.log_file(kind.name())).unwrap_or_default();
+    let start = fs::read_to_string(state.pid_file(kind.name()))
+        .ok()
+        .and_then(|p| p.lines().nth(2).and_then(|l| l.trim().parse::<usize>().ok()))
+        // A log truncated since (rotation) is shown from its start.
+        .filter(|&off| off <= bytes.len())
+        .unwrap_or(0);
+    let s = String::from_utf8_lossy(&bytes[start..]);
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_tail_shows_only_the_last_spawn() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let state = StateDir { host: PathBuf::from("/var/lib/monstack"), path: dir.path().into() };
+        let log = state.log_file("alertmanager");
+        fs::create_dir_all(log.parent().unwrap()).unwrap();
+        fs::write(&log, "old run: started\nold run: listening\n").unwrap();
+        let d = Direct { state: state.clone(), root };
+        let spec = ServiceSpec {
+            kind: ComponentKind::Alertmanager,
+            user: "nobody".into(),
+            binary: PathBuf::from("/bin/sh"),
+            args: vec!["-c".into(), "echo 'new run: bad flag' >&2".into()],
+            ready_address: "127.0.0.1:1".into(),
+        };
+        d.spawn(&spec).unwrap();
+        let pid: u32 = fs::read_to_string(state.pid_file("alertmanager"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let start = Instant::now();
+        while alive(pid) && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // The child was not waited for by `spawn`: reap it here.
+        // SAFETY: waitpid on our own child.
+        unsafe { libc::waitpid(pid as i32, std::ptr::null_mut(), 0) };
+        let tail = log_tail(&state, ComponentKind::Alertmanager, 40);
+        assert_eq!(tail, "new run: bad flag");
+        assert!(fs::read_to_string(&log).unwrap().starts_with("old run"), "the log is kept");
+    }
 }

@@ -473,3 +473,104 @@ fn plan_reports_an_unreachable_grafana_at_once_and_apply_waits_for_it() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("was not ready after 2s"), "{stderr}");
 }
+
+#[test]
+fn grafana_config_errors_are_found_before_the_host_changes() {
+    let s = Stack::new();
+    // Missing credentials: the token env var is unset and no user/password is given.
+    let closed = stack::free_port();
+    *s.grafana.lock().unwrap() = format!(
+        "grafana:\n  url: http://127.0.0.1:{closed}\n  auth:\n    token_env: MONSTACK_APPLY_TEST_UNSET_TOKEN\n    user_env: MONSTACK_APPLY_TEST_UNSET_USER\n"
+    );
+    s.write_config(stack::PROM, &[], "");
+    for args in
+        [&["apply", "--service-manager", "none"][..], &["plan", "--service-manager", "none"]]
+    {
+        let out = s.cmd(args).env_remove("MONSTACK_APPLY_TEST_UNSET_TOKEN").output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{args:?}: {err}");
+        assert!(err.contains("MONSTACK_APPLY_TEST_UNSET_TOKEN"), "names the env var: {err}");
+        assert!(err.contains("grafana.auth"), "names the key: {err}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("changed"), "{args:?}");
+        assert!(!s.root.exists(), "{args:?} wrote under the root");
+    }
+
+    // A dashboard file without a uid, credentials present.
+    let dash = s.dir.path().join("no-uid.json");
+    std::fs::write(&dash, r#"{"title": "No uid", "panels": []}"#).unwrap();
+    std::env::set_var("MONSTACK_APPLY_TEST_PREFLIGHT_TOKEN", "t0ken");
+    *s.grafana.lock().unwrap() = format!(
+        "grafana:\n  url: http://127.0.0.1:{closed}\n  auth:\n    token_env: MONSTACK_APPLY_TEST_PREFLIGHT_TOKEN\n  dashboards: [{}]\n",
+        dash.display()
+    );
+    s.write_config(stack::PROM, &[], "");
+    let out = s.run(&["apply", "--service-manager", "none"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("no-uid.json") && err.contains("has no `uid`"), "{err}");
+    assert!(err.contains("grafana.dashboards[0]"), "{err}");
+    assert!(!s.root.exists(), "nothing written under the root");
+    assert_eq!(s.mirror.requests(), 0, "nothing downloaded");
+}
+
+#[test]
+fn a_failed_restart_brings_the_previous_process_back_and_says_so() {
+    let s = Stack::new();
+    s.apply_ok();
+    let old = s.pid("alertmanager").expect("alertmanager runs");
+    let cmdline = |pid: u32| std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let old_argv = cmdline(old);
+    let old_exe = std::fs::read_link(format!("/proc/{old}/exe")).unwrap();
+
+    // A flag Alertmanager refuses at startup: the restart fails.
+    *s.alertmanager_extra.lock().unwrap() = "  extra_flags: ['--log.level=nope']\n".into();
+    s.write_config(stack::PROM, &[], "");
+    let unit = s.root.join("etc/systemd/system/alertmanager.service");
+    let unit_before = std::fs::read(&unit).unwrap();
+    let (code, report, stderr) = s.apply(&[]);
+    assert_eq!(code, 1, "{stderr}\n{report:#}");
+    assert!(stderr.contains(r#"unrecognized log level "nope""#), "names the cause: {stderr}");
+    assert!(stderr.contains("`alertmanager` brought back"), "{stderr}");
+    // The log tail is this run's: the earlier run's startup lines are not shown.
+    assert!(!stderr.contains("Starting Alertmanager"), "stale log lines: {stderr}");
+
+    // The report lists the service and the restored unit honestly.
+    let resources = report["resources"].as_array().unwrap();
+    let find = |kind: &str, name: &str| {
+        resources
+            .iter()
+            .find(|r| r["kind"] == kind && r["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind} {name} in {report:#}"))
+            .clone()
+    };
+    let svc = find("service", "alertmanager");
+    assert_eq!(svc["action"], "restart", "{svc:#}");
+    let detail = svc["detail"].as_str().unwrap();
+    assert!(detail.starts_with("restart failed: "), "{detail}");
+    assert!(detail.contains("nope") && detail.ends_with("previous restored"), "{detail}");
+    let u = find("unit", "/etc/systemd/system/alertmanager.service");
+    assert!(u["detail"].as_str().unwrap().contains("restored"), "{u:#}");
+    assert!(report["changed"].as_u64().unwrap() > 0, "{report:#}");
+    assert!(report["errors"][0].as_str().unwrap().contains("nope"), "{report:#}");
+
+    // Alertmanager runs again exactly as before the failed apply, on the old unit.
+    let new = s.pid("alertmanager").expect("alertmanager was brought back");
+    assert_ne!(new, old);
+    assert!(monstack::services::alive(new));
+    assert_eq!(cmdline(new), old_argv, "the previous argv");
+    assert_eq!(std::fs::read_link(format!("/proc/{new}/exe")).unwrap(), old_exe);
+    assert_eq!(std::fs::read(&unit).unwrap(), unit_before, "the previous unit");
+    let ready = poll(Duration::from_secs(30), || {
+        let out = std::process::Command::new("curl")
+            .args(["-sf", &format!("http://127.0.0.1:{}/-/ready", s.am)])
+            .output()
+            .unwrap();
+        out.status.success().then_some(())
+    });
+    assert!(ready.is_some(), "the previous Alertmanager serves");
+
+    // With the flag gone the host is converged as it was.
+    *s.alertmanager_extra.lock().unwrap() = String::new();
+    s.write_config(stack::PROM, &[], "");
+    assert_eq!(s.apply_ok()["changed"], 0);
+}

@@ -18,7 +18,8 @@ use monstack::report::Action;
 use monstack::services::{Running, ServiceManager, Systemd};
 use monstack::state::StateDir;
 
-/// A `systemctl` that logs every call and answers from state files.
+/// A `systemctl` that logs every call and answers from state files; a
+/// `<unit>.broken` file makes the next restart of that unit fail (once).
 fn fake_systemctl(dir: &Path) -> PathBuf {
     let bin = dir.join("systemctl");
     let script = format!(
@@ -31,7 +32,7 @@ case "$1" in
   is-enabled) [ -f "$state/$last.enabled" ] ;;
   show) if [ -f "$state/$last.active" ]; then echo {pid}; else echo 0; fi ;;
   enable) [ "$2" = --now ] && touch "$state/$last.active"; touch "$state/$last.enabled" ;;
-  restart) [ -f "$state/$last.broken" ] && {{ echo "Job for $last failed." >&2; exit 1; }}; touch "$state/$last.active" ;;
+  restart) [ -f "$state/$last.broken" ] && {{ rm "$state/$last.broken"; echo "Job for $last failed." >&2; exit 1; }}; touch "$state/$last.active" ;;
   stop) rm -f "$state/$last.active" ;;
   disable) [ "$2" = --now ] && rm -f "$state/$last.active"; rm -f "$state/$last.enabled" ;;
   daemon-reload|reload) ;;
@@ -87,8 +88,10 @@ fn systemd_manager_drives_systemctl() {
 }
 
 /// systemd as the planner sees it: every unit active, running the current binary.
+/// It acts only on other units of the host (rsyslog), and records that.
 struct AllRunning {
     root: Root,
+    restarted: std::cell::RefCell<Vec<String>>,
 }
 
 impl ServiceManager for AllRunning {
@@ -114,13 +117,20 @@ impl ServiceManager for AllRunning {
     fn stop(&self, _: ComponentKind) -> anyhow::Result<bool> {
         Ok(false)
     }
+    fn unit_active(&self, _: &str) -> anyhow::Result<bool> {
+        Ok(true)
+    }
+    fn restart_unit(&self, unit: &str) -> anyhow::Result<()> {
+        self.restarted.borrow_mut().push(unit.to_string());
+        Ok(())
+    }
 }
 
 fn plan_services(s: &stack::Stack) -> (bool, Vec<(String, Action)>) {
     let loaded = monstack::config::load(&s.config).unwrap();
     let root = Root::new(&s.root);
     let state = StateDir::new(&root, &loaded);
-    let mgr = AllRunning { root: root.clone() };
+    let mgr = AllRunning { root: root.clone(), restarted: Default::default() };
     let net = NetArgs { offline: true, locked: false, arch: None };
     let plan = resources::plan(&PlanInput {
         root: &root,
@@ -206,6 +216,82 @@ fn systemd_disabled_component_is_disabled_now_and_planned_as_a_stop() {
 }
 
 #[test]
+fn a_failed_restart_restores_the_unit_daemon_reloads_then_restarts_on_it() {
+    let s = stack::Stack::new();
+    let out = s.run(&["apply", "--service-manager", "none"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let unit = s.root.join("etc/systemd/system/prometheus.service");
+    let unit_before = std::fs::read(&unit).unwrap();
+
+    // systemd runs Prometheus; the new unit's restart fails once.
+    let dir = tempfile::tempdir().unwrap();
+    let sd = Systemd { systemctl: fake_systemctl(dir.path()) };
+    for f in ["active", "enabled", "broken"] {
+        std::fs::write(dir.path().join(format!("prometheus.service.{f}")), "").unwrap();
+    }
+    // The restarted (previous) Prometheus answers ready on its address.
+    let ready = tiny_http::Server::http(format!("127.0.0.1:{}", s.prom)).unwrap();
+    let ready = std::sync::Arc::new(ready);
+    let server = std::sync::Arc::clone(&ready);
+    let serving = std::thread::spawn(move || {
+        for req in server.incoming_requests() {
+            let _ = req.respond(tiny_http::Response::from_string("ready"));
+        }
+    });
+
+    s.write_config(stack::PROM, &[], "  extra_flags: ['--query.timeout=1m']\n");
+    let loaded = monstack::config::load(&s.config).unwrap();
+    let root = Root::new(&s.root);
+    let state = StateDir::new(&root, &loaded);
+    let net = NetArgs { offline: true, locked: false, arch: None };
+    let plan = resources::plan(&PlanInput {
+        root: &root,
+        loaded: &loaded,
+        state: &state,
+        templates: None,
+        manager: &sd,
+        net: &net,
+        grafana: false,
+    })
+    .unwrap();
+    assert!(plan.daemon_reload);
+    assert_eq!(plan.services[0].action, Action::Restart);
+    let mut done = Vec::new();
+    let err = monstack::apply::land(&root, &plan, &state, &sd, &|_| {}, &mut done).unwrap_err();
+    ready.unblock();
+    serving.join().unwrap();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("Job for prometheus.service failed."), "{msg}");
+    assert!(msg.contains("`prometheus` brought back"), "{msg}");
+
+    let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+    let acts: Vec<&str> =
+        calls.lines().filter(|l| !l.starts_with("is-") && !l.starts_with("show")).collect();
+    assert_eq!(
+        acts,
+        [
+            "daemon-reload",
+            "enable prometheus.service",
+            "restart prometheus.service",
+            // The previous unit is back on disk: systemd re-reads it before the restart.
+            "daemon-reload",
+            "enable prometheus.service",
+            "restart prometheus.service",
+        ]
+    );
+    assert_eq!(std::fs::read(&unit).unwrap(), unit_before, "the previous unit is restored");
+    let svc = done.iter().find(|c| c.kind == "service" && c.name == "prometheus").unwrap();
+    assert_eq!(svc.action, Action::Restart);
+    let detail = svc.detail.as_deref().unwrap();
+    assert!(
+        detail.starts_with("restart failed: ") && detail.ends_with("previous restored"),
+        "{detail}"
+    );
+    let u = done.iter().find(|c| c.name == "/etc/systemd/system/prometheus.service").unwrap();
+    assert!(u.detail.as_deref().unwrap().contains("restored"), "{u:?}");
+}
+
+#[test]
 fn systemd_plan_stops_what_an_earlier_direct_apply_started() {
     let s = stack::Stack::new();
     s.apply_ok();
@@ -227,4 +313,70 @@ fn systemd_plan_stops_what_an_earlier_direct_apply_started() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (_, services) = plan_services(&s);
     assert!(services.iter().all(|(_, a)| *a == Action::Unchanged), "{services:?}");
+}
+
+#[test]
+fn a_changed_rsyslog_drop_in_restarts_rsyslog_under_systemd_only() {
+    let s = stack::Stack::new();
+    let out = s.run(&["apply", "--service-manager", "none"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A new rule for the drop-in (the section is appended after `grafana:`).
+    *s.grafana.lock().unwrap() = "grafana:\n  enabled: false\nrsyslog:\n  rules:\n    - selector: local1.*\n      action: /var/log/other.log\n".into();
+    s.write_config(stack::PROM, &[], "");
+
+    // Under `none` (and `direct`) the plan says the operator must restart rsyslog.
+    let out = s.run(&["plan", "--service-manager", "none"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("file               /etc/rsyslog.d/30-snowflake-mcp.conf (update): rsyslog reads it only at start: restart rsyslog"),
+        "{text}"
+    );
+    assert!(!text.contains("service            rsyslog"), "{text}");
+
+    // Under systemd with rsyslog active: planned as a restart, and done by apply.
+    let loaded = monstack::config::load(&s.config).unwrap();
+    let root = Root::new(&s.root);
+    let state = StateDir::new(&root, &loaded);
+    let mgr = AllRunning { root: root.clone(), restarted: Default::default() };
+    let net = NetArgs { offline: true, locked: false, arch: None };
+    let plan = resources::plan(&PlanInput {
+        root: &root,
+        loaded: &loaded,
+        state: &state,
+        templates: None,
+        manager: &mgr,
+        net: &net,
+        grafana: false,
+    })
+    .unwrap();
+    let changed: Vec<String> = plan
+        .changes()
+        .into_iter()
+        .filter(|c| c.action.is_change())
+        .map(|c| format!("{} {} {}", c.kind, c.name, c.action.as_str()))
+        .collect();
+    assert_eq!(
+        changed,
+        ["file /etc/rsyslog.d/30-snowflake-mcp.conf update", "service rsyslog restart"]
+    );
+    let mut done = Vec::new();
+    monstack::apply::land(&root, &plan, &state, &mgr, &|_| {}, &mut done).unwrap();
+    assert_eq!(*mgr.restarted.borrow(), ["rsyslog.service"]);
+    assert!(
+        done.iter()
+            .any(|c| c.kind == "service" && c.name == "rsyslog" && c.action == Action::Restart),
+        "{done:?}"
+    );
+    // Converged: nothing left to restart.
+    let plan = resources::plan(&PlanInput {
+        root: &root,
+        loaded: &loaded,
+        state: &state,
+        templates: None,
+        manager: &mgr,
+        net: &net,
+        grafana: false,
+    })
+    .unwrap();
+    assert!(!plan.rsyslog_restart);
 }

@@ -20,9 +20,9 @@ use crate::cli::{Context, PlanArgs, ServiceManagerKind, StopArgs};
 use crate::config::{ComponentKind, GrafanaMode, Loaded};
 use crate::error::{exit, ConfigError};
 use crate::paths::Root;
-use crate::render::FileRole;
+use crate::render::{FileRole, ServiceSpec};
 use crate::report::{self, Action, Change, Report};
-use crate::services::{self, ServiceManager};
+use crate::services::{self, Running, ServiceManager};
 use crate::state::{ApplyLock, StateDir};
 
 use resources::{FilePlan, Plan, PlanInput};
@@ -43,6 +43,7 @@ fn absolute_root(ctx: &Context) -> anyhow::Result<Context> {
 pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
     let ctx = &absolute_root(ctx)?;
     let loaded = ctx.load_config()?;
+    crate::grafana::preflight(&loaded)?;
     let state = StateDir::new(&ctx.root, &loaded);
     let kind = choose_manager(args.service_manager, &ctx.root, &state);
     let mgr = services::manager(kind, &ctx.root, &state)?;
@@ -68,6 +69,9 @@ pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
 pub fn cmd_apply(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
     let ctx = &absolute_root(ctx)?;
     let loaded = ctx.load_config()?;
+    // Grafana's inputs are checked before anything on the host changes (the lock and
+    // the state dir included): a bad dashboard or missing credentials is exit 78.
+    crate::grafana::preflight(&loaded)?;
     let state = StateDir::new(&ctx.root, &loaded);
     let _lock = ApplyLock::acquire(&state)?;
     let kind = choose_manager(args.service_manager, &ctx.root, &state);
@@ -77,12 +81,12 @@ pub fn cmd_apply(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
     let mut all = Vec::new();
     match converge(ctx, args, &loaded, &state, mgr.as_ref(), &mut done, &mut all) {
         Ok(()) => {
-            let rep = Report::from_changes(merge(all, done), Vec::new());
+            let rep = Report::from_changes(merge(all, done, false), Vec::new());
             report::print(&rep, ctx.output, report::Mode::Apply, ctx.quiet, ctx.verbose > 0);
             Ok(exit_code(&rep, args.detailed_exitcode))
         }
         Err(err) => {
-            let rep = Report::from_changes(merge(all, done), vec![format!("{err:#}")]);
+            let rep = Report::from_changes(merge(all, done, true), vec![format!("{err:#}")]);
             report::print(&rep, ctx.output, report::Mode::Apply, ctx.quiet, ctx.verbose > 0);
             Err(err)
         }
@@ -129,13 +133,17 @@ pub fn cmd_stop(ctx: &Context, _args: &StopArgs) -> anyhow::Result<i32> {
 }
 
 /// Every planned resource, with what was done in place of the planned action
-/// (resources not done are unchanged).
-fn merge(planned: Vec<Change>, done: Vec<Change>) -> Vec<Change> {
+/// (resources not done are unchanged; after a failure their detail says so).
+fn merge(planned: Vec<Change>, done: Vec<Change>, failed: bool) -> Vec<Change> {
     let mut out: Vec<Change> =
         planned
             .into_iter()
             .map(|p| {
-                let detail = if p.action.is_change() { None } else { p.detail.clone() };
+                let detail = match (p.action.is_change(), failed) {
+                    (false, _) => p.detail.clone(),
+                    (true, true) => Some(format!("{} not done: apply failed", p.action.as_str())),
+                    (true, false) => None,
+                };
                 done.iter()
                     .find(|d| d.kind == p.kind && d.name == p.name)
                     .cloned()
@@ -151,13 +159,18 @@ fn merge(planned: Vec<Change>, done: Vec<Change>) -> Vec<Change> {
 }
 
 /// Test hook: `MONSTACK_CRASH_AT=<checkpoint>` makes apply SIGKILL itself there, so
-/// tests can prove that a re-run after a crash at that point converges.
+/// tests can prove that a re-run after a crash at that point converges. Debug builds
+/// only (the tests run the debug binary): a release build ignores the variable.
+#[cfg(debug_assertions)]
 fn checkpoint(name: &str) {
     if std::env::var_os("MONSTACK_CRASH_AT").is_some_and(|v| v == name) {
         // SAFETY: raising a signal at ourselves.
         unsafe { libc::raise(libc::SIGKILL) };
     }
 }
+
+#[cfg(not(debug_assertions))]
+fn checkpoint(_name: &str) {}
 
 fn exit_code(rep: &Report, detailed: bool) -> i32 {
     if detailed && rep.changed > 0 {
@@ -238,7 +251,32 @@ fn converge(
         }
     }
 
-    // 4. Files: journal the service actions they need, then land them.
+    // 4. Files, 5. services.
+    land(root, &plan, state, mgr, &|m| ctx.info(m), done)?;
+
+    // 6. Grafana.
+    let g = &loaded.config.grafana;
+    if g.enabled && g.mode == GrafanaMode::Api {
+        let changes = crate::grafana::apply(loaded, &state.path)?;
+        done.extend(changes.into_iter().filter(|c| c.action.is_change()));
+    }
+    Ok(())
+}
+
+/// Steps 4 and 5 of apply: journal the service actions the files owe, land the
+/// changed files (previous content backed up), daemon-reload, then start / restart /
+/// reload. On a failure the previous files are put back (daemon-reloaded when a unit
+/// was among them), every service this run touched is brought back onto them (a
+/// restarted one relaunched as it ran before), and `done` tells what happened to each,
+/// the failed service and the restored files included.
+pub fn land(
+    root: &Root,
+    plan: &Plan,
+    state: &StateDir,
+    mgr: &dyn ServiceManager,
+    info: &dyn Fn(String),
+    done: &mut Vec<Change>,
+) -> anyhow::Result<()> {
     let mut owed: BTreeSet<String> = state.pending();
     owed.extend(plan.owed_actions());
     state.set_pending(&owed)?;
@@ -253,6 +291,7 @@ fn converge(
         }
         Ok(())
     })();
+    let files_at = done.len();
     for (f, _) in &written {
         let kind = if matches!(f.file.role, FileRole::Unit(_)) { "unit" } else { "file" };
         let mut c = Change::new(kind, f.file.path.display().to_string(), f.action);
@@ -262,102 +301,209 @@ fn converge(
     }
     if let Err(e) = landed {
         restore(&backups, &written);
+        mark_restored(&mut done[files_at..]);
         return Err(e);
     }
 
     checkpoint("files-landed");
 
-    // 5. Services.
-    let serviced = (|| -> anyhow::Result<()> {
-        if plan.daemon_reload {
-            mgr.daemon_reload()?;
+    // What ran before each restart, to bring it back if this run fails.
+    let mut previous: Vec<(usize, Running)> = Vec::new();
+    let mut served: Vec<usize> = Vec::new();
+    let mut failure: Option<(Option<usize>, anyhow::Error)> = None;
+    if plan.daemon_reload {
+        if let Err(e) = mgr.daemon_reload() {
+            failure = Some((None, e));
         }
-        // Leftovers of an earlier `direct` apply go first: they hold the units' ports.
-        let leftovers = plan.services.iter().filter(|s| s.leftover);
-        for s in leftovers.chain(plan.services.iter().filter(|s| !s.leftover)) {
-            let kind = s.spec.kind;
-            match s.action {
-                Action::Stop if s.leftover => {
-                    ctx.info(format!("stopping {kind} started by `direct`"));
-                    let direct = services::manager(ServiceManagerKind::Direct, root, state)?;
-                    direct.stop(kind).with_context(|| format!("cannot stop `{}`", s.name()))?;
-                }
-                Action::Start => {
-                    ctx.info(format!("starting {kind}"));
-                    mgr.start(&s.spec)?;
-                    wait_ready(state, mgr, s)?;
-                }
-                Action::Restart => {
-                    ctx.info(format!("restarting {kind}"));
-                    mgr.restart(&s.spec)?;
-                    wait_ready(state, mgr, s)?;
-                }
-                Action::Reload => {
-                    ctx.info(format!("reloading {kind}"));
-                    lifecycle::reload(kind, &s.spec.ready_address, mgr)?;
-                }
-                Action::Stop => {
-                    ctx.info(format!("stopping {kind} (disabled)"));
-                    mgr.disable(kind).with_context(|| format!("cannot stop `{kind}`"))?;
-                }
-                _ => continue,
-            }
-            let mut c = Change::new("service", s.name(), s.action);
-            c.detail = s.reason.clone();
-            done.push(c);
-        }
-        Ok(())
-    })();
-    if let Err(mut e) = serviced {
-        // Put the previous files back and bring the services back onto them.
-        restore(&backups, &written);
-        done.retain(|c| !written.iter().any(|(f, _)| c.name == f.file.path.display().to_string()));
-        if let Some(r) = e.downcast_ref::<lifecycle::Rejected>() {
-            // The API gives a summary; the service's log says which setting failed.
-            let lines = error_lines(state, mgr, r.component);
-            if !lines.is_empty() {
-                e = lifecycle::Rejected {
-                    component: r.component,
-                    message: format!("{}; its log says:\n{lines}", r.message),
-                }
-                .into();
-            }
-        }
-        recover_services(&plan, mgr, state);
-        let rejected = e.downcast_ref::<lifecycle::Rejected>().is_some();
-        let note = if written.is_empty() {
-            String::new()
-        } else if rejected {
-            "; the previous configuration was restored and reloaded".to_string()
-        } else {
-            "; the previous files were restored".to_string()
-        };
-        state.clear_pending()?;
-        return Err(e.context(format!("apply failed{note}")));
     }
-    if let Err(e) = rsyslog_restart(root, mgr, &plan) {
-        ctx.info(format!("warning: {e:#}"));
+    // Leftovers of an earlier `direct` apply go first: they hold the units' ports.
+    let leftovers = plan.services.iter().enumerate().filter(|(_, s)| s.leftover);
+    for (i, s) in leftovers.chain(plan.services.iter().enumerate().filter(|(_, s)| !s.leftover)) {
+        if failure.is_some() {
+            break;
+        }
+        let kind = s.spec.kind;
+        let r = match s.action {
+            Action::Stop if s.leftover => {
+                info(format!("stopping {kind} started by `direct`"));
+                services::manager(ServiceManagerKind::Direct, root, state).and_then(|direct| {
+                    direct
+                        .stop(kind)
+                        .map(|_| ())
+                        .with_context(|| format!("cannot stop `{}`", s.name()))
+                })
+            }
+            Action::Start => {
+                info(format!("starting {kind}"));
+                mgr.start(&s.spec).and_then(|_| wait_ready(state, mgr, kind, &s.spec.ready_address))
+            }
+            Action::Restart => {
+                info(format!("restarting {kind}"));
+                if let Ok(Some(r)) = mgr.running(kind) {
+                    previous.push((i, r));
+                }
+                mgr.restart(&s.spec)
+                    .and_then(|_| wait_ready(state, mgr, kind, &s.spec.ready_address))
+            }
+            Action::Reload => {
+                info(format!("reloading {kind}"));
+                lifecycle::reload(kind, &s.spec.ready_address, mgr)
+            }
+            Action::Stop => {
+                info(format!("stopping {kind} (disabled)"));
+                mgr.disable(kind).map(|_| ()).with_context(|| format!("cannot stop `{kind}`"))
+            }
+            _ => continue,
+        };
+        match r {
+            Ok(()) => {
+                served.push(i);
+                let mut c = Change::new("service", s.name(), s.action);
+                c.detail = s.reason.clone();
+                done.push(c);
+            }
+            Err(e) => failure = Some((Some(i), e)),
+        }
+    }
+    let Some((failed, mut e)) = failure else {
+        if plan.rsyslog_restart {
+            done.push(rsyslog_restart(mgr, info));
+        }
+        state.clear_pending()?;
+        return Ok(());
+    };
+
+    // Put the previous files back; systemd must re-read a restored unit before the
+    // service is restarted on it.
+    restore(&backups, &written);
+    mark_restored(&mut done[files_at..files_at + written.len()]);
+    if written.iter().any(|(f, _)| matches!(f.file.role, FileRole::Unit(_))) {
+        if let Err(de) = mgr.daemon_reload() {
+            eprintln!("warning: daemon-reload after restoring the units failed: {de:#}");
+        }
+    }
+    if let Some(r) = e.downcast_ref::<lifecycle::Rejected>() {
+        // The API gives a summary; the service's log says which setting failed.
+        let lines = error_lines(state, mgr, r.component);
+        if !lines.is_empty() {
+            e = lifecycle::Rejected {
+                component: r.component,
+                message: format!("{}; its log says:\n{lines}", r.message),
+            }
+            .into();
+        }
+    }
+
+    // Bring the services back onto the restored files.
+    let mut back = Vec::new();
+    for (i, s) in plan.services.iter().enumerate() {
+        let kind = s.spec.kind;
+        let tried = served.contains(&i) || failed == Some(i);
+        let outcome = match s.action {
+            Action::Reload if tried => Some(lifecycle::reload(kind, &s.spec.ready_address, mgr)),
+            Action::Restart if tried => previous.iter().find(|(j, _)| *j == i).map(|(_, prev)| {
+                let address = previous_address(mgr, prev, &s.spec);
+                mgr.relaunch(&s.spec, prev).and_then(|_| wait_ready(state, mgr, kind, &address))
+            }),
+            _ => None,
+        };
+        let after = match (&outcome, failed == Some(i)) {
+            (Some(Ok(())), _) => {
+                if s.action == Action::Restart {
+                    back.push(format!("`{kind}`"));
+                }
+                "previous restored".to_string()
+            }
+            (Some(Err(re)), _) => {
+                eprintln!("warning: `{kind}` could not be brought back: {re:#}");
+                format!("the previous could not be brought back: {}", one_line(re))
+            }
+            (None, true) if s.action == Action::Start => "it was not running before".to_string(),
+            (None, true) => "nothing to bring back".to_string(),
+            (None, false) => continue,
+        };
+        if failed == Some(i) {
+            let mut c = Change::new("service", s.name(), s.action);
+            c.detail = Some(format!("{} failed: {}; {after}", s.action.as_str(), one_line(&e)));
+            done.push(c);
+        } else if let Some(c) = done.iter_mut().find(|c| c.kind == "service" && c.name == s.name())
+        {
+            c.detail = Some(format!("{}, then {after} after the failure", s.action.as_str()));
+        }
+    }
+    let rejected = e.downcast_ref::<lifecycle::Rejected>().is_some();
+    let mut note = if written.is_empty() {
+        String::new()
+    } else if rejected {
+        "; the previous configuration was restored and reloaded".to_string()
+    } else {
+        "; the previous files were restored".to_string()
+    };
+    if !back.is_empty() {
+        note.push_str(&format!(" and {} brought back", back.join(", ")));
     }
     state.clear_pending()?;
+    Err(e.context(format!("apply failed{note}")))
+}
 
-    // 6. Grafana.
-    let g = &loaded.config.grafana;
-    if g.enabled && g.mode == GrafanaMode::Api {
-        let changes = crate::grafana::apply(loaded, &state.path)?;
-        done.extend(changes.into_iter().filter(|c| c.action.is_change()));
+/// Restart rsyslog for its changed drop-in. A failure does not fail the apply (the
+/// stack itself is converged); the report and a warning say so.
+fn rsyslog_restart(mgr: &dyn ServiceManager, info: &dyn Fn(String)) -> Change {
+    info(format!("restarting {}", resources::RSYSLOG));
+    let mut c = Change::new("service", resources::RSYSLOG, Action::Restart);
+    match mgr.restart_unit(&format!("{}.service", resources::RSYSLOG)) {
+        Ok(()) => c.detail = Some("its drop-in changed".into()),
+        Err(e) => {
+            eprintln!("warning: {e:#}");
+            c.detail = Some(format!("restart failed: {}", one_line(&e)));
+        }
     }
-    Ok(())
+    c
+}
+
+/// Files written by a failed apply and then put back.
+fn mark_restored(changes: &mut [Change]) {
+    for c in changes {
+        c.detail = Some(match c.action {
+            Action::Create => "written, then removed again: apply failed".to_string(),
+            _ => "written, then restored to the previous content: apply failed".to_string(),
+        });
+        c.diff = None;
+    }
+}
+
+/// An error on one line, for a report's detail: its first line, and the last line of
+/// a multi-line message (the end of a service's log).
+fn one_line(e: &anyhow::Error) -> String {
+    let text = format!("{e:#}");
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    match lines.as_slice() {
+        [] => String::new(),
+        [only] => only.to_string(),
+        [first, .., last] => format!("{first} {last}"),
+    }
+}
+
+/// Where a relaunched process answers: its own `--web.listen-address` (`direct`),
+/// else the configured one.
+fn previous_address(mgr: &dyn ServiceManager, prev: &Running, spec: &ServiceSpec) -> String {
+    if mgr.kind() == ServiceManagerKind::Direct {
+        if let Some(a) = prev.argv.iter().find_map(|a| a.strip_prefix("--web.listen-address=")) {
+            return a.to_string();
+        }
+    }
+    spec.ready_address.clone()
 }
 
 fn wait_ready(
     state: &StateDir,
     mgr: &dyn ServiceManager,
-    s: &resources::ServicePlan,
+    kind: ComponentKind,
+    address: &str,
 ) -> anyhow::Result<()> {
-    let kind = s.spec.kind;
     let alive = || matches!(mgr.running(kind), Ok(Some(_)));
     let tail = || services::log_tail(state, kind, 15);
-    lifecycle::wait_ready(kind, &s.spec.ready_address, lifecycle::READY_TIMEOUT, &alive, &tail)?;
+    lifecycle::wait_ready(kind, address, lifecycle::READY_TIMEOUT, &alive, &tail)?;
     Ok(())
 }
 
@@ -377,44 +523,6 @@ fn restore(backups: &atomic_fs::Backups, written: &[(&FilePlan, Saved)]) {
             eprintln!("warning: cannot restore `{}`: {e:#}", f.file.path.display());
         }
     }
-}
-
-/// After a failed service step and restored files: reload or restart what was
-/// touched so it runs the previous configuration again (best effort).
-fn recover_services(plan: &Plan, mgr: &dyn ServiceManager, state: &StateDir) {
-    for s in &plan.services {
-        let kind = s.spec.kind;
-        let r = match s.action {
-            Action::Reload => lifecycle::reload(kind, &s.spec.ready_address, mgr),
-            Action::Restart | Action::Start if plan.changed_files().next().is_some() => {
-                if matches!(mgr.running(kind), Ok(Some(_))) {
-                    continue;
-                }
-                mgr.restart(&s.spec).and_then(|_| wait_ready(state, mgr, s))
-            }
-            _ => Ok(()),
-        };
-        if let Err(e) = r {
-            eprintln!("warning: `{kind}` could not be brought back: {e:#}");
-        }
-    }
-}
-
-/// rsyslog reads its drop-ins only at start: restart it when one changed (systemd only).
-fn rsyslog_restart(root: &Root, mgr: &dyn ServiceManager, plan: &Plan) -> anyhow::Result<()> {
-    if mgr.kind() != ServiceManagerKind::Systemd || !root.is_host() {
-        return Ok(());
-    }
-    if plan.changed_files().any(|f| f.file.role == FileRole::Rsyslog) {
-        let active = Command::new("systemctl").args(["is-active", "--quiet", "rsyslog"]).status();
-        if active.map(|s| s.success()).unwrap_or(false) {
-            let st = Command::new("systemctl").args(["restart", "rsyslog"]).status()?;
-            if !st.success() {
-                anyhow::bail!("`systemctl restart rsyslog` failed");
-            }
-        }
-    }
-    Ok(())
 }
 
 fn remove_stray_temps(plan: &Plan, state: &StateDir) {

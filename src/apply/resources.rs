@@ -15,6 +15,10 @@ use crate::report::{Action, Change};
 use crate::services::{self, ServiceManager};
 use crate::state::StateDir;
 
+/// The host's syslog daemon, whose drop-in monstack writes (its service name in
+/// reports; the systemd unit is `rsyslog.service`).
+pub const RSYSLOG: &str = "rsyslog";
+
 /// Mask that replaces secret values in diffs and plans.
 pub const MASK: &str = "********";
 
@@ -94,6 +98,9 @@ pub struct Plan {
     pub files: Vec<FilePlan>,
     pub daemon_reload: bool,
     pub services: Vec<ServicePlan>,
+    /// Restart rsyslog (systemd, rsyslog active) because its drop-in changed: it reads
+    /// drop-ins only at start.
+    pub rsyslog_restart: bool,
     pub grafana: Vec<Change>,
     /// What could not be observed (an unreachable Grafana); plan reports these and
     /// exits 1.
@@ -125,6 +132,11 @@ impl Plan {
             c.detail = s.reason.clone();
             out.push(c);
         }
+        if self.rsyslog_restart {
+            let mut c = Change::new("service", RSYSLOG, Action::Restart);
+            c.detail = Some("its drop-in changed".into());
+            out.push(c);
+        }
         out.extend(self.grafana.iter().cloned());
         out
     }
@@ -144,6 +156,7 @@ impl Plan {
                 Action::Reload => Some(format!("reload {}", s.spec.kind.name())),
                 _ => None,
             })
+            .chain(self.rsyslog_restart.then(|| format!("restart {RSYSLOG}")))
             .collect()
     }
 }
@@ -431,6 +444,28 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<Plan> {
         Vec::new()
     };
 
+    // rsyslog reads its drop-ins only at start. Under systemd an active rsyslog is
+    // restarted; otherwise the operator is told to do it.
+    let rsyslog_owed = state.pending().contains(&format!("restart {RSYSLOG}"));
+    let rsyslog_changed =
+        fplans.iter().any(|f| f.file.role == FileRole::Rsyslog && f.action.is_change());
+    let rsyslog_restart = (rsyslog_changed || rsyslog_owed)
+        && mkind == ServiceManagerKind::Systemd
+        && manager.unit_active(&format!("{RSYSLOG}.service"))?;
+    if rsyslog_changed && !rsyslog_restart {
+        let note = if mkind == ServiceManagerKind::Systemd {
+            "rsyslog is not running; it reads this drop-in when it starts"
+        } else {
+            "rsyslog reads it only at start: restart rsyslog to apply it (monstack does so only under systemd)"
+        };
+        for f in fplans.iter_mut().filter(|f| f.file.role == FileRole::Rsyslog) {
+            f.detail = Some(match f.detail.take() {
+                Some(d) => format!("{d}; {note}"),
+                None => note.to_string(),
+            });
+        }
+    }
+
     Ok(Plan {
         manager: mkind,
         releases,
@@ -438,6 +473,7 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<Plan> {
         files: fplans,
         daemon_reload,
         services,
+        rsyslog_restart,
         grafana,
         errors,
     })

@@ -175,6 +175,51 @@ pub fn plan_with(loaded: &Loaded, state_dir: &Path, wait: Wait) -> anyhow::Resul
     Ok(changes)
 }
 
+/// Check every Grafana input without the network, before apply or plan changes or
+/// reads anything: the dashboards load (JSON, uid, title), the credentials and the
+/// datasource's secrets resolve, the CA file reads. Any failure is a config error
+/// (exit 78) naming the field, so it is never found after the host has changed.
+/// Nothing to check when Grafana is disabled or in `files` mode.
+pub fn preflight(loaded: &Loaded) -> anyhow::Result<()> {
+    let g = &loaded.config.grafana;
+    if !g.enabled || g.mode == GrafanaMode::Files {
+        return Ok(());
+    }
+    dashboard::load_desired(loaded)?;
+    let as_config = |e: Error| -> anyhow::Error {
+        let field = match &e {
+            Error::NoCredentials { .. } => "grafana.auth".to_string(),
+            Error::CredentialsInUrl => "grafana.url".to_string(),
+            Error::SecretEnv { field, .. } => field.clone(),
+            Error::Tls { .. } => "grafana.ca_file".to_string(),
+            Error::SecretFile { path, .. } => secret_file_field(loaded, path),
+            _ => "grafana".to_string(),
+        };
+        loaded.error_at(&field, e.to_string()).into()
+    };
+    datasource::Desired::from_config(loaded).map_err(as_config)?;
+    client::Client::new(loaded).map_err(as_config)?;
+    Ok(())
+}
+
+/// The config key that names a secret file, for messages.
+fn secret_file_field(loaded: &Loaded, path: &Path) -> String {
+    let g = &loaded.config.grafana;
+    let is = |f: &Option<PathBuf>| f.as_ref().is_some_and(|f| loaded.resolve(f) == path);
+    if is(&g.auth.token_file) {
+        return "grafana.auth.token_file".into();
+    }
+    if is(&g.auth.password_file) {
+        return "grafana.auth.password_file".into();
+    }
+    for (key, r) in &g.datasource.secure_json_data {
+        if is(&r.file) {
+            return format!("grafana.datasource.secure_json_data.{key}.file");
+        }
+    }
+    "grafana".into()
+}
+
 /// Converge Grafana; returns what was done. When some objects fail after others were
 /// written, the error is a [`PartialFailure`] listing both.
 pub fn apply(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Vec<Change>> {
