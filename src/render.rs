@@ -224,6 +224,7 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
             "user": spec.user,
             "argv": argv,
             "data_dir": comp.data_dir,
+            "reloadable": spec.kind != ComponentKind::NodeExporter,
         });
         files.push(RenderedFile::plain(
             Path::new("/etc/systemd/system").join(spec.kind.unit()),

@@ -472,7 +472,6 @@ fn units_run_as_their_own_users_with_reload_and_hardening() {
         for line in [
             format!("User={user}"),
             format!("Group={user}"),
-            "ExecReload=/bin/kill -HUP $MAINPID".into(),
             "Restart=on-failure".into(),
             "NoNewPrivileges=yes".into(),
             "ProtectSystem=strict".into(),
@@ -484,6 +483,49 @@ fn units_run_as_their_own_users_with_reload_and_hardening() {
         }
     }
     assert!(unit(&out, "alertmanager.service").contains("--cluster.listen-address=\n"));
+    // Prometheus and Alertmanager reread their config on SIGHUP; node_exporter has no
+    // config and exits on it, so `systemctl reload node_exporter` must not signal it.
+    let reload = "ExecReload=/bin/kill -HUP $MAINPID";
+    for name in ["prometheus.service", "alertmanager.service"] {
+        assert!(unit(&out, name).lines().any(|l| l == reload), "{name} lacks {reload}");
+    }
+    assert!(!unit(&out, "node_exporter.service").contains("ExecReload"));
+}
+
+/// Kills the child on drop, so a failed assertion leaves no process behind.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Why node_exporter's unit has no ExecReload: the real binary dies on SIGHUP.
+#[test]
+fn node_exporter_exits_on_sighup() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    let bin = require("prometheus-node-exporter");
+    let mut child = KillOnDrop(
+        Command::new(bin)
+            .args(["--web.listen-address=127.0.0.1:0", "--collector.disable-defaults"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Ready once it logs its listening address (it logs to stderr).
+    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
+    assert!(
+        lines.by_ref().map_while(Result::ok).any(|l| l.contains("Listening on")),
+        "node_exporter never listened"
+    );
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.0.id() as i32, libc::SIGHUP) }, 0);
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGHUP), "{status:?}");
 }
 
 #[test]
