@@ -879,11 +879,9 @@ fn validate(l: &Loaded) -> Vec<ConfigError> {
     };
 
     // downloads
-    check(
-        valid_url(&c.downloads.base_url),
-        "downloads.base_url",
-        format!("`{}` is not an http(s) URL", c.downloads.base_url),
-    );
+    if let Some(m) = url_problem(&c.downloads.base_url, MIRROR_AUTH) {
+        check(false, "downloads.base_url", m);
+    }
     const ARCHES: [&str; 13] = [
         "auto", "amd64", "arm64", "armv5", "armv6", "armv7", "386", "ppc64le", "ppc64", "s390x",
         "riscv64", "mips64", "mips64le",
@@ -914,12 +912,8 @@ fn validate(l: &Loaded) -> Vec<ConfigError> {
                 "must be 64 hex characters".into(),
             );
         }
-        if let Some(u) = &comp.base_url {
-            check(
-                valid_url(u),
-                &format!("{name}.base_url"),
-                format!("`{u}` is not an http(s) URL"),
-            );
+        if let Some(m) = comp.base_url.as_deref().and_then(|u| url_problem(u, MIRROR_AUTH)) {
+            check(false, &format!("{name}.base_url"), m);
         }
         check(
             valid_listen_address(&comp.listen_address),
@@ -1084,11 +1078,12 @@ fn validate(l: &Loaded) -> Vec<ConfigError> {
             format!("duplicate receiver name `{}`", r.name),
         );
         for (j, w) in r.webhook_configs.iter().enumerate() {
-            check(
-                valid_url(&w.url),
-                &format!("alertmanager.receivers[{i}].webhook_configs[{j}].url"),
-                format!("`{}` is not an http(s) URL", w.url),
-            );
+            if let Some(m) = url_problem(
+                &w.url,
+                "Alertmanager would keep them in clear in alertmanager.yml; use an endpoint that needs none",
+            ) {
+                check(false, &format!("alertmanager.receivers[{i}].webhook_configs[{j}].url"), m);
+            }
         }
         for (j, e) in r.email_configs.iter().enumerate() {
             check(
@@ -1129,17 +1124,25 @@ fn validate(l: &Loaded) -> Vec<ConfigError> {
 
     // grafana
     let g = &c.grafana;
-    check(valid_url(&g.url), "grafana.url", format!("`{}` is not an http(s) URL", g.url));
+    if let Some(m) = url_problem(
+        &g.url,
+        "set grafana.auth.token_env or token_file, or auth.user with auth.password_env or password_file",
+    ) {
+        check(false, "grafana.url", m);
+    }
     check(
         valid_duration(&g.wait_timeout),
         "grafana.wait_timeout",
         format!("`{}` is not a duration like 60s", g.wait_timeout),
     );
-    check(
-        g.datasource.url.is_empty() || valid_url(&g.datasource.url),
-        "grafana.datasource.url",
-        format!("`{}` is not an http(s) URL", g.datasource.url),
-    );
+    if !g.datasource.url.is_empty() {
+        if let Some(m) = url_problem(
+            &g.datasource.url,
+            "read the password from an env var or file with grafana.datasource.secure_json_data.basicAuthPassword",
+        ) {
+            check(false, "grafana.datasource.url", m);
+        }
+    }
     check(
         valid_uid(&g.datasource.uid),
         "grafana.datasource.uid",
@@ -1408,6 +1411,32 @@ pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
         total_ms = total_ms.checked_add(n.checked_mul(unit_ms)?)?;
     }
     Some(std::time::Duration::from_millis(total_ms))
+}
+
+/// Where mirror credentials can come from instead of the URL.
+const MIRROR_AUTH: &str =
+    "use a mirror that needs none, or put the verified tarballs in downloads.local_dir";
+
+/// What is wrong with a configured http(s) URL, if anything. Credentials in it are refused:
+/// they would be echoed in messages and written to files (monstack.lock, alertmanager.yml);
+/// `instead` says where they go. The message never repeats them.
+fn url_problem(s: &str, instead: &str) -> Option<String> {
+    if let Ok(u) = url::Url::parse(s) {
+        if !u.username().is_empty() || u.password().is_some() {
+            return Some(format!("credentials in the URL are refused; {instead}"));
+        }
+    }
+    (!valid_url(s)).then(|| format!("`{}` is not an http(s) URL", redact_userinfo(s)))
+}
+
+/// `s` with anything before an `@` in its authority replaced by `***`.
+fn redact_userinfo(s: &str) -> String {
+    let start = s.find("://").map_or(0, |i| i + 3);
+    let end = s[start..].find(['/', '?', '#']).map_or(s.len(), |i| start + i);
+    match s[start..end].rfind('@') {
+        Some(at) => format!("{}***{}", &s[..start], &s[start + at..]),
+        None => s.to_string(),
+    }
 }
 
 fn valid_url(s: &str) -> bool {

@@ -639,13 +639,40 @@ fn bad_configs_are_refused_with_located_errors() {
             "alertmanager:\n  smtp:\n    smarthost: mail:587\n    from: a@b.c\n    password_env: MONSTACK_UNSET_VAR\n",
             "error: monstack.yaml:5:5: `alertmanager.smtp.password_env`: environment variable `MONSTACK_UNSET_VAR` is not set\n",
         ),
+        // Credentials in URLs are refused, and the message never repeats them.
+        (
+            "downloads:\n  base_url: http://u:hunter2@127.0.0.1:9\n",
+            "error: monstack.yaml:2:3: `downloads.base_url`: credentials in the URL are refused; use a mirror that needs none, or put the verified tarballs in downloads.local_dir\n",
+        ),
+        (
+            "node_exporter:\n  base_url: https://hunter2@mirror.example\n",
+            "error: monstack.yaml:2:3: `node_exporter.base_url`: credentials in the URL are refused; use a mirror that needs none, or put the verified tarballs in downloads.local_dir\n",
+        ),
+        (
+            "grafana:\n  url: https://admin:hunter2@grafana.example\n",
+            "error: monstack.yaml:2:3: `grafana.url`: credentials in the URL are refused; set grafana.auth.token_env or token_file, or auth.user with auth.password_env or password_file\n",
+        ),
+        ("grafana:\n  url: http://admin:hunter2@\n", "error: monstack.yaml:2:3: `grafana.url`: `http://***@` is not an http(s) URL\n"),
+        (
+            "grafana:\n  datasource:\n    url: http://prom:hunter2@localhost:9090\n",
+            "error: monstack.yaml:3:5: `grafana.datasource.url`: credentials in the URL are refused; read the password from an env var or file with grafana.datasource.secure_json_data.basicAuthPassword\n",
+        ),
+        (
+            "alertmanager:\n  receivers:\n    - name: web.hook\n      webhook_configs:\n        - url: http://hook:hunter2@127.0.0.1:5001/\n",
+            "error: monstack.yaml:5:11: `alertmanager.receivers[0].webhook_configs[0].url`: credentials in the URL are refused; Alertmanager would keep them in clear in alertmanager.yml; use an endpoint that needs none\n",
+        ),
     ];
     let mut failures = Vec::new();
     for (yaml, expected) in cases {
         let t = tempfile::tempdir().unwrap();
         let o = render(t.path(), yaml, &[], &[]);
         let got = stderr(&o);
-        if o.status.code() != Some(78) || got != *expected || t.path().join("out").exists() {
+        let leaked = got.contains("hunter2");
+        if o.status.code() != Some(78)
+            || got != *expected
+            || leaked
+            || t.path().join("out").exists()
+        {
             failures
                 .push(format!("--- config:\n{yaml}--- exit {:?}, stderr:\n{got}", o.status.code()));
         }
