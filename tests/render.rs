@@ -94,6 +94,102 @@ fn init_writes_a_commented_config_that_loads_as_the_defaults() {
     assert_eq!(fs::read_to_string(t.path().join("monstack.yaml")).unwrap(), text);
 }
 
+/// Every key path of the schema as `Config::default()` serializes it (`a.b`, `a[].b`;
+/// a sequence contributes its first item's keys), with whether it is a leaf.
+fn key_paths(v: &serde_yaml::Value, prefix: &str, out: &mut Vec<(String, bool)>) {
+    match v {
+        serde_yaml::Value::Mapping(m) => {
+            for (k, v) in m {
+                let k = k.as_str().expect("string keys");
+                let path = if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+                let leaf = !matches!(v, serde_yaml::Value::Mapping(m) if !m.is_empty())
+                    && !matches!(v, serde_yaml::Value::Sequence(s) if s.first().is_some_and(|i| i.is_mapping()));
+                out.push((path.clone(), leaf));
+                key_paths(v, &path, out);
+            }
+        }
+        serde_yaml::Value::Sequence(s) => {
+            if let Some(first) = s.first() {
+                key_paths(first, &format!("{prefix}[]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn schema_keys() -> Vec<(String, bool)> {
+    let mut keys = Vec::new();
+    key_paths(&serde_yaml::to_value(Config::default()).unwrap(), "", &mut keys);
+    assert!(keys.len() > 100, "walked the whole schema: {keys:?}");
+    keys
+}
+
+/// Every config key is documented in README's configuration reference, in the table of
+/// its own section (so `grafana.retries` is not satisfied by `downloads.retries`).
+#[test]
+fn readme_reference_documents_every_config_key() {
+    let readme = include_str!("../README.md");
+    let start = readme.find("## Configuration reference").expect("reference section");
+    let end = start + readme[start..].find("\n## CLI").expect("section after the reference");
+    // (heading, body) per `###`/`####` subsection.
+    let mut sections: Vec<(&str, String)> = Vec::new();
+    for line in readme[start..end].lines() {
+        if line.starts_with("###") {
+            sections.push((line, String::new()));
+        } else if let Some((_, body)) = sections.last_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    let mut missing = Vec::new();
+    for (path, leaf) in schema_keys() {
+        if !leaf {
+            continue;
+        }
+        let top = path.split(['.', '[']).next().unwrap();
+        let name = path.rsplit(['.', ']']).next().unwrap();
+        let heading = if top == path { "Top level".to_string() } else { format!("`{top}`") };
+        let text: String = sections
+            .iter()
+            .filter(|(h, _)| h.contains(&heading))
+            .map(|(_, b)| b.as_str())
+            .collect();
+        let documented = ["`", "."].iter().any(|pre| {
+            ["`", ".", "["].iter().any(|post| text.contains(&format!("{pre}{name}{post}")))
+        });
+        if !documented {
+            missing.push(path);
+        }
+    }
+    assert!(missing.is_empty(), "keys missing from README's configuration reference: {missing:?}");
+}
+
+/// `monstack init` writes every key, so the scaffold is a complete, commented reference.
+#[test]
+fn init_scaffold_lists_every_config_key() {
+    let scaffold: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../assets/monstack.yaml")).unwrap();
+    let mut missing = Vec::new();
+    for (path, _) in schema_keys() {
+        let mut v = &scaffold;
+        for part in path.split('.') {
+            let (key, item) = match part.strip_suffix("[]") {
+                Some(k) => (k, true),
+                None => (part, false),
+            };
+            v = match v.get(key) {
+                Some(x) if item => x.get(0).unwrap_or(&serde_yaml::Value::Null),
+                Some(x) => x,
+                None => {
+                    missing.push(path.clone());
+                    break;
+                }
+            };
+        }
+    }
+    assert!(missing.is_empty(), "keys missing from assets/monstack.yaml: {missing:?}");
+}
+
 #[test]
 fn default_render_matches_snapshots_and_modes() {
     let t = tempfile::tempdir().unwrap();
