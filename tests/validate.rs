@@ -76,6 +76,16 @@ fn default_config_passes_every_real_validator() {
         );
     }
     assert_eq!(by_path("/etc/rsyslog.d/30-snowflake-mcp.conf")["status"], "skipped");
+    assert_eq!(
+        (&j["checked"], &j["unchecked"], &j["without_validator"]),
+        (&7.into(), &0.into(), &1.into())
+    );
+    assert_eq!(j["missing_validators"], serde_json::json!([]));
+    assert!(
+        stderr(&o).ends_with("\n7 checked and valid; 1 file has no validator (rsyslog)\n"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -176,6 +186,20 @@ fn a_missing_validator_warns_and_strict_makes_it_an_error() {
     for tool in ["promtool", "amtool", "systemd-analyze", "logrotate"] {
         assert!(err.contains(&format!("warning: `{tool}` not found on PATH")), "{err}");
     }
+    // Nothing was checked, and the summary says so rather than "8 files valid".
+    assert!(
+        err.ends_with("\n0 checked and valid, 7 unchecked: validators missing (promtool, amtool, systemd-analyze, logrotate); 1 file has no validator (rsyslog)\n"),
+        "{err}"
+    );
+    assert!(!err.contains("files valid"), "{err}");
+    let j = json(&validate(t.path(), "", &["--output", "json"], Some(&empty)));
+    assert_eq!(j["checked"], 0, "{j}");
+    assert_eq!(j["unchecked"], 7, "{j}");
+    assert_eq!(j["without_validator"], 1, "{j}");
+    assert_eq!(
+        j["missing_validators"],
+        serde_json::json!(["promtool", "amtool", "systemd-analyze", "logrotate"])
+    );
     let o = validate(t.path(), "", &["--strict"], Some(&empty));
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("error: `promtool` not found on PATH"), "{}", stderr(&o));
