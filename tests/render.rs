@@ -688,7 +688,7 @@ fn template_overrides_replace_embedded_templates_by_name() {
     fs::write(tpl.join("prometheus.yaml.tera"), "x").unwrap();
     let t2 = tempfile::tempdir().unwrap();
     let o = render(t2.path(), "", &["--templates", tpl.to_str().unwrap()], &[]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(64), "a usage error");
     assert!(stderr(&o).contains("unknown template `prometheus.yaml.tera`"), "{}", stderr(&o));
     assert!(!t2.path().join("out").exists());
 }
