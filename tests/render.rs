@@ -735,6 +735,31 @@ fn bad_configs_are_refused_with_located_errors() {
             "alertmanager:\n  smtp:\n    smarthost: mail:587\n    from: a@b.c\n    password_env: MONSTACK_UNSET_VAR\n",
             "error: monstack.yaml:5:5: `alertmanager.smtp.password_env`: environment variable `MONSTACK_UNSET_VAR` is not set\n",
         ),
+        // Type errors in the file's words, not the Rust types behind it.
+        ("prometheus: 5\n", "error: monstack.yaml:1:13: `prometheus`: invalid type: integer `5`, expected a mapping of prometheus settings\n"),
+        (
+            "downloads:\n  retries: -1\n",
+            "error: monstack.yaml:2:12: `downloads.retries`: invalid type: integer `-1`, expected a whole number (0 or more)\n",
+        ),
+        (
+            "grafana:\n  concurrency: 1.5\n",
+            "error: monstack.yaml:2:16: `grafana.concurrency`: invalid type: number `1.5`, expected a whole number (0 or more)\n",
+        ),
+        ("grafana:\n  url: [a]\n", "error: monstack.yaml:2:8: `grafana.url`: invalid type: sequence, expected a string\n"),
+        ("grafana:\n  enabled: maybe\n", "error: monstack.yaml:2:12: `grafana.enabled`: invalid type: string \"maybe\", expected true or false\n"),
+        (
+            "grafana:\n  datasource:\n    secure_json_data:\n      basicAuthPassword: hunter2\n",
+            "error: monstack.yaml:4:26: `grafana.datasource.secure_json_data.basicAuthPassword`: invalid type: string, expected a mapping with `env` or `file`\n",
+        ),
+        // A duplicate key is reported where it occurs the second time.
+        (
+            "grafana:\n  url: http://a:3000\nprometheus:\n  version: 2.45.0\ngrafana:\n  enabled: false\n",
+            "error: monstack.yaml:5:1: duplicate key `grafana`\n",
+        ),
+        (
+            "prometheus:\n  scrape_configs:\n    - job_name: a\n      targets: ['x:1']\n      job_name: b\n",
+            "error: monstack.yaml:5:7: `prometheus.scrape_configs[0]`: duplicate key `job_name`\n",
+        ),
         // Credentials in URLs are refused, and the message never repeats them.
         (
             "downloads:\n  base_url: http://u:hunter2@127.0.0.1:9\n",
