@@ -207,6 +207,16 @@ fn rollback_switches_back_and_forth_without_network() {
     let before = m.requests();
     let r = s.run(&["rollback", "prometheus"]).ok();
     assert_eq!(r.stdout, format!("prometheus: rolled back to {v} (was 2.45.0)\n"));
+    // The config still says 2.45.0: say what apply would do and how to stay.
+    assert!(
+        r.stderr.contains(&format!(
+            "hint: the running prometheus is not restarted, and the next `monstack apply` reinstalls the configured 2.45.0; \
+             to stay on {v}, set `prometheus.version: {v}` in {} and run `monstack apply` to restart on it",
+            s.config().display()
+        )),
+        "{}",
+        r.stderr
+    );
     assert!(s.prometheus_version().contains(&format!("version {v}")));
     // The record follows: an install of the configured 2.45.0 switches back with
     // no download (the release is still on disk).
@@ -214,7 +224,16 @@ fn rollback_switches_back_and_forth_without_network() {
     assert!(r.stdout.contains(&format!("installed (was {v})")), "{}", r.stdout);
     assert!(s.prometheus_version().contains("2.45.0"));
     assert_eq!(m.requests(), before);
+    // With the config already at the rolled-back version, only the restart is left.
+    s.write_config(&m.base_url(), &v, "", "");
     let r = s.run(&["rollback", "prometheus", "--output", "json"]).ok();
+    assert!(
+        r.stderr.contains(&format!(
+            "hint: the running prometheus is not restarted; run `monstack apply` to restart it on {v}"
+        )),
+        "{}",
+        r.stderr
+    );
     let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(json["version"], v.as_str());
     assert_eq!(json["previous"], "2.45.0");
