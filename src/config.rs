@@ -830,12 +830,21 @@ pub fn parse(path: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
             Err(err) => {
                 let field = err.path().to_string();
                 let inner = err.into_inner();
-                let mut e = ConfigError::new(
-                    path,
-                    (field != ".").then(|| field.clone()),
-                    clean_serde_message(&inner.to_string(), &field),
-                );
-                if let Some(loc) = inner.location() {
+                let mut message = user_words(&clean_serde_message(&inner.to_string(), &field));
+                if ["secure_json_data", "password", "token"].iter().any(|s| field.contains(s)) {
+                    // A secret pasted where its env/file reference belongs: do not echo it.
+                    message = hide_value(&message);
+                }
+                let duplicate = message
+                    .strip_prefix("duplicate key `")
+                    .and_then(|k| k.strip_suffix('`'))
+                    .and_then(|key| locate_duplicate(source, &field, key));
+                let mut e = ConfigError::new(path, (field != ".").then(|| field.clone()), message);
+                if let Some((l, c)) = duplicate {
+                    // serde_yaml points at the enclosing mapping; the second key is the mistake.
+                    e.line = Some(l);
+                    e.column = Some(c);
+                } else if let Some(loc) = inner.location() {
                     e.line = Some(loc.line());
                     e.column = Some(loc.column());
                 } else if let Some((l, c)) = locate(source, &field) {
@@ -868,6 +877,160 @@ fn clean_serde_message(msg: &str, field: &str) -> String {
     }
 }
 
+/// serde's messages in the words of the YAML file rather than of the Rust types behind it
+/// (`expected u32` -> `expected a whole number (0 or more)`).
+fn user_words(msg: &str) -> String {
+    let msg = msg
+        .replacen("invalid type: map,", "invalid type: mapping,", 1)
+        .replacen("floating point `", "number `", 1)
+        .replacen("duplicate field `", "duplicate key `", 1);
+    let Some(i) = msg.rfind(", expected ") else { return msg };
+    let (head, expected) = (&msg[..i], &msg[i + ", expected ".len()..]);
+    let words = match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number (0 or more)".into(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        "a borrowed string" | "a string" | "string" => "a string".into(),
+        "a boolean" => "true or false".into(),
+        "a map" => "a mapping".into(),
+        "a character" | "char" => "a single character".into(),
+        _ => match expected.strip_prefix("struct ") {
+            Some(name) => struct_words(name),
+            None => return msg,
+        },
+    };
+    format!("{head}, expected {words}")
+}
+
+/// `invalid type: string "VALUE", expected ...` without the value.
+fn hide_value(msg: &str) -> String {
+    let Some(end) = msg.rfind(", expected ") else { return msg.to_string() };
+    let head = &msg[..end];
+    match head.find(" \"").or_else(|| head.find(" `")) {
+        Some(start) => format!("{}{}", &msg[..start], &msg[end..]),
+        None => msg.to_string(),
+    }
+}
+
+/// What the file should hold where a config struct goes: `ScrapeConfig` -> `a mapping
+/// of scrape job settings`.
+fn struct_words(name: &str) -> String {
+    let known = match name {
+        "SecretRef" => return "a mapping with `env` or `file`".into(),
+        "LogCreate" => return "a mapping with `mode`, `owner` and `group`".into(),
+        "Config" => "monstack",
+        "NodeExporter" => "node_exporter",
+        "ScrapeConfig" => "scrape job",
+        "GrafanaAuth" => "grafana.auth",
+        "EmailConfig" => "email",
+        "WebhookConfig" => "webhook",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return format!("a mapping of {known} settings");
+    }
+    let mut out = String::from("a mapping of ");
+    for ch in name.chars() {
+        if ch.is_uppercase() && !out.ends_with(' ') {
+            out.push(' ');
+        }
+        out.extend(ch.to_lowercase());
+    }
+    out.push_str(" settings");
+    out
+}
+
+/// 1-based line and column of the second `key` in the mapping at `parent` (a field
+/// path, `.` for the top level).
+fn locate_duplicate(source: &str, parent: &str, key: &str) -> Option<(usize, usize)> {
+    use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+    use yaml_rust2::scanner::Marker;
+
+    /// Per open node: for a mapping, whether the next scalar is a key, and the key path.
+    struct Walker<'a> {
+        // (is_map, expecting_key, segment of this node)
+        stack: Vec<(bool, bool, String)>,
+        pending_key: Option<String>,
+        target: Vec<String>,
+        key: &'a str,
+        seen: usize,
+        found: Option<(usize, usize)>,
+        index: Vec<usize>,
+    }
+    impl Walker<'_> {
+        fn path(&self) -> Vec<String> {
+            self.stack.iter().skip(1).map(|(_, _, s)| s.clone()).collect()
+        }
+        /// The segment the next value gets, and flip the parent's key/value state.
+        fn next_segment(&mut self) -> String {
+            match self.stack.last_mut() {
+                Some((true, expecting, _)) => {
+                    *expecting = true;
+                    self.pending_key.take().unwrap_or_default()
+                }
+                Some((false, _, _)) => {
+                    let i = self.index.last_mut().expect("sequence index");
+                    *i += 1;
+                    format!("[{}]", *i - 1)
+                }
+                None => String::new(),
+            }
+        }
+    }
+    impl MarkedEventReceiver for Walker<'_> {
+        fn on_event(&mut self, ev: Event, mark: Marker) {
+            match ev {
+                Event::Scalar(v, ..) => {
+                    if let Some((true, expecting @ true, _)) = self.stack.last_mut() {
+                        *expecting = false;
+                        if self.found.is_none() && v == self.key && self.path() == self.target {
+                            self.seen += 1;
+                            if self.seen == 2 {
+                                self.found = Some((mark.line(), mark.col() + 1));
+                            }
+                        }
+                        self.pending_key = Some(v);
+                    } else {
+                        self.next_segment();
+                    }
+                }
+                Event::Alias(_) => {
+                    self.next_segment();
+                }
+                Event::MappingStart(..) => {
+                    let seg = self.next_segment();
+                    self.stack.push((true, true, seg));
+                }
+                Event::SequenceStart(..) => {
+                    let seg = self.next_segment();
+                    self.stack.push((false, false, seg));
+                    self.index.push(0);
+                }
+                Event::MappingEnd => {
+                    self.stack.pop();
+                }
+                Event::SequenceEnd => {
+                    self.stack.pop();
+                    self.index.pop();
+                }
+                _ => {}
+            }
+        }
+    }
+
+    let mut w = Walker {
+        stack: Vec::new(),
+        pending_key: None,
+        target: split_field_path(parent),
+        key,
+        seen: 0,
+        found: None,
+        index: Vec::new(),
+    };
+    let _ = Parser::new_from_str(source).load(&mut w, false);
+    w.found
+}
+
 /// All semantic checks; returns every problem found.
 fn validate(l: &Loaded) -> Vec<ConfigError> {
     let c = &l.config;
@@ -879,11 +1042,9 @@ fn validate(l: &Loaded) -> Vec<ConfigError> {
     };
 
     // downloads
-    check(
-        valid_url(&c.downloads.base_url),
-        "downloads.base_url",
-        format!("`{}` is not an http(s) URL", c.downloads.base_url),
-    );
+    if let Some(m) = url_problem(&c.downloads.base_url, MIRROR_AUTH) {
+        check(false, "downloads.base_url", m);
+    }
     const ARCHES: [&str; 13] = [
         "auto", "amd64", "arm64", "armv5", "armv6", "armv7", "386", "ppc64le", "ppc64", "s390x",
         "riscv64", "mips64", "mips64le",
@@ -914,12 +1075,8 @@ fn validate(l: &Loaded) -> Vec<ConfigError> {
                 "must be 64 hex characters".into(),
             );
         }
-        if let Some(u) = &comp.base_url {
-            check(
-                valid_url(u),
-                &format!("{name}.base_url"),
-                format!("`{u}` is not an http(s) URL"),
-            );
+        if let Some(m) = comp.base_url.as_deref().and_then(|u| url_problem(u, MIRROR_AUTH)) {
+            check(false, &format!("{name}.base_url"), m);
         }
         check(
             valid_listen_address(&comp.listen_address),
@@ -1084,11 +1241,12 @@ fn validate(l: &Loaded) -> Vec<ConfigError> {
             format!("duplicate receiver name `{}`", r.name),
         );
         for (j, w) in r.webhook_configs.iter().enumerate() {
-            check(
-                valid_url(&w.url),
-                &format!("alertmanager.receivers[{i}].webhook_configs[{j}].url"),
-                format!("`{}` is not an http(s) URL", w.url),
-            );
+            if let Some(m) = url_problem(
+                &w.url,
+                "Alertmanager would keep them in clear in alertmanager.yml; use an endpoint that needs none",
+            ) {
+                check(false, &format!("alertmanager.receivers[{i}].webhook_configs[{j}].url"), m);
+            }
         }
         for (j, e) in r.email_configs.iter().enumerate() {
             check(
@@ -1129,17 +1287,25 @@ fn validate(l: &Loaded) -> Vec<ConfigError> {
 
     // grafana
     let g = &c.grafana;
-    check(valid_url(&g.url), "grafana.url", format!("`{}` is not an http(s) URL", g.url));
+    if let Some(m) = url_problem(
+        &g.url,
+        "set grafana.auth.token_env or token_file, or auth.user with auth.password_env or password_file",
+    ) {
+        check(false, "grafana.url", m);
+    }
     check(
         valid_duration(&g.wait_timeout),
         "grafana.wait_timeout",
         format!("`{}` is not a duration like 60s", g.wait_timeout),
     );
-    check(
-        g.datasource.url.is_empty() || valid_url(&g.datasource.url),
-        "grafana.datasource.url",
-        format!("`{}` is not an http(s) URL", g.datasource.url),
-    );
+    if !g.datasource.url.is_empty() {
+        if let Some(m) = url_problem(
+            &g.datasource.url,
+            "read the password from an env var or file with grafana.datasource.secure_json_data.basicAuthPassword",
+        ) {
+            check(false, "grafana.datasource.url", m);
+        }
+    }
     check(
         valid_uid(&g.datasource.uid),
         "grafana.datasource.uid",
@@ -1408,6 +1574,32 @@ pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
         total_ms = total_ms.checked_add(n.checked_mul(unit_ms)?)?;
     }
     Some(std::time::Duration::from_millis(total_ms))
+}
+
+/// Where mirror credentials can come from instead of the URL.
+const MIRROR_AUTH: &str =
+    "use a mirror that needs none, or put the verified tarballs in downloads.local_dir";
+
+/// What is wrong with a configured http(s) URL, if anything. Credentials in it are refused:
+/// they would be echoed in messages and written to files (monstack.lock, alertmanager.yml);
+/// `instead` says where they go. The message never repeats them.
+fn url_problem(s: &str, instead: &str) -> Option<String> {
+    if let Ok(u) = url::Url::parse(s) {
+        if !u.username().is_empty() || u.password().is_some() {
+            return Some(format!("credentials in the URL are refused; {instead}"));
+        }
+    }
+    (!valid_url(s)).then(|| format!("`{}` is not an http(s) URL", redact_userinfo(s)))
+}
+
+/// `s` with anything before an `@` in its authority replaced by `***`.
+fn redact_userinfo(s: &str) -> String {
+    let start = s.find("://").map_or(0, |i| i + 3);
+    let end = s[start..].find(['/', '?', '#']).map_or(s.len(), |i| start + i);
+    match s[start..end].rfind('@') {
+        Some(at) => format!("{}***{}", &s[..start], &s[start + at..]),
+        None => s.to_string(),
+    }
 }
 
 fn valid_url(s: &str) -> bool {

@@ -106,6 +106,28 @@ pub fn with_hint(error: impl Into<anyhow::Error>, hint: impl Into<String>) -> an
     anyhow::Error::new(Hinted { error: error.into(), hint: hint.into() })
 }
 
+/// A command-line usage error found after parsing (a flag combination, an argument that
+/// does not fit): exit 64, like clap's own usage errors.
+#[derive(Debug)]
+pub struct Usage(pub anyhow::Error);
+
+impl fmt::Display for Usage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::error::Error for Usage {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Mark an error as a usage error (exit 64).
+pub fn usage(error: impl Into<anyhow::Error>) -> anyhow::Error {
+    anyhow::Error::new(Usage(error.into()))
+}
+
 /// Marker error: the command already reported its outcome and just wants this exit code.
 #[derive(Debug)]
 pub struct ExitWith(pub i32);
@@ -118,11 +140,15 @@ impl fmt::Display for ExitWith {
 
 impl std::error::Error for ExitWith {}
 
-/// The exit code for an error: 78 when the cause is the configuration, else 1.
+/// The exit code for an error: 78 when the cause is the configuration, 64 for a usage
+/// error, else 1.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {
         if let Some(ExitWith(code)) = cause.downcast_ref::<ExitWith>() {
             return *code;
+        }
+        if cause.is::<Usage>() {
+            return exit::USAGE;
         }
         if cause.is::<ConfigError>() || cause.is::<ConfigErrors>() {
             return exit::CONFIG;

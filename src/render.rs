@@ -134,7 +134,11 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
     let c = &loaded.config;
     // Flags are checked (and refused) before any template runs.
     let specs = service_specs(loaded, &Root::default())?;
-    let tera = engine(templates)?;
+    let tera = engine(templates).map_err(|e| match e {
+        // A `--templates DIR` that does not fit is a command-line mistake: exit 64.
+        e @ RenderError::UnknownTemplate { .. } => crate::error::usage(e),
+        e => e.into(),
+    })?;
     let mut files = Vec::new();
 
     if c.prometheus.enabled {
@@ -224,6 +228,7 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
             "user": spec.user,
             "argv": argv,
             "data_dir": comp.data_dir,
+            "reloadable": spec.kind != ComponentKind::NodeExporter,
         });
         files.push(RenderedFile::plain(
             Path::new("/etc/systemd/system").join(spec.kind.unit()),

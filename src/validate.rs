@@ -268,9 +268,10 @@ pub fn cmd_validate(ctx: &Context, args: &ValidateArgs) -> anyhow::Result<i32> {
         }
         rows.push(Row { path: c.path.clone(), role: c.role.label(), tool, status, message, notes });
     }
+    let counts = Counts::of(&rows);
     match ctx.output {
         OutputFormat::Json => {
-            let summary = Summary { valid: failed == 0, files: rows };
+            let summary = Summary { valid: failed == 0, counts: counts.clone(), files: rows };
             println!("{}", serde_json::to_string_pretty(&summary)?);
         }
         OutputFormat::Human => {
@@ -284,14 +285,64 @@ pub fn cmd_validate(ctx: &Context, args: &ValidateArgs) -> anyhow::Result<i32> {
         eprintln!("error: {failed} of {} files failed validation", checks.len());
         return Err(ExitWith(crate::error::exit::FAILURE).into());
     }
-    ctx.info(format!("{} files valid", checks.len()));
+    ctx.info(counts.to_string());
     Ok(0)
 }
 
 #[derive(Serialize)]
 struct Summary {
     valid: bool,
+    #[serde(flatten)]
+    counts: Counts,
     files: Vec<Row>,
+}
+
+/// What was actually checked: a file no validator ran on is never counted as valid.
+#[derive(Debug, Clone, Serialize)]
+struct Counts {
+    /// Files a validator (or monstack itself) checked.
+    checked: usize,
+    /// Files not checked because their validator is not installed.
+    unchecked: usize,
+    /// Files no validator exists for (the rsyslog drop-in).
+    without_validator: usize,
+    /// The validators not found, in report order.
+    missing_validators: Vec<Tool>,
+}
+
+impl Counts {
+    fn of(rows: &[Row]) -> Self {
+        let mut missing: Vec<Tool> = rows
+            .iter()
+            .filter(|r| matches!(r.status, "unchecked" | "error"))
+            .filter_map(|r| r.tool)
+            .collect();
+        missing.sort();
+        missing.dedup();
+        let count = |f: &dyn Fn(&str) -> bool| rows.iter().filter(|r| f(r.status)).count();
+        Self {
+            checked: count(&|s| matches!(s, "ok" | "invalid")),
+            unchecked: count(&|s| matches!(s, "unchecked" | "error")),
+            without_validator: count(&|s| s == "skipped"),
+            missing_validators: missing,
+        }
+    }
+}
+
+impl fmt::Display for Counts {
+    /// E.g. `0 checked, 7 unchecked: validators missing (promtool, amtool); 1 file has no validator (rsyslog)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} checked and valid", self.checked)?;
+        if self.unchecked > 0 {
+            let names: Vec<&str> = self.missing_validators.iter().map(|t| t.program()).collect();
+            write!(f, ", {} unchecked: validators missing ({})", self.unchecked, names.join(", "))?;
+        }
+        if self.without_validator > 0 {
+            let s = if self.without_validator == 1 { "file has" } else { "files have" };
+            write!(f, "; {} {s} no validator (rsyslog)", self.without_validator)?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Serialize)]

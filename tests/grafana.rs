@@ -388,17 +388,74 @@ fn a_slow_grafana_times_out_and_names_the_object() {
     assert!(msg.contains("landed") || g.datasources().len() == 1, "{msg}");
 }
 
+/// A loopback listener that counts connections and closes each at once (a Grafana that
+/// is up but never answers); stopped and joined on drop.
+struct Hangup {
+    port: u16,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Hangup {
+    fn start() -> Self {
+        use std::sync::atomic::Ordering::SeqCst;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (a, st) = (accepted.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if st.load(SeqCst) {
+                    break;
+                }
+                if conn.is_ok() {
+                    a.fetch_add(1, SeqCst);
+                }
+            }
+        });
+        Self { port, accepted, stop, thread: Some(thread) }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Hangup {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wake the blocking accept so the thread sees the flag.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 #[test]
 fn an_unreachable_grafana_is_retried_then_reported() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let s = Setup::new();
-    let text = format!(
-        "state_dir: {}\ngrafana:\n  url: http://127.0.0.1:{port}\n  wait_timeout: 1s\n  auth:\n    token_file: token\n",
-        s.state().display()
-    );
-    std::fs::write(s.path("monstack.yaml"), text).unwrap();
-    let l = config::load(&s.path("monstack.yaml")).unwrap();
-    let msg = format!("{:#}", grafana::plan(&l, &s.state()).unwrap_err());
+    let load = |port: u16| {
+        let text = format!(
+            "state_dir: {}\ngrafana:\n  url: http://127.0.0.1:{port}\n  wait_timeout: 1s\n  auth:\n    token_file: token\n",
+            s.state().display()
+        );
+        std::fs::write(s.path("monstack.yaml"), text).unwrap();
+        config::load(&s.path("monstack.yaml")).unwrap()
+    };
+
+    // Up but hanging up on every request: polled again and again until wait_timeout.
+    let h = Hangup::start();
+    let msg = format!("{:#}", grafana::plan(&load(h.port), &s.state()).unwrap_err());
+    assert!(msg.contains("was not ready after"), "{msg}");
+    let attempts = h.accepted();
+    assert!((3..=20).contains(&attempts), "{attempts} attempts in 1s of backoff: {msg}");
+
+    // Nothing listening: the connection error is named.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let msg = format!("{:#}", grafana::plan(&load(port), &s.state()).unwrap_err());
     assert!(msg.contains("not ready") && msg.contains("connection failed"), "{msg}");
 }
 

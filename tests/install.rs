@@ -65,13 +65,42 @@ fn install_runs_the_real_binary_and_a_rerun_makes_no_request() {
 fn root_keeps_every_path_inside() {
     let m = Mirror::start(tree());
     let s = Sandbox::new(&m.base_url(), &debian_prometheus());
-    s.write_config(&m.base_url(), &debian_prometheus(), "", "  user: mst-no-such-user\n");
-    let host_paths =
-        ["/opt/prometheus/releases", "/var/lib/monstack/releases", "/var/cache/monstack"];
-    let before: Vec<bool> = host_paths.iter().map(|p| Path::new(p).exists()).collect();
+    // Every configured host path is unique to this run, so any write outside the root
+    // (even into a directory that already existed) leaves it behind on the host.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let outside = std::env::temp_dir().join(format!(
+        "monstack-outside-{}-{}",
+        std::process::id(),
+        nanos.as_nanos()
+    ));
+    let host = |sub: &str| outside.join(sub);
+    s.write_config(
+        &m.base_url(),
+        &debian_prometheus(),
+        &format!("  cache_dir: {}\n", host("cache").display()),
+        &format!(
+            "  user: mst-no-such-user\n  install_dir: {}\n  data_dir: {}\n",
+            host("opt/prometheus").display(),
+            host("data").display()
+        ),
+    );
+    let mut yaml = fs::read_to_string(s.config()).unwrap();
+    yaml.push_str(&format!("state_dir: {}\n", host("state").display()));
+    fs::write(s.config(), yaml).unwrap();
+    // The system dirs monstack writes under by default: not even touched.
+    let system_dirs = ["/opt", "/var/lib", "/var/cache", "/etc/systemd/system"];
+    let mtimes = || -> Vec<Option<std::time::SystemTime>> {
+        system_dirs.iter().map(|d| fs::metadata(d).and_then(|m| m.modified()).ok()).collect()
+    };
+    let before = mtimes();
     s.run(&["install"]).ok();
-    let after: Vec<bool> = host_paths.iter().map(|p| Path::new(p).exists()).collect();
-    assert_eq!(before, after, "nothing created outside --root");
+    assert!(!outside.exists(), "{} was written outside --root", outside.display());
+    assert_eq!(mtimes(), before, "a system dir changed: {system_dirs:?}");
+    let inside = |sub: &str| s.root().join(host(sub).strip_prefix("/").unwrap());
+    assert!(inside("opt/prometheus/current/prometheus").is_file());
+    assert!(inside("state/releases/prometheus.json").is_file());
+    assert!(inside("cache").read_dir().unwrap().next().is_some(), "tarball cached in the root");
+    assert!(inside("data").is_dir());
     let passwd = fs::read_to_string("/etc/passwd").unwrap();
     assert!(!passwd.contains("mst-no-such-user:"), "no user created under --root");
     // Every symlink in the tree resolves inside the root.
@@ -96,9 +125,6 @@ fn root_keeps_every_path_inside() {
         }
     }
     assert!(links >= 1, "the current symlink was checked");
-    for sub in ["opt/prometheus/current", "var/lib/monstack/releases", "var/cache/monstack"] {
-        assert!(s.root().join(sub).exists(), "{sub}");
-    }
 }
 
 #[test]
@@ -207,6 +233,16 @@ fn rollback_switches_back_and_forth_without_network() {
     let before = m.requests();
     let r = s.run(&["rollback", "prometheus"]).ok();
     assert_eq!(r.stdout, format!("prometheus: rolled back to {v} (was 2.45.0)\n"));
+    // The config still says 2.45.0: say what apply would do and how to stay.
+    assert!(
+        r.stderr.contains(&format!(
+            "hint: the running prometheus is not restarted, and the next `monstack apply` reinstalls the configured 2.45.0; \
+             to stay on {v}, set `prometheus.version: {v}` in {} and run `monstack apply` to restart on it",
+            s.config().display()
+        )),
+        "{}",
+        r.stderr
+    );
     assert!(s.prometheus_version().contains(&format!("version {v}")));
     // The record follows: an install of the configured 2.45.0 switches back with
     // no download (the release is still on disk).
@@ -214,7 +250,16 @@ fn rollback_switches_back_and_forth_without_network() {
     assert!(r.stdout.contains(&format!("installed (was {v})")), "{}", r.stdout);
     assert!(s.prometheus_version().contains("2.45.0"));
     assert_eq!(m.requests(), before);
+    // With the config already at the rolled-back version, only the restart is left.
+    s.write_config(&m.base_url(), &v, "", "");
     let r = s.run(&["rollback", "prometheus", "--output", "json"]).ok();
+    assert!(
+        r.stderr.contains(&format!(
+            "hint: the running prometheus is not restarted; run `monstack apply` to restart it on {v}"
+        )),
+        "{}",
+        r.stderr
+    );
     let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(json["version"], v.as_str());
     assert_eq!(json["previous"], "2.45.0");

@@ -94,6 +94,102 @@ fn init_writes_a_commented_config_that_loads_as_the_defaults() {
     assert_eq!(fs::read_to_string(t.path().join("monstack.yaml")).unwrap(), text);
 }
 
+/// Every key path of the schema as `Config::default()` serializes it (`a.b`, `a[].b`;
+/// a sequence contributes its first item's keys), with whether it is a leaf.
+fn key_paths(v: &serde_yaml::Value, prefix: &str, out: &mut Vec<(String, bool)>) {
+    match v {
+        serde_yaml::Value::Mapping(m) => {
+            for (k, v) in m {
+                let k = k.as_str().expect("string keys");
+                let path = if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+                let leaf = !matches!(v, serde_yaml::Value::Mapping(m) if !m.is_empty())
+                    && !matches!(v, serde_yaml::Value::Sequence(s) if s.first().is_some_and(|i| i.is_mapping()));
+                out.push((path.clone(), leaf));
+                key_paths(v, &path, out);
+            }
+        }
+        serde_yaml::Value::Sequence(s) => {
+            if let Some(first) = s.first() {
+                key_paths(first, &format!("{prefix}[]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn schema_keys() -> Vec<(String, bool)> {
+    let mut keys = Vec::new();
+    key_paths(&serde_yaml::to_value(Config::default()).unwrap(), "", &mut keys);
+    assert!(keys.len() > 100, "walked the whole schema: {keys:?}");
+    keys
+}
+
+/// Every config key is documented in README's configuration reference, in the table of
+/// its own section (so `grafana.retries` is not satisfied by `downloads.retries`).
+#[test]
+fn readme_reference_documents_every_config_key() {
+    let readme = include_str!("../README.md");
+    let start = readme.find("## Configuration reference").expect("reference section");
+    let end = start + readme[start..].find("\n## CLI").expect("section after the reference");
+    // (heading, body) per `###`/`####` subsection.
+    let mut sections: Vec<(&str, String)> = Vec::new();
+    for line in readme[start..end].lines() {
+        if line.starts_with("###") {
+            sections.push((line, String::new()));
+        } else if let Some((_, body)) = sections.last_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    let mut missing = Vec::new();
+    for (path, leaf) in schema_keys() {
+        if !leaf {
+            continue;
+        }
+        let top = path.split(['.', '[']).next().unwrap();
+        let name = path.rsplit(['.', ']']).next().unwrap();
+        let heading = if top == path { "Top level".to_string() } else { format!("`{top}`") };
+        let text: String = sections
+            .iter()
+            .filter(|(h, _)| h.contains(&heading))
+            .map(|(_, b)| b.as_str())
+            .collect();
+        let documented = ["`", "."].iter().any(|pre| {
+            ["`", ".", "["].iter().any(|post| text.contains(&format!("{pre}{name}{post}")))
+        });
+        if !documented {
+            missing.push(path);
+        }
+    }
+    assert!(missing.is_empty(), "keys missing from README's configuration reference: {missing:?}");
+}
+
+/// `monstack init` writes every key, so the scaffold is a complete, commented reference.
+#[test]
+fn init_scaffold_lists_every_config_key() {
+    let scaffold: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../assets/monstack.yaml")).unwrap();
+    let mut missing = Vec::new();
+    for (path, _) in schema_keys() {
+        let mut v = &scaffold;
+        for part in path.split('.') {
+            let (key, item) = match part.strip_suffix("[]") {
+                Some(k) => (k, true),
+                None => (part, false),
+            };
+            v = match v.get(key) {
+                Some(x) if item => x.get(0).unwrap_or(&serde_yaml::Value::Null),
+                Some(x) => x,
+                None => {
+                    missing.push(path.clone());
+                    break;
+                }
+            };
+        }
+    }
+    assert!(missing.is_empty(), "keys missing from assets/monstack.yaml: {missing:?}");
+}
+
 #[test]
 fn default_render_matches_snapshots_and_modes() {
     let t = tempfile::tempdir().unwrap();
@@ -472,7 +568,6 @@ fn units_run_as_their_own_users_with_reload_and_hardening() {
         for line in [
             format!("User={user}"),
             format!("Group={user}"),
-            "ExecReload=/bin/kill -HUP $MAINPID".into(),
             "Restart=on-failure".into(),
             "NoNewPrivileges=yes".into(),
             "ProtectSystem=strict".into(),
@@ -484,6 +579,49 @@ fn units_run_as_their_own_users_with_reload_and_hardening() {
         }
     }
     assert!(unit(&out, "alertmanager.service").contains("--cluster.listen-address=\n"));
+    // Prometheus and Alertmanager reread their config on SIGHUP; node_exporter has no
+    // config and exits on it, so `systemctl reload node_exporter` must not signal it.
+    let reload = "ExecReload=/bin/kill -HUP $MAINPID";
+    for name in ["prometheus.service", "alertmanager.service"] {
+        assert!(unit(&out, name).lines().any(|l| l == reload), "{name} lacks {reload}");
+    }
+    assert!(!unit(&out, "node_exporter.service").contains("ExecReload"));
+}
+
+/// Kills the child on drop, so a failed assertion leaves no process behind.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Why node_exporter's unit has no ExecReload: the real binary dies on SIGHUP.
+#[test]
+fn node_exporter_exits_on_sighup() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    let bin = require("prometheus-node-exporter");
+    let mut child = KillOnDrop(
+        Command::new(bin)
+            .args(["--web.listen-address=127.0.0.1:0", "--collector.disable-defaults"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Ready once it logs its listening address (it logs to stderr).
+    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
+    assert!(
+        lines.by_ref().map_while(Result::ok).any(|l| l.contains("Listening on")),
+        "node_exporter never listened"
+    );
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.0.id() as i32, libc::SIGHUP) }, 0);
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGHUP), "{status:?}");
 }
 
 #[test]
@@ -550,7 +688,7 @@ fn template_overrides_replace_embedded_templates_by_name() {
     fs::write(tpl.join("prometheus.yaml.tera"), "x").unwrap();
     let t2 = tempfile::tempdir().unwrap();
     let o = render(t2.path(), "", &["--templates", tpl.to_str().unwrap()], &[]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(64), "a usage error");
     assert!(stderr(&o).contains("unknown template `prometheus.yaml.tera`"), "{}", stderr(&o));
     assert!(!t2.path().join("out").exists());
 }
@@ -597,13 +735,65 @@ fn bad_configs_are_refused_with_located_errors() {
             "alertmanager:\n  smtp:\n    smarthost: mail:587\n    from: a@b.c\n    password_env: MONSTACK_UNSET_VAR\n",
             "error: monstack.yaml:5:5: `alertmanager.smtp.password_env`: environment variable `MONSTACK_UNSET_VAR` is not set\n",
         ),
+        // Type errors in the file's words, not the Rust types behind it.
+        ("prometheus: 5\n", "error: monstack.yaml:1:13: `prometheus`: invalid type: integer `5`, expected a mapping of prometheus settings\n"),
+        (
+            "downloads:\n  retries: -1\n",
+            "error: monstack.yaml:2:12: `downloads.retries`: invalid type: integer `-1`, expected a whole number (0 or more)\n",
+        ),
+        (
+            "grafana:\n  concurrency: 1.5\n",
+            "error: monstack.yaml:2:16: `grafana.concurrency`: invalid type: number `1.5`, expected a whole number (0 or more)\n",
+        ),
+        ("grafana:\n  url: [a]\n", "error: monstack.yaml:2:8: `grafana.url`: invalid type: sequence, expected a string\n"),
+        ("grafana:\n  enabled: maybe\n", "error: monstack.yaml:2:12: `grafana.enabled`: invalid type: string \"maybe\", expected true or false\n"),
+        (
+            "grafana:\n  datasource:\n    secure_json_data:\n      basicAuthPassword: hunter2\n",
+            "error: monstack.yaml:4:26: `grafana.datasource.secure_json_data.basicAuthPassword`: invalid type: string, expected a mapping with `env` or `file`\n",
+        ),
+        // A duplicate key is reported where it occurs the second time.
+        (
+            "grafana:\n  url: http://a:3000\nprometheus:\n  version: 2.45.0\ngrafana:\n  enabled: false\n",
+            "error: monstack.yaml:5:1: duplicate key `grafana`\n",
+        ),
+        (
+            "prometheus:\n  scrape_configs:\n    - job_name: a\n      targets: ['x:1']\n      job_name: b\n",
+            "error: monstack.yaml:5:7: `prometheus.scrape_configs[0]`: duplicate key `job_name`\n",
+        ),
+        // Credentials in URLs are refused, and the message never repeats them.
+        (
+            "downloads:\n  base_url: http://u:hunter2@127.0.0.1:9\n",
+            "error: monstack.yaml:2:3: `downloads.base_url`: credentials in the URL are refused; use a mirror that needs none, or put the verified tarballs in downloads.local_dir\n",
+        ),
+        (
+            "node_exporter:\n  base_url: https://hunter2@mirror.example\n",
+            "error: monstack.yaml:2:3: `node_exporter.base_url`: credentials in the URL are refused; use a mirror that needs none, or put the verified tarballs in downloads.local_dir\n",
+        ),
+        (
+            "grafana:\n  url: https://admin:hunter2@grafana.example\n",
+            "error: monstack.yaml:2:3: `grafana.url`: credentials in the URL are refused; set grafana.auth.token_env or token_file, or auth.user with auth.password_env or password_file\n",
+        ),
+        ("grafana:\n  url: http://admin:hunter2@\n", "error: monstack.yaml:2:3: `grafana.url`: `http://***@` is not an http(s) URL\n"),
+        (
+            "grafana:\n  datasource:\n    url: http://prom:hunter2@localhost:9090\n",
+            "error: monstack.yaml:3:5: `grafana.datasource.url`: credentials in the URL are refused; read the password from an env var or file with grafana.datasource.secure_json_data.basicAuthPassword\n",
+        ),
+        (
+            "alertmanager:\n  receivers:\n    - name: web.hook\n      webhook_configs:\n        - url: http://hook:hunter2@127.0.0.1:5001/\n",
+            "error: monstack.yaml:5:11: `alertmanager.receivers[0].webhook_configs[0].url`: credentials in the URL are refused; Alertmanager would keep them in clear in alertmanager.yml; use an endpoint that needs none\n",
+        ),
     ];
     let mut failures = Vec::new();
     for (yaml, expected) in cases {
         let t = tempfile::tempdir().unwrap();
         let o = render(t.path(), yaml, &[], &[]);
         let got = stderr(&o);
-        if o.status.code() != Some(78) || got != *expected || t.path().join("out").exists() {
+        let leaked = got.contains("hunter2");
+        if o.status.code() != Some(78)
+            || got != *expected
+            || leaked
+            || t.path().join("out").exists()
+        {
             failures
                 .push(format!("--- config:\n{yaml}--- exit {:?}, stderr:\n{got}", o.status.code()));
         }

@@ -67,15 +67,35 @@ fn default_config_passes_every_real_validator() {
         assert_eq!(f["status"], "ok", "{f}");
         assert_eq!(f["tool"], tool, "{f}");
     }
-    // The binaries are not installed on this host: a note, not a broken unit.
-    let notes = by_path("/etc/systemd/system/prometheus.service")["notes"].to_string();
-    if !Path::new("/opt/prometheus/current/prometheus").exists() {
-        assert!(
-            notes.contains("binary `/opt/prometheus/current/prometheus` is not installed yet"),
-            "{notes}"
-        );
-    }
+    // A binary not installed yet is a note, not a broken unit: an install_dir that
+    // certainly holds nothing makes that deterministic on any host.
+    let absent = t.path().join("not-installed/prometheus");
+    let cfg = format!("prometheus:\n  install_dir: {}\n", absent.display());
+    let o2 = validate(t.path(), &cfg, &["--strict", "--output", "json"], None);
+    assert_eq!(o2.status.code(), Some(0), "{}", stderr(&o2));
+    let j2 = json(&o2);
+    let unit = j2["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "/etc/systemd/system/prometheus.service")
+        .unwrap();
+    assert_eq!(unit["status"], "ok", "{unit}");
+    let bin = absent.join("current/prometheus");
+    let note = format!("binary `{}` is not installed yet", bin.display());
+    assert!(unit["notes"].as_array().unwrap().contains(&note.into()), "{unit}");
+    assert!(!absent.exists());
     assert_eq!(by_path("/etc/rsyslog.d/30-snowflake-mcp.conf")["status"], "skipped");
+    assert_eq!(
+        (&j["checked"], &j["unchecked"], &j["without_validator"]),
+        (&7.into(), &0.into(), &1.into())
+    );
+    assert_eq!(j["missing_validators"], serde_json::json!([]));
+    assert!(
+        stderr(&o).ends_with("\n7 checked and valid; 1 file has no validator (rsyslog)\n"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -176,6 +196,20 @@ fn a_missing_validator_warns_and_strict_makes_it_an_error() {
     for tool in ["promtool", "amtool", "systemd-analyze", "logrotate"] {
         assert!(err.contains(&format!("warning: `{tool}` not found on PATH")), "{err}");
     }
+    // Nothing was checked, and the summary says so rather than "8 files valid".
+    assert!(
+        err.ends_with("\n0 checked and valid, 7 unchecked: validators missing (promtool, amtool, systemd-analyze, logrotate); 1 file has no validator (rsyslog)\n"),
+        "{err}"
+    );
+    assert!(!err.contains("files valid"), "{err}");
+    let j = json(&validate(t.path(), "", &["--output", "json"], Some(&empty)));
+    assert_eq!(j["checked"], 0, "{j}");
+    assert_eq!(j["unchecked"], 7, "{j}");
+    assert_eq!(j["without_validator"], 1, "{j}");
+    assert_eq!(
+        j["missing_validators"],
+        serde_json::json!(["promtool", "amtool", "systemd-analyze", "logrotate"])
+    );
     let o = validate(t.path(), "", &["--strict"], Some(&empty));
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("error: `promtool` not found on PATH"), "{}", stderr(&o));

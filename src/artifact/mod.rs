@@ -835,6 +835,9 @@ pub fn cmd_rollback(ctx: &Context, args: &RollbackArgs) -> anyhow::Result<i32> {
         return Ok(exit::USAGE);
     };
     let (to, from) = rollback(&ctx.root, &loaded, kind)?;
+    if !ctx.quiet {
+        eprintln!("hint: {}", rollback_hint(&loaded, kind, &to));
+    }
     match ctx.output {
         OutputFormat::Human => println!("{kind}: rolled back to {to} (was {from})"),
         OutputFormat::Json => print_json(
@@ -842,6 +845,21 @@ pub fn cmd_rollback(ctx: &Context, args: &RollbackArgs) -> anyhow::Result<i32> {
         ),
     }
     Ok(exit::OK)
+}
+
+/// Rollback only switches `current`: the running service keeps its old binary until a
+/// restart, and `apply` converges on the configured version, so tell how to make it stick.
+fn rollback_hint(loaded: &Loaded, kind: ComponentKind, to: &str) -> String {
+    let configured = loaded.config.component(kind).version;
+    let file = loaded.path.display();
+    if configured == to {
+        format!("the running {kind} is not restarted; run `monstack apply` to restart it on {to}")
+    } else {
+        format!(
+            "the running {kind} is not restarted, and the next `monstack apply` reinstalls the configured {configured}; \
+             to stay on {to}, set `{kind}.version: {to}` in {file} and run `monstack apply` to restart on it"
+        )
+    }
 }
 
 /// Switch `current` back to the previous release; returns (now active, was active).

@@ -338,10 +338,14 @@ mod tests {
     fn credentials_in_the_url_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("tok"), "t").unwrap();
-        let l = loaded(
-            "  url: http://admin:admin@localhost:3000\n  auth:\n    token_file: tok\n",
-            dir.path(),
-        );
+        // The config check refuses them first (exit 78)...
+        let path = dir.path().join("monstack.yaml");
+        std::fs::write(&path, "grafana:\n  url: http://admin:admin@localhost:3000\n").unwrap();
+        let e = crate::config::load(&path).unwrap_err().to_string();
+        assert!(e.contains("credentials in the URL are refused") && !e.contains("admin:admin"));
+        // ...and the client would too, for a config built in code.
+        let mut l = loaded("  auth:\n    token_file: tok\n", dir.path());
+        l.config.grafana.url = "http://admin:admin@localhost:3000".into();
         let e = Client::new(&l).err().expect("refused");
         assert!(!e.to_string().contains("admin:admin"), "{e}");
     }
