@@ -123,9 +123,9 @@ pub fn manager(
     Ok(match resolve_kind(kind, root) {
         ServiceManagerKind::Systemd => {
             if !root.is_host() {
-                anyhow::bail!(
+                return Err(crate::error::usage(anyhow::anyhow!(
                     "`--service-manager systemd` acts on this host's systemd and cannot be combined with --root; use `direct` or `none`"
-                );
+                )));
             }
             Box::new(Systemd::default())
         }

@@ -380,3 +380,24 @@ fn a_changed_rsyslog_drop_in_restarts_rsyslog_under_systemd_only() {
     .unwrap();
     assert!(!plan.rsyslog_restart);
 }
+
+#[test]
+fn systemd_with_a_root_is_a_usage_error_that_changes_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = t.path().join("monstack.yaml");
+    std::fs::write(&cfg, "grafana:\n  enabled: false\n").unwrap();
+    let root = t.path().join("root");
+    for cmd in ["apply", "plan"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_monstack"))
+            .args([cmd, "--service-manager", "systemd", "--root"])
+            .arg(&root)
+            .arg("--config")
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{cmd}: {stderr}");
+        assert!(stderr.contains("cannot be combined with --root"), "{cmd}: {stderr}");
+        assert!(!root.exists(), "{cmd} created {}", root.display());
+    }
+}

@@ -73,9 +73,11 @@ pub fn cmd_apply(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
     // the state dir included): a bad dashboard or missing credentials is exit 78.
     crate::grafana::preflight(&loaded)?;
     let state = StateDir::new(&ctx.root, &loaded);
-    let _lock = ApplyLock::acquire(&state)?;
+    // A manager that cannot work here is a usage error, found before the lock creates
+    // the state dir.
     let kind = choose_manager(args.service_manager, &ctx.root, &state);
     let mgr = services::manager(kind, &ctx.root, &state)?;
+    let _lock = ApplyLock::acquire(&state)?;
     state.record_manager(kind)?;
     let mut done = Vec::new();
     let mut all = Vec::new();
