@@ -39,14 +39,33 @@ fn absolute_root(ctx: &Context) -> anyhow::Result<Context> {
     Ok(ctx)
 }
 
-/// `monstack plan`.
-pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
-    let ctx = &absolute_root(ctx)?;
+/// What plan and apply share before they touch anything.
+struct Prepared {
+    ctx: Context,
+    loaded: Loaded,
+    state: StateDir,
+    kind: ServiceManagerKind,
+    mgr: Box<dyn ServiceManager>,
+}
+
+/// Load the config and check everything that can be checked without changing the
+/// host: Grafana's inputs (a bad dashboard or missing credentials is exit 78) and
+/// the service manager (one that cannot work here is a usage error) — all before
+/// the lock creates the state dir.
+fn prepare(ctx: &Context, args: &PlanArgs) -> anyhow::Result<Prepared> {
+    let ctx = absolute_root(ctx)?;
     let loaded = ctx.load_config()?;
     crate::grafana::preflight(&loaded)?;
     let state = StateDir::new(&ctx.root, &loaded);
     let kind = choose_manager(args.service_manager, &ctx.root, &state);
     let mgr = services::manager(kind, &ctx.root, &state)?;
+    Ok(Prepared { ctx, loaded, state, kind, mgr })
+}
+
+/// `monstack plan`.
+pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
+    let Prepared { ctx, loaded, state, mgr, .. } = prepare(ctx, args)?;
+    let ctx = &ctx;
     let plan = resources::plan(&PlanInput {
         root: &ctx.root,
         loaded: &loaded,
@@ -67,16 +86,8 @@ pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
 
 /// `monstack apply`.
 pub fn cmd_apply(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
-    let ctx = &absolute_root(ctx)?;
-    let loaded = ctx.load_config()?;
-    // Grafana's inputs are checked before anything on the host changes (the lock and
-    // the state dir included): a bad dashboard or missing credentials is exit 78.
-    crate::grafana::preflight(&loaded)?;
-    let state = StateDir::new(&ctx.root, &loaded);
-    // A manager that cannot work here is a usage error, found before the lock creates
-    // the state dir.
-    let kind = choose_manager(args.service_manager, &ctx.root, &state);
-    let mgr = services::manager(kind, &ctx.root, &state)?;
+    let Prepared { ctx, loaded, state, kind, mgr } = prepare(ctx, args)?;
+    let ctx = &ctx;
     let _lock = ApplyLock::acquire(&state)?;
     state.record_manager(kind)?;
     let mut done = Vec::new();
