@@ -112,6 +112,8 @@ pub struct Component {
     pub sha256: Option<String>,
     /// Per-component mirror base URL (overrides `downloads.base_url`).
     pub base_url: Option<String>,
+    /// This exact release tarball (relative to the config file); no network is used.
+    pub tarball: Option<PathBuf>,
     /// Install root: releases under `{install_dir}/releases/{version}`, `current` symlink.
     pub install_dir: PathBuf,
     /// Data directory owned by the service user.
@@ -131,6 +133,7 @@ impl Component {
             version: version.into(),
             sha256: None,
             base_url: None,
+            tarball: None,
             install_dir: PathBuf::from(dir),
             data_dir: PathBuf::from(data),
             user: user.into(),
@@ -227,6 +230,8 @@ macro_rules! component_section {
             pub sha256: Option<String>,
             /// Per-component mirror base URL (overrides `downloads.base_url`).
             pub base_url: Option<String>,
+            /// This exact release tarball (relative to the config file); no network is used.
+            pub tarball: Option<PathBuf>,
             /// Install root: releases under `{install_dir}/releases/{version}`.
             pub install_dir: PathBuf,
             /// Data directory owned by the service user.
@@ -248,6 +253,7 @@ macro_rules! component_section {
                     version: self.version.clone(),
                     sha256: self.sha256.clone(),
                     base_url: self.base_url.clone(),
+                    tarball: self.tarball.clone(),
                     install_dir: self.install_dir.clone(),
                     data_dir: self.data_dir.clone(),
                     user: self.user.clone(),
@@ -263,6 +269,7 @@ macro_rules! component_section {
                     version: c.version,
                     sha256: c.sha256,
                     base_url: c.base_url,
+                    tarball: c.tarball,
                     install_dir: c.install_dir,
                     data_dir: c.data_dir,
                     user: c.user,
@@ -1077,6 +1084,15 @@ fn validate(l: &Loaded) -> Vec<ConfigError> {
         }
         if let Some(m) = comp.base_url.as_deref().and_then(|u| url_problem(u, MIRROR_AUTH)) {
             check(false, &format!("{name}.base_url"), m);
+        }
+        if let Some(t) = &comp.tarball {
+            let p = l.resolve(t);
+            let problem = if !p.exists() { "does not exist" } else { "is not a file" };
+            check(
+                p.is_file(),
+                &format!("{name}.tarball"),
+                format!("tarball `{}` {problem}", t.display()),
+            );
         }
         check(
             valid_listen_address(&comp.listen_address),

@@ -5,7 +5,9 @@
 //! gunzip -> tar -> staging dir beside the release dirs. The staging dir is promoted
 //! only when the digest matches the trusted one: a digest pinned in the config, else
 //! the `monstack.lock` entry, else the release's `sha256sums.txt` (said on stderr).
-//! Sources, in order: the cache (by digest), `downloads.local_dir`, the network.
+//! Sources, in order: the cache (by digest), the component's `tarball`,
+//! `downloads.local_dir`, the network. A `tarball` with neither a pin nor a lock entry
+//! is trusted as given (said on stderr): its digest is taken before it is extracted.
 
 mod download;
 mod extract;
@@ -72,6 +74,8 @@ pub enum Error {
     NotInLocalDir { file: String, dir: PathBuf },
     #[error("--offline: no digest for `{component}` {version} without network (not pinned, not in monstack.lock)")]
     Offline { component: ComponentKind, version: String },
+    #[error("`{component}.tarball` `{path}` is not named `{expected}` (the release the config asks for)")]
+    TarballName { component: ComponentKind, path: PathBuf, expected: String },
     #[error("release tarball `{file}` has no `{binary}` in its top-level directory")]
     MissingBinary { file: String, binary: String },
     #[error("`{component}` has no previous release to roll back to")]
@@ -131,6 +135,9 @@ pub struct Release {
     pub top_dir: String,
     pub url: String,
     pub sums_url: String,
+    /// The component's `tarball` (resolved against the config's dir): used instead of
+    /// any download.
+    pub tarball: Option<PathBuf>,
 }
 
 impl Release {
@@ -138,7 +145,29 @@ impl Release {
     pub fn desired(loaded: &Loaded, kind: ComponentKind, arch: &str) -> Release {
         let comp = loaded.config.component(kind);
         let base = comp.base_url.as_deref().unwrap_or(&loaded.config.downloads.base_url);
-        Release::at(kind, &comp.version, arch, base)
+        let mut rel = Release::at(kind, &comp.version, arch, base);
+        rel.tarball = comp.tarball.as_ref().map(|t| loaded.resolve(t));
+        rel
+    }
+
+    /// The component's `tarball`, once its file name is the one this release has, so
+    /// the configured version (and arch) cannot silently disagree with the file.
+    fn checked_tarball(&self) -> anyhow::Result<Option<&Path>> {
+        let Some(t) = &self.tarball else { return Ok(None) };
+        if t.file_name().and_then(|n| n.to_str()) != Some(self.file_name.as_str()) {
+            return Err(with_hint(
+                Error::TarballName {
+                    component: self.kind,
+                    path: t.clone(),
+                    expected: self.file_name.clone(),
+                },
+                format!(
+                    "point `{}.tarball` at the {} {} release for linux-{}, or set `{}.version` to the tarball's",
+                    self.kind, self.kind, self.version, self.arch, self.kind
+                ),
+            ));
+        }
+        Ok(Some(t))
     }
 
     fn at(kind: ComponentKind, version: &str, arch: &str, base: &str) -> Release {
@@ -157,6 +186,7 @@ impl Release {
             sums_url: format!("{dir}/sha256sums.txt"),
             file_name,
             top_dir,
+            tarball: None,
         }
     }
 }
@@ -275,6 +305,7 @@ fn install_release(
 ) -> anyhow::Result<InstallStatus> {
     let arch = target_arch(loaded, net.arch.as_deref());
     let rel = Release::desired(loaded, kind, &arch);
+    rel.checked_tarball()?;
     let layout = Layout::new(root, loaded, kind);
     layout.clean_stale_staging();
     let mut record = Record::read(&layout.record);
@@ -474,6 +505,18 @@ impl<'a> Runtime<'a> {
             };
             return Ok(Expected { sha256: sha, trust });
         }
+        if let Some(t) = rel.checked_tarball()? {
+            let sha = file_digest(t)?;
+            self.rep.note(format!(
+                "note: `{}.tarball` `{}` has no pinned sha256 and no lock entry: trusted as given (sha256 {sha}); run `monstack lock` to pin it",
+                rel.kind,
+                t.display()
+            ));
+            return Ok(Expected {
+                sha256: sha,
+                trust: format!("trusted as given: `{}`", t.display()),
+            });
+        }
         if self.offline && self.local_dir.is_none() {
             return Err(with_hint(
                 Error::Offline { component: rel.kind, version: rel.version.clone() },
@@ -557,14 +600,20 @@ impl<'a> Runtime<'a> {
         fs::create_dir_all(&self.cache_dir).map_err(fs_err("cannot create", &self.cache_dir))?;
         let partial = self.cache_dir.join(format!("{}.partial", exp.sha256));
 
-        if let Some(dir) = &self.local_dir {
-            let src = [dir.join(&rel.file_name), local_layout(dir, rel).join(&rel.file_name)]
-                .into_iter()
-                .find(|p| p.is_file())
-                .ok_or_else(|| Error::NotInLocalDir {
-                    file: rel.file_name.clone(),
-                    dir: dir.clone(),
-                })?;
+        let local = match (rel.checked_tarball()?, &self.local_dir) {
+            (Some(t), _) => Some(t.to_path_buf()),
+            (None, Some(dir)) => Some(
+                [dir.join(&rel.file_name), local_layout(dir, rel).join(&rel.file_name)]
+                    .into_iter()
+                    .find(|p| p.is_file())
+                    .ok_or_else(|| Error::NotInLocalDir {
+                        file: rel.file_name.clone(),
+                        dir: dir.clone(),
+                    })?,
+            ),
+            (None, None) => None,
+        };
+        if let Some(src) = local {
             let f = File::open(&src).map_err(fs_err("cannot read", &src))?;
             let sink = File::create(&partial).map_err(fs_err("cannot write", &partial))?;
             let label = format!("{} {}", rel.kind, rel.version);
@@ -720,6 +769,22 @@ fn reset(staging: Option<&Path>) -> anyhow::Result<()> {
         fs::create_dir(dir).map_err(fs_err("cannot create", dir))?;
     }
     Ok(())
+}
+
+/// SHA-256 of a local file, streamed.
+fn file_digest(path: &Path) -> anyhow::Result<String> {
+    let f = File::open(path).map_err(fs_err("cannot read", path))?;
+    let h = verify::Hashing::new(BufReader::with_capacity(256 * 1024, f), None);
+    let (sha, _) = h.finish().map_err(fs_err("cannot read", path))?;
+    Ok(sha)
+}
+
+/// `file://` URL of a local tarball, for the lock entry.
+fn file_url(path: &Path) -> String {
+    std::path::absolute(path)
+        .ok()
+        .and_then(|p| url::Url::from_file_path(p).ok())
+        .map_or_else(|| path.display().to_string(), String::from)
 }
 
 /// `{dir}/prometheus/{project}/releases/download/v{version}`: a mirror tree copied as is.
@@ -895,15 +960,21 @@ pub fn cmd_lock(ctx: &Context, args: &NetArgs) -> anyhow::Result<i32> {
     let mut lock = LockFile { version: 1, components: Vec::new() };
     for (kind, comp) in loaded.config.enabled_components() {
         let rel = Release::desired(&loaded, kind, &arch);
-        let sha = match &comp.sha256 {
-            Some(pin) => pin.to_ascii_lowercase(),
-            None => rt.digest_from_sums(&rel).map_err(|e| with_net_hint(e, &rel))?.0,
+        let tarball = rel.checked_tarball()?;
+        let sha = match (&comp.sha256, tarball) {
+            (Some(pin), _) => pin.to_ascii_lowercase(),
+            (None, Some(t)) => file_digest(t)?,
+            (None, None) => rt.digest_from_sums(&rel).map_err(|e| with_net_hint(e, &rel))?.0,
+        };
+        let url = match tarball {
+            Some(t) => file_url(t),
+            None => rel.url.clone(),
         };
         lock.components.push(LockEntry {
             component: kind,
             version: rel.version.clone(),
             arch: rel.arch.clone(),
-            url: rel.url.clone(),
+            url,
             sha256: sha,
         });
     }
@@ -947,6 +1018,10 @@ pub fn cmd_bundle(ctx: &Context, args: &BundleArgs) -> anyhow::Result<i32> {
     for e in &lock.components {
         let mut rel = Release::at(e.component, &e.version, &e.arch, "");
         rel.url = e.url.clone();
+        let configured = Release::desired(&loaded, e.component, &e.arch);
+        if configured.version == e.version {
+            rel.tarball = configured.tarball;
+        }
         let exp =
             Expected { sha256: e.sha256.clone(), trust: format!("from `{}`", path.display()) };
         rt.obtain(&rel, &exp, None).map_err(|err| with_net_hint(err, &rel))?;
