@@ -126,7 +126,7 @@ pub struct ValidateArgs {
 /// Network switches shared by the commands that download.
 #[derive(Debug, Clone, Args)]
 pub struct NetArgs {
-    /// Any network access is an error (use the cache or downloads.local_dir)
+    /// Any network access is an error (use the cache, a component's tarball or downloads.local_dir)
     #[arg(long)]
     pub offline: bool,
     /// A missing or stale monstack.lock is an error
