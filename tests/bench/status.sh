@@ -10,16 +10,11 @@ bin=${MONSTACK_BIN:-target/release/monstack}
 [ -x "$bin" ] || cargo build --release --locked
 runs=${RUNS:-20}
 mirror=target/demo-mirror
-if [ ! -f "$mirror/.complete" ]; then
-  rm -rf "$mirror"
-  bash tests/scripts/make-mirror.sh "$mirror" prometheus=2.42.0 alertmanager=0.25.0 node_exporter=1.5.0 >/dev/null
-  touch "$mirror/.complete"
-fi
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+. tests/scripts/loopback.sh
+ensure_mirror "$mirror"
 work=$(mktemp -d)
-mport=$(free_port); p=$(free_port); a=$(free_port); n=$(free_port)
-python3 -m http.server --bind 127.0.0.1 --directory "$mirror" "$mport" >/dev/null 2>&1 &
-http_pid=$!
+p=$(free_port); a=$(free_port); n=$(free_port)
+http_pid=''
 prom_pid() { head -n1 "$work/root/var/lib/monstack/run/prometheus.pid" 2>/dev/null || true; }
 cleanup() {
   local pp; pp=$(prom_pid)
@@ -30,7 +25,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-for i in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$mport/" && break; sleep 0.05; done
+serve_mirror "$mirror"
 
 cat > "$work/monstack.yaml" <<YAML
 downloads:

@@ -23,15 +23,11 @@ else
   say() { printf '\n== %s\n' "$*" >&2; }
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+. tests/scripts/loopback.sh
 port_free() { python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null; }
 
-if [ ! -f "$mirror/.complete" ]; then
-  say "building a release mirror from Debian's binaries ($mirror)"
-  rm -rf "$mirror"
-  bash tests/scripts/make-mirror.sh "$mirror" prometheus=2.42.0 alertmanager=0.25.0 node_exporter=1.5.0 >/dev/null
-  touch "$mirror/.complete"
-fi
+[ -f "$mirror/.complete" ] || say "building a release mirror from Debian's binaries ($mirror)"
+ensure_mirror "$mirror"
 
 # Helpers this script starts end with it: the mirror server is killed, the emulator's
 # stdin is closed (it then prints its counters and exits; SIGTERM if it does not).
@@ -52,14 +48,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-mport=$(free_port)
-python3 -m http.server --bind 127.0.0.1 --directory "$mirror" "$mport" >/dev/null 2>&1 &
-http_pid=$!
-for i in $(seq 1 100); do
-  curl -sf -o /dev/null "http://127.0.0.1:$mport/" && break
-  [ "$i" = 100 ] && { echo "the mirror did not come up" >&2; exit 1; }
-  sleep 0.05
-done
+serve_mirror "$mirror"
 
 say "starting the Grafana API emulator of monstack's tests (not Grafana; in memory)"
 # Its stdin/stdout are a pipe pair (bash marks them close-on-exec, so the services
