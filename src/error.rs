@@ -165,6 +165,11 @@ pub fn report(err: &anyhow::Error) {
     if err.downcast_ref::<ExitWith>().is_some() {
         return;
     }
+    eprint!("{}", render(err));
+}
+
+/// An error as the `error: ...`, `caused by: ...` and `hint: ...` lines [`report`] prints.
+pub fn render(err: &anyhow::Error) -> String {
     let mut hint = None;
     let mut lines = Vec::new();
     for cause in err.chain() {
@@ -197,5 +202,5 @@ pub fn report(err: &anyhow::Error) {
         out.push_str(&h);
         out.push('\n');
     }
-    eprint!("{out}");
+    out
 }

@@ -3,6 +3,7 @@
 //!
 //! Dependencies go one way: `cli -> apply -> {artifact, render, validate, services,
 //! grafana} -> atomic_fs`. Only `cli` maps errors to exit codes.
+pub mod ansible_module;
 pub mod apply;
 pub mod artifact;
 pub mod atomic_fs;

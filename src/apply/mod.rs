@@ -52,9 +52,8 @@ struct Prepared {
 /// host: Grafana's inputs (a bad dashboard or missing credentials is exit 78) and
 /// the service manager (one that cannot work here is a usage error) — all before
 /// the lock creates the state dir.
-fn prepare(ctx: &Context, args: &PlanArgs) -> anyhow::Result<Prepared> {
+fn prepare(ctx: &Context, args: &PlanArgs, loaded: Loaded) -> anyhow::Result<Prepared> {
     let ctx = absolute_root(ctx)?;
-    let loaded = ctx.load_config()?;
     crate::grafana::preflight(&loaded)?;
     let state = StateDir::new(&ctx.root, &loaded);
     let kind = choose_manager(args.service_manager, &ctx.root, &state);
@@ -64,8 +63,23 @@ fn prepare(ctx: &Context, args: &PlanArgs) -> anyhow::Result<Prepared> {
 
 /// `monstack plan`.
 pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
-    let Prepared { ctx, loaded, state, mgr, .. } = prepare(ctx, args)?;
-    let ctx = &ctx;
+    let (_, rep) = plan_loaded(ctx, args, ctx.load_config()?)?;
+    report::print(&rep, ctx.output, report::Mode::Plan, ctx.quiet, ctx.verbose > 0);
+    if !rep.errors.is_empty() {
+        // Already reported with the plan (each error carries its advice).
+        return Err(crate::error::ExitWith(exit::FAILURE).into());
+    }
+    Ok(exit_code(&rep, args.detailed_exitcode))
+}
+
+/// plan with a config already loaded, printing nothing: the plan and its report
+/// (`errors` holds what could not be observed).
+pub fn plan_loaded(
+    ctx: &Context,
+    args: &PlanArgs,
+    loaded: Loaded,
+) -> anyhow::Result<(Plan, Report)> {
+    let Prepared { ctx, loaded, state, mgr, .. } = prepare(ctx, args, loaded)?;
     let plan = resources::plan(&PlanInput {
         root: &ctx.root,
         loaded: &loaded,
@@ -76,34 +90,39 @@ pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
         grafana: true,
     })?;
     let rep = Report::from_changes(plan.changes(), plan.errors.clone());
-    report::print(&rep, ctx.output, report::Mode::Plan, ctx.quiet, ctx.verbose > 0);
-    if !rep.errors.is_empty() {
-        // Already reported with the plan (each error carries its advice).
-        return Err(crate::error::ExitWith(exit::FAILURE).into());
-    }
-    Ok(exit_code(&rep, args.detailed_exitcode))
+    Ok((plan, rep))
 }
 
 /// `monstack apply`.
 pub fn cmd_apply(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
-    let Prepared { ctx, loaded, state, kind, mgr } = prepare(ctx, args)?;
+    let (rep, outcome) = apply_loaded(ctx, args, ctx.load_config()?)?;
+    report::print(&rep, ctx.output, report::Mode::Apply, ctx.quiet, ctx.verbose > 0);
+    outcome?;
+    Ok(exit_code(&rep, args.detailed_exitcode))
+}
+
+/// apply with a config already loaded, printing nothing. The outer error is a failure
+/// before anything changed (config, preflight, the lock); otherwise the report of
+/// what was done, and the error that stopped apply, if any (the report then lists
+/// what landed before it and carries the error in `errors`).
+pub fn apply_loaded(
+    ctx: &Context,
+    args: &PlanArgs,
+    loaded: Loaded,
+) -> anyhow::Result<(Report, anyhow::Result<()>)> {
+    let Prepared { ctx, loaded, state, kind, mgr } = prepare(ctx, args, loaded)?;
     let ctx = &ctx;
     let _lock = ApplyLock::acquire(&state)?;
     state.record_manager(kind)?;
     let mut done = Vec::new();
     let mut all = Vec::new();
-    match converge(ctx, args, &loaded, &state, mgr.as_ref(), &mut done, &mut all) {
-        Ok(()) => {
-            let rep = Report::from_changes(merge(all, done, false), Vec::new());
-            report::print(&rep, ctx.output, report::Mode::Apply, ctx.quiet, ctx.verbose > 0);
-            Ok(exit_code(&rep, args.detailed_exitcode))
-        }
+    Ok(match converge(ctx, args, &loaded, &state, mgr.as_ref(), &mut done, &mut all) {
+        Ok(()) => (Report::from_changes(merge(all, done, false), Vec::new()), Ok(())),
         Err(err) => {
             let rep = Report::from_changes(merge(all, done, true), vec![format!("{err:#}")]);
-            report::print(&rep, ctx.output, report::Mode::Apply, ctx.quiet, ctx.verbose > 0);
-            Err(err)
+            (rep, Err(err))
         }
-    }
+    })
 }
 
 /// `monstack stop`: end what `direct` started (and wait for the processes to exit);
