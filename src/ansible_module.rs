@@ -347,7 +347,9 @@ fn converge(args: &Args) -> anyhow::Result<Outcome> {
             let mut diff = Vec::new();
             if config_changed {
                 let text = candidate.as_deref().unwrap_or_default();
-                diff.push(file_diff(&real, before.as_deref(), text.as_bytes(), &[]));
+                let shown =
+                    if args.root.is_some() { real.clone() } else { PathBuf::from(CONFIG_PATH) };
+                diff.push(file_diff(&shown, before.as_deref(), text.as_bytes(), &[]));
             }
             diff.extend(plan_diff(&plan));
             out.diff = Some(diff);
@@ -418,7 +420,11 @@ fn inline_text(doc: &Map<String, Value>) -> anyhow::Result<String> {
 fn summary(what: &str, rep: &Report, config_changed: bool, plan: bool) -> String {
     let unchanged = rep.resources.len() - rep.changed;
     let verb = if plan { "to change" } else { "changed" };
-    let config = if config_changed { format!("; {CONFIG_PATH} updated") } else { String::new() };
+    let config = match (config_changed, plan) {
+        (true, true) => format!("; {CONFIG_PATH} would be updated"),
+        (true, false) => format!("; {CONFIG_PATH} updated"),
+        _ => String::new(),
+    };
     format!("{what}: {} {verb} ({unchanged} unchanged){config}", rep.changed)
 }
 
