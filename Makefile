@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 CARGO ?= cargo
 DEBS := prometheus prometheus-alertmanager prometheus-node-exporter logrotate systemd curl python3 time bc \
-  python3-venv cloud-init openssh-client
+  systemd-container socat openssh-server openssh-client rsyslog python3-venv cloud-init
 APT_STAMP := /var/lib/apt/lists/partial
 # ansible-core (pinned in ansible/requirements.txt) lives in this venv.
 VENV := target/venv
