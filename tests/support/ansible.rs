@@ -90,6 +90,7 @@ impl Ansible {
         let home = self.dir.path().join("home");
         c.env("ANSIBLE_HOME", &home)
             .env("ANSIBLE_LOCAL_TEMP", home.join("tmp"))
+            .env("ANSIBLE_SSH_CONTROL_PATH_DIR", self.control_dir())
             .env("ANSIBLE_COLLECTIONS_PATH", self.collections())
             .env("ANSIBLE_NOCOLOR", "1")
             .env("ANSIBLE_FORCE_COLOR", "0")
@@ -99,6 +100,11 @@ impl Ansible {
             .env_remove("MONSTACK_CONFIG")
             .current_dir(self.dir.path());
         c
+    }
+
+    /// Where SSH ControlPersist sockets live (one per host connected to).
+    pub fn control_dir(&self) -> PathBuf {
+        self.dir.path().join("home/cp")
     }
 
     /// Write a playbook into the Ansible dir and return its path.
