@@ -175,6 +175,10 @@ pub struct PlanArgs {
     /// Directory of *.tera templates overriding the embedded ones by name
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    /// How long a started or restarted service may take to answer ready (e.g. 90s; a
+    /// large Prometheus WAL replay can take minutes)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "5m")]
+    pub ready_timeout: std::time::Duration,
     #[command(flatten)]
     pub net: NetArgs,
 }

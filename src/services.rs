@@ -23,6 +23,9 @@ use crate::state::StateDir;
 /// Prometheus flushes its head block on shutdown, which can take a while.
 const STOP_GRACE: Duration = Duration::from_secs(60);
 
+/// PATH of the processes `direct` starts (their whole environment, with `LANG`).
+pub const SERVICE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// What is known about a running service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Running {
@@ -248,6 +251,8 @@ impl ServiceManager for Systemd {
         let was = self.present(kind)?;
         if was {
             self.ok(&["disable", "--now", kind.unit()])?;
+            // A unit that failed stays listed as failed until reset.
+            let _ = self.run(&["reset-failed", kind.unit()]);
         }
         Ok(was)
     }
@@ -296,6 +301,9 @@ impl Direct {
             .with_context(|| format!("cannot open log `{}`", log_path.display()))?;
         let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
         let mut cmd = Command::new(program);
+        // A clean environment, as a unit gets: monstack's own (GRAFANA_TOKEN, the SMTP
+        // password variable, ...) must not be readable in /proc/PID/environ.
+        cmd.env_clear().env("PATH", SERVICE_PATH).env("LANG", "C.UTF-8");
         cmd.arg0(argv0)
             .args(args)
             .stdin(Stdio::null())

@@ -112,6 +112,8 @@ pub fn apply_loaded(
 ) -> anyhow::Result<(Report, anyhow::Result<()>)> {
     let Prepared { ctx, loaded, state, kind, mgr } = prepare(ctx, args, loaded)?;
     let ctx = &ctx;
+    crate::host::require_root(&ctx.root, "apply")?;
+    lifecycle::set_ready_timeout(args.ready_timeout);
     let _lock = ApplyLock::acquire(&state)?;
     state.record_manager(kind)?;
     let mut done = Vec::new();
@@ -164,6 +166,38 @@ pub fn cmd_stop(ctx: &Context, _args: &StopArgs) -> anyhow::Result<i32> {
     Ok(exit::OK)
 }
 
+/// After `rollback` switched `current`: restart the component's service (under the
+/// manager the last apply recorded) onto that release and wait until it is ready.
+/// `Ok(Some(manager))` when it was restarted, `Ok(None)` when it was not running.
+pub fn restart_onto_current(
+    root: &Root,
+    loaded: &Loaded,
+    kind: ComponentKind,
+) -> anyhow::Result<Option<&'static str>> {
+    let ctxroot = if root.dir().is_absolute() {
+        root.clone()
+    } else {
+        Root::new(std::path::absolute(root.dir())?)
+    };
+    let state = StateDir::new(&ctxroot, loaded);
+    let mkind = choose_manager(None, &ctxroot, &state);
+    if !matches!(mkind, ServiceManagerKind::Systemd | ServiceManagerKind::Direct) {
+        return Ok(None);
+    }
+    let mgr = services::manager(mkind, &ctxroot, &state)?;
+    if mgr.running(kind)?.is_none() {
+        return Ok(None);
+    }
+    let spec = resources::desired_specs(loaded, &ctxroot, mkind)?
+        .into_iter()
+        .find(|s| s.kind == kind)
+        .ok_or_else(|| anyhow::anyhow!("`{kind}` is not enabled in the config"))?;
+    mgr.restart(&spec)
+        .and_then(|_| wait_ready(&state, mgr.as_ref(), kind, &spec.ready_address))
+        .with_context(|| format!("`{kind}` did not come back after the restart"))?;
+    Ok(Some(if mkind == ServiceManagerKind::Systemd { "systemd" } else { "direct" }))
+}
+
 /// Every planned resource, with what was done in place of the planned action
 /// (resources not done are unchanged; after a failure their detail says so).
 fn merge(planned: Vec<Change>, done: Vec<Change>, failed: bool) -> Vec<Change> {
@@ -176,10 +210,10 @@ fn merge(planned: Vec<Change>, done: Vec<Change>, failed: bool) -> Vec<Change> {
                     (true, true) => Some(format!("{} not done: apply failed", p.action.as_str())),
                     (true, false) => None,
                 };
-                done.iter()
-                    .find(|d| d.kind == p.kind && d.name == p.name)
-                    .cloned()
-                    .unwrap_or(Change { action: Action::Unchanged, diff: None, detail, ..p })
+                let not_done = failed && p.action.is_change();
+                done.iter().find(|d| d.kind == p.kind && d.name == p.name).cloned().unwrap_or(
+                    Change { action: Action::Unchanged, diff: None, detail, failed: not_done, ..p },
+                )
             })
             .collect();
     for d in done {
@@ -277,6 +311,11 @@ fn converge(
         for (kind, _) in loaded.config.enabled_components() {
             crate::host::ensure_component(root, loaded, kind)?;
         }
+        if root.is_host() && loaded.config.logrotate.enabled {
+            for c in loaded.config.logrotate.entries.iter().filter_map(|e| e.create.as_ref()) {
+                crate::host::ensure_log_owner(&c.owner, &c.group)?;
+            }
+        }
         for d in plan.dirs.iter().filter(|d| d.action.is_change()) {
             let kind = if d.user { "user" } else { "dir" };
             done.push(Change::new(kind, d.host.display().to_string(), d.action));
@@ -285,6 +324,7 @@ fn converge(
 
     // 4. Files, 5. services.
     land(root, &plan, state, mgr, &|m| ctx.info(m), done)?;
+    wait_alertmanagers(loaded, done, &|m| ctx.info(m));
 
     // 6. Grafana.
     let g = &loaded.config.grafana;
@@ -317,7 +357,10 @@ pub fn land(
     let landed = (|| -> anyhow::Result<()> {
         for f in plan.changed_files() {
             let saved = backups.save(&f.file.path, &f.real)?;
-            atomic_fs::write_atomic(&f.real, &f.file.content, f.file.mode, f.owner)?;
+            // Owners are looked up now: the users this run created exist only since.
+            let owner =
+                resources::owner_for(root, f.file.owner.as_deref(), f.file.group.as_deref());
+            atomic_fs::write_atomic(&f.real, &f.file.content, f.file.mode, owner)?;
             written.push((f, saved));
             checkpoint("file-written");
         }
@@ -405,6 +448,26 @@ pub fn land(
         return Ok(());
     };
 
+    // What this run started was not running before: stop it while its unit still
+    // exists (a unit this run created is disabled too), so nothing keeps running from
+    // a unit file that is about to be removed.
+    let mut stopped: Vec<(usize, anyhow::Result<bool>)> = Vec::new();
+    for (i, s) in plan.services.iter().enumerate() {
+        let tried = served.contains(&i) || failed == Some(i);
+        if s.action != Action::Start || !tried {
+            continue;
+        }
+        let kind = s.spec.kind;
+        let new_unit = written
+            .iter()
+            .any(|(f, _)| f.file.role == FileRole::Unit(kind) && f.action == Action::Create);
+        let r = if new_unit { mgr.disable(kind) } else { mgr.stop(kind) };
+        if let Err(se) = &r {
+            eprintln!("warning: `{kind}` could not be stopped after the failure: {se:#}");
+        }
+        stopped.push((i, r));
+    }
+
     // Put the previous files back; systemd must re-read a restored unit before the
     // service is restarted on it.
     restore(&backups, &written);
@@ -432,6 +495,10 @@ pub fn land(
         let kind = s.spec.kind;
         let tried = served.contains(&i) || failed == Some(i);
         let outcome = match s.action {
+            Action::Start => stopped.iter().find(|(j, _)| *j == i).map(|(_, r)| match r {
+                Ok(_) => Ok(()),
+                Err(e) => Err(anyhow::anyhow!("cannot stop it: {}", one_line(e))),
+            }),
             Action::Reload if tried => Some(lifecycle::reload(kind, &s.spec.ready_address, mgr)),
             Action::Restart if tried => previous.iter().find(|(j, _)| *j == i).map(|(_, prev)| {
                 let address = previous_address(mgr, prev, &s.spec);
@@ -440,11 +507,17 @@ pub fn land(
             _ => None,
         };
         let after = match (&outcome, failed == Some(i)) {
+            (Some(Ok(())), _) if s.action == Action::Start => {
+                "stopped again: it was not running before".to_string()
+            }
             (Some(Ok(())), _) => {
                 if s.action == Action::Restart {
                     back.push(format!("`{kind}`"));
                 }
                 "previous restored".to_string()
+            }
+            (Some(Err(re)), _) if s.action == Action::Start => {
+                format!("it was not running before, and {}", one_line(re))
             }
             (Some(Err(re)), _) => {
                 eprintln!("warning: `{kind}` could not be brought back: {re:#}");
@@ -457,10 +530,12 @@ pub fn land(
         if failed == Some(i) {
             let mut c = Change::new("service", s.name(), s.action);
             c.detail = Some(format!("{} failed: {}; {after}", s.action.as_str(), one_line(&e)));
+            c.failed = true;
             done.push(c);
         } else if let Some(c) = done.iter_mut().find(|c| c.kind == "service" && c.name == s.name())
         {
             c.detail = Some(format!("{}, then {after} after the failure", s.action.as_str()));
+            c.failed = true;
         }
     }
     let rejected = e.downcast_ref::<lifecycle::Rejected>().is_some();
@@ -476,6 +551,32 @@ pub fn land(
     }
     state.clear_pending()?;
     Err(e.context(format!("apply failed{note}")))
+}
+
+/// After Prometheus was started, restarted or reloaded: wait (bounded) until it lists
+/// the Alertmanagers its prometheus.yml names, as `status` checks right after apply.
+/// Not finding them in time is a warning: the stack is converged, discovery is late.
+fn wait_alertmanagers(loaded: &Loaded, done: &[Change], info: &dyn Fn(String)) {
+    let acted = done.iter().any(|c| {
+        c.kind == "service" && c.name == ComponentKind::Prometheus.name() && c.action.is_change()
+    });
+    let p = &loaded.config.prometheus;
+    let wanted: Vec<String> = if !p.alertmanagers.is_empty() {
+        p.alertmanagers.clone()
+    } else if loaded.config.alertmanager.enabled {
+        vec![loaded.config.alertmanager.component().local_address()]
+    } else {
+        Vec::new()
+    };
+    if !acted || wanted.is_empty() {
+        return;
+    }
+    info("waiting for Prometheus to discover its Alertmanagers".to_string());
+    let address = loaded.config.component(ComponentKind::Prometheus).local_address();
+    let limit = lifecycle::ready_timeout().min(std::time::Duration::from_secs(60));
+    if let Err(e) = lifecycle::wait_alertmanagers(&address, &wanted, limit) {
+        eprintln!("warning: {e:#}");
+    }
 }
 
 /// Restart rsyslog for its changed drop-in. A failure does not fail the apply (the
@@ -501,6 +602,7 @@ fn mark_restored(changes: &mut [Change]) {
             _ => "written, then restored to the previous content: apply failed".to_string(),
         });
         c.diff = None;
+        c.failed = true;
     }
 }
 
@@ -535,7 +637,7 @@ fn wait_ready(
 ) -> anyhow::Result<()> {
     let alive = || matches!(mgr.running(kind), Ok(Some(_)));
     let tail = || services::log_tail(state, kind, 15);
-    lifecycle::wait_ready(kind, address, lifecycle::READY_TIMEOUT, &alive, &tail)?;
+    lifecycle::wait_ready(kind, address, lifecycle::ready_timeout(), &alive, &tail)?;
     Ok(())
 }
 

@@ -294,6 +294,29 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<Plan> {
         dirs.push(DirPlan { host: comp.data_dir.clone(), real, owner, action, user: false });
     }
 
+    // The owners logrotate's `create` names (created like the service users).
+    if root.is_host() && loaded.config.logrotate.enabled {
+        for c in loaded.config.logrotate.entries.iter().filter_map(|e| e.create.as_ref()) {
+            for name in [&c.owner, &c.group] {
+                let known = if name == &c.owner {
+                    crate::host::lookup_user(name).is_some()
+                } else {
+                    crate::host::lookup_group(name).is_some() || name == &c.owner
+                };
+                let listed = dirs.iter().any(|d| d.user && d.host == Path::new(name.as_str()));
+                if !known && !listed {
+                    dirs.push(DirPlan {
+                        host: PathBuf::from(name),
+                        real: PathBuf::new(),
+                        owner: Owner::default(),
+                        action: Action::Create,
+                        user: true,
+                    });
+                }
+            }
+        }
+    }
+
     // Files.
     let mut fplans = Vec::new();
     for f in files {

@@ -848,6 +848,8 @@ fn print_json(v: &serde_json::Value) {
 /// `monstack install`.
 pub fn cmd_install(ctx: &Context, args: &InstallArgs) -> anyhow::Result<i32> {
     let loaded = ctx.load_config()?;
+    // The same lock as apply: two runs would remove each other's staging dirs.
+    let _lock = crate::state::ApplyLock::acquire(&crate::state::StateDir::new(&ctx.root, &loaded))?;
     let kinds = match parse_components(&args.components, &loaded) {
         Ok(k) => k,
         Err(msg) => {
@@ -899,9 +901,16 @@ pub fn cmd_rollback(ctx: &Context, args: &RollbackArgs) -> anyhow::Result<i32> {
         );
         return Ok(exit::USAGE);
     };
+    let _lock = crate::state::ApplyLock::acquire(&crate::state::StateDir::new(&ctx.root, &loaded))?;
     let (to, from) = rollback(&ctx.root, &loaded, kind)?;
+    // A running service is restarted onto the release `current` now points at.
+    let restarted = crate::apply::restart_onto_current(&ctx.root, &loaded, kind)
+        .with_context(|| format!("rolled back `current` to {to}, but"))?;
+    if let (Some(how), false) = (&restarted, ctx.quiet) {
+        eprintln!("restarted {kind} on {to} ({how}); it is ready");
+    }
     if !ctx.quiet {
-        eprintln!("hint: {}", rollback_hint(&loaded, kind, &to));
+        eprintln!("hint: {}", rollback_hint(&loaded, kind, &to, restarted.is_some()));
     }
     match ctx.output {
         OutputFormat::Human => println!("{kind}: rolled back to {to} (was {from})"),
@@ -914,16 +923,18 @@ pub fn cmd_rollback(ctx: &Context, args: &RollbackArgs) -> anyhow::Result<i32> {
 
 /// Rollback only switches `current`: the running service keeps its old binary until a
 /// restart, and `apply` converges on the configured version, so tell how to make it stick.
-fn rollback_hint(loaded: &Loaded, kind: ComponentKind, to: &str) -> String {
+fn rollback_hint(loaded: &Loaded, kind: ComponentKind, to: &str, restarted: bool) -> String {
     let configured = loaded.config.component(kind).version;
     let file = loaded.path.display();
-    if configured == to {
-        format!("the running {kind} is not restarted; run `monstack apply` to restart it on {to}")
-    } else {
-        format!(
-            "the running {kind} is not restarted, and the next `monstack apply` reinstalls the configured {configured}; \
-             to stay on {to}, set `{kind}.version: {to}` in {file} and run `monstack apply` to restart on it"
-        )
+    match (configured == to, restarted) {
+        (true, true) => format!("{kind} runs {to}, the configured version"),
+        (true, false) => {
+            format!("{kind} was not running; `monstack apply` starts it on {to}")
+        }
+        (false, _) => format!(
+            "the next `monstack apply` reinstalls the configured {configured}; \
+             to stay on {to}, set `{kind}.version: {to}` in {file}"
+        ),
     }
 }
 

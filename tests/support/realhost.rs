@@ -495,11 +495,11 @@ impl Drop for Host {
             let _ = fs::write(self.dir.join("journal.txt"), &journal);
             let lines: Vec<&str> = journal.lines().collect();
             eprintln!(
-                "---- real host {} journal (last 150 of {} lines; all in {}) ----\n{}\n----",
+                "---- real host {} journal (last 60 of {} lines; all in {}) ----\n{}\n----",
                 self.name,
                 lines.len(),
                 self.dir.join("journal.txt").display(),
-                lines[lines.len().saturating_sub(150)..].join("\n")
+                lines[lines.len().saturating_sub(60)..].join("\n")
             );
             self.stop();
             self.keep_dir();
