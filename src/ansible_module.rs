@@ -29,8 +29,20 @@ pub const CONFIG_PATH: &str = "/etc/monstack/monstack.yaml";
 const MODULE: &str = "monstack.stack.apply";
 
 /// The options the module accepts (documented in ansible/plugins/modules/apply.yml).
-const OPTIONS: [&str; 8] =
-    ["config", "config_file", "service_manager", "offline", "locked", "templates", "root", "env"];
+const OPTIONS: [&str; 9] = [
+    "config",
+    "config_file",
+    "service_manager",
+    "offline",
+    "locked",
+    "templates",
+    "root",
+    "env",
+    "ready_timeout",
+];
+
+/// `ready_timeout` when the task does not set it (as `--ready-timeout`).
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Args files larger than this are not Ansible's (it writes the task's options only).
 const MAX_ARGS_BYTES: u64 = 64 << 20;
@@ -86,6 +98,7 @@ struct Args {
     templates: Option<PathBuf>,
     root: Option<PathBuf>,
     env: BTreeMap<String, String>,
+    ready_timeout: Option<std::time::Duration>,
     check_mode: bool,
     diff: bool,
     no_log: bool,
@@ -144,6 +157,13 @@ fn parse_args(map: Map<String, Value>) -> Result<Args, String> {
             "locked" => a.locked = boolean(&key, &value)?,
             "templates" => a.templates = Some(path(&key, &value)?),
             "root" => a.root = Some(path(&key, &value)?),
+            "ready_timeout" => {
+                let d = value.as_str().and_then(|s| humantime::parse_duration(s).ok());
+                match d {
+                    Some(d) => a.ready_timeout = Some(d),
+                    None => return Err(wrong_type(&key, "a duration such as 90s or 5m", &value)),
+                }
+            }
             "env" => {
                 let Value::Object(m) = value else {
                     return Err(wrong_type("env", "a dict of strings", &Value::Null));
@@ -338,6 +358,7 @@ fn converge(args: &Args) -> anyhow::Result<Outcome> {
         detailed_exitcode: false,
         service_manager: args.service_manager,
         templates: args.templates.clone(),
+        ready_timeout: args.ready_timeout.unwrap_or(READY_TIMEOUT),
         net: NetArgs { offline: args.offline, locked: args.locked, arch: None },
     };
     let mut out = Outcome { config_changed, ..Outcome::default() };
