@@ -28,22 +28,21 @@ pub fn platform() -> String {
     format!("linux_{}", String::from_utf8_lossy(&out.stdout).trim())
 }
 
-/// The collection tarball built by ansible/build.sh with the test binary, once per
-/// test binary.
+/// The collection tarball built by ansible/build.sh with the test binary (or
+/// `MONSTACK_COLLECTION_BIN`), once per test binary.
 pub fn tarball() -> &'static Path {
     static T: OnceLock<PathBuf> = OnceLock::new();
     T.get_or_init(|| {
         let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ansible-collection");
         let _ = std::fs::remove_dir_all(&out);
         std::fs::create_dir_all(&out).unwrap();
-        // The debug binary without its debug info: what Ansible copies to each host.
+        // The binary without its debug info: what Ansible copies to each host. The
+        // test's own build, or MONSTACK_COLLECTION_BIN (the bench: the release build).
+        let from = std::env::var_os("MONSTACK_COLLECTION_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_monstack")));
         let bin = out.join("monstack");
-        let strip = Command::new("strip")
-            .arg("-o")
-            .arg(&bin)
-            .arg(env!("CARGO_BIN_EXE_monstack"))
-            .status()
-            .unwrap();
+        let strip = Command::new("strip").arg("-o").arg(&bin).arg(&from).status().unwrap();
         assert!(strip.success(), "strip failed");
         let run = Command::new("bash")
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("ansible/build.sh"))
