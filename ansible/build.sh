@@ -26,6 +26,9 @@ for b in "$@"; do
   [[ "$platform" =~ ^[a-z0-9]+_[A-Za-z0-9_]+$ ]] || { echo "build.sh: bad platform '$platform' (want e.g. linux_x86_64)" >&2; exit 64; }
   [ -x "$bin" ] || { echo "build.sh: $bin is not an executable" >&2; exit 66; }
   install -m 0755 "$bin" "$coll/bin/monstack_$platform"
+  # Symbols are not needed on the targets (Galaxy refuses collections over 20 MB); a
+  # binary this machine's strip does not understand is shipped as it is.
+  strip "$coll/bin/monstack_$platform" 2>/dev/null || true
 done
 rm -f "$out"/monstack-stack-*.tar.gz
 (cd "$coll" && "$galaxy" collection build --force --output-path "$out" >/dev/null)
