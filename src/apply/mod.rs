@@ -617,8 +617,15 @@ fn wait_ready(
     address: &str,
 ) -> anyhow::Result<()> {
     let alive = || matches!(mgr.running(kind), Ok(Some(_)));
+    // The answer must come from the service's own process, not one holding its port.
+    let port = address.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok());
+    let serves = || match (mgr.running(kind), port) {
+        (Ok(Some(r)), Some(port)) => services::listens_on(r.pid, port).unwrap_or(true),
+        _ => true,
+    };
     let tail = || services::log_tail(state, kind, 15);
-    lifecycle::wait_ready(kind, address, lifecycle::ready_timeout(), &alive, &tail)?;
+    let limit = lifecycle::ready_timeout();
+    lifecycle::wait_ready_serving(kind, address, limit, &alive, &serves, &tail)?;
     Ok(())
 }
 

@@ -865,6 +865,7 @@ fn print_json(v: &serde_json::Value) {
 /// `monstack install`.
 pub fn cmd_install(ctx: &Context, args: &InstallArgs) -> anyhow::Result<i32> {
     let loaded = ctx.load_config()?;
+    crate::host::require_root(&ctx.root, "install")?;
     // The same lock as apply: two runs would remove each other's staging dirs.
     let _lock = crate::state::ApplyLock::acquire(&crate::state::StateDir::new(&ctx.root, &loaded))?;
     let kinds = match parse_components(&args.components, &loaded) {
@@ -918,6 +919,7 @@ pub fn cmd_rollback(ctx: &Context, args: &RollbackArgs) -> anyhow::Result<i32> {
         );
         return Ok(exit::USAGE);
     };
+    crate::host::require_root(&ctx.root, "rollback")?;
     let _lock = crate::state::ApplyLock::acquire(&crate::state::StateDir::new(&ctx.root, &loaded))?;
     let (to, from) = rollback(&ctx.root, &loaded, kind)?;
     // A running service is restarted onto the release `current` now points at.
