@@ -831,7 +831,7 @@ pub fn parse(path: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
     let config: Config = if source.trim().is_empty() {
         Config::default()
     } else {
-        let de = serde_yaml::Deserializer::from_str(source);
+        let de = serde_norway::Deserializer::from_str(source);
         match serde_path_to_error::deserialize(de) {
             Ok(c) => c,
             Err(err) => {
@@ -848,7 +848,7 @@ pub fn parse(path: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
                     .and_then(|key| locate_duplicate(source, &field, key));
                 let mut e = ConfigError::new(path, (field != ".").then(|| field.clone()), message);
                 if let Some((l, c)) = duplicate {
-                    // serde_yaml points at the enclosing mapping; the second key is the mistake.
+                    // serde_norway points at the enclosing mapping; the second key is the mistake.
                     e.line = Some(l);
                     e.column = Some(c);
                 } else if let Some(loc) = inner.location() {
@@ -871,7 +871,7 @@ pub fn parse(path: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
     }
 }
 
-/// serde_yaml prefixes messages with the field path and appends " at line L column C";
+/// serde_norway prefixes messages with the field path and appends " at line L column C";
 /// both are printed by [`ConfigError`] already.
 fn clean_serde_message(msg: &str, field: &str) -> String {
     let msg = match msg.find(" at line ") {

@@ -655,8 +655,8 @@ mod tests {
                 .collect();
             let q = yaml_scalar(&s);
             let doc = format!("a:\n  b: {q}\n  c:\n    - {q}\n");
-            let v: serde_yaml::Value =
-                serde_yaml::from_str(&doc).unwrap_or_else(|e| panic!("{s:?} -> {q}: {e}"));
+            let v: serde_norway::Value =
+                serde_norway::from_str(&doc).unwrap_or_else(|e| panic!("{s:?} -> {q}: {e}"));
             assert_eq!(v["a"]["b"].as_str(), Some(s.as_str()), "{q}");
             assert_eq!(v["a"]["c"][0].as_str(), Some(s.as_str()), "{q}");
         }

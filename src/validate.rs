@@ -554,7 +554,7 @@ fn check_builtin(role: FileRole, path: &Path) -> Result<Checked, ValidationError
         }
         FileRole::GrafanaProvisioning => {
             let text = fs::read(path).map_err(|e| malformed(e.to_string()))?;
-            serde_yaml::from_slice::<serde_yaml::Value>(&text)
+            serde_norway::from_slice::<serde_norway::Value>(&text)
                 .map_err(|e| malformed(e.to_string()))?;
         }
         _ => {}

@@ -17,7 +17,7 @@ pub fn expected_rule_groups(files: &[RenderedFile]) -> BTreeSet<(String, String)
     let mut out = BTreeSet::new();
     for f in files.iter().filter(|f| f.role == FileRole::PrometheusRules) {
         let name = f.path.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let doc: serde_yaml::Value = serde_yaml::from_slice(&f.content).unwrap_or_default();
+        let doc: serde_norway::Value = serde_norway::from_slice(&f.content).unwrap_or_default();
         if let Some(groups) = doc.get("groups").and_then(|g| g.as_sequence()) {
             for g in groups {
                 if let Some(n) = g.get("name").and_then(|n| n.as_str()) {
