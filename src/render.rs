@@ -161,7 +161,7 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
         let alertmanagers: Vec<String> = if !p.alertmanagers.is_empty() {
             p.alertmanagers.clone()
         } else if c.alertmanager.enabled {
-            vec![c.alertmanager.component().local_address()]
+            vec![loaded.local_address(ComponentKind::Alertmanager)]
         } else {
             Vec::new()
         };
@@ -332,7 +332,7 @@ pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<Service
             user: comp.user.clone(),
             binary: root.host(current.join(kind.binaries()[0])),
             args,
-            ready_address: comp.local_address(),
+            ready_address: loaded.local_address(kind),
         });
     }
     Ok(specs)

@@ -2,8 +2,9 @@
 //! [`MAX_ERRORS`]), each located at its key by one walk over the text.
 
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
-use super::load::{error_in, Loaded};
+use super::load::{error_in, resolve_against};
 use super::locate::Index;
 use super::schema::{ComponentKind, Config};
 use super::values::*;
@@ -12,9 +13,22 @@ use crate::error::ConfigError;
 /// More problems than this in one file are summed up in one last line.
 pub const MAX_ERRORS: usize = 50;
 
+/// The file under check: where it is and the parsed config.
+pub(super) struct File<'a> {
+    pub path: &'a Path,
+    pub config: &'a Config,
+}
+
+impl File<'_> {
+    /// A path from the config, relative to the config file's directory.
+    fn resolve(&self, p: &Path) -> PathBuf {
+        resolve_against(self.path, p)
+    }
+}
+
 /// Collects the problems of one file.
 struct Checks<'a> {
-    l: &'a Loaded,
+    l: &'a File<'a>,
     index: Index,
     errs: Vec<ConfigError>,
 }
@@ -22,14 +36,15 @@ struct Checks<'a> {
 impl Checks<'_> {
     fn check(&mut self, ok: bool, field: &str, msg: impl Into<String>) {
         if !ok {
-            self.errs.push(error_in(&self.l.path, &self.index, field, msg));
+            self.errs.push(error_in(self.l.path, &self.index, field, msg));
         }
     }
 }
 
 /// All semantic checks; returns every problem found.
-pub(super) fn check(l: &Loaded) -> Vec<ConfigError> {
-    let mut ck = Checks { l, index: Index::of(&l.source), errs: Vec::new() };
+pub(super) fn check(path: &Path, source: &str, config: &Config) -> Vec<ConfigError> {
+    let l = &File { path, config };
+    let mut ck = Checks { l, index: Index::of(source), errs: Vec::new() };
     downloads(&mut ck, l);
     components(&mut ck, l);
     prometheus(&mut ck, l);
@@ -42,14 +57,14 @@ pub(super) fn check(l: &Loaded) -> Vec<ConfigError> {
     if errs.len() > MAX_ERRORS {
         let more = errs.len() - MAX_ERRORS;
         errs.truncate(MAX_ERRORS);
-        errs.push(ConfigError::new(&l.path, None, format!("... and {more} more problems")));
+        errs.push(ConfigError::new(l.path, None, format!("... and {more} more problems")));
     }
     errs
 }
 
 /// The `downloads` section.
-fn downloads(ck: &mut Checks, l: &Loaded) {
-    let c = &l.config;
+fn downloads(ck: &mut Checks, l: &File) {
+    let c = l.config;
     if let Some(m) = url_problem(&c.downloads.base_url, MIRROR_AUTH) {
         ck.check(false, "downloads.base_url", m);
     }
@@ -69,8 +84,8 @@ fn downloads(ck: &mut Checks, l: &Loaded) {
 }
 
 /// The `components` section.
-fn components(ck: &mut Checks, l: &Loaded) {
-    let c = &l.config;
+fn components(ck: &mut Checks, l: &File) {
+    let c = l.config;
     for kind in ComponentKind::ALL {
         let name = kind.name();
         let comp = &c.component(kind);
@@ -140,8 +155,8 @@ fn components(ck: &mut Checks, l: &Loaded) {
 }
 
 /// The `prometheus` section.
-fn prometheus(ck: &mut Checks, l: &Loaded) {
-    let c = &l.config;
+fn prometheus(ck: &mut Checks, l: &File) {
+    let c = l.config;
     let p = &c.prometheus;
     ck.check(
         valid_duration(&p.global.scrape_interval),
@@ -235,8 +250,8 @@ fn prometheus(ck: &mut Checks, l: &Loaded) {
 }
 
 /// The `alertmanager` section.
-fn alertmanager(ck: &mut Checks, l: &Loaded) {
-    let c = &l.config;
+fn alertmanager(ck: &mut Checks, l: &File) {
+    let c = l.config;
     let a = &c.alertmanager;
     for (field, v) in [
         ("group_wait", &a.route.group_wait),
@@ -309,8 +324,8 @@ fn alertmanager(ck: &mut Checks, l: &Loaded) {
 }
 
 /// The `grafana` section.
-fn grafana(ck: &mut Checks, l: &Loaded) {
-    let c = &l.config;
+fn grafana(ck: &mut Checks, l: &File) {
+    let c = l.config;
     let g = &c.grafana;
     if let Some(m) = url_problem(
         &g.url,
@@ -394,8 +409,8 @@ fn grafana(ck: &mut Checks, l: &Loaded) {
 }
 
 /// The `logrotate` section.
-fn logrotate(ck: &mut Checks, l: &Loaded) {
-    let c = &l.config;
+fn logrotate(ck: &mut Checks, l: &File) {
+    let c = l.config;
     let mut seen = HashSet::new();
     for (i, e) in c.logrotate.entries.iter().enumerate() {
         let f = format!("logrotate.entries[{i}]");
@@ -452,8 +467,8 @@ fn logrotate(ck: &mut Checks, l: &Loaded) {
 }
 
 /// The `rsyslog` section.
-fn rsyslog(ck: &mut Checks, l: &Loaded) {
-    let c = &l.config;
+fn rsyslog(ck: &mut Checks, l: &File) {
+    let c = l.config;
     ck.check(
         valid_file_name(&c.rsyslog.file) && c.rsyslog.file.ends_with(".conf"),
         "rsyslog.file",

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::check;
 use super::locate::Index;
-use super::schema::Config;
+use super::resolve::{absolutize, Resolved};
+use super::schema::{ComponentKind, Config};
 use crate::error::{ConfigError, ConfigErrors};
 
 /// Default config locations, in search order (after `--config` and `MONSTACK_CONFIG`).
@@ -18,16 +19,21 @@ pub struct Loaded {
     pub path: PathBuf,
     /// The raw text, kept to locate later errors.
     pub source: String,
+    /// Durations, addresses in their own types.
+    pub resolved: Resolved,
 }
 
 impl Loaded {
     /// Resolve a path from the config relative to the config file's directory.
+    /// Loading made the documented config-relative paths absolute already; this is the
+    /// identity for them.
     pub fn resolve(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            self.path.parent().unwrap_or(Path::new(".")).join(p)
-        }
+        resolve_against(&self.path, p)
+    }
+
+    /// `host:port` to reach component `kind` from this host.
+    pub fn local_address(&self, kind: ComponentKind) -> String {
+        self.resolved.listen[&kind].local()
     }
 
     /// A config error located at `field` in this file.
@@ -70,13 +76,34 @@ pub fn parse(path: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
         serde_path_to_error::deserialize(de)
             .map_err(|err| ConfigErrors(vec![serde_error(path, source, err)]))?
     };
-    let loaded = Loaded { config, path: path.to_path_buf(), source: source.to_string() };
-    let errors = check::check(&loaded);
-    if errors.is_empty() {
-        Ok(loaded)
-    } else {
-        Err(ConfigErrors(errors))
+    let errors = check::check(path, source, &config);
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
     }
+    let resolved = Resolved::of(&config).map_err(|(field, message)| {
+        ConfigErrors(vec![error_in(path, &Index::of(source), &field, message)])
+    })?;
+    let mut config = config;
+    absolutize(&mut config, &config_dir(path));
+    Ok(Loaded { config, path: path.to_path_buf(), source: source.to_string(), resolved })
+}
+
+/// `p` from the config at `config`, relative to that file's directory.
+pub(super) fn resolve_against(config: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        config.parent().unwrap_or(Path::new(".")).join(p)
+    }
+}
+
+/// The absolute directory of the config file (relative paths in it resolve there).
+fn config_dir(path: &Path) -> PathBuf {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
 }
 
 /// A config error at `field`, located through `index`.

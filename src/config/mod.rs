@@ -12,6 +12,7 @@
 mod check;
 mod load;
 mod locate;
+mod resolve;
 mod schema;
 mod values;
 
@@ -21,6 +22,7 @@ pub use check::{
 };
 pub use load::{find, load, parse, Loaded, DEFAULT_PATHS};
 pub use locate::{locate, Index, Position};
+pub use resolve::{ListenAddress, Resolved};
 pub use schema::*;
 pub use values::{parse_duration, split_host_port, valid_duration, valid_uid};
 
@@ -80,5 +82,33 @@ mod tests {
         assert!(!valid_listen_address("9090"));
         assert!(!valid_listen_address("localhost:99999"));
         assert!(!valid_listen_address("local host:1"));
+    }
+
+    #[test]
+    fn loading_resolves_durations_addresses_and_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("r.yml"), "groups: []\n").unwrap();
+        let src = "prometheus:\n  rule_files: [r.yml]\n  listen_address: '[::]:9091'\ngrafana:\n  wait_timeout: 1m30s\n  request_timeout: 250ms\n";
+        let l = parse(&dir.path().join("m.yaml"), src).expect("valid");
+        assert_eq!(l.resolved.grafana_wait_timeout, std::time::Duration::from_secs(90));
+        assert_eq!(l.resolved.grafana_request_timeout, std::time::Duration::from_millis(250));
+        assert_eq!(l.local_address(ComponentKind::Prometheus), "127.0.0.1:9091");
+        assert_eq!(l.resolved.listen[&ComponentKind::NodeExporter].port, 9100);
+        assert_eq!(l.config.prometheus.rule_files, vec![dir.path().join("r.yml")]);
+        assert!(l.config.prometheus.rule_files[0].is_absolute());
+        // Written as given: only the resolved view changes.
+        assert_eq!(l.config.grafana.wait_timeout, "1m30s");
+    }
+
+    #[test]
+    fn every_problem_is_reported_up_to_a_limit() {
+        let jobs: String = (0..60)
+            .map(|i| format!("    - job_name: j{i}\n      targets: ['bad target {i}']\n"))
+            .collect();
+        let src = format!("prometheus:\n  scrape_configs:\n{jobs}");
+        let e = parse(Path::new("m.yaml"), &src).unwrap_err();
+        assert_eq!(e.0.len(), MAX_ERRORS + 1, "{e}");
+        assert_eq!(e.0[1].line, Some(6), "{e}");
+        assert_eq!(e.0[MAX_ERRORS].message, "... and 10 more problems");
     }
 }

@@ -6,8 +6,6 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::values::split_host_port;
-
 /// The whole stack.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -133,16 +131,6 @@ impl Component {
             listen_address: listen.into(),
             extra_flags: Vec::new(),
         }
-    }
-
-    /// `host:port` to reach the component from this host (0.0.0.0 / :: become 127.0.0.1).
-    pub fn local_address(&self) -> String {
-        let (host, port) = split_host_port(&self.listen_address).unwrap_or(("", "0"));
-        let host = match host {
-            "" | "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
-            h => h,
-        };
-        format!("{host}:{port}")
     }
 }
 
