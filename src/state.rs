@@ -5,8 +5,7 @@
 //! Layout:
 //! - `apply.lock`          flock'ed by a running apply; holds its pid
 //! - `service-manager`     `systemd`, `direct` or `none` (what apply used)
-//! - `pending`             service actions owed (survives a killed apply), one JSON
-//!                         [`Owed`] a line
+//! - `pending`             service actions owed (survives a killed apply), a JSON [`Owed`] a line
 //! - `backups/`            previous content of every file apply replaced
 //! - `run/<name>.pid`      pids of processes `direct` started
 //! - `log/<name>.log`      their stdout and stderr
