@@ -4,8 +4,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::load::{error_in, resolve_against};
-use super::locate::Index;
+use super::locate::{error_in, Index};
 use super::schema::{ComponentKind, Config};
 use super::values::*;
 use crate::error::ConfigError;

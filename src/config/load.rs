@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use super::check;
-use super::locate::Index;
+use super::locate::{error_in, Index};
 use super::resolve::{absolutize, Resolved};
 use super::schema::{ComponentKind, Config};
+use super::values::resolve_against;
 use crate::error::{ConfigError, ConfigErrors};
 
 /// Default config locations, in search order (after `--config` and `MONSTACK_CONFIG`).
@@ -88,15 +89,6 @@ pub fn parse(path: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
     Ok(Loaded { config, path: path.to_path_buf(), source: source.to_string(), resolved })
 }
 
-/// `p` from the config at `config`, relative to that file's directory.
-pub(super) fn resolve_against(config: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        config.parent().unwrap_or(Path::new(".")).join(p)
-    }
-}
-
 /// The absolute directory of the config file (relative paths in it resolve there).
 fn config_dir(path: &Path) -> PathBuf {
     let dir = match path.parent() {
@@ -104,21 +96,6 @@ fn config_dir(path: &Path) -> PathBuf {
         _ => Path::new("."),
     };
     std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
-}
-
-/// A config error at `field`, located through `index`.
-pub(super) fn error_in(
-    path: &Path,
-    index: &Index,
-    field: &str,
-    message: impl Into<String>,
-) -> ConfigError {
-    let mut e = ConfigError::new(path, Some(field.to_string()), message);
-    if let Some((l, c)) = index.locate(field) {
-        e.line = Some(l);
-        e.column = Some(c);
-    }
-    e
 }
 
 /// serde's error in the file's words, at the line and column of the mistake.

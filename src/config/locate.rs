@@ -6,9 +6,12 @@
 //! `serde_path_to_error` and the checks use: `a.b[2].c`.
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
+
+use crate::error::ConfigError;
 
 /// 1-based line and column.
 pub type Position = (usize, usize);
@@ -51,6 +54,21 @@ impl Index {
 /// Locate a dotted field path (`a.b[2].c`) in YAML text; see [`Index::locate`].
 pub fn locate(source: &str, field: &str) -> Option<Position> {
     Index::of(source).locate(field)
+}
+
+/// A config error at `field`, located through `index`.
+pub(super) fn error_in(
+    path: &Path,
+    index: &Index,
+    field: &str,
+    message: impl Into<String>,
+) -> ConfigError {
+    let mut e = ConfigError::new(path, Some(field.to_string()), message);
+    if let Some((l, c)) = index.locate(field) {
+        e.line = Some(l);
+        e.column = Some(c);
+    }
+    e
 }
 
 enum Frame {

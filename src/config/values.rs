@@ -1,6 +1,8 @@
 //! Value syntax: durations, sizes, URLs, addresses, names — the small predicates and
 //! parsers the checks and the resolved config share.
 
+use std::path::{Path, PathBuf};
+
 /// Prometheus size: digits and a unit (`512MB`, `50GB`).
 pub(super) fn valid_size(s: &str) -> bool {
     let digits = s.chars().take_while(|c| c.is_ascii_digit()).count();
@@ -170,4 +172,13 @@ pub(super) fn valid_file_name(s: &str) -> bool {
         && s != "."
         && s != ".."
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
+/// `p` from the config at `config`, relative to that file's directory.
+pub(super) fn resolve_against(config: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        config.parent().unwrap_or(Path::new(".")).join(p)
+    }
 }
