@@ -80,9 +80,10 @@ impl<'a> Landing<'a> {
     fn stop_started(&mut self) {
         for t in self.touched.iter().filter(|t| t.service.action == Action::Start) {
             let kind = t.service.spec.kind;
-            let new_unit = self.written.iter().any(|(f, _)| {
-                f.file.role == FileRole::Unit(kind) && f.action == Action::Create
-            });
+            let new_unit = self
+                .written
+                .iter()
+                .any(|(f, _)| f.file.role == FileRole::Unit(kind) && f.action == Action::Create);
             let r = if new_unit { self.mgr.disable(kind) } else { self.mgr.stop(kind) };
             let r = r.map(|_| ()).map_err(|e| {
                 eprintln!("warning: `{kind}` could not be stopped after the failure: {e:#}");
