@@ -16,11 +16,12 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde_json::{json, Map, Value};
 
-use crate::apply::resources::{mask, Plan, MASK};
 use crate::cli::{Context, NetArgs, OutputFormat, PlanArgs, ServiceManagerKind};
 use crate::error::{self, exit};
 use crate::paths::Root;
+use crate::plan::Plan;
 use crate::report::Report;
+use crate::secrets::{mask, MASK};
 
 /// Where an inline `config` is written on the target (mode 0600).
 pub const CONFIG_PATH: &str = "/etc/monstack/monstack.yaml";
@@ -433,7 +434,7 @@ fn inline_text(doc: &Map<String, Value>) -> anyhow::Result<String> {
     let yaml = if doc.is_empty() {
         String::new()
     } else {
-        serde_yaml::to_string(doc).context("cannot render the `config` option as YAML")?
+        serde_norway::to_string(doc).context("cannot render the `config` option as YAML")?
     };
     Ok(format!("# Written by the {MODULE} Ansible module from its `config` option.\n{yaml}"))
 }

@@ -251,8 +251,6 @@ impl ServiceManager for Systemd {
         let was = self.present(kind)?;
         if was {
             self.ok(&["disable", "--now", kind.unit()])?;
-            // A unit that failed stays listed as failed until reset.
-            let _ = self.run(&["reset-failed", kind.unit()]);
         }
         Ok(was)
     }
@@ -438,6 +436,34 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
+/// Whether process `pid` holds the socket listening on TCP `port` (`/proc/PID/net/tcp*`
+/// and its fds). `None` when that cannot be told (no such listener yet, or the fds
+/// are not readable), so callers fall back to trusting the answer.
+pub fn listens_on(pid: u32, port: u16) -> Option<bool> {
+    let mut inodes = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/{table}")) else { continue };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // sl local_address rem_address st tx:rx tr:tm retrnsmt uid timeout inode
+            let (Some(local), Some(state), Some(inode)) = (f.get(1), f.get(3), f.get(9)) else {
+                continue;
+            };
+            let p = local.rsplit_once(':').and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+            if *state == "0A" && p == Some(port) {
+                inodes.push(format!("socket:[{inode}]"));
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return None;
+    }
+    let fds = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(fds.flatten().any(|e| {
+        fs::read_link(e.path()).is_ok_and(|l| inodes.iter().any(|i| l.as_os_str() == i.as_str()))
+    }))
+}
+
 /// argv and executable of a live process.
 pub fn observe_pid(pid: u32) -> Option<Running> {
     if !alive(pid) {
@@ -475,6 +501,23 @@ pub fn log_tail(state: &StateDir, kind: ComponentKind, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listens_on_tells_the_listener_owner() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        assert_eq!(listens_on(std::process::id(), port), Some(true));
+        let mut other = Command::new("sleep").arg("30").spawn().unwrap();
+        assert_eq!(
+            listens_on(other.id(), port),
+            Some(false),
+            "the port is held by another process"
+        );
+        other.kill().unwrap();
+        other.wait().unwrap();
+        drop(l);
+        assert_eq!(listens_on(std::process::id(), port), None, "nobody listens any more");
+    }
 
     #[test]
     fn log_tail_shows_only_the_last_spawn() {

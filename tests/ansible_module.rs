@@ -19,7 +19,7 @@ use stack::Stack;
 /// The stack's config file as the `config` dict a playbook would carry.
 fn config_dict(s: &Stack) -> Value {
     let text = std::fs::read_to_string(&s.config).unwrap();
-    serde_yaml::from_str(&text).unwrap()
+    serde_norway::from_str(&text).unwrap()
 }
 
 /// Run the binary with an args file holding `args`; exit code and the parsed object.

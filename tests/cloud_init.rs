@@ -28,7 +28,7 @@ fn schema(file: &Path) -> (bool, String) {
 }
 
 /// The `write_files` entry for `path`: its content and permissions.
-fn written(doc: &serde_yaml::Value, path: &str) -> (String, String) {
+fn written(doc: &serde_norway::Value, path: &str) -> (String, String) {
     let entry = doc["write_files"]
         .as_sequence()
         .unwrap()
@@ -64,7 +64,7 @@ fn documented_cloud_config_is_valid() {
 fn its_monstack_config_renders_and_its_units_verify() {
     let text = std::fs::read_to_string(user_data()).unwrap();
     assert!(text.starts_with("#cloud-config\n"));
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
     let dir = tempfile::tempdir().unwrap();
 
     let (config, mode) = written(&doc, "/etc/monstack/monstack.yaml");
@@ -108,7 +108,7 @@ fn its_monstack_config_renders_and_its_units_verify() {
     );
 
     // runcmd: the binary is downloaded, its digest checked, then apply runs.
-    let runcmd = serde_yaml::to_string(&doc["runcmd"]).unwrap();
+    let runcmd = serde_norway::to_string(&doc["runcmd"]).unwrap();
     assert!(runcmd.contains("sha256sum -c"), "{runcmd}");
     assert!(runcmd.contains("/usr/local/bin/monstack"), "{runcmd}");
 }

@@ -365,6 +365,15 @@ fn direct_as_root_on_a_fresh_host() {
         am: "  smtp:\n    auth_username: alerts\n    password_env: SMTP_PASSWORD\n",
         ..Cfg::default()
     });
+    // Not root and no --root: refused before anything is touched.
+    let out = h.run(&["runuser", "-u", "nobody", "--", "/test/bin/monstack", "apply"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs root") && err.contains("--root"), "{err}");
+    assert!(!h.path("/opt/prometheus").exists() && !h.path("/var/lib/monstack").exists());
+    // A group left behind without its user is reused.
+    h.ok("groupadd --system node_exporter");
+    let gid = h.ok("getent group node_exporter | cut -d: -f3");
     let secret = "s3cret-smtp-value";
     let out = r.monstack_env(
         &["apply", "--service-manager", "direct"],
@@ -389,6 +398,7 @@ fn direct_as_root_on_a_fresh_host() {
         assert!(!env.contains(secret) && !env.contains("grafana-token-value"), "{env}");
         assert!(!env.contains("SMTP_PASSWORD") && !env.contains("GRAFANA_TOKEN"), "{env}");
     }
+    assert_eq!(h.ok("id -g node_exporter"), gid, "the existing group became its primary group");
     assert!(!h.sh("systemctl is-active --quiet prometheus.service").status.success());
     r.expect(&["stop"], 0);
     assert!(!h.sh("pgrep -f ^/opt/").status.success());

@@ -62,6 +62,19 @@ pub fn wait_ready(
     alive: &dyn Fn() -> bool,
     log_tail: &dyn Fn() -> String,
 ) -> anyhow::Result<Duration> {
+    wait_ready_serving(kind, address, timeout, alive, &|| true, log_tail)
+}
+
+/// [`wait_ready`], where a 200 counts only when `serves` says the answer came from
+/// the service itself (not from another process that holds its port).
+pub fn wait_ready_serving(
+    kind: ComponentKind,
+    address: &str,
+    timeout: Duration,
+    alive: &dyn Fn() -> bool,
+    serves: &dyn Fn() -> bool,
+    log_tail: &dyn Fn() -> String,
+) -> anyhow::Result<Duration> {
     let url = format!("http://{address}{}", ready_path(kind));
     let http = reqwest::blocking::Client::builder()
         .connect_timeout(Duration::from_millis(500))
@@ -73,7 +86,10 @@ pub fn wait_ready(
     loop {
         let last = match http.get(&url).send() {
             // Ours must still be alive: another process may hold the port.
-            Ok(r) if r.status().is_success() && alive() => return Ok(start.elapsed()),
+            Ok(r) if r.status().is_success() && alive() && serves() => return Ok(start.elapsed()),
+            Ok(r) if r.status().is_success() && alive() => {
+                format!("{url} answered, but not from `{kind}`: another process holds the port")
+            }
             Ok(r) => format!("{} answered {}", url, r.status()),
             Err(e) => format!("{url}: {}", root_cause(&e)),
         };

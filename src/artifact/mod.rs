@@ -474,6 +474,8 @@ struct Runtime<'a> {
     net: download::Net,
     offline: bool,
     max_bytes: u64,
+    /// A download already started over from byte 0 (a server that ignores `Range`).
+    restarted: std::cell::Cell<bool>,
 }
 
 impl<'a> Runtime<'a> {
@@ -492,6 +494,7 @@ impl<'a> Runtime<'a> {
             net: download::Net::new(d, net.offline)?,
             offline: net.offline,
             max_bytes: d.max_extract_bytes,
+            restarted: std::cell::Cell::new(false),
         })
     }
 
@@ -655,7 +658,21 @@ impl<'a> Runtime<'a> {
             Some(h) => self.stream(rel, h.take(from).chain(tail), total, staging, &label),
             None => self.stream(rel, tail, total, staging, &label),
         };
-        if let Some(e) = failure.borrow_mut().take() {
+        let failed = failure.borrow_mut().take();
+        if let Some(e) = failed {
+            if let download::Error::NoResume { .. } = e {
+                if !self.restarted.replace(true) {
+                    // The server answered a resume with the whole file: what was
+                    // received cannot be continued, so start over from byte 0 now.
+                    self.rep.note(format!(
+                        "{}: `{}` cannot resume (no 206 to `Range`); downloading again from the start",
+                        rel.kind, rel.url
+                    ));
+                    let _ = fs::remove_file(&partial);
+                    reset(staging)?;
+                    return self.obtain(rel, exp, staging);
+                }
+            }
             // Keep the partial for the next run to resume.
             return Err(network_error(e, rel));
         }
@@ -848,6 +865,7 @@ fn print_json(v: &serde_json::Value) {
 /// `monstack install`.
 pub fn cmd_install(ctx: &Context, args: &InstallArgs) -> anyhow::Result<i32> {
     let loaded = ctx.load_config()?;
+    crate::host::require_root(&ctx.root, "install")?;
     // The same lock as apply: two runs would remove each other's staging dirs.
     let _lock = crate::state::ApplyLock::acquire(&crate::state::StateDir::new(&ctx.root, &loaded))?;
     let kinds = match parse_components(&args.components, &loaded) {
@@ -901,6 +919,7 @@ pub fn cmd_rollback(ctx: &Context, args: &RollbackArgs) -> anyhow::Result<i32> {
         );
         return Ok(exit::USAGE);
     };
+    crate::host::require_root(&ctx.root, "rollback")?;
     let _lock = crate::state::ApplyLock::acquire(&crate::state::StateDir::new(&ctx.root, &loaded))?;
     let (to, from) = rollback(&ctx.root, &loaded, kind)?;
     // A running service is restarted onto the release `current` now points at.
