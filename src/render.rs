@@ -10,15 +10,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::cli::{Context, InitArgs, OutputFormat, RenderArgs};
 use crate::config::{self, ComponentKind, GrafanaMode, Loaded};
-use crate::error::{with_hint, ConfigError, ConfigErrors};
+use crate::error::{ConfigError, ConfigErrors};
 use crate::paths::Root;
 
 /// The embedded templates, by the file name `--templates DIR` overrides them with.
@@ -338,60 +335,6 @@ pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<Service
     Ok(specs)
 }
 
-/// `monstack init`.
-pub fn cmd_init(ctx: &Context, args: &InitArgs) -> anyhow::Result<i32> {
-    let path = ctx.config_path.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATHS[0]));
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", dir.display()))?;
-    }
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true);
-    if args.force {
-        opts.create(true).truncate(true);
-    } else {
-        opts.create_new(true);
-    }
-    let mut file = match opts.open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(with_hint(
-                anyhow::anyhow!("`{}` already exists", path.display()),
-                "pass --force to overwrite it",
-            ));
-        }
-        Err(e) => anyhow::bail!("cannot write `{}`: {e}", path.display()),
-    };
-    file.write_all(INIT_CONFIG.as_bytes())
-        .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?;
-    ctx.info(format!("wrote {}", path.display()));
-    Ok(0)
-}
-
-/// `monstack render`.
-pub fn cmd_render(ctx: &Context, args: &RenderArgs) -> anyhow::Result<i32> {
-    let loaded = ctx.load_config()?;
-    // Everything is rendered in memory first: a bad config writes nothing.
-    let files = render_all(&loaded, args.templates.as_deref())?;
-    write_tree(&args.out, &files)?;
-    match ctx.output {
-        OutputFormat::Json => {
-            let summary = RenderSummary {
-                out: &args.out,
-                files: files.iter().map(FileSummary::from).collect(),
-            };
-            println!("{}", serde_json::to_string_pretty(&summary)?);
-        }
-        OutputFormat::Human => {
-            for f in &files {
-                println!("{:04o} {}", f.mode, f.path.display());
-            }
-        }
-    }
-    ctx.info(format!("rendered {} files into {}", files.len(), args.out.display()));
-    Ok(0)
-}
-
 /// Write rendered files under `out` (laid out relative to /) with their modes.
 /// Ownership is not applied: the tree is for inspection and validation.
 pub fn write_tree(out: &Path, files: &[RenderedFile]) -> anyhow::Result<()> {
@@ -409,35 +352,6 @@ pub fn write_tree(out: &Path, files: &[RenderedFile]) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot chmod `{}`: {e}", dest.display()))?;
     }
     Ok(())
-}
-
-#[derive(Serialize)]
-struct RenderSummary<'a> {
-    out: &'a Path,
-    files: Vec<FileSummary>,
-}
-
-#[derive(Serialize)]
-struct FileSummary {
-    path: PathBuf,
-    mode: String,
-    owner: Option<String>,
-    group: Option<String>,
-    role: String,
-    bytes: usize,
-}
-
-impl From<&RenderedFile> for FileSummary {
-    fn from(f: &RenderedFile) -> Self {
-        Self {
-            path: f.path.clone(),
-            mode: format!("{:04o}", f.mode),
-            owner: f.owner.clone(),
-            group: f.group.clone(),
-            role: f.role.label(),
-            bytes: f.content.len(),
-        }
-    }
 }
 
 /// A YAML scalar that parses back to exactly `s`: a double-quoted string with

@@ -18,9 +18,9 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
 use crate::atomic_fs::{self, Owner};
-use crate::cli::ServiceManagerKind;
 use crate::config::Loaded;
 use crate::paths::Root;
+use crate::services::ServiceManagerKind;
 
 /// The state dir of one config under one root.
 #[derive(Debug, Clone)]

@@ -10,11 +10,12 @@ mod stack;
 use std::path::{Path, PathBuf};
 
 use monstack::apply::resources::{self, PlanInput};
-use monstack::cli::{NetArgs, ServiceManagerKind};
+use monstack::artifact::NetOptions;
 use monstack::config::ComponentKind;
 use monstack::paths::Root;
 use monstack::render::ServiceSpec;
 use monstack::report::Action;
+use monstack::services::ServiceManagerKind;
 use monstack::services::{Running, ServiceManager, Systemd};
 use monstack::state::StateDir;
 
@@ -131,7 +132,7 @@ fn plan_services(s: &stack::Stack) -> (bool, Vec<(String, Action)>) {
     let root = Root::new(&s.root);
     let state = StateDir::new(&root, &loaded);
     let mgr = AllRunning { root: root.clone(), restarted: Default::default() };
-    let net = NetArgs { offline: true, locked: false, arch: None };
+    let net = NetOptions { offline: true, locked: false, arch: None };
     let plan = resources::plan(&PlanInput {
         root: &root,
         loaded: &loaded,
@@ -243,7 +244,7 @@ fn a_failed_restart_restores_the_unit_daemon_reloads_then_restarts_on_it() {
     let loaded = monstack::config::load(&s.config).unwrap();
     let root = Root::new(&s.root);
     let state = StateDir::new(&root, &loaded);
-    let net = NetArgs { offline: true, locked: false, arch: None };
+    let net = NetOptions { offline: true, locked: false, arch: None };
     let plan = resources::plan(&PlanInput {
         root: &root,
         loaded: &loaded,
@@ -338,7 +339,7 @@ fn a_changed_rsyslog_drop_in_restarts_rsyslog_under_systemd_only() {
     let root = Root::new(&s.root);
     let state = StateDir::new(&root, &loaded);
     let mgr = AllRunning { root: root.clone(), restarted: Default::default() };
-    let net = NetArgs { offline: true, locked: false, arch: None };
+    let net = NetOptions { offline: true, locked: false, arch: None };
     let plan = resources::plan(&PlanInput {
         root: &root,
         loaded: &loaded,

@@ -25,6 +25,8 @@ const SMTP_SECRET: &str = "smtp-s3cret-value-42";
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Status {
+    /// Every JSON document leads with its format version.
+    format_version: u32,
     healthy: bool,
     checks: Vec<Check>,
 }
@@ -293,6 +295,7 @@ fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
     let progress = drain.join().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}{progress}", text(&out));
     let doc: Status = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc.format_version, 1);
     assert!(doc.healthy);
 
     // 4. One target down: a scrape job on a closed loopback port gives that target's
@@ -377,6 +380,7 @@ fn config_errors_exit_78_and_disabled_components_are_skipped() {
     let out = run(&["--output", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let doc: Status = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc.format_version, 1);
     assert!(doc.healthy);
     for c in ["prometheus", "alertmanager", "node_exporter", "grafana"] {
         let check = doc.get(c, "enabled");

@@ -6,12 +6,13 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::artifact;
+use crate::artifact::NetOptions;
 use crate::atomic_fs::{self, Owner};
-use crate::cli::{NetArgs, ServiceManagerKind};
 use crate::config::{ComponentKind, GrafanaMode, Loaded};
 use crate::paths::Root;
 use crate::render::{self, FileRole, RenderedFile, ServiceSpec};
 use crate::report::{Action, Change};
+use crate::services::ServiceManagerKind;
 use crate::services::{self, ServiceManager};
 use crate::state::StateDir;
 
@@ -168,7 +169,7 @@ pub struct PlanInput<'a> {
     pub state: &'a StateDir,
     pub templates: Option<&'a Path>,
     pub manager: &'a dyn ServiceManager,
-    pub net: &'a NetArgs,
+    pub net: &'a NetOptions,
     /// Ask Grafana what would change (reads only).
     pub grafana: bool,
 }

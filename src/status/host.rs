@@ -7,16 +7,16 @@ use std::collections::BTreeMap;
 use super::{Check, Inputs, Level};
 use crate::apply::resources::{self, FilePlan, PlanInput};
 use crate::artifact;
-use crate::cli::{NetArgs, ServiceManagerKind};
 use crate::config::ComponentKind;
 use crate::render::FileRole;
 use crate::report::Action;
+use crate::services::ServiceManagerKind;
 
 /// Release, service and files checks of every enabled component, plus `host` files
 /// (logrotate, rsyslog) and `grafana` files in files mode.
 pub fn checks(inputs: &Inputs) -> anyhow::Result<Vec<Check>> {
     let Inputs { root, loaded, state, manager, templates, .. } = *inputs;
-    let net = NetArgs { offline: true, locked: false, arch: None };
+    let net = artifact::NetOptions { offline: true, locked: false, arch: None };
     let plan = resources::plan(&PlanInput {
         root,
         loaded,
