@@ -3,6 +3,8 @@
 //!
 //! Dependencies go one way: `cli -> apply -> {artifact, render, validate, services,
 //! grafana} -> atomic_fs`. Only `cli` maps errors to exit codes.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod apply;
 pub mod artifact;
 pub mod atomic_fs;

@@ -87,11 +87,6 @@ pub fn warn(msg: impl AsRef<str>) {
     eprintln!("warning: {}", msg.as_ref());
 }
 
-/// Print a usage or parse message exactly as given (clap formats its own).
-pub fn raw_stderr(text: &str) {
-    eprint!("{text}");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

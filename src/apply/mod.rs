@@ -371,7 +371,7 @@ pub fn land(
     mark_restored(&mut done[files_at..files_at + written.len()]);
     if written.iter().any(|(f, _)| matches!(f.file.role, FileRole::Unit(_))) {
         if let Err(de) = mgr.daemon_reload() {
-            eprintln!("warning: daemon-reload after restoring the units failed: {de:#}");
+            crate::printer::warn(format!("daemon-reload after restoring the units failed: {de:#}"));
         }
     }
     if let Some(r) = e.downcast_ref::<lifecycle::Rejected>() {
@@ -407,7 +407,7 @@ pub fn land(
                 "previous restored".to_string()
             }
             (Some(Err(re)), _) => {
-                eprintln!("warning: `{kind}` could not be brought back: {re:#}");
+                crate::printer::warn(format!("`{kind}` could not be brought back: {re:#}"));
                 format!("the previous could not be brought back: {}", one_line(re))
             }
             (None, true) if s.action == Action::Start => "it was not running before".to_string(),
@@ -446,7 +446,7 @@ fn rsyslog_restart(mgr: &dyn ServiceManager, info: &dyn Fn(String)) -> Change {
     match mgr.restart_unit(&format!("{}.service", resources::RSYSLOG)) {
         Ok(()) => c.detail = Some("its drop-in changed".into()),
         Err(e) => {
-            eprintln!("warning: {e:#}");
+            crate::printer::warn(format!("{e:#}"));
             c.detail = Some(format!("restart failed: {}", one_line(&e)));
         }
     }
@@ -512,7 +512,7 @@ fn error_lines(state: &StateDir, mgr: &dyn ServiceManager, kind: ComponentKind) 
 fn restore(backups: &atomic_fs::Backups, written: &[(&FilePlan, Saved)]) {
     for (f, saved) in written.iter().rev() {
         if let Err(e) = backups.restore(saved, &f.real, f.owner) {
-            eprintln!("warning: cannot restore `{}`: {e:#}", f.file.path.display());
+            crate::printer::warn(format!("cannot restore `{}`: {e:#}", f.file.path.display()));
         }
     }
 }
@@ -567,10 +567,10 @@ fn validate_candidates(
                 _ => (ComponentKind::Alertmanager, "amtool", &["check-config"]),
             };
             let Some(bin) = find_tool(root, loaded, component, tool) else {
-                eprintln!(
-                    "warning: no `{tool}` installed or on PATH; `{}` is not validated before it lands",
+                crate::printer::warn(format!(
+                    "no `{tool}` installed or on PATH; `{}` is not validated before it lands",
                     f.file.path.display()
-                );
+                ));
                 continue;
             };
             let name = f.file.path.file_name().unwrap_or_default();
