@@ -1,12 +1,10 @@
-//! Command-line interface: clap definitions (doc comments are the help text). The
-//! records parsed here reach [`crate::commands`] only; the library below sees plain
-//! values.
+//! Command-line interface: clap definitions only (doc comments are the help text).
+//! [`crate::commands`] parses them and turns them into the plain values the library
+//! below takes.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use crate::error::exit;
 
 /// Provision a Prometheus / Alertmanager / node_exporter / Grafana stack and keep it converged.
 #[derive(Debug, Parser)]
@@ -222,22 +220,4 @@ impl From<&NetArgs> for crate::artifact::NetOptions {
     fn from(n: &NetArgs) -> Self {
         Self { offline: n.offline, locked: n.locked, arch: n.arch.clone() }
     }
-}
-
-/// Entry point: parse argv, run the command, map the outcome to an exit code.
-pub fn run() -> i32 {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
-            let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    exit::OK
-                }
-                _ => exit::USAGE,
-            };
-            let _ = e.print();
-            return code;
-        }
-    };
-    crate::commands::run(&cli.global, cli.command)
 }

@@ -14,6 +14,8 @@ pub mod config;
 pub mod error;
 pub mod grafana;
 pub mod host;
+pub mod hostfile;
+pub mod http;
 pub mod paths;
 pub mod printer;
 pub mod render;
@@ -23,4 +25,4 @@ pub mod state;
 pub mod status;
 pub mod validate;
 
-pub use cli::run;
+pub use commands::run;

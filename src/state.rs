@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use crate::atomic_fs::{self, Owner};
 use crate::config::Loaded;
 use crate::paths::Root;
-use crate::services::ServiceManagerKind;
+use crate::services::kind::ServiceManagerKind;
 
 /// The state dir of one config under one root.
 #[derive(Debug, Clone)]

@@ -46,12 +46,11 @@ pub struct Net {
 impl Net {
     /// Build from `downloads.*`; `offline` makes every request an error.
     pub fn new(d: &Downloads, offline: bool) -> anyhow::Result<Net> {
-        let client = Client::builder()
+        let client = crate::http::builder()
             .connect_timeout(Duration::from_secs(d.connect_timeout.max(1)))
             // The blocking client applies this to each read of the body, so it acts
             // as a read timeout and large downloads are not cut off.
             .timeout(Duration::from_secs(d.read_timeout.max(1)))
-            .user_agent(concat!("monstack/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Net { client, retries: d.retries, offline })
     }

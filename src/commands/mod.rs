@@ -12,7 +12,9 @@ mod validate;
 
 use std::path::PathBuf;
 
-use crate::cli::{Command, GlobalArgs};
+use clap::Parser as _;
+
+use crate::cli::{Cli, Command, GlobalArgs};
 use crate::config;
 use crate::error::{self, exit};
 use crate::paths::Root;
@@ -61,10 +63,24 @@ impl Context {
     }
 }
 
-/// Run a parsed command line; the exit code.
-pub fn run(global: &GlobalArgs, command: Command) -> i32 {
-    let ctx = Context::from_global(global);
-    let result = dispatch(&ctx, command);
+/// Entry point: parse argv, run the command, map the outcome to an exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    exit::OK
+                }
+                _ => exit::USAGE,
+            };
+            // clap writes help to stdout and usage errors to stderr, in its own format.
+            let _ = e.print();
+            return code;
+        }
+    };
+    let ctx = Context::from_global(&cli.global);
+    let result = dispatch(&ctx, cli.command);
     if let Err(err) = &result {
         ctx.out.error(err);
     }

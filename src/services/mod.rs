@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
+pub mod kind;
+
+pub use kind::ServiceManagerKind;
+
 use crate::atomic_fs::{self, Owner};
 use crate::config::ComponentKind;
 use crate::paths::Root;
@@ -21,20 +25,6 @@ use crate::state::StateDir;
 /// How long `stop` waits for a process to exit after SIGTERM before SIGKILL.
 /// Prometheus flushes its head block on shutdown, which can take a while.
 const STOP_GRACE: Duration = Duration::from_secs(60);
-
-/// How services are managed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ServiceManagerKind {
-    /// systemd when it is running (/run/systemd/system), else none
-    Auto,
-    /// systemctl daemon-reload / enable / start / restart / reload
-    Systemd,
-    /// Run the binaries as detached processes with pid files in the state dir
-    Direct,
-    /// Only write files; start nothing
-    None,
-}
 
 /// What is known about a running service.
 #[derive(Debug, Clone, PartialEq, Eq)]
