@@ -3,6 +3,8 @@
 //! --service-manager direct` under a temp root) plus the Grafana emulator. One stack
 //! for the whole binary, walked through healthy, drifted, waiting, target-down and
 //! Prometheus-stopped states; every process it starts is stopped by [`Stack`]'s Drop.
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/grafana_emulator.rs"]
 mod grafana_emulator;
 #[path = "support/mirror.rs"]
@@ -18,7 +20,6 @@ use grafana_emulator::{Emulator, Fault, TOKEN};
 use serde::Deserialize;
 use stack::{free_port, poll, Stack};
 
-const BIN: &str = env!("CARGO_BIN_EXE_monstack");
 const SMTP_SECRET: &str = "smtp-s3cret-value-42";
 
 /// The documented JSON schema, pinned (unknown fields are an error).
@@ -351,16 +352,12 @@ fn config_errors_exit_78_and_disabled_components_are_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("monstack.yaml");
     let run = |args: &[&str]| {
-        Command::new(BIN)
-            .arg("--config")
-            .arg(&cfg)
-            .arg("--root")
-            .arg(dir.path().join("root"))
-            .arg("status")
+        bin::Monstack::new()
+            .config(&cfg)
+            .root(dir.path().join("root"))
+            .args(["status"])
             .args(args)
-            .env("NO_COLOR", "1")
             .output()
-            .unwrap()
     };
     std::fs::write(&cfg, "prometheus:\n  enabled: true\n  bogus_key: 1\n").unwrap();
     let out = run(&[]);
