@@ -1,8 +1,11 @@
 //! monstack: provisions a Prometheus, Alertmanager, node_exporter and Grafana stack
 //! on a Linux host and keeps it converged.
 //!
-//! Dependencies go one way: `cli -> apply -> {artifact, render, validate, services,
-//! grafana} -> atomic_fs`. Only `cli` maps errors to exit codes.
+//! Dependencies go one way (README, "Architecture"): `main -> commands (+ cli, the
+//! clap definitions) -> {apply, status, validate, render, grafana, artifact} ->
+//! {services, state, host} -> {config, hostfile, report, printer, http} -> {error,
+//! atomic_fs, paths}`. Only `commands` sees clap and maps outcomes to exit codes; only
+//! `printer` writes to stdout and stderr.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod apply;
