@@ -75,100 +75,12 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
     let mut files = Vec::new();
 
     if c.prometheus.enabled {
-        let p = &c.prometheus;
-        let mut rules = Vec::new();
-        if p.default_rules {
-            rules.push((config::DEFAULT_RULES_FILE.to_string(), DEFAULT_RULES.as_bytes().to_vec()));
-        }
-        for (i, rf) in p.rule_files.iter().enumerate() {
-            let path = loaded.resolve(rf);
-            let content = fs::read(&path).map_err(|e| {
-                loaded.error_at(
-                    &format!("prometheus.rule_files[{i}]"),
-                    format!("cannot read rule file `{}`: {e}", path.display()),
-                )
-            })?;
-            let name = rf.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            rules.push((name, content));
-        }
-        let alertmanagers: Vec<String> = if !p.alertmanagers.is_empty() {
-            p.alertmanagers.clone()
-        } else if c.alertmanager.enabled {
-            vec![c.alertmanager.component().local_address()]
-        } else {
-            Vec::new()
-        };
-        let ctx = json!({
-            "global": p.global,
-            "rule_files": rules.iter().map(|(n, _)| format!("rules/{n}")).collect::<Vec<_>>(),
-            "alertmanagers": alertmanagers,
-            "scrape_configs": p.scrape_configs,
-        });
-        files.push(RenderedFile::plain(
-            p.install_dir.join("prometheus.yml"),
-            render(&tera, "prometheus.yml.tera", &ctx)?,
-            FileRole::PrometheusConfig,
-        ));
-        for (name, content) in rules {
-            files.push(RenderedFile::plain(
-                p.install_dir.join("rules").join(name),
-                content,
-                FileRole::PrometheusRules,
-            ));
-        }
+        files.extend(prometheus_files(loaded, &tera)?);
     }
-
     if c.alertmanager.enabled {
-        let a = &c.alertmanager;
-        let mut secrets = Vec::new();
-        let smtp = match &a.smtp {
-            Some(s) => {
-                let password = smtp_password(loaded)?;
-                if let Some(pw) = &password {
-                    secrets.push(pw.clone());
-                }
-                json!({
-                    "smarthost": s.smarthost,
-                    "from": s.from,
-                    "auth_username": s.auth_username,
-                    "password": password,
-                    "require_tls": s.require_tls,
-                })
-            }
-            None => Value::Null,
-        };
-        let ctx = json!({ "smtp": smtp, "route": a.route, "receivers": a.receivers });
-        files.push(RenderedFile {
-            path: a.install_dir.join("alertmanager.yml"),
-            content: render(&tera, "alertmanager.yml.tera", &ctx)?.into_bytes(),
-            // Can hold the SMTP password: readable by root and the service's group only.
-            mode: 0o640,
-            owner: Some("root".into()),
-            group: Some(a.user.clone()),
-            role: FileRole::AlertmanagerConfig,
-            secrets,
-        });
+        files.push(alertmanager_file(loaded, &tera)?);
     }
-
-    for spec in &specs {
-        let comp = c.component(spec.kind);
-        let mut argv = vec![spec.binary.to_string_lossy().into_owned()];
-        argv.extend(spec.args.iter().cloned());
-        let ctx = json!({
-            "component": spec.kind.name(),
-            "description": description(spec.kind),
-            "documentation": documentation(spec.kind),
-            "user": spec.user,
-            "argv": argv,
-            "data_dir": comp.data_dir,
-            "reloadable": spec.kind != ComponentKind::NodeExporter,
-        });
-        files.push(RenderedFile::plain(
-            Path::new("/etc/systemd/system").join(spec.kind.unit()),
-            render(&tera, "unit.service.tera", &ctx)?,
-            FileRole::Unit(spec.kind),
-        ));
-    }
+    files.extend(unit_files(loaded, &tera, &specs)?);
 
     if c.logrotate.enabled {
         for e in &c.logrotate.entries {
@@ -195,6 +107,118 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
         files.extend(crate::grafana::provisioning_files(loaded)?);
     }
     Ok(files)
+}
+
+/// prometheus.yml and the rule files (the default rules, then the configured ones).
+fn prometheus_files(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<Vec<RenderedFile>> {
+    let c = &loaded.config;
+    let mut out = Vec::new();
+    let p = &c.prometheus;
+    let mut rules = Vec::new();
+    if p.default_rules {
+        rules.push((config::DEFAULT_RULES_FILE.to_string(), DEFAULT_RULES.as_bytes().to_vec()));
+    }
+    for (i, rf) in p.rule_files.iter().enumerate() {
+        let path = loaded.resolve(rf);
+        let content = fs::read(&path).map_err(|e| {
+            loaded.error_at(
+                &format!("prometheus.rule_files[{i}]"),
+                format!("cannot read rule file `{}`: {e}", path.display()),
+            )
+        })?;
+        let name = rf.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        rules.push((name, content));
+    }
+    let alertmanagers: Vec<String> = if !p.alertmanagers.is_empty() {
+        p.alertmanagers.clone()
+    } else if c.alertmanager.enabled {
+        vec![c.alertmanager.component().local_address()]
+    } else {
+        Vec::new()
+    };
+    let ctx = json!({
+        "global": p.global,
+        "rule_files": rules.iter().map(|(n, _)| format!("rules/{n}")).collect::<Vec<_>>(),
+        "alertmanagers": alertmanagers,
+        "scrape_configs": p.scrape_configs,
+    });
+    out.push(RenderedFile::plain(
+        p.install_dir.join("prometheus.yml"),
+        render(tera, "prometheus.yml.tera", &ctx)?,
+        FileRole::PrometheusConfig,
+    ));
+    for (name, content) in rules {
+        out.push(RenderedFile::plain(
+            p.install_dir.join("rules").join(name),
+            content,
+            FileRole::PrometheusRules,
+        ));
+    }
+    Ok(out)
+}
+
+/// alertmanager.yml: mode 0640 (it can hold the SMTP password, listed for masking).
+fn alertmanager_file(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<RenderedFile> {
+    let c = &loaded.config;
+    let a = &c.alertmanager;
+    let mut secrets = Vec::new();
+    let smtp = match &a.smtp {
+        Some(s) => {
+            let password = smtp_password(loaded)?;
+            if let Some(pw) = &password {
+                secrets.push(pw.clone());
+            }
+            json!({
+                "smarthost": s.smarthost,
+                "from": s.from,
+                "auth_username": s.auth_username,
+                "password": password,
+                "require_tls": s.require_tls,
+            })
+        }
+        None => Value::Null,
+    };
+    let ctx = json!({ "smtp": smtp, "route": a.route, "receivers": a.receivers });
+    Ok(RenderedFile {
+        path: a.install_dir.join("alertmanager.yml"),
+        content: render(tera, "alertmanager.yml.tera", &ctx)?.into_bytes(),
+        // Can hold the SMTP password: readable by root and the service's group only.
+        mode: 0o640,
+        owner: Some("root".into()),
+        group: Some(a.user.clone()),
+        role: FileRole::AlertmanagerConfig,
+        secrets,
+    })
+}
+
+/// One systemd unit per enabled component, running the spec's argv.
+fn unit_files(
+    loaded: &Loaded,
+    tera: &tera::Tera,
+    specs: &[ServiceSpec],
+) -> anyhow::Result<Vec<RenderedFile>> {
+    let c = &loaded.config;
+    let mut out = Vec::new();
+    for spec in specs {
+        let comp = c.component(spec.kind);
+        let mut argv = vec![spec.binary.to_string_lossy().into_owned()];
+        argv.extend(spec.args.iter().cloned());
+        let ctx = json!({
+            "component": spec.kind.name(),
+            "description": description(spec.kind),
+            "documentation": documentation(spec.kind),
+            "user": spec.user,
+            "argv": argv,
+            "data_dir": comp.data_dir,
+            "reloadable": spec.kind != ComponentKind::NodeExporter,
+        });
+        out.push(RenderedFile::plain(
+            Path::new("/etc/systemd/system").join(spec.kind.unit()),
+            render(tera, "unit.service.tera", &ctx)?,
+            FileRole::Unit(spec.kind),
+        ));
+    }
+    Ok(out)
 }
 
 /// The argv of each enabled component with host paths mapped into `root`

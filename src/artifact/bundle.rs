@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::fetch::{file_digest, file_url, Expected, Runtime};
-use super::{fs_err, lock, with_net_hint, LockEntry, LockFile, NetOptions, Release, Reporter};
+use super::{fs_err, lock, LockEntry, LockFile, NetOptions, Release, Reporter};
 use crate::config::Loaded;
 use crate::error::with_hint;
 use crate::paths::Root;
@@ -52,7 +52,7 @@ pub fn write_lock(
         let sha = match (&comp.sha256, tarball) {
             (Some(pin), _) => pin.to_ascii_lowercase(),
             (None, Some(t)) => file_digest(t)?,
-            (None, None) => rt.digest_from_sums(&rel).map_err(|e| with_net_hint(e, &rel))?.0,
+            (None, None) => rt.digest_from_sums(&rel)?.0,
         };
         let url = match tarball {
             Some(t) => file_url(t),
@@ -101,7 +101,7 @@ pub fn bundle(
         }
         let exp =
             Expected { sha256: e.sha256.clone(), trust: format!("from `{}`", path.display()) };
-        rt.obtain(&rel, &exp, None).map_err(|err| with_net_hint(err, &rel))?;
+        rt.obtain(&rel, &exp, None)?;
         let dest = out.join(&rel.file_name);
         let tmp = out.join(format!(".{}.tmp", rel.file_name));
         let cached = rt.cached_path(&rel, &e.sha256);

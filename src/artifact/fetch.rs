@@ -101,7 +101,10 @@ impl<'a> Runtime<'a> {
                 let text = fs::read_to_string(&p).map_err(fs_err("cannot read", &p))?;
                 (text, p.display().to_string())
             }
-            None => (self.net.get_text(&rel.sums_url)?, rel.sums_url.clone()),
+            None => (
+                self.net.get_text(&rel.sums_url).map_err(|e| network_error(e, rel))?,
+                rel.sums_url.clone(),
+            ),
         };
         let sha = verify::find_digest(&text, &rel.file_name).ok_or_else(|| Error::NoDigest {
             sums_url: from.clone(),
@@ -114,6 +117,43 @@ impl<'a> Runtime<'a> {
         self.cache_dir.join(sha).join(&rel.file_name)
     }
 
+    /// Use the cached tarball when it is intact: true when done. A damaged one is
+    /// removed (and `staging` emptied) so the caller fetches again; an intact one whose
+    /// archive is refused is a final verdict.
+    fn use_cached(
+        &self,
+        rel: &Release,
+        exp: &Expected,
+        staging: Option<&Path>,
+        cached: &Path,
+    ) -> anyhow::Result<bool> {
+        if !cached.is_file() {
+            return Ok(false);
+        }
+        let f = File::open(cached).map_err(fs_err("cannot read", cached))?;
+        let label = format!("{} {} (cache)", rel.kind, rel.version);
+        let from = cached.display().to_string();
+        let len = f.metadata().ok().map(|m| m.len());
+        match self.stream(rel, f, len, staging, &label) {
+            Ok(sha) if sha == exp.sha256 => {
+                self.rep.note(format!("{}: using cached `{from}`", rel.kind));
+                return Ok(true);
+            }
+            // Trusted bytes, refused content: the verdict stands.
+            Err(StreamError::Refused { sha256, error }) if sha256 == exp.sha256 => {
+                return Err(anyhow::Error::new(error).context(format!(
+                    "cannot install `{}` {} from `{from}`",
+                    rel.kind, rel.version
+                )));
+            }
+            _ => {}
+        }
+        self.rep.note(format!("{}: cached `{from}` is damaged; fetching again", rel.kind));
+        let _ = fs::remove_file(cached);
+        reset(staging)?;
+        Ok(false)
+    }
+
     /// Get the verified tarball bytes through `staging` (extracting) or only into the
     /// cache (`None`). On success the tarball is in the cache.
     pub(super) fn obtain(
@@ -123,43 +163,8 @@ impl<'a> Runtime<'a> {
         staging: Option<&Path>,
     ) -> anyhow::Result<()> {
         let cached = self.cached_path(rel, &exp.sha256);
-        if cached.is_file() {
-            let f = File::open(&cached).map_err(fs_err("cannot read", &cached))?;
-            let label = format!("{} {} (cache)", rel.kind, rel.version);
-            let from = cached.display().to_string();
-            let len = f.metadata().ok().map(|m| m.len());
-            match self.stream(rel, f, len, staging, &label) {
-                Ok(sha) if sha == exp.sha256 => {
-                    self.rep.note(format!("{}: using cached `{from}`", rel.kind));
-                    return Ok(());
-                }
-                Err(e) => match e.downcast::<StreamFailure>() {
-                    // Trusted bytes, refused content: the verdict stands.
-                    Ok(sf) if sf.sha256 == exp.sha256 => {
-                        return Err(anyhow::Error::new(sf.error).context(format!(
-                            "cannot install `{}` {} from `{from}`",
-                            rel.kind, rel.version
-                        )));
-                    }
-                    _ => {
-                        self.rep.note(format!(
-                            "{}: cached `{from}` is damaged; fetching again",
-                            rel.kind
-                        ));
-                        let _ = fs::remove_file(&cached);
-                        reset(staging)?;
-                    }
-                },
-                Ok(_) => {
-                    self.rep.note(format!(
-                        "{}: cached `{}` is damaged; fetching again",
-                        rel.kind,
-                        cached.display()
-                    ));
-                    let _ = fs::remove_file(&cached);
-                    reset(staging)?;
-                }
-            }
+        if self.use_cached(rel, exp, staging, &cached)? {
+            return Ok(());
         }
         fs::create_dir_all(&self.cache_dir).map_err(fs_err("cannot create", &self.cache_dir))?;
         let partial = self.cache_dir.join(format!("{}.partial", exp.sha256));
@@ -244,20 +249,18 @@ impl<'a> Runtime<'a> {
         &self,
         rel: &Release,
         exp: &Expected,
-        sha: anyhow::Result<String>,
+        sha: Result<String, StreamError>,
         partial: &Path,
         cached: &Path,
         from: &str,
     ) -> anyhow::Result<()> {
         let (sha, extract_err) = match sha {
             Ok(s) => (s, None),
-            Err(e) => match e.downcast::<StreamFailure>() {
-                Ok(sf) => (sf.sha256, Some(sf.error)),
-                Err(e) => {
-                    let _ = fs::remove_file(partial);
-                    return Err(e);
-                }
-            },
+            Err(StreamError::Refused { sha256, error }) => (sha256, Some(error)),
+            Err(StreamError::Read(e)) => {
+                let _ = fs::remove_file(partial);
+                return Err(e);
+            }
         };
         if sha != exp.sha256 {
             let _ = fs::remove_file(partial);
@@ -298,7 +301,7 @@ impl<'a> Runtime<'a> {
         total: Option<u64>,
         staging: Option<&Path>,
         label: &str,
-    ) -> anyhow::Result<String> {
+    ) -> Result<String, StreamError> {
         let pb = self.rep.bar(total, label);
         let mut h = verify::Hashing::new(BufReader::with_capacity(256 * 1024, reader), pb.clone());
         let extracted = match staging {
@@ -311,20 +314,21 @@ impl<'a> Runtime<'a> {
         if let Some(pb) = pb {
             pb.finish_and_clear();
         }
-        let (sha, _) = finished.context("reading the tarball")?;
+        let (sha, _) = finished.context("reading the tarball").map_err(StreamError::Read)?;
         match extracted {
             Ok(()) => Ok(sha),
-            Err(error) => Err(StreamFailure { sha256: sha, error }.into()),
+            Err(error) => Err(StreamError::Refused { sha256: sha, error }),
         }
     }
 }
 
-/// An extraction failure and the digest of the bytes read.
-#[derive(Debug, thiserror::Error)]
-#[error("{error}")]
-pub(super) struct StreamFailure {
-    pub(super) sha256: String,
-    pub(super) error: extract::Error,
+/// Why [`Runtime::stream`] did not yield a digest of a good archive.
+#[derive(Debug)]
+enum StreamError {
+    /// The bytes could not be read to the end (network, disk).
+    Read(anyhow::Error),
+    /// The bytes were read in full (`sha256`), but the archive was refused.
+    Refused { sha256: String, error: extract::Error },
 }
 
 fn reset(staging: Option<&Path>) -> anyhow::Result<()> {

@@ -31,7 +31,7 @@ pub use bundle::{bundle, write_lock, Bundled, Locked};
 pub use install::{Installed, Layout, Record};
 pub use lock::{LockEntry, LockFile};
 
-use fetch::{network_error, Runtime};
+use fetch::Runtime;
 
 /// What is installed for a component, read from the host without network.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -352,7 +352,7 @@ fn install_release(
     }
 
     let rt = Runtime::new(root, loaded, net, rep)?;
-    let expected = rt.expected_digest(&rel, known).map_err(|e| with_net_hint(e, &rel))?;
+    let expected = rt.expected_digest(&rel, known)?;
     let staging = layout
         .new_staging(&rel.version)
         .map_err(fs_err("cannot create staging dir in", &layout.releases))?;
@@ -463,14 +463,6 @@ fn check_lock(
         }
     }
     Ok(())
-}
-
-/// Give a network error inside `e` its hint.
-fn with_net_hint(e: anyhow::Error, rel: &Release) -> anyhow::Error {
-    match e.downcast::<download::Error>() {
-        Ok(d) => network_error(d, rel),
-        Err(e) => e,
-    }
 }
 
 /// Switch `current` back to the previous release; returns (now active, was active).
