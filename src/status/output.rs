@@ -1,4 +1,5 @@
-//! The status table for people and the JSON document for pipelines (stdout only).
+//! The status table for people and the JSON document for pipelines, handed to
+//! [`crate::printer`].
 //!
 //! Marks: `✓` ok, `✗` fail, `!` warn, `-` skipped, colored on a terminal; plain ASCII
 //! words (`ok`, `FAIL`, `warn`, `skip`) when stdout is not a terminal or `NO_COLOR` is set.
