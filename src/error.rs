@@ -131,7 +131,8 @@ pub fn usage(error: impl Into<anyhow::Error>) -> anyhow::Error {
 }
 
 /// The exit code for an error: 78 when the cause is the configuration, 64 for a usage
-/// error, else 1.
+/// error, else 1. Errors arrive as `anyhow` chains from every layer, so this (with
+/// [`render`]) is the one place that looks at their types; nothing else branches on them.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {
         if cause.is::<Usage>() {

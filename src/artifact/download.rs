@@ -175,7 +175,8 @@ fn classify(url: &str, e: &reqwest::Error) -> Error {
 }
 
 /// An `io::Error` of kind `InvalidData`, possibly wrapped in other `io::Error`s
-/// (their `source()` skips the wrapped error itself).
+/// (their `source()` skips the wrapped error itself). reqwest hands the body decoder's
+/// failure over only as a boxed error source, so its type is the one signal there is.
 fn invalid_data_io(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur = e.downcast_ref::<io::Error>();
     while let Some(io) = cur {
