@@ -16,14 +16,10 @@ struct Installed {
     /// `unchanged`, `installed` or `failed`.
     status: &'static str,
     /// The release active before (`installed` only; null when there was none).
-    #[serde(skip_serializing_if = "is_not_installed")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     previous: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
-}
-
-fn is_not_installed(p: &Option<Option<String>>) -> bool {
-    p.is_none()
 }
 
 /// The JSON document of `install`.
@@ -170,5 +166,43 @@ fn rollback_hint(loaded: &Loaded, kind: ComponentKind, to: &str) -> String {
             "the running {kind} is not restarted, and the next `monstack apply` reinstalls the configured {configured}; \
              to stay on {to}, set `{kind}.version: {to}` in {file} and run `monstack apply` to restart on it"
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_json_shape_is_pinned() {
+        let row = |status, previous, error| Installed {
+            component: ComponentKind::Prometheus,
+            version: "2.45.0".into(),
+            status,
+            previous,
+            error,
+        };
+        let doc = InstallReport {
+            components: vec![
+                row("unchanged", None, None),
+                row("installed", Some(None), None),
+                row("installed", Some(Some("2.44.0".into())), None),
+                row("failed", None, Some("boom".into())),
+            ],
+        };
+        assert_eq!(
+            serde_json::to_string(&doc).unwrap(),
+            r#"{"components":[{"component":"prometheus","version":"2.45.0","status":"unchanged"},{"component":"prometheus","version":"2.45.0","status":"installed","previous":null},{"component":"prometheus","version":"2.45.0","status":"installed","previous":"2.44.0"},{"component":"prometheus","version":"2.45.0","status":"failed","error":"boom"}]}"#
+        );
+        let back = RolledBack {
+            component: ComponentKind::Alertmanager,
+            version: "0.25.0".into(),
+            previous: "0.26.0".into(),
+            status: "rolled_back",
+        };
+        assert_eq!(
+            serde_json::to_string(&back).unwrap(),
+            r#"{"component":"alertmanager","version":"0.25.0","previous":"0.26.0","status":"rolled_back"}"#
+        );
     }
 }
