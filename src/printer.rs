@@ -81,6 +81,12 @@ impl Printer {
     }
 }
 
+/// Colors on when stdout is a terminal and NO_COLOR is unset (or empty).
+pub fn use_color() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+}
+
 /// A warning on stderr (shown even when quiet): something failed that the command
 /// does not stop for.
 pub fn warn(msg: impl AsRef<str>) {

@@ -106,12 +106,6 @@ impl Action {
     }
 }
 
-/// Colors on when stdout is a terminal and NO_COLOR is unset (or empty).
-pub fn use_color() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
-}
-
 /// Human text of a report: one line per resource (`~ file /opt/... (update)`), the
 /// unified diff of changed files indented below, a summary line last.
 /// Unchanged resources and the diffs of created files are shown with `verbose` only.
@@ -191,7 +185,7 @@ pub fn human_text(rep: &Report, mode: Mode, quiet: bool, verbose: bool) -> Strin
     if quiet && rep.changed == 0 && rep.errors.is_empty() {
         return String::new();
     }
-    render_human(rep, mode, use_color(), verbose)
+    render_human(rep, mode, crate::printer::use_color(), verbose)
 }
 
 /// Print a report to stdout in the printer's format (quiet: JSON still printed, human

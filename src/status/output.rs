@@ -16,7 +16,7 @@ pub fn print(status: &Status, out: &Printer, took: Duration) {
         if out.quiet && status.healthy {
             return String::new();
         }
-        render_human(status, crate::report::use_color(), out.quiet, took)
+        render_human(status, crate::printer::use_color(), out.quiet, took)
     });
 }
 
