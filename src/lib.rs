@@ -2,9 +2,9 @@
 //! on a Linux host and keeps it converged.
 //!
 //! Dependencies go one way (README, "Architecture"): `main -> commands (+ cli, the
-//! clap definitions) -> {apply, status, validate, render, grafana, artifact} ->
-//! {services, state, host} -> {config, hostfile, report, printer, http} -> {error,
-//! atomic_fs, paths}`. Only `commands` sees clap and maps outcomes to exit codes; only
+//! clap definitions) -> {status, apply -> plan, validate, render, grafana, artifact}
+//! -> {services, state, host} -> {config, hostfile, report, secrets, printer, http} ->
+//! {error, atomic_fs, paths}`. Only `commands` sees clap and maps outcomes to exit codes; only
 //! `printer` writes to stdout and stderr.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
@@ -20,9 +20,11 @@ pub mod host;
 pub mod hostfile;
 pub mod http;
 pub mod paths;
+pub mod plan;
 pub mod printer;
 pub mod render;
 pub mod report;
+pub mod secrets;
 pub mod services;
 pub mod state;
 pub mod status;

@@ -11,10 +11,9 @@ mod stack;
 
 use std::path::{Path, PathBuf};
 
-use monstack::apply::resources::{self, PlanInput};
-use monstack::artifact::NetOptions;
 use monstack::config::ComponentKind;
 use monstack::paths::Root;
+use monstack::plan::{self, PlanInput};
 use monstack::render::ServiceSpec;
 use monstack::report::Action;
 use monstack::services::ServiceManagerKind;
@@ -134,14 +133,12 @@ fn plan_services(s: &stack::Stack) -> (bool, Vec<(String, Action)>) {
     let root = Root::new(&s.root);
     let state = StateDir::new(&root, &loaded);
     let mgr = AllRunning { root: root.clone(), restarted: Default::default() };
-    let net = NetOptions { offline: true, locked: false, arch: None };
-    let plan = resources::plan(&PlanInput {
+    let plan = plan::plan(&PlanInput {
         root: &root,
         loaded: &loaded,
         state: &state,
         templates: None,
         manager: &mgr,
-        net: &net,
         grafana: false,
     })
     .unwrap();
@@ -246,14 +243,12 @@ fn a_failed_restart_restores_the_unit_daemon_reloads_then_restarts_on_it() {
     let loaded = monstack::config::load(&s.config).unwrap();
     let root = Root::new(&s.root);
     let state = StateDir::new(&root, &loaded);
-    let net = NetOptions { offline: true, locked: false, arch: None };
-    let plan = resources::plan(&PlanInput {
+    let plan = plan::plan(&PlanInput {
         root: &root,
         loaded: &loaded,
         state: &state,
         templates: None,
         manager: &sd,
-        net: &net,
         grafana: false,
     })
     .unwrap();
@@ -341,14 +336,12 @@ fn a_changed_rsyslog_drop_in_restarts_rsyslog_under_systemd_only() {
     let root = Root::new(&s.root);
     let state = StateDir::new(&root, &loaded);
     let mgr = AllRunning { root: root.clone(), restarted: Default::default() };
-    let net = NetOptions { offline: true, locked: false, arch: None };
-    let plan = resources::plan(&PlanInput {
+    let plan = plan::plan(&PlanInput {
         root: &root,
         loaded: &loaded,
         state: &state,
         templates: None,
         manager: &mgr,
-        net: &net,
         grafana: false,
     })
     .unwrap();
@@ -371,13 +364,12 @@ fn a_changed_rsyslog_drop_in_restarts_rsyslog_under_systemd_only() {
         "{done:?}"
     );
     // Converged: nothing left to restart.
-    let plan = resources::plan(&PlanInput {
+    let plan = plan::plan(&PlanInput {
         root: &root,
         loaded: &loaded,
         state: &state,
         templates: None,
         manager: &mgr,
-        net: &net,
         grafana: false,
     })
     .unwrap();
