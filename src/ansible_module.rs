@@ -16,12 +16,15 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde_json::{json, Map, Value};
 
-use crate::cli::{Context, NetArgs, OutputFormat, PlanArgs, ServiceManagerKind};
+use crate::apply::Options;
+use crate::artifact::NetOptions;
 use crate::error::{self, exit};
 use crate::paths::Root;
 use crate::plan::Plan;
+use crate::printer::{OutputFormat, Printer};
 use crate::report::Report;
 use crate::secrets::{mask, MASK};
+use crate::services::ServiceManagerKind;
 
 /// Where an inline `config` is written on the target (mode 0600).
 pub const CONFIG_PATH: &str = "/etc/monstack/monstack.yaml";
@@ -74,7 +77,6 @@ fn is_subcommand(name: &str) -> bool {
 }
 
 /// Run as the module: print the result object on stdout; 0 when the task did not fail.
-#[allow(clippy::print_stdout)]
 pub fn run(args_file: &Path) -> i32 {
     let capture = Capture::start();
     let mut result = match read_args(args_file) {
@@ -84,7 +86,7 @@ pub fn run(args_file: &Path) -> i32 {
     let captured = capture.map(Capture::finish).unwrap_or_default();
     result.absorb_stderr(&captured);
     let (code, value) = result.into_json();
-    println!("{value}");
+    crate::printer::json_line(&value);
     code
 }
 
@@ -348,23 +350,20 @@ fn converge(args: &Args) -> anyhow::Result<Outcome> {
     };
     let config_changed =
         candidate.as_ref().is_some_and(|t| before.as_deref() != Some(t.as_bytes()));
-    let ctx = Context {
-        config_path: Some(real.clone()),
-        root,
-        output: OutputFormat::Json,
-        quiet: true,
-        verbose: 0,
-    };
-    let plan_args = PlanArgs {
-        detailed_exitcode: false,
+    let opts = Options {
         service_manager: args.service_manager,
         templates: args.templates.clone(),
-        ready_timeout: args.ready_timeout.unwrap_or(READY_TIMEOUT),
-        net: NetArgs { offline: args.offline, locked: args.locked, arch: None },
+        net: NetOptions { offline: args.offline, locked: args.locked, arch: None },
+        ready_timeout: Some(args.ready_timeout.unwrap_or(READY_TIMEOUT)),
     };
+    // What apply would refuse before changing anything (Grafana's inputs, the service
+    // manager) is refused here, before the config file lands too.
+    let session = crate::apply::prepare(crate::apply::absolute_root(&root)?, loaded, opts)?;
+    let printer = Printer { format: OutputFormat::Json, quiet: true, verbose: 0 };
     let mut out = Outcome { config_changed, ..Outcome::default() };
     if args.check_mode || args.diff {
-        let (plan, rep) = crate::apply::plan_loaded(&ctx, &plan_args, loaded.clone())?;
+        let plan = crate::apply::observe(&session)?;
+        let rep = Report::from_changes(plan.changes(), plan.errors.clone());
         if args.diff {
             let mut diff = Vec::new();
             if config_changed {
@@ -388,10 +387,6 @@ fn converge(args: &Args) -> anyhow::Result<Outcome> {
             out.report = Some(rep);
             return Ok(out);
         }
-    } else {
-        // What apply would refuse before changing anything: refuse it before the
-        // config file lands too.
-        crate::grafana::preflight(&loaded)?;
     }
     if let Some(text) = candidate.as_deref().filter(|_| config_changed) {
         crate::atomic_fs::write_atomic(&real, text.as_bytes(), 0o600, Default::default())
@@ -408,7 +403,7 @@ fn converge(args: &Args) -> anyhow::Result<Outcome> {
             };
         }
     };
-    let (rep, outcome) = match crate::apply::apply_loaded(&ctx, &plan_args, loaded) {
+    let (rep, failure) = match crate::apply::apply(&session, &printer) {
         Ok(r) => r,
         Err(e) => {
             restore_config(&e);
@@ -416,9 +411,9 @@ fn converge(args: &Args) -> anyhow::Result<Outcome> {
         }
     };
     out.changed = rep.changed > 0 || config_changed;
-    match outcome {
-        Ok(()) => out.msg = summary("apply", &rep, config_changed, false),
-        Err(e) => {
+    match failure {
+        None => out.msg = summary("apply", &rep, config_changed, false),
+        Some(e) => {
             restore_config(&e);
             out.failed = true;
             out.rc = error::exit_code(&e);

@@ -4,6 +4,8 @@
 //! check mode plans and writes nothing, diff mode returns Ansible's before/after
 //! list, normal mode applies (the inline config lands with mode 0600), a re-run
 //! changes nothing, a broken config fails naming the key and changes nothing.
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/mirror.rs"]
 mod mirror;
 #[path = "support/stack.rs"]
@@ -11,7 +13,6 @@ mod stack;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{json, Value};
 use stack::Stack;
@@ -26,12 +27,7 @@ fn config_dict(s: &Stack) -> Value {
 fn module(s: &Stack, args: Value) -> (i32, Value) {
     let file = s.dir.path().join("args");
     std::fs::write(&file, args.to_string()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_monstack"))
-        .arg(&file)
-        .env_remove("MONSTACK_CONFIG")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+    let out = bin::Monstack::new().args([&file]).output();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.stderr.is_empty(), "nothing on stderr: {}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_str(stdout.trim())
@@ -168,7 +164,7 @@ fn unknown_options_fail_and_a_plain_file_is_still_a_usage_error() {
     {
         let f = s.dir.path().join(name);
         std::fs::write(&f, text).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_monstack")).arg(&f).output().unwrap();
+        let out = bin::Monstack::new().args([&f]).output();
         assert_eq!(out.status.code(), Some(64), "{name}: CLI usage error");
         assert!(String::from_utf8_lossy(&out.stderr).contains("Usage"), "{name}");
     }

@@ -2,6 +2,8 @@
 //! cloud-init (`cloud-init schema`), the monstack.yaml it writes is a config monstack
 //! accepts and renders, its systemd units pass `systemd-analyze verify`, and it
 //! bootstraps a fresh real host (NoCloud seed, cloud-init's stages run in the host).
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/mirror.rs"]
 mod mirror;
 #[path = "support/realhost.rs"]
@@ -71,14 +73,11 @@ fn its_monstack_config_renders_and_its_units_verify() {
     assert_eq!(mode, "0600");
     let cfg = dir.path().join("monstack.yaml");
     std::fs::write(&cfg, &config).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_monstack"))
-        .arg("--config")
-        .arg(&cfg)
+    let out = bin::Monstack::new()
+        .config(&cfg)
         .args(["render", "--out"])
-        .arg(dir.path().join("out"))
-        .env_remove("MONSTACK_CONFIG")
-        .output()
-        .unwrap();
+        .args([dir.path().join("out")])
+        .output();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let prom =
         std::fs::read_to_string(dir.path().join("out/opt/prometheus/prometheus.yml")).unwrap();

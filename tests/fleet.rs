@@ -12,6 +12,8 @@
 //!    mirror back it converges; then a run over all hosts changes nothing anywhere.
 #[path = "support/ansible.rs"]
 mod ansible;
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/fleet.rs"]
 mod fleet;
 #[path = "support/mirror.rs"]

@@ -10,6 +10,8 @@
 //! must report changed=0, or the figures are not printed.
 #[path = "support/ansible.rs"]
 mod ansible;
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/fleet.rs"]
 mod fleet;
 #[path = "support/mirror.rs"]

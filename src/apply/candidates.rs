@@ -48,9 +48,9 @@ pub(super) fn validate_candidates(
         match validate::validate_candidate(f.file.role, &cand, &tools) {
             Ok(_) => Ok(()),
             Err(ValidationError::ToolMissing { tool, .. }) => {
-                eprintln!(
-                    "warning: no `{tool}` installed or on PATH; `{host}` is not validated before it lands"
-                );
+                crate::printer::warn(format!(
+                    "no `{tool}` installed or on PATH; `{host}` is not validated before it lands"
+                ));
                 Ok(())
             }
             Err(ValidationError::Rejected { tool, message, .. }) => {
@@ -59,7 +59,11 @@ pub(super) fn validate_candidates(
                 let message = crate::secrets::mask(&message, &f.file.secrets);
                 // A config problem (exit 78): the candidate never lands.
                 Err(crate::error::with_hint(
-                    ConfigError::new(&f.file.path, None, format!("rejected by `{bin}`:\n{message}")),
+                    ConfigError::new(
+                        &f.file.path,
+                        None,
+                        format!("rejected by `{bin}`:\n{message}"),
+                    ),
                     "fix the config or the --templates override; nothing on the host was changed",
                 ))
             }

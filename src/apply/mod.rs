@@ -17,135 +17,120 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
+use crate::artifact::NetOptions;
 use crate::atomic_fs;
-use crate::cli::{Context, PlanArgs, ServiceManagerKind, StopArgs};
 use crate::config::{ComponentKind, GrafanaMode, Loaded};
-use crate::error::exit;
 use crate::paths::Root;
 use crate::plan::{self, Plan, PlanInput};
-use crate::report::{self, Action, Change, Report};
-use crate::services::{self, ServiceManager};
+use crate::printer::Printer;
+use crate::report::{Action, Change, Report};
+use crate::services::{self, ServiceManager, ServiceManagerKind};
 use crate::state::{ApplyLock, StateDir};
 
 /// `--root` made absolute: `direct` starts processes whose paths must not depend on
 /// their working directory.
-fn absolute_root(ctx: &Context) -> anyhow::Result<Context> {
-    let mut ctx = ctx.clone();
-    if !ctx.root.dir().is_absolute() {
-        let abs = std::path::absolute(ctx.root.dir())
-            .with_context(|| format!("cannot resolve --root `{}`", ctx.root.dir().display()))?;
-        ctx.root = Root::new(abs);
+pub fn absolute_root(root: &Root) -> anyhow::Result<Root> {
+    if root.dir().is_absolute() {
+        return Ok(root.clone());
     }
-    Ok(ctx)
+    let abs = std::path::absolute(root.dir())
+        .with_context(|| format!("cannot resolve --root `{}`", root.dir().display()))?;
+    Ok(Root::new(abs))
+}
+
+/// What plan and apply are asked for, besides the config.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--service-manager`; else what the last apply recorded, else auto.
+    pub service_manager: Option<ServiceManagerKind>,
+    /// Directory of templates overriding the embedded ones by name.
+    pub templates: Option<PathBuf>,
+    pub net: NetOptions,
+    /// `--ready-timeout`: how long a started or restarted service may take to answer
+    /// ready (None: [`lifecycle::READY_TIMEOUT`]).
+    pub ready_timeout: Option<std::time::Duration>,
 }
 
 /// What plan and apply share before they touch anything.
-struct Prepared {
-    ctx: Context,
+pub struct Session {
+    root: Root,
     loaded: Loaded,
     state: StateDir,
     kind: ServiceManagerKind,
     mgr: Box<dyn ServiceManager>,
+    opts: Options,
 }
 
-/// Load the config and check everything that can be checked without changing the
-/// host: Grafana's inputs (a bad dashboard or missing credentials is exit 78) and
-/// the service manager (one that cannot work here is a usage error) — all before
-/// the lock creates the state dir.
-fn prepare(ctx: &Context, args: &PlanArgs, loaded: Loaded) -> anyhow::Result<Prepared> {
-    let ctx = absolute_root(ctx)?;
+/// Check everything that can be checked without changing the host: Grafana's inputs
+/// (a bad dashboard or missing credentials is exit 78) and the service manager (one
+/// that cannot work here is a usage error) — all before the lock creates the state
+/// dir. `root` must be absolute ([`absolute_root`]).
+pub fn prepare(root: Root, loaded: Loaded, opts: Options) -> anyhow::Result<Session> {
     crate::grafana::preflight(&loaded)?;
-    let state = StateDir::new(&ctx.root, &loaded);
-    let kind = choose_manager(args.service_manager, &ctx.root, &state);
-    let mgr = services::manager(kind, &ctx.root, &state)?;
-    Ok(Prepared { ctx, loaded, state, kind, mgr })
+    let state = StateDir::new(&root, &loaded);
+    let kind = choose_manager(opts.service_manager, &root, &state);
+    let mgr = services::manager(kind, &root, &state)?;
+    Ok(Session { root, loaded, state, kind, mgr, opts })
 }
 
-/// `monstack plan`.
-pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
-    let (_, rep) = plan_loaded(ctx, args, ctx.load_config()?)?;
-    report::print(&rep, ctx.output, report::Mode::Plan, ctx.quiet, ctx.verbose > 0);
-    if !rep.errors.is_empty() {
-        // Already reported with the plan (each error carries its advice).
-        return Err(crate::error::ExitWith(exit::FAILURE).into());
-    }
-    Ok(exit_code(&rep, args.detailed_exitcode))
-}
-
-/// plan with a config already loaded, printing nothing: the plan and its report
-/// (`errors` holds what could not be observed).
-pub fn plan_loaded(
-    ctx: &Context,
-    args: &PlanArgs,
-    loaded: Loaded,
-) -> anyhow::Result<(Plan, Report)> {
-    let Prepared { ctx, loaded, state, mgr, .. } = prepare(ctx, args, loaded)?;
+/// What apply would change, as the plan itself (files with their content and the
+/// paths on disk: the Ansible module's before/after diff); `errors` say what could not
+/// be observed.
+pub fn observe(s: &Session) -> anyhow::Result<Plan> {
     let plan = plan::plan(&PlanInput {
-        root: &ctx.root,
-        loaded: &loaded,
-        state: &state,
-        templates: args.templates.as_deref(),
-        manager: mgr.as_ref(),
+        root: &s.root,
+        loaded: &s.loaded,
+        state: &s.state,
+        templates: s.opts.templates.as_deref(),
+        manager: s.mgr.as_ref(),
         grafana: true,
     })?;
-    let rep = Report::from_changes(plan.changes(), plan.errors.clone());
-    Ok((plan, rep))
+    Ok(plan)
 }
 
-/// `monstack apply`.
-pub fn cmd_apply(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
-    let (rep, outcome) = apply_loaded(ctx, args, ctx.load_config()?)?;
-    report::print(&rep, ctx.output, report::Mode::Apply, ctx.quiet, ctx.verbose > 0);
-    outcome?;
-    Ok(exit_code(&rep, args.detailed_exitcode))
+/// `monstack plan`: what apply would change (the report's `errors` say what it could
+/// not plan).
+pub fn plan(s: &Session) -> anyhow::Result<Report> {
+    let plan = observe(s)?;
+    Ok(Report::from_changes(plan.changes(), plan.errors.clone()))
 }
 
-/// apply with a config already loaded, printing nothing. The outer error is a failure
-/// before anything changed (config, preflight, the lock); otherwise the report of
-/// what was done, and the error that stopped apply, if any (the report then lists
-/// what landed before it and carries the error in `errors`).
-pub fn apply_loaded(
-    ctx: &Context,
-    args: &PlanArgs,
-    loaded: Loaded,
-) -> anyhow::Result<(Report, anyhow::Result<()>)> {
-    let Prepared { ctx, loaded, state, kind, mgr } = prepare(ctx, args, loaded)?;
-    let ctx = &ctx;
-    crate::host::require_root(&ctx.root, "apply")?;
-    lifecycle::set_ready_timeout(args.ready_timeout);
-    let _lock = ApplyLock::acquire(&state)?;
-    state.record_manager(kind)?;
+/// `monstack apply`: converge the host. The report tells what was done even when the
+/// apply failed (then its `errors` hold the failure, returned as well).
+pub fn apply(s: &Session, out: &Printer) -> anyhow::Result<(Report, Option<anyhow::Error>)> {
+    crate::host::require_root(&s.root, "apply")?;
+    if let Some(d) = s.opts.ready_timeout {
+        lifecycle::set_ready_timeout(d);
+    }
+    let _lock = ApplyLock::acquire(&s.state)?;
+    s.state.record_manager(s.kind)?;
     let mut done = Vec::new();
     let mut all = Vec::new();
-    Ok(match converge(ctx, args, &loaded, &state, mgr.as_ref(), &mut done, &mut all) {
-        Ok(()) => (Report::from_changes(merge(all, done, false), Vec::new()), Ok(())),
+    Ok(match converge(s, out, &mut done, &mut all) {
+        Ok(()) => (Report::from_changes(merge(all, done, false), Vec::new()), None),
         Err(err) => {
             let rep = Report::from_changes(merge(all, done, true), vec![format!("{err:#}")]);
-            (rep, Err(err))
+            (rep, Some(err))
         }
     })
 }
 
 /// `monstack stop`: end what `direct` started (and wait for the processes to exit);
-/// with systemd, stop the units.
-pub fn cmd_stop(ctx: &Context, _args: &StopArgs) -> anyhow::Result<i32> {
-    let ctx = &absolute_root(ctx)?;
-    let loaded = match ctx.config_path.as_deref() {
-        Some(p) if !p.exists() => None,
-        _ => ctx.load_config().ok(),
-    };
+/// with systemd, stop the units. `loaded` is None without a config (the default
+/// state dir is used). `root` must be absolute.
+pub fn stop(root: &Root, loaded: Option<Loaded>) -> anyhow::Result<Report> {
     let loaded = match loaded {
         Some(l) => l,
         None => crate::config::parse(Path::new("monstack.yaml"), "")
             .map_err(|e| anyhow::anyhow!("{e}"))?,
     };
-    let state = StateDir::new(&ctx.root, &loaded);
+    let state = StateDir::new(root, &loaded);
     let kind = state.recorded_manager().unwrap_or(ServiceManagerKind::Direct);
-    let mgr = services::manager(kind, &ctx.root, &state)?;
+    let mgr = services::manager(kind, root, &state)?;
     // Processes an earlier `direct` apply started are ended too when the recorded
     // manager has since changed (their pid files are still in the state dir).
     let direct = (kind != ServiceManagerKind::Direct)
-        .then(|| services::manager(ServiceManagerKind::Direct, &ctx.root, &state))
+        .then(|| services::manager(ServiceManagerKind::Direct, root, &state))
         .transpose()?;
     let mut changes = Vec::new();
     // Reverse start order: exporters and Alertmanager before Prometheus.
@@ -160,9 +145,7 @@ pub fn cmd_stop(ctx: &Context, _args: &StopArgs) -> anyhow::Result<i32> {
             if was { Action::Delete } else { Action::Unchanged },
         ));
     }
-    let rep = Report::from_changes(changes, Vec::new());
-    report::print(&rep, ctx.output, report::Mode::Stop, ctx.quiet, ctx.verbose > 0);
-    Ok(exit::OK)
+    Ok(Report::from_changes(changes, Vec::new()))
 }
 
 /// After `rollback` switched `current`: restart the component's service (under the
@@ -219,7 +202,7 @@ fn wait_alertmanagers(loaded: &Loaded, done: &[Change], info: &dyn Fn(String)) {
     let address = loaded.local_address(ComponentKind::Prometheus);
     let limit = lifecycle::ready_timeout().min(std::time::Duration::from_secs(60));
     if let Err(e) = lifecycle::wait_alertmanagers(&address, &wanted, limit) {
-        eprintln!("warning: {e:#}");
+        crate::printer::warn(format!("{e:#}"));
     }
 }
 
@@ -263,14 +246,6 @@ fn checkpoint(name: &str) {
 #[cfg(not(debug_assertions))]
 fn checkpoint(_name: &str) {}
 
-fn exit_code(rep: &Report, detailed: bool) -> i32 {
-    if detailed && rep.changed > 0 {
-        exit::CHANGES
-    } else {
-        exit::OK
-    }
-}
-
 /// `--service-manager`, else what the last apply recorded, else auto; resolved.
 fn choose_manager(
     flag: Option<ServiceManagerKind>,
@@ -284,20 +259,17 @@ fn choose_manager(
 /// The whole apply; pushes to `done` what it changed, as it goes, so a failure still
 /// reports what landed.
 fn converge(
-    ctx: &Context,
-    args: &PlanArgs,
-    loaded: &Loaded,
-    state: &StateDir,
-    mgr: &dyn ServiceManager,
+    s: &Session,
+    out: &Printer,
     done: &mut Vec<Change>,
     all: &mut Vec<Change>,
 ) -> anyhow::Result<()> {
-    let root = &ctx.root;
+    let (root, loaded, state, mgr) = (&s.root, &s.loaded, &s.state, s.mgr.as_ref());
     let plan = plan::plan(&PlanInput {
         root,
         loaded,
         state,
-        templates: args.templates.as_deref(),
+        templates: s.opts.templates.as_deref(),
         manager: mgr,
         grafana: false,
     })?;
@@ -311,13 +283,13 @@ fn converge(
     // 2. Releases.
     let mut installed_any = false;
     for r in plan.releases.iter().filter(|r| r.action.is_change()) {
-        ctx.info(format!("installing {} {}", r.kind, r.detail.as_deref().unwrap_or("")));
+        out.info(format!("installing {} {}", r.kind, r.detail.as_deref().unwrap_or("")));
         crate::artifact::install_with(
             root,
             loaded,
             r.kind,
-            &args.net,
-            &crate::artifact::Reporter::from_ctx(ctx),
+            &s.opts.net,
+            &crate::artifact::Reporter { quiet: out.quiet },
         )
         .with_context(|| format!("cannot install `{}`", r.kind))?;
         installed_any = true;
@@ -342,8 +314,8 @@ fn converge(
     }
 
     // 4. Files, 5. services.
-    land(root, &plan, state, mgr, &|m| ctx.info(m), done)?;
-    wait_alertmanagers(loaded, done, &|m| ctx.info(m));
+    land(root, &plan, state, mgr, &|m| out.info(m), done)?;
+    wait_alertmanagers(loaded, done, &|m| out.info(m));
 
     // 6. Grafana.
     let g = &loaded.config.grafana;
