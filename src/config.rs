@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, ConfigErrors};
+use crate::versions::Item;
 
 /// Default config locations, in search order (after `--config` and `MONSTACK_CONFIG`).
 pub const DEFAULT_PATHS: [&str; 2] = ["./monstack.yaml", "/etc/monstack/monstack.yaml"];
@@ -293,11 +294,47 @@ pub struct Prometheus {
     pub rule_files: Vec<PathBuf>,
     /// Alertmanager targets; empty means the local Alertmanager when it is enabled.
     pub alertmanagers: Vec<String>,
-    /// `--storage.tsdb.retention.time`, e.g. `15d`.
+    /// Retention by time, e.g. `15d`: prometheus.yml `storage.tsdb.retention.time`
+    /// from 3.8, `--storage.tsdb.retention.time` before.
     pub retention_time: Option<String>,
-    /// `--storage.tsdb.retention.size`, e.g. `50GB`.
+    /// Retention by size, e.g. `50GB` (as `retention_time`).
     pub retention_size: Option<String>,
+    /// `server` (default) or `agent` (scrape and remote-write only).
+    pub mode: PrometheusMode,
+    /// prometheus.yml `remote_write` (required in agent mode).
+    pub remote_write: Vec<RemoteWrite>,
 }
+}
+
+/// How Prometheus runs.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PrometheusMode {
+    #[default]
+    Server,
+    /// `--agent` (3.x) / `--enable-feature=agent` (2.32-2.55): no TSDB, rules or
+    /// alerting; samples are forwarded with remote_write.
+    Agent,
+}
+
+/// One prometheus.yml `remote_write` entry. Credentials come from a file only.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteWrite {
+    pub url: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub basic_auth: Option<RemoteWriteBasicAuth>,
+}
+
+/// `remote_write[].basic_auth`: Prometheus reads the password from `password_file`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteWriteBasicAuth {
+    pub username: String,
+    /// Absolute path on the host, read by Prometheus (never by monstack).
+    pub password_file: PathBuf,
 }
 
 impl Default for Prometheus {
@@ -318,6 +355,7 @@ impl Default for Prometheus {
                     metrics_path: Some("/metrics".into()),
                     scrape_interval: Some("30s".into()),
                     labels: BTreeMap::new(),
+                    always_scrape_classic_histograms: None,
                 },
                 ScrapeConfig::simple("prometheus", "localhost:9090"),
                 ScrapeConfig::simple("node", "localhost:9100"),
@@ -327,6 +365,8 @@ impl Default for Prometheus {
             Vec::new(),
             None,
             None,
+            PrometheusMode::Server,
+            Vec::new(),
         )
     }
 }
@@ -363,6 +403,10 @@ pub struct ScrapeConfig {
     /// Labels added to every target of the job.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Also ingest the classic form of native histograms (`always_scrape_classic_histograms`
+    /// from 3.0, `scrape_classic_histograms` in 2.45-2.55).
+    #[serde(default)]
+    pub always_scrape_classic_histograms: Option<bool>,
 }
 
 impl ScrapeConfig {
@@ -373,6 +417,7 @@ impl ScrapeConfig {
             metrics_path: None,
             scrape_interval: None,
             labels: BTreeMap::new(),
+            always_scrape_classic_histograms: None,
         }
     }
 }
@@ -1122,7 +1167,7 @@ fn validate(l: &Loaded) -> Vec<ConfigError> {
                 continue;
             }
             let flag = flag_name(f);
-            if let Some(msg) = removed_flag(kind, &comp.version, flag) {
+            if let Some(msg) = removed_flag(c, kind, &comp.version, f) {
                 check(false, &field, msg);
             } else if managed.contains(&flag) {
                 check(
@@ -1458,38 +1503,94 @@ fn validate(l: &Loaded) -> Vec<ConfigError> {
     }
 
     check(c.state_dir.is_absolute(), "state_dir", "must be an absolute path".into());
+    check_prometheus_version_features(l, &mut errs);
     errs
+}
+
+/// The version- and mode-dependent checks of the `prometheus` section (agent mode,
+/// remote_write, keys a release does not have).
+fn check_prometheus_version_features(l: &Loaded, errs: &mut Vec<ConfigError>) {
+    let p = &l.config.prometheus;
+    if !p.enabled {
+        return;
+    }
+    let kind = ComponentKind::Prometheus;
+    let mut check = |ok: bool, field: &str, msg: String| {
+        if !ok {
+            errs.push(l.error_at(field, msg));
+        }
+    };
+    if p.mode == PrometheusMode::Agent {
+        check(
+            crate::versions::has(kind, Item::Flag("--storage.agent.path"), &p.version),
+            "prometheus.mode",
+            format!("agent mode needs Prometheus 2.32 or later; the target version is {}", p.version),
+        );
+        check(
+            !p.remote_write.is_empty(),
+            "prometheus.remote_write",
+            "agent mode forwards every sample with remote_write: add at least one `url`".into(),
+        );
+        for (field, set) in [
+            ("prometheus.rule_files", !p.rule_files.is_empty()),
+            ("prometheus.alertmanagers", !p.alertmanagers.is_empty()),
+            ("prometheus.retention_time", p.retention_time.is_some()),
+            ("prometheus.retention_size", p.retention_size.is_some()),
+        ] {
+            check(!set, field, "not used in agent mode (no rules, alerting or TSDB): remove it".into());
+        }
+    }
+    let mut names = HashSet::new();
+    for (i, rw) in p.remote_write.iter().enumerate() {
+        let f = format!("prometheus.remote_write[{i}]");
+        let scheme_ok = rw.url.starts_with("http://") || rw.url.starts_with("https://");
+        check(scheme_ok, &format!("{f}.url"), format!("`{}` is not an http(s) URL", rw.url));
+        if let Some(m) = url_problem(&rw.url, "use basic_auth with a password_file") {
+            check(false, &format!("{f}.url"), m);
+        }
+        if let Some(n) = &rw.name {
+            check(
+                !n.is_empty() && names.insert(n.clone()),
+                &format!("{f}.name"),
+                format!("`{n}` is empty or used twice"),
+            );
+        }
+        if let Some(b) = &rw.basic_auth {
+            check(
+                b.password_file.is_absolute(),
+                &format!("{f}.basic_auth.password_file"),
+                "must be an absolute path on the host (Prometheus reads it)".into(),
+            );
+        }
+    }
+    for (i, job) in p.scrape_configs.iter().enumerate() {
+        if job.always_scrape_classic_histograms.is_some() {
+            let names = ["always_scrape_classic_histograms", "scrape_classic_histograms"];
+            check(
+                crate::versions::key_name(kind, &names, &p.version).is_some(),
+                &format!("prometheus.scrape_configs[{i}].always_scrape_classic_histograms"),
+                format!("Prometheus {} has no such setting (it arrived in 2.45)", p.version),
+            );
+        }
+    }
 }
 
 /// File name of the runbook's alert rules under `{install_dir}/rules`.
 pub const DEFAULT_RULES_FILE: &str = "snowflake_mcp_rules.yml";
-
-/// Prometheus flags that 3.0 removed (CHANGELOG 3.0, #14640, #14643): 3.x exits 2 on them.
-pub const PROMETHEUS_FLAGS_REMOVED_IN_3: [(&str, &str); 3] = [
-    ("--storage.tsdb.retention", "use prometheus.retention_time"),
-    ("--alertmanager.timeout", "drop it"),
-    ("--storage.tsdb.allow-overlapping-blocks", "overlapping blocks are always allowed"),
-];
 
 /// The flag name of `--name=value` (or `--name`).
 pub fn flag_name(flag: &str) -> &str {
     flag.split('=').next().unwrap_or(flag)
 }
 
-/// Major version number of `2.45.0` (0 when unparsable; versions are validated first).
-pub fn version_major(version: &str) -> u64 {
-    version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0)
-}
-
-/// Why `flag` cannot be passed to `kind` at `version`, if the release removed it.
-pub fn removed_flag(kind: ComponentKind, version: &str, flag: &str) -> Option<String> {
-    if kind != ComponentKind::Prometheus || version_major(version) < 3 {
-        return None;
-    }
-    PROMETHEUS_FLAGS_REMOVED_IN_3.iter().find(|(f, _)| *f == flag).map(|(f, instead)| {
-        format!(
-            "`{f}` was removed in Prometheus 3.0 and the target version is {version} ({instead})"
-        )
+/// Why `flag` (a user's extra flag, with its value) cannot be passed to `kind` at
+/// `version`: the release removed it or does not have it yet, or (Prometheus) the
+/// mode refuses it. The facts are in [`crate::versions::TABLE`].
+pub fn removed_flag(c: &Config, kind: ComponentKind, version: &str, flag: &str) -> Option<String> {
+    crate::versions::check_extra_flag(kind, version, flag).or_else(|| {
+        (kind == ComponentKind::Prometheus)
+            .then(|| crate::versions::mode_refusal(c.prometheus.mode == PrometheusMode::Agent, flag))
+            .flatten()
     })
 }
 
@@ -1504,7 +1605,12 @@ pub fn managed_flags(c: &Config, kind: ComponentKind) -> Vec<&'static str> {
                 "--web.listen-address",
                 "--web.enable-lifecycle",
             ];
-            if version_major(&p.version) < 3 {
+            if p.mode == PrometheusMode::Agent {
+                v.retain(|f| *f != "--storage.tsdb.path");
+                v.extend(["--agent", "--storage.agent.path"]);
+                return v;
+            }
+            if crate::versions::has(kind, Item::File("consoles"), &p.version) {
                 v.extend(["--web.console.templates", "--web.console.libraries"]);
             }
             if p.retention_time.is_some() {

@@ -18,5 +18,6 @@ pub mod services;
 pub mod state;
 pub mod status;
 pub mod validate;
+pub mod versions;
 
 pub use cli::run;
