@@ -189,11 +189,13 @@ impl ComponentKind {
         self.name()
     }
 
-    /// Binaries shipped in the release tarball.
+    /// Binaries a release tarball must ship (the server first). promtool and amtool
+    /// are used when the release has them, not required: validation then falls back
+    /// to the host's.
     pub fn binaries(self) -> &'static [&'static str] {
         match self {
-            Self::Prometheus => &["prometheus", "promtool"],
-            Self::Alertmanager => &["alertmanager", "amtool"],
+            Self::Prometheus => &["prometheus"],
+            Self::Alertmanager => &["alertmanager"],
             Self::NodeExporter => &["node_exporter"],
         }
     }

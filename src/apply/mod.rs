@@ -227,13 +227,22 @@ fn converge(
     *all = plan.changes();
     remove_stray_temps(&plan, state);
 
-    // 1. Candidates are checked before anything changes (with the installed release's
-    //    own tools when present, else those on PATH).
-    validate_candidates(root, loaded, state, &plan)?;
+    // 1. Candidates are checked before anything changes, with the tools of the release
+    //    they are for when it is on disk (else the host's); a release still to be
+    //    downloaded judges its own files once it is staged (below).
+    let deferred: Vec<ComponentKind> = plan
+        .releases
+        .iter()
+        .filter(|r| r.action.is_change() && !release_on_disk(root, loaded, r.kind))
+        .map(|r| r.kind)
+        .collect();
+    validate_candidates(root, loaded, state, &plan, &deferred, &|m| ctx.info(m))?;
 
     // 2. Releases.
     let mut installed_any = false;
+    let mut switched: Vec<(ComponentKind, Option<String>)> = Vec::new();
     for r in plan.releases.iter().filter(|r| r.action.is_change()) {
+        let before = crate::artifact::observe(root, loaded, r.kind)?.installed.map(|(v, _)| v);
         ctx.info(format!("installing {} {}", r.kind, r.detail.as_deref().unwrap_or("")));
         crate::artifact::install_with(
             root,
@@ -243,14 +252,26 @@ fn converge(
             &crate::artifact::Reporter::from_ctx(ctx),
         )
         .with_context(|| format!("cannot install `{}`", r.kind))?;
+        switched.push((r.kind, before));
         installed_any = true;
         let mut c = Change::new("release", r.kind.name(), r.action);
         c.detail = r.detail.clone();
         done.push(c);
     }
     if installed_any {
-        // A new release's promtool/amtool may be stricter: check again before landing.
-        validate_candidates(root, loaded, state, &plan)?;
+        // The new release's promtool/amtool judge the files written for it; when they
+        // refuse one, `current` goes back to what it was and nothing lands.
+        if let Err(e) = validate_candidates(root, loaded, state, &plan, &[], &|m| ctx.info(m)) {
+            for (kind, before) in switched.iter().rev() {
+                if before.is_some() {
+                    if let Ok((to, _)) = crate::artifact::rollback(root, loaded, *kind) {
+                        ctx.info(format!("{kind}: switched back to {to}"));
+                    }
+                }
+            }
+            done.retain(|c| c.kind != "release");
+            return Err(e);
+        }
     }
 
     // 3. Users and data dirs (a release install already sees to its own).
@@ -559,9 +580,16 @@ fn validate_candidates(
     loaded: &Loaded,
     state: &StateDir,
     plan: &Plan,
+    deferred: &[ComponentKind],
+    info: &dyn Fn(String),
 ) -> anyhow::Result<()> {
+    let owner = |role: FileRole| match role {
+        FileRole::AlertmanagerConfig => ComponentKind::Alertmanager,
+        _ => ComponentKind::Prometheus,
+    };
     let candidates: Vec<&FilePlan> = plan
         .changed_files()
+        .filter(|f| !deferred.contains(&owner(f.file.role)))
         .filter(|f| {
             matches!(
                 f.file.role,
@@ -579,6 +607,15 @@ fn validate_candidates(
     let result = (|| -> anyhow::Result<()> {
         for (i, f) in candidates.iter().enumerate() {
             let (component, tool, sub): (ComponentKind, &str, &[&str]) = match f.file.role {
+                FileRole::PrometheusConfig
+                    if loaded.config.prometheus.mode == crate::config::PrometheusMode::Agent =>
+                {
+                    (
+                        ComponentKind::Prometheus,
+                        "promtool",
+                        &["check", "config", "--syntax-only", "--agent"],
+                    )
+                }
                 FileRole::PrometheusConfig => {
                     (ComponentKind::Prometheus, "promtool", &["check", "config", "--syntax-only"])
                 }
@@ -587,7 +624,7 @@ fn validate_candidates(
                 }
                 _ => (ComponentKind::Alertmanager, "amtool", &["check-config"]),
             };
-            let Some(bin) = find_tool(root, loaded, component, tool) else {
+            let Some((bin, origin)) = find_tool(root, loaded, component, tool) else {
                 eprintln!(
                     "warning: no `{tool}` installed or on PATH; `{}` is not validated before it lands",
                     f.file.path.display()
@@ -602,6 +639,9 @@ fn validate_candidates(
                 .arg(&cand)
                 .output()
                 .with_context(|| format!("cannot run `{}`", bin.display()))?;
+            let judge =
+                format!("{tool} {} ({origin})", crate::validate::tool_version(&bin));
+            info(format!("{}: checked by {judge}", f.file.path.display()));
             if !out.status.success() {
                 let text = format!(
                     "{}{}",
@@ -616,7 +656,7 @@ fn validate_candidates(
                     ConfigError::new(
                         &f.file.path,
                         None,
-                        format!("rejected by `{}`:\n{text}", bin.display()),
+                        format!("rejected by `{}` ({judge}):\n{text}", bin.display()),
                     ),
                     "fix the config or the --templates override; nothing on the host was changed",
                 ));
@@ -628,11 +668,28 @@ fn validate_candidates(
     result
 }
 
-/// `{install_dir}/current/<tool>` under the root, else the tool on PATH.
-fn find_tool(root: &Root, loaded: &Loaded, kind: ComponentKind, tool: &str) -> Option<PathBuf> {
+/// The tool of the configured release when it is on disk, else of `current`, else
+/// the one on PATH; with where it came from (`release 3.5.0`, `host`).
+fn find_tool(
+    root: &Root,
+    loaded: &Loaded,
+    kind: ComponentKind,
+    tool: &str,
+) -> Option<(PathBuf, String)> {
+    let comp = loaded.config.component(kind);
+    let wanted = root.host(comp.install_dir.join("releases").join(&comp.version).join(tool));
+    if wanted.is_file() {
+        return Some((wanted, format!("release {}", comp.version)));
+    }
     let installed = root.host(crate::artifact::current_dir(loaded, kind).join(tool));
     if installed.is_file() {
-        return Some(installed);
+        return Some((installed, "installed release".into()));
     }
-    which::which(tool).ok()
+    which::which(tool).ok().map(|p| (p, "host".into()))
+}
+
+/// Whether the configured release of `kind` is already unpacked on this host.
+fn release_on_disk(root: &Root, loaded: &Loaded, kind: ComponentKind) -> bool {
+    let comp = loaded.config.component(kind);
+    root.host(comp.install_dir.join("releases").join(&comp.version)).join(kind.binaries()[0]).is_file()
 }
