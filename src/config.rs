@@ -342,8 +342,9 @@ pub struct RemoteWriteBasicAuth {
 impl Default for Prometheus {
     fn default() -> Self {
         Self::from_parts(
+            // The current long-term-support line (prometheus.io/docs/introduction/release-cycle).
             Component::new(
-                "2.45.0",
+                "3.5.5",
                 "/opt/prometheus",
                 "/opt/prometheus/data",
                 "prometheus",
@@ -440,7 +441,7 @@ impl Default for Alertmanager {
     fn default() -> Self {
         Self::from_parts(
             Component::new(
-                "0.26.0",
+                "0.34.0",
                 "/opt/alertmanager",
                 "/opt/alertmanager/data",
                 "alertmanager",
@@ -555,7 +556,7 @@ pub struct NodeExporter {}
 impl Default for NodeExporter {
     fn default() -> Self {
         Self::from_parts(Component::new(
-            "1.6.1",
+            "1.12.1",
             "/opt/node_exporter",
             "/opt/node_exporter/data",
             "node_exporter",
@@ -1964,7 +1965,7 @@ mod tests {
     fn defaults_are_valid_and_match_the_runbook() {
         let l = parse(Path::new("m.yaml"), "").expect("defaults valid");
         let p = &l.config.prometheus;
-        assert_eq!(p.version, "2.45.0");
+        assert_eq!(p.version, "3.5.5");
         assert_eq!(p.scrape_configs.len(), 3);
         assert_eq!(p.scrape_configs[0].job_name, "snowflake-mcp");
         assert_eq!(p.scrape_configs[0].scrape_interval.as_deref(), Some("30s"));

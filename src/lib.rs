@@ -16,6 +16,7 @@ pub mod render;
 pub mod report;
 pub mod services;
 pub mod state;
+pub mod upgrade;
 pub mod status;
 pub mod validate;
 pub mod versions;

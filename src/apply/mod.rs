@@ -75,8 +75,17 @@ pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
         net: &args.net,
         grafana: true,
     })?;
-    let rep = Report::from_changes(plan.changes(), plan.errors.clone());
+    let crossings = crate::upgrade::planned_crossings(&ctx.root, &loaded)?;
+    let mut changes = plan.changes();
+    mark_crossings(&mut changes, &crossings);
+    let rep = Report::from_changes(changes, plan.errors.clone());
     report::print(&rep, ctx.output, report::Mode::Plan, ctx.quiet, ctx.verbose > 0);
+    crate::upgrade::check_crossings(
+        &loaded,
+        &crossings,
+        args.allow_unsafe_version_change,
+        ctx.quiet,
+    )?;
     if !rep.errors.is_empty() {
         // Already reported with the plan (each error carries its advice).
         return Err(crate::error::ExitWith(exit::FAILURE).into());
@@ -143,6 +152,21 @@ pub fn cmd_stop(ctx: &Context, _args: &StopArgs) -> anyhow::Result<i32> {
     let rep = Report::from_changes(changes, Vec::new());
     report::print(&rep, ctx.output, report::Mode::Stop, ctx.quiet, ctx.verbose > 0);
     Ok(exit::OK)
+}
+
+/// Say on each release that crosses a major version that it does.
+fn mark_crossings(changes: &mut [Change], crossings: &[crate::versions::Crossing]) {
+    for c in crossings {
+        let major = if crate::versions::Version::of(&c.from) < crate::versions::Version::of(&c.to) {
+            "major upgrade"
+        } else {
+            "major downgrade"
+        };
+        for ch in changes.iter_mut().filter(|ch| ch.kind == "release" && ch.name == c.kind.name()) {
+            let d = ch.detail.take().unwrap_or_default();
+            ch.detail = Some(format!("{d} ({major}; see the warnings)"));
+        }
+    }
 }
 
 /// Every planned resource, with what was done in place of the planned action
@@ -224,7 +248,17 @@ fn converge(
         net: &args.net,
         grafana: false,
     })?;
+    // A release change across a major version is said, and an unsafe one refused
+    // before anything is touched.
+    let crossings = crate::upgrade::planned_crossings(root, loaded)?;
+    crate::upgrade::check_crossings(
+        loaded,
+        &crossings,
+        args.allow_unsafe_version_change,
+        ctx.quiet,
+    )?;
     *all = plan.changes();
+    mark_crossings(all, &crossings);
     remove_stray_temps(&plan, state);
 
     // 1. Candidates are checked before anything changes, with the tools of the release
