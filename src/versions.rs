@@ -465,7 +465,7 @@ pub fn retention_in_config(version: &str) -> bool {
 
 /// The version- and mode-dependent parts of the prometheus.yml template context:
 /// `agent`, `retention` (`{time, size}` or null), `remote_write`, and each scrape
-/// job's `classic_histograms_key` (the key name this release uses).
+/// job's `classic_histograms` (`{key, value}` with the key name this release uses).
 pub fn prometheus_yml_context(c: &Config) -> serde_json::Value {
     let p = &c.prometheus;
     let agent = p.mode == PrometheusMode::Agent;
@@ -480,7 +480,9 @@ pub fn prometheus_yml_context(c: &Config) -> serde_json::Value {
         .iter()
         .map(|j| {
             let mut v = serde_json::to_value(j).unwrap_or_default();
-            v["classic_histograms_key"] = serde_json::json!(key);
+            if let (Some(key), Some(value)) = (key, j.always_scrape_classic_histograms) {
+                v["classic_histograms"] = serde_json::json!({ "key": key, "value": value });
+            }
             v
         })
         .collect();
