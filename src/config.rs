@@ -1527,7 +1527,10 @@ fn check_prometheus_version_features(l: &Loaded, errs: &mut Vec<ConfigError>) {
         check(
             crate::versions::has(kind, Item::Flag("--storage.agent.path"), &p.version),
             "prometheus.mode",
-            format!("agent mode needs Prometheus 2.32 or later; the target version is {}", p.version),
+            format!(
+                "agent mode needs Prometheus 2.32 or later; the target version is {}",
+                p.version
+            ),
         );
         check(
             !p.remote_write.is_empty(),
@@ -1540,7 +1543,11 @@ fn check_prometheus_version_features(l: &Loaded, errs: &mut Vec<ConfigError>) {
             ("prometheus.retention_time", p.retention_time.is_some()),
             ("prometheus.retention_size", p.retention_size.is_some()),
         ] {
-            check(!set, field, "not used in agent mode (no rules, alerting or TSDB): remove it".into());
+            check(
+                !set,
+                field,
+                "not used in agent mode (no rules, alerting or TSDB): remove it".into(),
+            );
         }
     }
     let mut names = HashSet::new();
@@ -1592,7 +1599,9 @@ pub fn flag_name(flag: &str) -> &str {
 pub fn removed_flag(c: &Config, kind: ComponentKind, version: &str, flag: &str) -> Option<String> {
     crate::versions::check_extra_flag(kind, version, flag).or_else(|| {
         (kind == ComponentKind::Prometheus)
-            .then(|| crate::versions::mode_refusal(c.prometheus.mode == PrometheusMode::Agent, flag))
+            .then(|| {
+                crate::versions::mode_refusal(c.prometheus.mode == PrometheusMode::Agent, flag)
+            })
             .flatten()
     })
 }

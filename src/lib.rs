@@ -16,8 +16,8 @@ pub mod render;
 pub mod report;
 pub mod services;
 pub mod state;
-pub mod upgrade;
 pub mod status;
+pub mod upgrade;
 pub mod validate;
 pub mod versions;
 

@@ -116,8 +116,7 @@ pub fn check_crossings(
             }
         }
     }
-    let refused: Vec<&Crossing> =
-        crossings.iter().filter(|c| c.unsafe_reason.is_some()).collect();
+    let refused: Vec<&Crossing> = crossings.iter().filter(|c| c.unsafe_reason.is_some()).collect();
     if refused.is_empty() {
         return Ok(());
     }

@@ -108,9 +108,10 @@ impl Tools {
     pub fn for_release(root: &Root, loaded: &crate::config::Loaded) -> Self {
         use crate::config::ComponentKind;
         let mut t = Self::from_path();
-        for (tool, kind) in
-            [(Tool::Promtool, ComponentKind::Prometheus), (Tool::Amtool, ComponentKind::Alertmanager)]
-        {
+        for (tool, kind) in [
+            (Tool::Promtool, ComponentKind::Prometheus),
+            (Tool::Amtool, ComponentKind::Alertmanager),
+        ] {
             let comp = loaded.config.component(kind);
             let dir = root.host(comp.install_dir.join("releases").join(&comp.version));
             let p = dir.join(tool.program());
@@ -330,7 +331,8 @@ pub fn cmd_validate(ctx: &Context, args: &ValidateArgs) -> anyhow::Result<i32> {
                 eprintln!("note: {}: {n}", c.path.display());
             }
         }
-        let judged_by = tool.filter(|_| status != "unchecked").and_then(|t| judges.get(&t).cloned());
+        let judged_by =
+            tool.filter(|_| status != "unchecked").and_then(|t| judges.get(&t).cloned());
         rows.push(Row {
             path: c.path.clone(),
             role: c.role.label(),
@@ -350,7 +352,11 @@ pub fn cmd_validate(ctx: &Context, args: &ValidateArgs) -> anyhow::Result<i32> {
         OutputFormat::Human => {
             for r in &rows {
                 let tool = r.tool.map(|t| t.program()).unwrap_or("-");
-                match r.judged_by.as_deref().filter(|_| r.tool.is_some_and(|t| t.judged_per_release())) {
+                match r
+                    .judged_by
+                    .as_deref()
+                    .filter(|_| r.tool.is_some_and(|t| t.judged_per_release()))
+                {
                     Some(j) => println!("{:<9} {:<15} {} [{j}]", r.status, tool, r.path.display()),
                     None => println!("{:<9} {:<15} {}", r.status, tool, r.path.display()),
                 }

@@ -83,7 +83,7 @@ pub struct Row {
 impl Row {
     /// Whether `v` has this item.
     pub fn present_in(&self, v: Version) -> bool {
-        self.since.is_none_or(|s| v >= s) && self.removed.is_none_or(|r| v < r)
+        self.since.map_or(true, |s| v >= s) && self.removed.map_or(true, |r| v < r)
     }
 }
 
@@ -260,11 +260,16 @@ pub fn refusal(kind: ComponentKind, item: Item<'_>, version: &str) -> Option<Str
     let instead = if r.instead.is_empty() { String::new() } else { format!(" ({})", r.instead) };
     Some(match (r.removed, r.since) {
         (Some(gone), _) if v >= gone => {
-            format!("{item} was removed in {product} {} and the target version is {version}{instead}",
-                short(gone))
+            format!(
+                "{item} was removed in {product} {} and the target version is {version}{instead}",
+                short(gone)
+            )
         }
         (_, Some(from)) => {
-            format!("{item} is not in {product} {version}: it was added in {}{instead}", short(from))
+            format!(
+                "{item} is not in {product} {version}: it was added in {}{instead}",
+                short(from)
+            )
         }
         _ => format!("{item} is not in {product} {version}{instead}"),
     })
@@ -346,7 +351,11 @@ pub fn current_flag(kind: ComponentKind, flag: &str) -> String {
 /// The config key name release `version` uses for an item the table renames
 /// (`always_scrape_classic_histograms` / `scrape_classic_histograms`); `None` when
 /// that release has neither.
-pub fn key_name(kind: ComponentKind, names: &[&'static str], version: &str) -> Option<&'static str> {
+pub fn key_name(
+    kind: ComponentKind,
+    names: &[&'static str],
+    version: &str,
+) -> Option<&'static str> {
     names.iter().copied().find(|n| known(kind, Item::Key(n)) && has(kind, Item::Key(n), version))
 }
 
@@ -533,7 +542,10 @@ mod tests {
             "--collector.netdev.device-exclude=^lo$"
         );
         assert_eq!(current_flag(NE, "--collector.cpu"), "--collector.cpu");
-        assert_eq!(current_flag(P, "--collector.netdev.device-blacklist=x"), "--collector.netdev.device-blacklist=x");
+        assert_eq!(
+            current_flag(P, "--collector.netdev.device-blacklist=x"),
+            "--collector.netdev.device-blacklist=x"
+        );
     }
 
     #[test]

@@ -80,12 +80,7 @@ pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
     mark_crossings(&mut changes, &crossings);
     let rep = Report::from_changes(changes, plan.errors.clone());
     report::print(&rep, ctx.output, report::Mode::Plan, ctx.quiet, ctx.verbose > 0);
-    crate::upgrade::check_crossings(
-        &loaded,
-        &crossings,
-        args.allow_unsafe_version_change,
-        ctx.quiet,
-    )?;
+    check_crossings(ctx, &loaded, args, &crossings)?;
     if !rep.errors.is_empty() {
         // Already reported with the plan (each error carries its advice).
         return Err(crate::error::ExitWith(exit::FAILURE).into());
@@ -97,6 +92,9 @@ pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
 pub fn cmd_apply(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
     let Prepared { ctx, loaded, state, kind, mgr } = prepare(ctx, args)?;
     let ctx = &ctx;
+    // A release change across a major version is said, and an unsafe one refused
+    // before anything is touched.
+    check_crossings(ctx, &loaded, args, &crate::upgrade::planned_crossings(&ctx.root, &loaded)?)?;
     let _lock = ApplyLock::acquire(&state)?;
     state.record_manager(kind)?;
     let mut done = Vec::new();
@@ -152,6 +150,17 @@ pub fn cmd_stop(ctx: &Context, _args: &StopArgs) -> anyhow::Result<i32> {
     let rep = Report::from_changes(changes, Vec::new());
     report::print(&rep, ctx.output, report::Mode::Stop, ctx.quiet, ctx.verbose > 0);
     Ok(exit::OK)
+}
+
+/// Warn about release changes across a major version; refuse an unsafe one unless
+/// `--allow-unsafe-version-change` was given.
+fn check_crossings(
+    ctx: &Context,
+    loaded: &Loaded,
+    args: &PlanArgs,
+    crossings: &[crate::versions::Crossing],
+) -> anyhow::Result<()> {
+    crate::upgrade::check_crossings(loaded, crossings, args.allow_unsafe_version_change, ctx.quiet)
 }
 
 /// Say on each release that crosses a major version that it does.
@@ -248,15 +257,8 @@ fn converge(
         net: &args.net,
         grafana: false,
     })?;
-    // A release change across a major version is said, and an unsafe one refused
-    // before anything is touched.
+    // Checked (and said) in cmd_apply before the lock; here each crossing release is marked.
     let crossings = crate::upgrade::planned_crossings(root, loaded)?;
-    crate::upgrade::check_crossings(
-        loaded,
-        &crossings,
-        args.allow_unsafe_version_change,
-        ctx.quiet,
-    )?;
     *all = plan.changes();
     mark_crossings(all, &crossings);
     remove_stray_temps(&plan, state);
@@ -673,8 +675,7 @@ fn validate_candidates(
                 .arg(&cand)
                 .output()
                 .with_context(|| format!("cannot run `{}`", bin.display()))?;
-            let judge =
-                format!("{tool} {} ({origin})", crate::validate::tool_version(&bin));
+            let judge = format!("{tool} {} ({origin})", crate::validate::tool_version(&bin));
             info(format!("{}: checked by {judge}", f.file.path.display()));
             if !out.status.success() {
                 let text = format!(
@@ -725,5 +726,7 @@ fn find_tool(
 /// Whether the configured release of `kind` is already unpacked on this host.
 fn release_on_disk(root: &Root, loaded: &Loaded, kind: ComponentKind) -> bool {
     let comp = loaded.config.component(kind);
-    root.host(comp.install_dir.join("releases").join(&comp.version)).join(kind.binaries()[0]).is_file()
+    root.host(comp.install_dir.join("releases").join(&comp.version))
+        .join(kind.binaries()[0])
+        .is_file()
 }

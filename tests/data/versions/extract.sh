@@ -5,7 +5,8 @@
 # Each output file starts with its provenance: repository, tag, commit and the files read.
 # Lines: `flag NAME` (a command-line flag, without `--`), `server-only NAME` (refused in
 # agent mode), `agent-only NAME`, `feature NAME` (an --enable-feature value the release
-# knows), `key NAME` (a YAML key of prometheus.yml, by name).
+# knows), `key NAME` (a YAML key of prometheus.yml, by name), `file NAME` (a file or
+# directory .promu.yml puts at the top of the release tarball, binaries aside).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 prom=$1 am=$2 ne=$3 common=$4
@@ -18,12 +19,12 @@ features() { # the names a featureList switch accepts
 }
 
 mkdir -p "$here/prometheus" "$here/alertmanager" "$here/node_exporter"
-for tag in v2.42.0 v2.45.0 v2.53.0 v2.55.0 v3.0.0 v3.5.0 v3.8.0 v3.14.0; do
+for tag in v2.42.0 v2.45.0 v2.53.0 v2.55.0 v3.0.0 v3.5.0 v3.8.0 v3.12.0 v3.13.0 v3.14.0; do
   out="$here/prometheus/$tag.txt"
   commit=$(git -C "$prom" rev-parse "$tag^{commit}")
   cv=$(git -C "$prom" show "$tag:go.mod" | awk '$1=="github.com/prometheus/common" {print $2}')
   {
-    echo "# source: prometheus/prometheus $tag ($commit): cmd/prometheus/main.go, config/config.go, discovery/targetgroup/targetgroup.go; prometheus/common config/http_config.go@$cv (go.mod)"
+    echo "# source: prometheus/prometheus $tag ($commit): cmd/prometheus/main.go, config/config.go, discovery/targetgroup/targetgroup.go, .promu.yml; prometheus/common config/http_config.go@$cv (go.mod)"
     echo "# plus: log.level, log.format (promlogflag.AddFlags, prometheus/common, called in main.go) and static_configs (discovery.StaticConfig, name \"static\" + \"_configs\")"
     git -C "$prom" show "$tag:cmd/prometheus/main.go" | flags
     printf 'flag log.level\nflag log.format\n'
@@ -32,6 +33,9 @@ for tag in v2.42.0 v2.45.0 v2.53.0 v2.55.0 v3.0.0 v3.5.0 v3.8.0 v3.14.0; do
     git -C "$prom" show "$tag:config/config.go" "$tag:discovery/targetgroup/targetgroup.go" \
       | grep -oE 'yaml:"[a-z_0-9]+' | sed 's/yaml:"/key /'
     echo "key static_configs"
+    # Tarball contents: .promu.yml tarball.files, each landing under its basename.
+    git -C "$prom" show "$tag:.promu.yml" | awk '/^tarball:/{t=1;next} /^[a-z]/{t=0} t && /^ *- /{print $2}' \
+      | sed 's|.*/||; s/^/file /'
     # HTTP client keys (basic_auth, ...) live in prometheus/common at the version go.mod pins.
     cv=$(git -C "$prom" show "$tag:go.mod" | awk '$1=="github.com/prometheus/common" {print $2}')
     git -C "$common" show "$cv:config/http_config.go" | grep -oE 'yaml:"[a-z_0-9]+' | sed 's/yaml:"/key /'
