@@ -8,6 +8,8 @@
 mod mirror;
 #[path = "support/release.rs"]
 mod release;
+#[path = "support/stack.rs"]
+mod stack;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -580,4 +582,49 @@ fn crossing_from_2_55_needs_no_confirmation() {
     assert!(c.notes.iter().any(|n| n.contains("major upgrade")));
     let back = monstack::versions::crossing(ComponentKind::Prometheus, "3.14.0", "2.55.1").unwrap();
     assert!(back.unsafe_reason.is_none(), "2.55 reads 3.x blocks");
+}
+
+/// Agent mode for real: Debian's Prometheus (2.42, so `--enable-feature=agent`) started
+/// by apply under `direct` answers as an agent, scrapes, and `status` is healthy with
+/// the rule checks skipped.
+#[test]
+fn agent_mode_runs_with_the_real_prometheus() {
+    let s = stack::Stack::new();
+    let config = format!(
+        "downloads:\n  base_url: {base}\n\
+         prometheus:\n  version: {v}\n  mode: agent\n  listen_address: 127.0.0.1:{p}\n  \
+         global:\n    scrape_interval: 1s\n  \
+         scrape_configs:\n    - job_name: prometheus\n      targets: ['127.0.0.1:{p}']\n  \
+         remote_write:\n    - url: http://127.0.0.1:{sink}/api/v1/write\n      name: sink\n\
+         alertmanager:\n  enabled: false\nnode_exporter:\n  enabled: false\ngrafana:\n  enabled: false\n\
+         logrotate:\n  enabled: false\nrsyslog:\n  enabled: false\n",
+        base = s.mirror.base_url(),
+        v = stack::PROM,
+        p = s.prom,
+        sink = stack::free_port(),
+    );
+    fs::write(&s.config, config).unwrap();
+    s.apply_ok();
+    let unit_argv =
+        fs::read_to_string(s.root.join("etc/systemd/system/prometheus.service")).unwrap();
+    assert!(
+        unit_argv.contains("--enable-feature=agent") && unit_argv.contains("--storage.agent.path=")
+    );
+    let healthy = reqwest::blocking::get(format!("http://127.0.0.1:{}/-/healthy", s.prom))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(healthy, "Prometheus Agent is Healthy.\n");
+    // The agent scrapes itself: its target turns up (read through /api/v1/targets).
+    let target = format!("target prometheus 127.0.0.1:{}", s.prom);
+    let out = stack::poll(std::time::Duration::from_secs(60), || {
+        let o = s.run(&["status"]);
+        let out = text(&o.stdout);
+        (o.status.success() && out.lines().any(|l| l.contains(&target) && l.ends_with(" up")))
+            .then_some(out)
+    })
+    .unwrap_or_else(|| text(&s.run(&["status"]).stdout));
+    assert!(out.lines().any(|l| l.contains(&target) && l.ends_with(" up")), "{out}");
+    assert!(out.contains("agent mode: no rules or alerting"), "{out}");
+    assert_eq!(s.apply_ok()["changed"], 0, "a second apply changes nothing");
 }
