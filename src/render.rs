@@ -161,7 +161,7 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
         let alertmanagers: Vec<String> = if !p.alertmanagers.is_empty() {
             p.alertmanagers.clone()
         } else if c.alertmanager.enabled {
-            vec![c.alertmanager.component().local_address()]
+            vec![loaded.local_address(ComponentKind::Alertmanager)]
         } else {
             Vec::new()
         };
@@ -318,7 +318,7 @@ pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<Service
             user: comp.user.clone(),
             binary: root.host(current.join(kind.binaries()[0])),
             args,
-            ready_address: comp.local_address(),
+            ready_address: loaded.local_address(kind),
         });
     }
     Ok(specs)
@@ -641,8 +641,8 @@ mod tests {
                 .collect();
             let q = yaml_scalar(&s);
             let doc = format!("a:\n  b: {q}\n  c:\n    - {q}\n");
-            let v: serde_yaml::Value =
-                serde_yaml::from_str(&doc).unwrap_or_else(|e| panic!("{s:?} -> {q}: {e}"));
+            let v: serde_norway::Value =
+                serde_norway::from_str(&doc).unwrap_or_else(|e| panic!("{s:?} -> {q}: {e}"));
             assert_eq!(v["a"]["b"].as_str(), Some(s.as_str()), "{q}");
             assert_eq!(v["a"]["c"][0].as_str(), Some(s.as_str()), "{q}");
         }

@@ -63,7 +63,7 @@ pub fn changes_between(loaded: &Loaded, kind: ComponentKind, from: &str) -> Vec<
             let Some(f) = files.iter().find(|f| f.role == FileRole::PrometheusConfig) else {
                 return BTreeSet::new();
             };
-            let v: serde_yaml::Value = serde_yaml::from_slice(&f.content).unwrap_or_default();
+            let v: serde_norway::Value = serde_norway::from_slice(&f.content).unwrap_or_default();
             let mut out = BTreeSet::new();
             key_paths(&v, "", &mut out);
             out
@@ -82,9 +82,9 @@ pub fn changes_between(loaded: &Loaded, kind: ComponentKind, from: &str) -> Vec<
 }
 
 /// Dotted key paths of a YAML document (sequence items as `[]`).
-fn key_paths(v: &serde_yaml::Value, prefix: &str, out: &mut BTreeSet<String>) {
+fn key_paths(v: &serde_norway::Value, prefix: &str, out: &mut BTreeSet<String>) {
     match v {
-        serde_yaml::Value::Mapping(m) => {
+        serde_norway::Value::Mapping(m) => {
             for (k, val) in m {
                 let k = k.as_str().unwrap_or("?");
                 let p = if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
@@ -92,7 +92,7 @@ fn key_paths(v: &serde_yaml::Value, prefix: &str, out: &mut BTreeSet<String>) {
                 key_paths(val, &p, out);
             }
         }
-        serde_yaml::Value::Sequence(items) => {
+        serde_norway::Value::Sequence(items) => {
             for i in items {
                 key_paths(i, &format!("{prefix}[]"), out);
             }

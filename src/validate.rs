@@ -192,14 +192,9 @@ pub enum ValidationError {
 }
 
 impl ValidationError {
-    /// Replace every secret in the tool's message with `****`.
+    /// Mask every secret in the tool's message ([`crate::secrets::mask`]).
     pub fn mask(self, secrets: &[String]) -> Self {
-        let hide = |mut m: String| {
-            for s in secrets.iter().filter(|s| !s.is_empty()) {
-                m = m.replace(s.as_str(), "****");
-            }
-            m
-        };
+        let hide = |m: String| crate::secrets::mask(&m, secrets);
         match self {
             Self::Rejected { tool, file, message } => {
                 Self::Rejected { tool, file, message: hide(message) }
@@ -234,6 +229,27 @@ pub fn validate_file(
     path: &Path,
     tools: &Tools,
 ) -> Result<Checked, ValidationError> {
+    check_file(role, path, tools, true)
+}
+
+/// [`validate_file`] for a candidate about to replace a live file: a Prometheus config
+/// is checked with `--syntax-only`, as its rule files are checked on their own (its
+/// `rule_files` point at the live paths).
+pub fn validate_candidate(
+    role: FileRole,
+    path: &Path,
+    tools: &Tools,
+) -> Result<Checked, ValidationError> {
+    check_file(role, path, tools, false)
+}
+
+/// The one validator runner behind [`validate_file`] and [`validate_candidate`].
+fn check_file(
+    role: FileRole,
+    path: &Path,
+    tools: &Tools,
+    with_rules: bool,
+) -> Result<Checked, ValidationError> {
     let Some(tool) = Tool::for_role(role) else {
         return check_builtin(role, path);
     };
@@ -241,12 +257,17 @@ pub fn validate_file(
         return Err(ValidationError::ToolMissing { tool, file: path.into() });
     };
     match tool {
-        Tool::Promtool if role == FileRole::PrometheusConfig && tools.agent => {
-            run_exit_code(tool, bin, &["check", "config", "--agent"], path)
-        }
         Tool::Promtool => {
-            let sub = if role == FileRole::PrometheusConfig { "config" } else { "rules" };
-            run_exit_code(tool, bin, &["check", sub], path)
+            let mut args: Vec<&str> = match role {
+                FileRole::PrometheusConfig if with_rules => vec!["check", "config"],
+                FileRole::PrometheusConfig => vec!["check", "config", "--syntax-only"],
+                _ => vec!["check", "rules"],
+            };
+            // An agent's config is checked as one (no rules, alerting or TSDB keys).
+            if role == FileRole::PrometheusConfig && tools.agent {
+                args.push("--agent");
+            }
+            run_exit_code(tool, bin, &args, path)
         }
         Tool::Amtool => run_exit_code(tool, bin, &["check-config"], path),
         Tool::SystemdAnalyze => systemd_verify(bin, path),
@@ -639,7 +660,7 @@ fn check_builtin(role: FileRole, path: &Path) -> Result<Checked, ValidationError
         }
         FileRole::GrafanaProvisioning => {
             let text = fs::read(path).map_err(|e| malformed(e.to_string()))?;
-            serde_yaml::from_slice::<serde_yaml::Value>(&text)
+            serde_norway::from_slice::<serde_norway::Value>(&text)
                 .map_err(|e| malformed(e.to_string()))?;
         }
         _ => {}

@@ -9,10 +9,10 @@ mod stack;
 
 use std::path::{Path, PathBuf};
 
-use monstack::apply::resources::{self, PlanInput};
-use monstack::cli::{NetArgs, ServiceManagerKind};
+use monstack::cli::ServiceManagerKind;
 use monstack::config::ComponentKind;
 use monstack::paths::Root;
+use monstack::plan::{self, PlanInput};
 use monstack::render::ServiceSpec;
 use monstack::report::Action;
 use monstack::services::{Running, ServiceManager, Systemd};
@@ -131,14 +131,12 @@ fn plan_services(s: &stack::Stack) -> (bool, Vec<(String, Action)>) {
     let root = Root::new(&s.root);
     let state = StateDir::new(&root, &loaded);
     let mgr = AllRunning { root: root.clone(), restarted: Default::default() };
-    let net = NetArgs { offline: true, locked: false, arch: None };
-    let plan = resources::plan(&PlanInput {
+    let plan = plan::plan(&PlanInput {
         root: &root,
         loaded: &loaded,
         state: &state,
         templates: None,
         manager: &mgr,
-        net: &net,
         grafana: false,
     })
     .unwrap();
@@ -243,14 +241,12 @@ fn a_failed_restart_restores_the_unit_daemon_reloads_then_restarts_on_it() {
     let loaded = monstack::config::load(&s.config).unwrap();
     let root = Root::new(&s.root);
     let state = StateDir::new(&root, &loaded);
-    let net = NetArgs { offline: true, locked: false, arch: None };
-    let plan = resources::plan(&PlanInput {
+    let plan = plan::plan(&PlanInput {
         root: &root,
         loaded: &loaded,
         state: &state,
         templates: None,
         manager: &sd,
-        net: &net,
         grafana: false,
     })
     .unwrap();
@@ -338,14 +334,12 @@ fn a_changed_rsyslog_drop_in_restarts_rsyslog_under_systemd_only() {
     let root = Root::new(&s.root);
     let state = StateDir::new(&root, &loaded);
     let mgr = AllRunning { root: root.clone(), restarted: Default::default() };
-    let net = NetArgs { offline: true, locked: false, arch: None };
-    let plan = resources::plan(&PlanInput {
+    let plan = plan::plan(&PlanInput {
         root: &root,
         loaded: &loaded,
         state: &state,
         templates: None,
         manager: &mgr,
-        net: &net,
         grafana: false,
     })
     .unwrap();
@@ -368,13 +362,12 @@ fn a_changed_rsyslog_drop_in_restarts_rsyslog_under_systemd_only() {
         "{done:?}"
     );
     // Converged: nothing left to restart.
-    let plan = resources::plan(&PlanInput {
+    let plan = plan::plan(&PlanInput {
         root: &root,
         loaded: &loaded,
         state: &state,
         templates: None,
         manager: &mgr,
-        net: &net,
         grafana: false,
     })
     .unwrap();

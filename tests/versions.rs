@@ -109,15 +109,15 @@ fn flag_name(f: &str) -> &str {
 }
 
 /// Every key of a YAML document, by name.
-fn yaml_keys(v: &serde_yaml::Value, out: &mut BTreeSet<String>) {
+fn yaml_keys(v: &serde_norway::Value, out: &mut BTreeSet<String>) {
     match v {
-        serde_yaml::Value::Mapping(m) => {
+        serde_norway::Value::Mapping(m) => {
             for (k, val) in m {
                 out.insert(k.as_str().unwrap().to_string());
                 yaml_keys(val, out);
             }
         }
-        serde_yaml::Value::Sequence(s) => s.iter().for_each(|i| yaml_keys(i, out)),
+        serde_norway::Value::Sequence(s) => s.iter().for_each(|i| yaml_keys(i, out)),
         _ => {}
     }
 }
@@ -176,7 +176,7 @@ fn rendered_units_and_configs_stay_inside_each_versions_flag_and_key_sets() {
         let unit = fs::read_to_string(out.join("etc/systemd/system/prometheus.service")).unwrap();
         let flags = check_unit(&unit, &pu, &what);
         let yml = fs::read_to_string(out.join("opt/prometheus/prometheus.yml")).unwrap();
-        let doc: serde_yaml::Value = serde_yaml::from_str(&yml).unwrap();
+        let doc: serde_norway::Value = serde_norway::from_str(&yml).unwrap();
         let mut keys = BTreeSet::new();
         yaml_keys(&doc, &mut keys);
         for k in &keys {
@@ -245,7 +245,7 @@ fn agent_mode_drops_server_only_flags_and_config_at_every_version() {
         assert_eq!(unit.contains("--agent "), agent_flag, "{p}: {unit}");
         assert_eq!(unit.contains("--enable-feature=agent"), !agent_flag, "{p}: {unit}");
         let yml = fs::read_to_string(out.join("opt/prometheus/prometheus.yml")).unwrap();
-        let doc: serde_yaml::Value = serde_yaml::from_str(&yml).unwrap();
+        let doc: serde_norway::Value = serde_norway::from_str(&yml).unwrap();
         for gone in ["rule_files", "alerting", "storage"] {
             assert!(doc.get(gone).is_none(), "{p}: `{gone}` in agent config\n{yml}");
         }

@@ -918,8 +918,7 @@ pub fn cmd_rollback(ctx: &Context, args: &RollbackArgs) -> anyhow::Result<i32> {
         if fs::read(&real).ok().as_deref() == Some(f.content.as_slice()) {
             continue;
         }
-        let owner =
-            crate::apply::resources::owner_for(&ctx.root, f.owner.as_deref(), f.group.as_deref());
+        let owner = crate::plan::owner_for(&ctx.root, f.owner.as_deref(), f.group.as_deref());
         crate::atomic_fs::write_atomic(&real, &f.content, f.mode, owner)?;
         if !ctx.quiet {
             eprintln!("{kind}: restored `{}` as {to} needs it", f.path.display());

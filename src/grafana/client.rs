@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use super::Error;
-use crate::config::{parse_duration, Grafana, Loaded};
+use crate::config::{Grafana, Loaded};
 
 /// How requests authenticate. `Debug` never shows the secret.
 #[derive(Clone)]
@@ -116,7 +116,7 @@ impl Client {
         {
             return Err(Error::CredentialsInUrl);
         }
-        let timeout = parse_duration(&g.request_timeout).unwrap_or(Duration::from_secs(30));
+        let timeout = loaded.resolved.grafana_request_timeout;
         let mut b = Http::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))

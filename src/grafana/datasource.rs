@@ -52,7 +52,7 @@ impl Desired {
         let c = &loaded.config;
         let d = &c.grafana.datasource;
         let url = if d.url.is_empty() {
-            format!("http://{}", c.prometheus.component().local_address())
+            format!("http://{}", loaded.local_address(crate::config::ComponentKind::Prometheus))
         } else {
             d.url.clone()
         };

@@ -89,6 +89,6 @@ pub fn provisioning_files(loaded: &Loaded) -> anyhow::Result<Vec<RenderedFile>> 
 }
 
 fn yaml(what: &str, v: &Value) -> Vec<u8> {
-    let body = serde_yaml::to_string(v).unwrap_or_else(|e| panic!("{what} serialises: {e}"));
+    let body = serde_norway::to_string(v).unwrap_or_else(|e| panic!("{what} serialises: {e}"));
     format!("# Managed by monstack; edit monstack.yaml instead.\n{body}").into_bytes()
 }

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::config::{parse_duration, GrafanaMode, Loaded};
+use crate::config::{GrafanaMode, Loaded};
 use crate::report::Change;
 
 pub use files::provisioning_files;
@@ -310,7 +310,7 @@ impl Session {
         let client = client::Client::new(loaded)?;
         match wait {
             Wait::Configured => {
-                let timeout = parse_duration(&g.wait_timeout).unwrap_or(Duration::from_secs(60));
+                let timeout = loaded.resolved.grafana_wait_timeout;
                 client.wait_ready(timeout)?;
             }
             Wait::Probe(limit) => client.probe(limit)?,
