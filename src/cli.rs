@@ -274,7 +274,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<i32> {
         Command::Lock(a) => crate::artifact::cmd_lock(ctx, &a),
         Command::Bundle(a) => crate::artifact::cmd_bundle(ctx, &a),
         Command::Install(a) => crate::artifact::cmd_install(ctx, &a),
-        Command::Rollback(a) => crate::artifact::cmd_rollback(ctx, &a),
+        Command::Rollback(a) => crate::upgrade::cmd_rollback(ctx, &a),
         Command::Plan(a) => crate::apply::cmd_plan(ctx, &a),
         Command::Apply(a) => crate::apply::cmd_apply(ctx, &a),
         Command::Status(a) => crate::status::cmd_status(ctx, &a),

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeSet;
 
+use crate::cli::{Context, OutputFormat, RollbackArgs};
 use crate::config::{ComponentKind, Loaded};
+use crate::error::exit;
 use crate::paths::Root;
 use crate::render::{self, FileRole, RenderedFile};
 use crate::versions::{self, Crossing, CONFIRM_FLAG};
@@ -165,4 +167,44 @@ pub fn files_for_version(
             _ => false,
         })
         .collect())
+}
+
+/// `monstack rollback`: switch `current` back (refused across the TSDB format boundary
+/// unless confirmed) and rewrite the component's unit and config for that release.
+pub fn cmd_rollback(ctx: &Context, args: &RollbackArgs) -> anyhow::Result<i32> {
+    let loaded = ctx.load_config()?;
+    let Some(kind) = ComponentKind::from_name(&args.component) else {
+        eprintln!(
+            "error: unknown component `{}` (one of prometheus, alertmanager, node_exporter)",
+            args.component
+        );
+        return Ok(exit::USAGE);
+    };
+    if let Some((cur, prev)) = crate::artifact::rollback_versions(&ctx.root, &loaded, kind) {
+        let crossing = versions::crossing(kind, &cur, &prev);
+        check_crossings(&loaded, crossing.as_slice(), args.allow_unsafe_version_change, ctx.quiet)?;
+    }
+    let (to, from) = crate::artifact::rollback(&ctx.root, &loaded, kind)?;
+    // The previous binary gets the unit flags and config it understands back.
+    for f in files_for_version(&loaded, kind, &to)? {
+        let real = ctx.root.host(&f.path);
+        if std::fs::read(&real).ok().as_deref() == Some(f.content.as_slice()) {
+            continue;
+        }
+        let owner = crate::plan::owner_for(&ctx.root, f.owner.as_deref(), f.group.as_deref());
+        crate::atomic_fs::write_atomic(&real, &f.content, f.mode, owner)?;
+        if !ctx.quiet {
+            eprintln!("{kind}: restored `{}` as {to} needs it", f.path.display());
+        }
+    }
+    if !ctx.quiet {
+        eprintln!("hint: {}", crate::artifact::rollback_hint(&loaded, kind, &to));
+    }
+    match ctx.output {
+        OutputFormat::Human => println!("{kind}: rolled back to {to} (was {from})"),
+        OutputFormat::Json => crate::artifact::print_json(
+            &serde_json::json!({"component": kind, "version": to, "previous": from, "status": "rolled_back"}),
+        ),
+    }
+    Ok(exit::OK)
 }

@@ -23,7 +23,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::{BundleArgs, Context, InstallArgs, NetArgs, OutputFormat, RollbackArgs};
+use crate::cli::{BundleArgs, Context, InstallArgs, NetArgs, OutputFormat};
 use crate::config::{ComponentKind, Loaded};
 use crate::error::{self, exit, with_hint};
 use crate::paths::Root;
@@ -841,7 +841,7 @@ fn parse_components(names: &[String], loaded: &Loaded) -> Result<Vec<ComponentKi
         .collect()
 }
 
-fn print_json(v: &serde_json::Value) {
+pub(crate) fn print_json(v: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(v).expect("json"));
 }
 
@@ -889,56 +889,21 @@ pub fn cmd_install(ctx: &Context, args: &InstallArgs) -> anyhow::Result<i32> {
     Ok(if failed { exit::FAILURE } else { exit::OK })
 }
 
-/// `monstack rollback`.
-pub fn cmd_rollback(ctx: &Context, args: &RollbackArgs) -> anyhow::Result<i32> {
-    let loaded = ctx.load_config()?;
-    let Some(kind) = ComponentKind::from_name(&args.component) else {
-        eprintln!(
-            "error: unknown component `{}` (one of prometheus, alertmanager, node_exporter)",
-            args.component
-        );
-        return Ok(exit::USAGE);
-    };
-    // Rolling back across the TSDB format boundary needs a confirmation.
-    let layout = Layout::new(&ctx.root, &loaded, kind);
+/// The active and the previous release of `kind` (versions), when both are known:
+/// what a rollback would switch between.
+pub fn rollback_versions(
+    root: &Root,
+    loaded: &Loaded,
+    kind: ComponentKind,
+) -> Option<(String, String)> {
+    let layout = Layout::new(root, loaded, kind);
     let record = Record::read(&layout.record);
-    if let (Some(prev), Some(cur)) = (record.previous.as_ref(), layout.current_version()) {
-        let crossing = crate::versions::crossing(kind, &cur, &prev.version);
-        crate::upgrade::check_crossings(
-            &loaded,
-            crossing.as_slice(),
-            args.allow_unsafe_version_change,
-            ctx.quiet,
-        )?;
-    }
-    let (to, from) = rollback(&ctx.root, &loaded, kind)?;
-    // The previous binary gets the unit flags and config it understands back.
-    for f in crate::upgrade::files_for_version(&loaded, kind, &to)? {
-        let real = ctx.root.host(&f.path);
-        if fs::read(&real).ok().as_deref() == Some(f.content.as_slice()) {
-            continue;
-        }
-        let owner = crate::plan::owner_for(&ctx.root, f.owner.as_deref(), f.group.as_deref());
-        crate::atomic_fs::write_atomic(&real, &f.content, f.mode, owner)?;
-        if !ctx.quiet {
-            eprintln!("{kind}: restored `{}` as {to} needs it", f.path.display());
-        }
-    }
-    if !ctx.quiet {
-        eprintln!("hint: {}", rollback_hint(&loaded, kind, &to));
-    }
-    match ctx.output {
-        OutputFormat::Human => println!("{kind}: rolled back to {to} (was {from})"),
-        OutputFormat::Json => print_json(
-            &serde_json::json!({"component": kind, "version": to, "previous": from, "status": "rolled_back"}),
-        ),
-    }
-    Ok(exit::OK)
+    Some((layout.current_version()?, record.previous?.version))
 }
 
 /// Rollback only switches `current`: the running service keeps its old binary until a
 /// restart, and `apply` converges on the configured version, so tell how to make it stick.
-fn rollback_hint(loaded: &Loaded, kind: ComponentKind, to: &str) -> String {
+pub fn rollback_hint(loaded: &Loaded, kind: ComponentKind, to: &str) -> String {
     let configured = loaded.config.component(kind).version;
     let file = loaded.path.display();
     if configured == to {
