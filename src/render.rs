@@ -364,8 +364,6 @@ pub fn prometheus_args(c: &config::Config, host: &dyn Fn(&Path) -> String) -> Ve
     args
 }
 
-/// Whether release `version` reads retention from prometheus.yml.
-
 /// The version- and mode-dependent parts of the prometheus.yml template context:
 /// `agent`, `retention` (`{time, size}` or null), `remote_write`, and each scrape
 /// job's `classic_histograms` (`{key, value}` with the key name this release uses).
