@@ -61,9 +61,9 @@ pub(super) fn validate_candidates(
                 Ok(())
             }
             Err(ValidationError::ToolMissing { tool, .. }) => {
-                eprintln!(
-                    "warning: no `{tool}` installed or on PATH; `{host}` is not validated before it lands"
-                );
+                crate::printer::warn(format!(
+                    "no `{tool}` installed or on PATH; `{host}` is not validated before it lands"
+                ));
                 Ok(())
             }
             Err(ValidationError::Rejected { tool, message, .. }) => {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{Check, Level};
-use crate::apply::lifecycle::metric_value;
 use crate::config::{ComponentKind, Loaded};
+use crate::http::{self as web, metric_value};
 use crate::render::{FileRole, RenderedFile};
 
 /// `(rule file name, group name)` of every group in the rendered rule files.
@@ -37,12 +37,7 @@ struct Http {
 
 impl Http {
     fn new(timeout: Duration) -> Http {
-        let client = reqwest::blocking::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .no_proxy()
-            .build()
-            .expect("http client");
+        let client = web::loopback(timeout, timeout).expect("http client");
         Http { client, timeout }
     }
 
@@ -72,11 +67,7 @@ impl Http {
         if e.is_timeout() {
             return format!("{url}: no answer within {}", humantime::format_duration(self.timeout));
         }
-        let mut cur: &dyn std::error::Error = e;
-        while let Some(next) = cur.source() {
-            cur = next;
-        }
-        format!("{url}: {cur}")
+        format!("{url}: {}", web::root_cause(e))
     }
 }
 
