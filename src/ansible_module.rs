@@ -33,7 +33,7 @@ pub const CONFIG_PATH: &str = "/etc/monstack/monstack.yaml";
 const MODULE: &str = "monstack.stack.apply";
 
 /// The options the module accepts (documented in ansible/plugins/modules/apply.yml).
-const OPTIONS: [&str; 9] = [
+const OPTIONS: [&str; 10] = [
     "config",
     "config_file",
     "service_manager",
@@ -43,6 +43,7 @@ const OPTIONS: [&str; 9] = [
     "root",
     "env",
     "ready_timeout",
+    "allow_unsafe_version_change",
 ];
 
 /// `ready_timeout` when the task does not set it (as `--ready-timeout`).
@@ -102,6 +103,7 @@ struct Args {
     root: Option<PathBuf>,
     env: BTreeMap<String, String>,
     ready_timeout: Option<std::time::Duration>,
+    allow_unsafe_version_change: bool,
     check_mode: bool,
     diff: bool,
     no_log: bool,
@@ -158,6 +160,7 @@ fn parse_args(map: Map<String, Value>) -> Result<Args, String> {
             }
             "offline" => a.offline = boolean(&key, &value)?,
             "locked" => a.locked = boolean(&key, &value)?,
+            "allow_unsafe_version_change" => a.allow_unsafe_version_change = boolean(&key, &value)?,
             "templates" => a.templates = Some(path(&key, &value)?),
             "root" => a.root = Some(path(&key, &value)?),
             "ready_timeout" => {
@@ -355,6 +358,7 @@ fn converge(args: &Args) -> anyhow::Result<Outcome> {
         templates: args.templates.clone(),
         net: NetOptions { offline: args.offline, locked: args.locked, arch: None },
         ready_timeout: Some(args.ready_timeout.unwrap_or(READY_TIMEOUT)),
+        allow_unsafe_version_change: args.allow_unsafe_version_change,
     };
     // What apply would refuse before changing anything (Grafana's inputs, the service
     // manager) is refused here, before the config file lands too.
@@ -362,9 +366,9 @@ fn converge(args: &Args) -> anyhow::Result<Outcome> {
     let printer = Printer { format: OutputFormat::Json, quiet: true, verbose: 0 };
     let mut out = Outcome { config_changed, ..Outcome::default() };
     if args.check_mode || args.diff {
-        let plan = crate::apply::observe(&session)?;
-        let rep = Report::from_changes(plan.changes(), plan.errors.clone());
+        let rep = crate::apply::plan(&session)?;
         if args.diff {
+            let plan = crate::apply::observe(&session)?;
             let mut diff = Vec::new();
             if config_changed {
                 let text = candidate.as_deref().unwrap_or_default();

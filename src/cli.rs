@@ -157,6 +157,9 @@ pub struct InstallArgs {
 pub struct RollbackArgs {
     /// prometheus, alertmanager or node_exporter
     pub component: String,
+    /// Roll back across the TSDB format boundary (Prometheus 3.x to a release older than 2.55)
+    #[arg(long)]
+    pub allow_unsafe_version_change: bool,
 }
 
 /// `plan` and `apply`.
@@ -175,6 +178,9 @@ pub struct PlanArgs {
     /// large Prometheus WAL replay can take minutes)
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "5m")]
     pub ready_timeout: std::time::Duration,
+    /// Go ahead with a release change across the TSDB format boundary (Prometheus older than 2.55 <-> 3.x)
+    #[arg(long)]
+    pub allow_unsafe_version_change: bool,
     #[command(flatten)]
     pub net: NetArgs,
 }

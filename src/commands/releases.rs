@@ -152,7 +152,18 @@ pub fn rollback(ctx: &Context, args: &RollbackArgs) -> anyhow::Result<Outcome> {
     let kind = component(&args.component)?;
     crate::host::require_root(&ctx.root, "rollback")?;
     let _lock = crate::state::ApplyLock::acquire(&crate::state::StateDir::new(&ctx.root, &loaded))?;
+    // Rolling back across the TSDB format boundary needs a confirmation.
+    if let Some((cur, prev)) = artifact::rollback_versions(&ctx.root, &loaded, kind) {
+        let crossing = crate::versions::crossing(kind, &cur, &prev);
+        let confirmed = args.allow_unsafe_version_change;
+        crate::upgrade::announce(crossing.as_slice(), confirmed, &ctx.out);
+        crate::upgrade::refuse(&loaded, crossing.as_slice(), confirmed)?;
+    }
     let (to, from) = artifact::rollback(&ctx.root, &loaded, kind)?;
+    // The previous binary gets the unit flags and config it understands back.
+    for path in crate::upgrade::restore_files(&ctx.root, &loaded, kind, &to)? {
+        ctx.out.info(format!("{kind}: restored `{}` as {to} needs it", path.display()));
+    }
     // A running service is restarted onto the release `current` now points at.
     let restarted = crate::apply::restart_onto_current(&ctx.root, &loaded, kind)
         .with_context(|| format!("rolled back `current` to {to}, but"))?;
