@@ -562,6 +562,10 @@ pub struct Grafana {
     pub retries: u32,
     /// Timeout of one HTTP request, e.g. `30s`.
     pub request_timeout: String,
+    /// One deadline for the whole Grafana phase of plan or apply, e.g. `5m`.
+    pub timeout: String,
+    /// The longest `Retry-After` honoured; a server asking for more waits this long.
+    pub max_retry_after: String,
 }
 
 impl Default for Grafana {
@@ -585,6 +589,8 @@ impl Default for Grafana {
             concurrency: 4,
             retries: 4,
             request_timeout: "30s".into(),
+            timeout: "5m".into(),
+            max_retry_after: "30s".into(),
         }
     }
 }
@@ -633,6 +639,33 @@ pub struct Datasource {
     pub json_data: BTreeMap<String, serde_json::Value>,
     /// Write-only datasource secrets (`secureJsonData`), each read from an env var or a file.
     pub secure_json_data: BTreeMap<String, SecretRef>,
+    /// Basic auth from Grafana to Prometheus (`basicAuth`, `basicAuthUser`,
+    /// `secureJsonData.basicAuthPassword`).
+    pub basic_auth: Option<DatasourceBasicAuth>,
+    /// TLS from Grafana to Prometheus: a CA to trust, or skip verification.
+    pub tls: DatasourceTls,
+    /// Extra HTTP headers Grafana sends to Prometheus; values are secret (env or file).
+    pub http_headers: BTreeMap<String, SecretRef>,
+}
+
+/// Basic auth from Grafana to the datasource.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatasourceBasicAuth {
+    /// The user (not a secret).
+    pub user: String,
+    /// Where the password comes from (`env` or `file`).
+    pub password: SecretRef,
+}
+
+/// TLS settings of the datasource's own connection to Prometheus.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatasourceTls {
+    /// PEM CA bundle Grafana trusts for Prometheus (`tlsAuthWithCACert`, `tlsCACert`).
+    pub ca_file: Option<PathBuf>,
+    /// Skip verification of Prometheus's certificate (`tlsSkipVerify`), explicit opt-in.
+    pub skip_verify: bool,
 }
 
 /// Where one secret value comes from; exactly one of `env` or `file`.
@@ -655,6 +688,9 @@ impl Default for Datasource {
             is_default: true,
             json_data: BTreeMap::new(),
             secure_json_data: BTreeMap::new(),
+            basic_auth: None,
+            tls: DatasourceTls::default(),
+            http_headers: BTreeMap::new(),
         }
     }
 }
@@ -665,11 +701,16 @@ impl Default for Datasource {
 pub struct Folder {
     pub uid: String,
     pub title: String,
+    /// Nested folders: the uid of an existing folder to create this one in.
+    pub parent_uid: Option<String>,
+    /// Nested folders: the parent folders by title, outermost first (`Platform/Observability`);
+    /// each is found by title under its parent or created. Not with `parent_uid`.
+    pub path: Option<String>,
 }
 
 impl Default for Folder {
     fn default() -> Self {
-        Self { uid: "monstack".into(), title: "Monitoring".into() }
+        Self { uid: "monstack".into(), title: "Monitoring".into(), parent_uid: None, path: None }
     }
 }
 
@@ -1358,8 +1399,95 @@ fn validate(l: &Loaded) -> Vec<ConfigError> {
         "grafana.concurrency",
         format!("{} must be between 1 and 32", g.concurrency),
     );
-    for (key, secret) in &g.datasource.secure_json_data {
-        let field = format!("grafana.datasource.secure_json_data.{key}");
+    for (field, value) in [("grafana.timeout", &g.timeout), ("grafana.max_retry_after", &g.max_retry_after)] {
+        check(
+            valid_duration(value) && parse_duration(value).is_some_and(|d| !d.is_zero()),
+            field,
+            format!("`{value}` is not a non-zero duration like 5m"),
+        );
+    }
+    if let Some(p) = &g.folder.parent_uid {
+        check(
+            valid_uid(p),
+            "grafana.folder.parent_uid",
+            format!("`{p}` is not a valid Grafana uid (1-40 of a-z A-Z 0-9 - _)"),
+        );
+        check(
+            p != &g.folder.uid,
+            "grafana.folder.parent_uid",
+            "a folder cannot be its own parent".into(),
+        );
+    }
+    if let Some(path) = &g.folder.path {
+        check(
+            g.folder.parent_uid.is_none(),
+            "grafana.folder.path",
+            "set `path` or `parent_uid`, not both".into(),
+        );
+        check(
+            !path.trim().is_empty() && path.split('/').all(|t| !t.trim().is_empty()),
+            "grafana.folder.path",
+            format!("`{path}` must be folder titles separated by `/`, none empty"),
+        );
+    }
+    let ds = &g.datasource;
+    let mut secret_refs: Vec<(String, &SecretRef)> = ds
+        .secure_json_data
+        .iter()
+        .map(|(k, r)| (format!("grafana.datasource.secure_json_data.{k}"), r))
+        .collect();
+    if let Some(b) = &ds.basic_auth {
+        check(!b.user.is_empty(), "grafana.datasource.basic_auth.user", "must not be empty".into());
+        check(
+            !ds.secure_json_data.contains_key("basicAuthPassword"),
+            "grafana.datasource.secure_json_data.basicAuthPassword",
+            "set the password in `grafana.datasource.basic_auth.password`, not both".into(),
+        );
+        secret_refs.push(("grafana.datasource.basic_auth.password".into(), &b.password));
+    }
+    for (name, r) in &ds.http_headers {
+        check(
+            !name.is_empty()
+                && name.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_".contains(&c)),
+            &format!("grafana.datasource.http_headers.{name}"),
+            "a header name is letters, digits, `-` and `_`".into(),
+        );
+        secret_refs.push((format!("grafana.datasource.http_headers.{name}"), r));
+    }
+    if let Some(ca) = &ds.tls.ca_file {
+        let path = l.resolve(ca);
+        check(
+            path.is_file(),
+            "grafana.datasource.tls.ca_file",
+            format!("`{}` does not exist", path.display()),
+        );
+        check(
+            !ds.tls.skip_verify,
+            "grafana.datasource.tls",
+            "set `ca_file` or `skip_verify`, not both".into(),
+        );
+    }
+    // Keys monstack writes from the options above may not also be given by hand.
+    for key in ds.json_data.keys() {
+        let tls = ds.tls.ca_file.is_some() || ds.tls.skip_verify;
+        let owned = (tls && matches!(key.as_str(), "tlsAuthWithCACert" | "tlsSkipVerify"))
+            || (!ds.http_headers.is_empty() && key.starts_with("httpHeaderName"));
+        check(
+            !owned,
+            &format!("grafana.datasource.json_data.{key}"),
+            "set by `grafana.datasource.tls` / `http_headers`; remove it here".into(),
+        );
+    }
+    for key in ds.secure_json_data.keys() {
+        let owned = (ds.tls.ca_file.is_some() && key == "tlsCACert")
+            || (!ds.http_headers.is_empty() && key.starts_with("httpHeaderValue"));
+        check(
+            !owned,
+            &format!("grafana.datasource.secure_json_data.{key}"),
+            "set by `grafana.datasource.tls` / `http_headers`; remove it here".into(),
+        );
+    }
+    for (field, secret) in secret_refs {
         check(
             secret.env.is_some() != secret.file.is_some(),
             &field,

@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 use super::client::{read_secret_file, Client};
 use super::fingerprint::{Record, Store};
 use super::Error;
-use crate::config::Loaded;
+use crate::config::{Loaded, SecretRef};
 use crate::report::{Action, Change};
 
 /// Change kind in reports.
@@ -31,6 +31,10 @@ pub(crate) struct Desired {
     pub url: String,
     pub access: String,
     pub is_default: bool,
+    /// `basicAuthUser` when basic auth to Prometheus is configured (the password is
+    /// in `secrets` as `basicAuthPassword`).
+    pub basic_auth_user: Option<String>,
+    /// `json_data` with what the TLS and header options set.
     pub json_data: Map<String, Value>,
     pub secrets: BTreeMap<String, String>,
 }
@@ -56,21 +60,54 @@ impl Desired {
         } else {
             d.url.clone()
         };
+        let resolve = |r: &SecretRef, field: String| -> Result<Option<String>, Error> {
+            Ok(Some(match (&r.env, &r.file) {
+                (Some(name), _) => std::env::var(name)
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| Error::SecretEnv { name: name.clone(), field })?,
+                (None, Some(f)) => read_secret_file(&loaded.resolve(f))?,
+                (None, None) => return Ok(None), // rejected by config validation
+            }))
+        };
         let mut secrets = BTreeMap::new();
         for (key, r) in &d.secure_json_data {
-            let value = match (&r.env, &r.file) {
-                (Some(name), _) => {
-                    std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or_else(|| {
-                        Error::SecretEnv {
-                            name: name.clone(),
-                            field: format!("grafana.datasource.secure_json_data.{key}"),
-                        }
-                    })?
-                }
-                (None, Some(f)) => read_secret_file(&loaded.resolve(f))?,
-                (None, None) => continue, // rejected by config validation
-            };
-            secrets.insert(key.clone(), value);
+            if let Some(v) = resolve(r, format!("grafana.datasource.secure_json_data.{key}"))? {
+                secrets.insert(key.clone(), v);
+            }
+        }
+        let mut json_data: Map<String, Value> = d.json_data.clone().into_iter().collect();
+        // Grafana's datasource HTTP settings (API-FACTS §2.2 field list; the names are
+        // those of Grafana's datasource provisioning): basic auth is `basicAuth` +
+        // `basicAuthUser` + secure `basicAuthPassword`; a custom CA is
+        // `jsonData.tlsAuthWithCACert` + secure `tlsCACert`; `jsonData.tlsSkipVerify`;
+        // header N is `jsonData.httpHeaderNameN` + secure `httpHeaderValueN`.
+        let mut basic_auth_user = None;
+        if let Some(b) = &d.basic_auth {
+            basic_auth_user = Some(b.user.clone());
+            if let Some(v) = resolve(&b.password, "grafana.datasource.basic_auth.password".into())? {
+                secrets.insert("basicAuthPassword".into(), v);
+            }
+        }
+        if let Some(ca) = &d.tls.ca_file {
+            let path = loaded.resolve(ca);
+            let pem = std::fs::read_to_string(&path)
+                .map_err(|e| Error::SecretFile { path: path.clone(), reason: e.to_string() })?;
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(Error::SecretFile { path, reason: "no PEM certificate in it".into() });
+            }
+            json_data.insert("tlsAuthWithCACert".into(), json!(true));
+            secrets.insert("tlsCACert".into(), pem);
+        }
+        if d.tls.skip_verify {
+            json_data.insert("tlsSkipVerify".into(), json!(true));
+        }
+        for (i, (name, r)) in d.http_headers.iter().enumerate() {
+            let n = i + 1;
+            json_data.insert(format!("httpHeaderName{n}"), json!(name));
+            if let Some(v) = resolve(r, format!("grafana.datasource.http_headers.{name}"))? {
+                secrets.insert(format!("httpHeaderValue{n}"), v);
+            }
         }
         Ok(Desired {
             name: d.name.clone(),
@@ -79,7 +116,8 @@ impl Desired {
             url,
             access: d.access.clone(),
             is_default: d.is_default,
-            json_data: d.json_data.clone().into_iter().collect(),
+            basic_auth_user,
+            json_data,
             secrets,
         })
     }
@@ -97,6 +135,10 @@ impl Desired {
         ];
         if self.is_default {
             v.push(("isDefault", json!(true)));
+        }
+        if let Some(user) = &self.basic_auth_user {
+            v.push(("basicAuth", json!(true)));
+            v.push(("basicAuthUser", json!(user)));
         }
         v.push(("jsonData", Value::Object(self.json_data.clone())));
         v

@@ -33,6 +33,10 @@ pub fn provisioning_files(loaded: &Loaded) -> anyhow::Result<Vec<RenderedFile>> 
     if !ds.secrets.is_empty() {
         entry["secureJsonData"] = json!(ds.secrets);
     }
+    if let Some(user) = &ds.basic_auth_user {
+        entry["basicAuth"] = json!(true);
+        entry["basicAuthUser"] = json!(user);
+    }
     let mut ds_file = json!({"apiVersion": 1, "datasources": [entry]});
     if let Some(org) = g.org_id {
         ds_file["datasources"][0]["orgId"] = json!(org);
