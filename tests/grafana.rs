@@ -719,7 +719,7 @@ fn a_401_mid_push_stops_the_rest_and_says_what_landed() {
     assert_eq!((p.failed.len(), p.not_attempted.len()), (1, 10), "{err:#}");
     assert!(p.failed[0].contains("401"), "{err:#}");
     let msg = format!("{err:#}");
-    assert!(msg.contains("not attempted: 10 (dashboard `snowflake-mcp`") && msg.contains("landed: 2 written"), "{msg}");
+    assert!(msg.contains("not attempted: 10 (dashboard `d0`") && msg.contains("landed: 2 written"), "{msg}");
     let dash_gets = g.log().iter().filter(|r| r.path.starts_with("/api/dashboards/uid/")).count();
     assert_eq!(dash_gets, 1, "no retry and no further dashboard after a 401");
 }
