@@ -346,6 +346,8 @@ impl Client {
     ) -> Result<Response, Error> {
         let url = format!("{}{}", self.base, path);
         let mut last = String::new();
+        // A `Retry-After` cut short, said in the final error too.
+        let mut cut = String::new();
         for attempt in 1..=self.attempts {
             let mut timeout = self.request_timeout;
             if let Some(rem) = self.remaining() {
@@ -386,10 +388,12 @@ impl Client {
                             if self.expired() {
                                 return Err(self.deadline_error(object));
                             }
-                            match self.after_ambiguous(&retry, &mut last)? {
+                            match self.after_ambiguous(&retry, object, &mut last)? {
                                 Some(r) => return Ok(r),
                                 None => {
-                                    self.pause(attempt, None, object, &mut last)?;
+                                    if attempt < self.attempts {
+                                        self.pause(attempt, None, object, &mut cut)?;
+                                    }
                                     continue;
                                 }
                             }
@@ -434,20 +438,26 @@ impl Client {
                 }
             }
             if ambiguous {
-                if let Some(r) = self.after_ambiguous(&retry, &mut last)? {
+                if let Some(r) = self.after_ambiguous(&retry, object, &mut last)? {
                     return Ok(r);
                 }
             }
             if attempt < self.attempts {
-                self.pause(attempt, retry_after, object, &mut last)?;
+                self.pause(attempt, retry_after, object, &mut cut)?;
             }
         }
+        last.push_str(&cut);
         Err(Error::Transient { object: object.to_string(), attempts: self.attempts, last })
     }
 
     /// After a failure that may have been processed: with `Retry::Verify`, read the
     /// object back. `Some` = it landed; `None` = send again.
-    fn after_ambiguous(&self, retry: &Retry<'_>, last: &mut String) -> Result<Option<Response>, Error> {
+    fn after_ambiguous(
+        &self,
+        retry: &Retry<'_>,
+        object: &str,
+        last: &mut String,
+    ) -> Result<Option<Response>, Error> {
         match retry {
             Retry::Safe => Ok(None),
             Retry::Verify(check) => match check() {
@@ -456,7 +466,9 @@ impl Client {
                     last.push_str("; read back: not there, sent again");
                     Ok(None)
                 }
-                Err(Error::Unverifiable) => Err(Error::Ambiguous { last: last.clone() }),
+                Err(Error::Unverifiable) => {
+                    Err(Error::Ambiguous { object: object.to_string(), last: last.clone() })
+                }
                 Err(e) => Err(e),
             },
         }
@@ -480,7 +492,9 @@ impl Client {
                     humantime::format_duration(asked),
                     self.max_retry_after_label
                 );
-                last.push_str(&format!("; {note}"));
+                if !last.contains(&note) {
+                    last.push_str(&format!("; {note}"));
+                }
                 self.notes.lock().expect("notes lock").push((object.to_string(), note));
                 self.max_retry_after
             }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
-use super::client::{read_secret_file, Client};
+use super::client::{read_secret_file, Client, Response, Retry};
 use super::fingerprint::{Record, Store};
 use super::Error;
 use crate::config::{Loaded, SecretRef};
@@ -281,12 +281,33 @@ pub(crate) fn apply(
     if !secure.is_empty() {
         body.insert("secureJsonData".into(), Value::Object(secure));
     }
+    // After a lost answer: read the datasource back; the managed fields as sent and
+    // every secret key set (values are never returned, API-FACTS §2.2) = it landed.
+    let check = || -> Result<Option<Response>, Error> {
+        let r = client.send(Method::GET, &format!("/api/datasources/uid/{}", d.uid), None, &obj)?;
+        if r.status.as_u16() != 200 {
+            return Ok(None);
+        }
+        let fields = r.body.get("secureJsonFields").and_then(Value::as_object);
+        let same = d.managed().into_iter().all(|(k, want)| {
+            let have = r.body.get(k).cloned().unwrap_or(Value::Null);
+            have == want || (k == "jsonData" && have.is_null() && want == json!({}))
+        }) && d.secrets.keys().all(|k| {
+            fields.and_then(|f| f.get(k)).and_then(Value::as_bool).unwrap_or(false)
+        });
+        Ok(same.then(|| Response { status: r.status, body: json!({"datasource": r.body}) }))
+    };
     match (&plan.action, &plan.existing) {
         (Action::Unchanged, _) => {}
         (_, None) => {
             // API-FACTS §2.2: POST; 409 when the name or uid already exists.
-            let r =
-                client.send(Method::POST, "/api/datasources", Some(&Value::Object(body)), &obj)?;
+            let r = client.send_with(
+                Method::POST,
+                "/api/datasources",
+                Some(&Value::Object(body)),
+                &obj,
+                Retry::Verify(&check),
+            )?;
             match r.status.as_u16() {
                 200 => {}
                 409 => {
@@ -320,7 +341,15 @@ pub(crate) fn apply(
             }
             let current_uid = plan.adopt_from.as_deref().unwrap_or(&d.uid);
             let path = format!("/api/datasources/uid/{current_uid}");
-            let r = client.send(Method::PUT, &path, Some(&Value::Object(body)), &obj)?;
+            // With `version` a repeated PUT would meet its own first attempt (409), so
+            // it is read back like a create.
+            let r = client.send_with(
+                Method::PUT,
+                &path,
+                Some(&Value::Object(body)),
+                &obj,
+                Retry::Verify(&check),
+            )?;
             match r.status.as_u16() {
                 200 => {}
                 409 => {

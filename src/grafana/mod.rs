@@ -68,8 +68,8 @@ pub enum Error {
     #[error("{object}: `grafana.timeout` ({timeout}) passed before it was done")]
     Deadline { object: String, timeout: String },
     /// A write failed in a way that may have been processed and could not be read back.
-    #[error("the request may or may not have been processed ({last})")]
-    Ambiguous { last: String },
+    #[error("{object}: the write may or may not have been processed ({last}); check it in Grafana and re-run `monstack apply`")]
+    Ambiguous { object: String, last: String },
     /// Internal: no read-back exists for this write.
     #[error("no read-back for this request")]
     Unverifiable,
