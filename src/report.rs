@@ -169,6 +169,13 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> Str
         }
     }
     let summary = match mode {
+        // Something could not be observed: "no changes" would be a claim about it.
+        Mode::Plan if !rep.errors.is_empty() => format!(
+            "plan: incomplete, {} to change in what could be observed ({} error{} on stderr)",
+            rep.changed,
+            rep.errors.len(),
+            if rep.errors.len() == 1 { "" } else { "s" }
+        ),
         Mode::Plan if rep.changed == 0 => format!("plan: no changes ({unchanged} unchanged)"),
         Mode::Plan => format!("plan: {} to change", rep.changed),
         Mode::Apply if unchanged > 0 => {
@@ -179,7 +186,8 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> Str
     };
     out.push_str(&summary);
     out.push('\n');
-    for e in &rep.errors {
+    // A plan's errors go to stderr (see `print`); an apply lists them with what landed.
+    for e in rep.errors.iter().filter(|_| mode != Mode::Plan) {
         out.push_str(&paint("31", &format!("error: {}", e.lines().next().unwrap_or(""))));
         out.push('\n');
     }
@@ -196,6 +204,13 @@ pub fn print(
     quiet: bool,
     verbose: bool,
 ) {
+    if mode == Mode::Plan {
+        // What plan could not observe is an error: stderr, whatever the format
+        // (stdout keeps the data; the JSON document lists them in `errors`).
+        for e in &rep.errors {
+            crate::error::report(&anyhow::anyhow!("{e}"));
+        }
+    }
     match format {
         crate::cli::OutputFormat::Json => {
             println!("{}", serde_json::to_string_pretty(rep).expect("report serializes"));
