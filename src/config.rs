@@ -1399,7 +1399,9 @@ fn validate(l: &Loaded) -> Vec<ConfigError> {
         "grafana.concurrency",
         format!("{} must be between 1 and 32", g.concurrency),
     );
-    for (field, value) in [("grafana.timeout", &g.timeout), ("grafana.max_retry_after", &g.max_retry_after)] {
+    for (field, value) in
+        [("grafana.timeout", &g.timeout), ("grafana.max_retry_after", &g.max_retry_after)]
+    {
         check(
             valid_duration(value) && parse_duration(value).is_some_and(|d| !d.is_zero()),
             field,

@@ -461,7 +461,10 @@ fn plan_reports_an_unreachable_grafana_at_once_and_apply_waits_for_it() {
         "the rest of the plan is shown: {rep:#}"
     );
     let err_text = String::from_utf8_lossy(&out.stderr);
-    assert!(err_text.contains("error: grafana at `http://127.0.0.1:"), "json mode, stderr: {err_text}");
+    assert!(
+        err_text.contains("error: grafana at `http://127.0.0.1:"),
+        "json mode, stderr: {err_text}"
+    );
     let out = s.run(&["plan", "--service-manager", "direct"]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);

@@ -59,7 +59,11 @@ impl Setup {
     /// spaces, as under `grafana:`).
     fn load(&self, g: &Emulator, extra: &str) -> Loaded {
         // Credentials given in `extra` replace the token file.
-        let auth = if extra.starts_with("  auth:") || extra.contains("\n  auth:") { "" } else { "  auth:\n    token_file: token\n" };
+        let auth = if extra.starts_with("  auth:") || extra.contains("\n  auth:") {
+            ""
+        } else {
+            "  auth:\n    token_file: token\n"
+        };
         let base = format!(
             "grafana:\n  url: {url}\n  wait_timeout: 5s\n  retries: 3\n{auth}  datasource:\n    url: {prom}\n  dashboards: [dash]\n",
             url = g.url(),
@@ -719,7 +723,10 @@ fn a_401_mid_push_stops_the_rest_and_says_what_landed() {
     assert_eq!((p.failed.len(), p.not_attempted.len()), (1, 10), "{err:#}");
     assert!(p.failed[0].contains("401"), "{err:#}");
     let msg = format!("{err:#}");
-    assert!(msg.contains("not attempted: 10 (dashboard `d0`") && msg.contains("landed: 2 written"), "{msg}");
+    assert!(
+        msg.contains("not attempted: 10 (dashboard `d0`") && msg.contains("landed: 2 written"),
+        "{msg}"
+    );
     let dash_gets = g.log().iter().filter(|r| r.path.starts_with("/api/dashboards/uid/")).count();
     assert_eq!(dash_gets, 1, "no retry and no further dashboard after a 401");
 }

@@ -154,7 +154,12 @@ grafana:
         g12.reset_counters();
         let t = Instant::now();
         monstack::grafana::apply(&l12, &state12).unwrap();
-        runs12.push(Run { name, wall: t.elapsed(), requests: g12.requests(), writes: g12.writes() });
+        runs12.push(Run {
+            name,
+            wall: t.elapsed(),
+            requests: g12.requests(),
+            writes: g12.writes(),
+        });
     }
     println!("\nGrafana 12.1 emulator (/apis), {DASHBOARDS} dashboards it rewrites on save");
     for r in &runs12 {

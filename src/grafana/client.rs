@@ -193,8 +193,7 @@ impl Client {
             attempts: g.retries.max(1),
             backoff: Duration::from_millis(200),
             request_timeout: timeout,
-            max_retry_after: parse_duration(&g.max_retry_after)
-                .unwrap_or(Duration::from_secs(30)),
+            max_retry_after: parse_duration(&g.max_retry_after).unwrap_or(Duration::from_secs(30)),
             max_retry_after_label: g.max_retry_after.clone(),
             deadline: None,
             version: OnceLock::new(),
@@ -304,7 +303,8 @@ impl Client {
                 let body: Value = r.json().unwrap_or(Value::Null);
                 let db = body.get("database").and_then(Value::as_str).unwrap_or("");
                 if status.is_success() && db == "ok" {
-                    let v = body.get("version").and_then(Value::as_str).and_then(ServerVersion::parse);
+                    let v =
+                        body.get("version").and_then(Value::as_str).and_then(ServerVersion::parse);
                     let _ = self.version.set(v);
                     return Ok(());
                 }

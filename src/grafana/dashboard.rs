@@ -216,7 +216,12 @@ fn is_v2(model: &Value) -> bool {
     model.get("elements").is_some() && model.get("layout").is_some()
 }
 
-fn desired_checked(model: Value, uid: &str, schema: Schema, source: String) -> Result<Desired, String> {
+fn desired_checked(
+    model: Value,
+    uid: &str,
+    schema: Schema,
+    source: String,
+) -> Result<Desired, String> {
     if uid.is_empty() {
         return Err(format!(
             "dashboard `{source}` has no `uid`; add a stable \"uid\" (or `metadata.name`) so monstack can find it again"
@@ -273,10 +278,15 @@ pub(crate) fn discover(client: &Client, org_id: Option<u64>) -> Result<Api, Erro
         .get("versions")
         .and_then(Value::as_array)
         .map(|a| {
-            a.iter().filter_map(|v| v.get("version").and_then(Value::as_str)).map(String::from).collect()
+            a.iter()
+                .filter_map(|v| v.get("version").and_then(Value::as_str))
+                .map(String::from)
+                .collect()
         })
         .unwrap_or_default();
-    let pick = |prefs: &[&str]| prefs.iter().find(|p| served.iter().any(|s| s == *p)).map(|s| s.to_string());
+    let pick = |prefs: &[&str]| {
+        prefs.iter().find(|p| served.iter().any(|s| s == *p)).map(|s| s.to_string())
+    };
     let Some(v1) = pick(&["v1", "v1beta1", "v0alpha1"]) else { return Ok(Api::Legacy) };
     // API-FACTS §5.5 / INSTALL-AND-12-13 §5.1: org 1 is namespace `default`.
     let ns = match org_id {
@@ -355,7 +365,9 @@ pub(crate) fn observe_parents(
             }]),
             404 => Err(Error::Refused {
                 object: obj,
-                reason: "no such folder in Grafana; create it first or fix `grafana.folder.parent_uid`".into(),
+                reason:
+                    "no such folder in Grafana; create it first or fix `grafana.folder.parent_uid`"
+                        .into(),
             }),
             _ => Err(Error::api(&obj, &r, "")),
         };
@@ -371,7 +383,9 @@ pub(crate) fn observe_parents(
         } else {
             // API-FACTS §4 (nested folders): children are listed per parent.
             let q = match &parent {
-                Some(p) => format!("/api/folders?parentUid={}", super::datasource::encode_segment(p)),
+                Some(p) => {
+                    format!("/api/folders?parentUid={}", super::datasource::encode_segment(p))
+                }
                 None => "/api/folders".to_string(),
             };
             let obj = format!("folder path `{}`", titles[..=i].join("/"));
@@ -392,7 +406,12 @@ pub(crate) fn observe_parents(
                 (path_uid(&titles[..=i]), false)
             }
         };
-        out.push(PathFolder { uid: uid.clone(), title: title.to_string(), parent: parent.clone(), exists });
+        out.push(PathFolder {
+            uid: uid.clone(),
+            title: title.to_string(),
+            parent: parent.clone(),
+            exists,
+        });
         parent = Some(uid);
     }
     Ok(out)
@@ -434,7 +453,8 @@ pub(crate) fn observe_folder(
         200 => {
             let have = r.body.get("title").and_then(Value::as_str).unwrap_or("");
             let version = r.body.get("version").and_then(Value::as_i64);
-            let have_parent = r.body.get("parentUid").and_then(Value::as_str).filter(|p| !p.is_empty());
+            let have_parent =
+                r.body.get("parentUid").and_then(Value::as_str).filter(|p| !p.is_empty());
             let retitle = have.trim() != title.trim();
             let move_to = (have_parent != parent).then(|| parent.unwrap_or("").to_string());
             let mut detail = Vec::new();
@@ -465,7 +485,12 @@ pub(crate) fn observe_folder(
 
 /// `POST /api/folders`; after a lost answer the folder is read back (same title and
 /// parent = it landed).
-fn create_folder(client: &Client, uid: &str, title: &str, parent: Option<&str>) -> Result<(), Error> {
+fn create_folder(
+    client: &Client,
+    uid: &str,
+    title: &str,
+    parent: Option<&str>,
+) -> Result<(), Error> {
     let obj = format!("folder `{uid}`");
     let mut body = json!({"uid": uid, "title": title});
     if let Some(p) = parent {
@@ -478,7 +503,8 @@ fn create_folder(client: &Client, uid: &str, title: &str, parent: Option<&str>) 
             && r.body.get("parentUid").and_then(Value::as_str).filter(|p| !p.is_empty()) == parent;
         Ok(same.then_some(r))
     };
-    let r = client.send_with(Method::POST, "/api/folders", Some(&body), &obj, Retry::Verify(&check))?;
+    let r =
+        client.send_with(Method::POST, "/api/folders", Some(&body), &obj, Retry::Verify(&check))?;
     match r.status.as_u16() {
         200 => Ok(()),
         // API-FACTS §4.1: uid taken (409 since 10.2, 412 before) or, up to 11.2,
@@ -506,7 +532,8 @@ pub(crate) fn apply_folder(
             if plan.retitle {
                 // API-FACTS §4.3: PUT with the version read; 412 when stale.
                 let body = json!({"title": title, "version": plan.version, "overwrite": false});
-                let r = client.send(Method::PUT, &format!("/api/folders/{uid}"), Some(&body), &obj)?;
+                let r =
+                    client.send(Method::PUT, &format!("/api/folders/{uid}"), Some(&body), &obj)?;
                 match r.status.as_u16() {
                     200 => {}
                     412 => {
@@ -586,7 +613,8 @@ fn read(client: &Client, api: &Api, d: &Desired) -> Result<Option<Stored>, Error
             if d.schema == Schema::V2 {
                 return Err(v2_unsupported(client, d));
             }
-            let r = client.send(Method::GET, &format!("/api/dashboards/uid/{}", d.uid), None, &obj)?;
+            let r =
+                client.send(Method::GET, &format!("/api/dashboards/uid/{}", d.uid), None, &obj)?;
             match r.status.as_u16() {
                 404 => Ok(None),
                 200 => Ok(Some(stored_legacy(&r.body))),
@@ -598,7 +626,8 @@ fn read(client: &Client, api: &Api, d: &Desired) -> Result<Option<Stored>, Error
                 Schema::V1 => v1,
                 Schema::V2 => v2.as_ref().ok_or_else(|| v2_unsupported(client, d))?,
             };
-            let r = client.send(Method::GET, &Api::k8s_path(ns, version, Some(&d.uid)), None, &obj)?;
+            let r =
+                client.send(Method::GET, &Api::k8s_path(ns, version, Some(&d.uid)), None, &obj)?;
             match r.status.as_u16() {
                 404 => Ok(None),
                 200 => {
@@ -625,7 +654,8 @@ fn read(client: &Client, api: &Api, d: &Desired) -> Result<Option<Stored>, Error
 }
 
 fn v2_unsupported(client: &Client, d: &Desired) -> Error {
-    let v = client.server_version().map(|v| format!("Grafana {v}")).unwrap_or("this Grafana".into());
+    let v =
+        client.server_version().map(|v| format!("Grafana {v}")).unwrap_or("this Grafana".into());
     Error::Refused {
         object: object(&d.uid),
         reason: format!(
@@ -767,7 +797,12 @@ fn landed(model: &Value, folder: &str, d: &Desired, folder_uid: &str) -> bool {
 }
 
 /// `POST /api/dashboards/db` (API-FACTS §3.1); returns the ledger version.
-fn write_legacy(client: &Client, d: &Desired, folder_uid: &str, plan: &DashPlan) -> Result<String, Error> {
+fn write_legacy(
+    client: &Client,
+    d: &Desired,
+    folder_uid: &str,
+    plan: &DashPlan,
+) -> Result<String, Error> {
     let obj = object(&d.uid);
     let mut model = d.model.as_object().cloned().unwrap_or_default();
     // id null: Grafana matches on uid (an update keeps the stored id).
@@ -801,7 +836,13 @@ fn write_legacy(client: &Client, d: &Desired, folder_uid: &str, plan: &DashPlan)
             body: json!({"id": s.model.get("id"), "version": s.version}),
         }))
     };
-    let r = client.send_with(Method::POST, "/api/dashboards/db", Some(&body), &obj, Retry::Verify(&check))?;
+    let r = client.send_with(
+        Method::POST,
+        "/api/dashboards/db",
+        Some(&body),
+        &obj,
+        Retry::Verify(&check),
+    )?;
     match (r.status.as_u16(), r.status_field()) {
         (200, _) => {
             let id = r.body.get("id").cloned().unwrap_or(Value::Null);
@@ -937,7 +978,13 @@ pub(crate) fn observe_prune(
 
 /// `DELETE /api/dashboards/uid/{uid}` (API-FACTS §3.3) or the `/apis` object; already
 /// gone counts as done.
-pub(crate) fn delete(client: &Client, api: &Api, ledger: &Ledger, uid: &str, title: &str) -> Result<Change, Error> {
+pub(crate) fn delete(
+    client: &Client,
+    api: &Api,
+    ledger: &Ledger,
+    uid: &str,
+    title: &str,
+) -> Result<Change, Error> {
     let obj = object(uid);
     let path = match api {
         Api::Legacy => format!("/api/dashboards/uid/{uid}"),
@@ -996,6 +1043,9 @@ mod tests {
         assert_ne!(comparable(&want, Tolerance::Content), comparable(&got, Tolerance::Content));
         assert_eq!(comparable(&want, Tolerance::ReadBack), comparable(&got, Tolerance::ReadBack));
         let edited = json!({"uid": "a", "title": "B", "refresh": "5s"});
-        assert_ne!(comparable(&want, Tolerance::ReadBack), comparable(&edited, Tolerance::ReadBack));
+        assert_ne!(
+            comparable(&want, Tolerance::ReadBack),
+            comparable(&edited, Tolerance::ReadBack)
+        );
     }
 }

@@ -85,7 +85,8 @@ impl Desired {
         let mut basic_auth_user = None;
         if let Some(b) = &d.basic_auth {
             basic_auth_user = Some(b.user.clone());
-            if let Some(v) = resolve(&b.password, "grafana.datasource.basic_auth.password".into())? {
+            if let Some(v) = resolve(&b.password, "grafana.datasource.basic_auth.password".into())?
+            {
                 secrets.insert("basicAuthPassword".into(), v);
             }
         }
@@ -292,9 +293,10 @@ pub(crate) fn apply(
         let same = d.managed().into_iter().all(|(k, want)| {
             let have = r.body.get(k).cloned().unwrap_or(Value::Null);
             have == want || (k == "jsonData" && have.is_null() && want == json!({}))
-        }) && d.secrets.keys().all(|k| {
-            fields.and_then(|f| f.get(k)).and_then(Value::as_bool).unwrap_or(false)
-        });
+        }) && d
+            .secrets
+            .keys()
+            .all(|k| fields.and_then(|f| f.get(k)).and_then(Value::as_bool).unwrap_or(false));
         Ok(same.then(|| Response { status: r.status, body: json!({"datasource": r.body}) }))
     };
     match (&plan.action, &plan.existing) {

@@ -164,7 +164,8 @@ impl Ledger {
         if !self.dirty.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(());
         }
-        let io = |e: std::io::Error| Error::State { path: self.path.clone(), reason: e.to_string() };
+        let io =
+            |e: std::io::Error| Error::State { path: self.path.clone(), reason: e.to_string() };
         let dir = self.path.parent().expect("ledger has a dir");
         std::fs::create_dir_all(dir).map_err(io)?;
         let text = {

@@ -96,7 +96,10 @@ impl Error {
 
     /// Credentials or permissions: every further request would fail the same way.
     fn is_fatal(&self) -> bool {
-        matches!(self, Error::Unauthorized { .. } | Error::Forbidden { .. } | Error::Deadline { .. })
+        matches!(
+            self,
+            Error::Unauthorized { .. } | Error::Forbidden { .. } | Error::Deadline { .. }
+        )
     }
 }
 
@@ -181,20 +184,26 @@ pub fn plan_with(loaded: &Loaded, state_dir: &Path, wait: Wait) -> anyhow::Resul
     let g = &loaded.config.grafana;
     let ds = datasource::observe(&ctx.client, &ctx.ds, &ctx.store)?;
     let mut changes = vec![ds.change(&ctx.ds.uid)];
-    let parents =
-        dashboard::observe_parents(&ctx.client, g.folder.parent_uid.as_deref(), g.folder.path.as_deref())?;
+    let parents = dashboard::observe_parents(
+        &ctx.client,
+        g.folder.parent_uid.as_deref(),
+        g.folder.path.as_deref(),
+    )?;
     changes.extend(dashboard::parent_changes(&parents));
     let parent = parents.last().map(|p| p.uid.as_str());
     let folder = dashboard::observe_folder(&ctx.client, &g.folder.uid, &g.folder.title, parent)?;
     changes.push(folder.change(&g.folder.uid));
     let abort = AtomicBool::new(false);
     let results = parallel(&ctx.client, &ctx.dashboards, g.concurrency, &abort, |d| {
-        dashboard::observe(&ctx.client, &ctx.api, &ctx.ledger, d, &g.folder.uid).map(|p| p.change(&d.uid))
+        dashboard::observe(&ctx.client, &ctx.api, &ctx.ledger, d, &g.folder.uid)
+            .map(|p| p.change(&d.uid))
     });
     for (d, r) in ctx.dashboards.iter().zip(results) {
         match r {
             Some(r) => changes.push(r?),
-            None => return Err(ctx.client.deadline_error(&format!("dashboard `{}`", d.uid)).into()),
+            None => {
+                return Err(ctx.client.deadline_error(&format!("dashboard `{}`", d.uid)).into())
+            }
         }
     }
     if g.prune {
@@ -318,8 +327,12 @@ fn apply_session(loaded: &Loaded, ctx: &Session) -> Result<Vec<Change>, Failed> 
         Ok(c) => landed.push(c),
         Err(e) => return Err(fail(landed, e, all_names(0))),
     }
-    let parents = dashboard::observe_parents(client, g.folder.parent_uid.as_deref(), g.folder.path.as_deref())
-        .and_then(|p| dashboard::apply_parents(client, &p).map(|c| (p, c)));
+    let parents = dashboard::observe_parents(
+        client,
+        g.folder.parent_uid.as_deref(),
+        g.folder.path.as_deref(),
+    )
+    .and_then(|p| dashboard::apply_parents(client, &p).map(|c| (p, c)));
     let parent = match parents {
         Ok((p, c)) => {
             landed.extend(c);
@@ -327,8 +340,17 @@ fn apply_session(loaded: &Loaded, ctx: &Session) -> Result<Vec<Change>, Failed> 
         }
         Err(e) => return Err(fail(landed, e, all_names(0))),
     };
-    let folder = dashboard::observe_folder(client, &g.folder.uid, &g.folder.title, parent.as_deref())
-        .and_then(|p| dashboard::apply_folder(client, &g.folder.uid, &g.folder.title, parent.as_deref(), &p));
+    let folder =
+        dashboard::observe_folder(client, &g.folder.uid, &g.folder.title, parent.as_deref())
+            .and_then(|p| {
+                dashboard::apply_folder(
+                    client,
+                    &g.folder.uid,
+                    &g.folder.title,
+                    parent.as_deref(),
+                    &p,
+                )
+            });
     match folder {
         Ok(c) => landed.push(c),
         Err(e) => {
@@ -404,7 +426,11 @@ fn attach_notes(changes: &mut [Change], notes: &mut Vec<(String, String)>) {
 }
 
 /// A single error when nothing else is worth reporting, else a [`PartialFailure`].
-fn partial(landed: Vec<Change>, mut failed: Vec<Error>, not_attempted: Vec<String>) -> anyhow::Error {
+fn partial(
+    landed: Vec<Change>,
+    mut failed: Vec<Error>,
+    not_attempted: Vec<String>,
+) -> anyhow::Error {
     let wrote = landed.iter().any(|c| c.action.is_change());
     if failed.len() == 1 && !wrote && not_attempted.is_empty() {
         return failed.remove(0).into();
@@ -453,7 +479,14 @@ impl Session {
             state_dir,
             &format!("{}#{}", client.base(), g.org_id.unwrap_or(1)),
         );
-        Ok(Some(Session { client, ds, dashboards, store: fingerprint::Store::new(state_dir), ledger, api }))
+        Ok(Some(Session {
+            client,
+            ds,
+            dashboards,
+            store: fingerprint::Store::new(state_dir),
+            ledger,
+            api,
+        }))
     }
 
     fn keep(&self) -> BTreeSet<String> {

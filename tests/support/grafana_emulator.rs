@@ -1047,7 +1047,9 @@ fn route(
         }
         ("GET", ["api", "search"]) => search(&st, query),
         (_, ["apis", "dashboard.grafana.app", rest @ ..]) => {
-            let Ok(b) = parsed else { return k8s_status(400, "BadRequest", "bad request body", "") };
+            let Ok(b) = parsed else {
+                return k8s_status(400, "BadRequest", "bad request body", "");
+            };
             k8s_dashboards(&mut st, method, rest, &b)
         }
         _ => err_plain(404, "Not found"),
@@ -1480,7 +1482,10 @@ fn dashboard_save(st: &mut State, b: &Value) -> Reply {
     let folder_uid = str_field(b, "folderUid");
     if st.version.0 >= 13 && dash.get("elements").is_some() {
         // 12-13 §5.3: Grafana 13 takes a v2 dashboard only as a k8s-style resource.
-        return err_traced(400, "invalid dashboard json: v2 dashboards must use the dashboard.grafana.app API");
+        return err_traced(
+            400,
+            "invalid dashboard json: v2 dashboards must use the dashboard.grafana.app API",
+        );
     }
     // §3.1 step 1-3.
     let title = str_field(&dash, "title").trim().to_string();
@@ -1740,7 +1745,8 @@ fn k8s_object(st: &State, d: &Dashboard, ver: &str) -> Value {
     };
     let family = |v2: bool| -> &str {
         let served = served_versions(st.version);
-        let pick = |c: &[&'static str]| c.iter().find(|x| served.contains(x)).copied().unwrap_or("");
+        let pick =
+            |c: &[&'static str]| c.iter().find(|x| served.contains(x)).copied().unwrap_or("");
         if v2 {
             pick(&["v2", "v2beta1"])
         } else {
@@ -1760,7 +1766,8 @@ fn k8s_object(st: &State, d: &Dashboard, ver: &str) -> Value {
         "status": {},
     });
     if want_v2 != stored_v2 {
-        obj["status"] = json!({"conversion": {"failed": false, "storedVersion": family(stored_v2)}});
+        obj["status"] =
+            json!({"conversion": {"failed": false, "storedVersion": family(stored_v2)}});
     }
     obj
 }
@@ -1777,7 +1784,11 @@ fn k8s_dashboards(st: &mut State, method: &str, rest: &[&str], b: &Value) -> Rep
             .iter()
             .map(|v| json!({"groupVersion": format!("dashboard.grafana.app/{v}"), "version": v}))
             .collect();
-        let preferred = versions.iter().rev().find(|v| !v["version"].as_str().unwrap_or("").starts_with("v2")).cloned();
+        let preferred = versions
+            .iter()
+            .rev()
+            .find(|v| !v["version"].as_str().unwrap_or("").starts_with("v2"))
+            .cloned();
         return reply(
             200,
             json!({"kind": "APIGroup", "apiVersion": "v1", "name": "dashboard.grafana.app",
@@ -1787,17 +1798,34 @@ fn k8s_dashboards(st: &mut State, method: &str, rest: &[&str], b: &Value) -> Rep
     let (ver, ns, name) = match rest {
         [ver, "namespaces", ns, "dashboards"] => (*ver, *ns, None),
         [ver, "namespaces", ns, "dashboards", name] => (*ver, *ns, Some(*name)),
-        _ => return k8s_status(404, "NotFound", "the server could not find the requested resource", ""),
+        _ => {
+            return k8s_status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+                "",
+            )
+        }
     };
     if !served.contains(&ver) || ns != "default" {
         return k8s_status(404, "NotFound", "the server could not find the requested resource", "");
     }
     if st.role == Role::Viewer && method != "GET" {
-        return k8s_status(403, "Forbidden", "dashboards.dashboard.grafana.app is forbidden", name.unwrap_or(""));
+        return k8s_status(
+            403,
+            "Forbidden",
+            "dashboards.dashboard.grafana.app is forbidden",
+            name.unwrap_or(""),
+        );
     }
     let v2 = ver.starts_with("v2");
     let not_found = |n: &str| {
-        k8s_status(404, "NotFound", &format!("dashboards.dashboard.grafana.app \"{n}\" not found"), n)
+        k8s_status(
+            404,
+            "NotFound",
+            &format!("dashboards.dashboard.grafana.app \"{n}\" not found"),
+            n,
+        )
     };
     match (method, name) {
         ("GET", Some(n)) => match st.dashboards.get(n) {
@@ -1805,8 +1833,11 @@ fn k8s_dashboards(st: &mut State, method: &str, rest: &[&str], b: &Value) -> Rep
             None => not_found(n),
         },
         ("DELETE", Some(n)) => match st.dashboards.remove(n) {
-            Some(_) => reply(200, json!({"kind": "Status", "apiVersion": "v1", "status": "Success",
-                "details": {"name": n, "group": "dashboard.grafana.app", "kind": "dashboards"}})),
+            Some(_) => reply(
+                200,
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Success",
+                "details": {"name": n, "group": "dashboard.grafana.app", "kind": "dashboards"}}),
+            ),
             None => not_found(n),
         },
         ("POST", None) | ("PUT", Some(_)) => {
@@ -1819,19 +1850,30 @@ fn k8s_dashboards(st: &mut State, method: &str, rest: &[&str], b: &Value) -> Rep
             if !spec.is_object() || str_field(&spec, "title").trim().is_empty() {
                 return k8s_status(400, "BadRequest", "spec.title: Required value", &n);
             }
-            let folder = meta.pointer("/annotations/grafana.app~1folder").and_then(Value::as_str).unwrap_or("").to_string();
+            let folder = meta
+                .pointer("/annotations/grafana.app~1folder")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             if !folder.is_empty() && !st.folders.contains_key(&folder) {
                 return k8s_status(400, "BadRequest", "folder not found", &n);
             }
             let existing = st.dashboards.get(&n).cloned();
             match (method, &existing) {
                 ("POST", Some(_)) => {
-                    return k8s_status(409, "AlreadyExists", &format!("dashboards.dashboard.grafana.app \"{n}\" already exists"), &n)
+                    return k8s_status(
+                        409,
+                        "AlreadyExists",
+                        &format!("dashboards.dashboard.grafana.app \"{n}\" already exists"),
+                        &n,
+                    )
                 }
                 ("PUT", None) => return not_found(&n),
                 _ => {}
             }
-            if let (Some(e), Some(rv)) = (&existing, meta.get("resourceVersion").and_then(Value::as_str)) {
+            if let (Some(e), Some(rv)) =
+                (&existing, meta.get("resourceVersion").and_then(Value::as_str))
+            {
                 if rv != e.resource_version.to_string() {
                     return k8s_status(409, "Conflict", &format!("Operation cannot be fulfilled on dashboards.dashboard.grafana.app \"{n}\": the object has been modified; please apply your changes to the latest version and try again"), &n);
                 }
@@ -1842,7 +1884,11 @@ fn k8s_dashboards(st: &mut State, method: &str, rest: &[&str], b: &Value) -> Rep
             }
             st.next_rv += 1;
             st.next_id += 1;
-            let message = meta.pointer("/annotations/grafana.app~1message").and_then(Value::as_str).unwrap_or("").to_string();
+            let message = meta
+                .pointer("/annotations/grafana.app~1message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             let d = match existing {
                 Some(e) => Dashboard {
                     title: str_field(&spec, "title"),
