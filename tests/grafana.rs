@@ -1192,3 +1192,82 @@ fn a_legacy_api_key_gets_a_hint_to_use_a_service_account_token() {
     assert!(msg.contains("401") && msg.contains("service account"), "{msg}");
     assert!(!msg.contains(grafana_emulator::LEGACY_API_KEY));
 }
+
+/// `monstack <args>` on a config that manages Grafana only (no component, no host
+/// files), under `--root`, with a scrubbed environment.
+fn cli(s: &Setup, grafana_yaml: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let cfg = s.path("cli.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "state_dir: /state\nprometheus: {{enabled: false}}\nalertmanager: {{enabled: false}}\nnode_exporter: {{enabled: false}}\nlogrotate: {{enabled: false}}\nrsyslog: {{enabled: false}}\ngrafana:\n{grafana_yaml}"
+        ),
+    )
+    .unwrap();
+    let root = s.path("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_monstack"))
+        .args(["--config", cfg.to_str().unwrap(), "--root", root.to_str().unwrap()])
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cli_plan_with_grafana_down_reports_on_stderr_and_json_and_apply_ends_at_the_deadline() {
+    let s = Setup::new();
+    let token = s.path("token");
+    // Nobody listens on this port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let down = format!(
+        "  url: http://{closed}\n  auth:\n    token_file: {}\n  builtin_dashboard: false\n",
+        token.display()
+    );
+    let (code, out, err) = cli(&s, &down, &["plan", "--service-manager", "none"]);
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(err.contains("error: grafana at `http://127.0.0.1:") && err.contains("not reachable"), "{err}");
+    assert!(!out.contains("no changes") && !out.contains("error:"), "stdout: {out}");
+    assert!(out.contains("plan: incomplete"), "{out}");
+    let (code, out, err) = cli(&s, &down, &["plan", "--service-manager", "none", "--output", "json"]);
+    assert_eq!(code, Some(1));
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(doc["errors"][0].as_str().unwrap().contains("not reachable"), "{doc:#}");
+    assert!(err.contains("not reachable"), "{err}");
+
+    // A Grafana that hangs on every dashboard write: apply ends at `grafana.timeout`.
+    let g = Emulator::start();
+    for i in 0..4 {
+        s.dashboard(&format!("d{i}"), &format!("Dash {i}"), "up");
+    }
+    let up = format!(
+        "  url: {}\n  auth:\n    token_file: {}\n  builtin_dashboard: false\n  dashboards: [{}]\n  datasource: {{url: {}}}\n  timeout: 2s\n  request_timeout: 60s\n  retries: 5\n",
+        g.url(),
+        token.display(),
+        s.path("dash").display(),
+        g.prometheus_url()
+    );
+    g.fault("POST /api/dashboards/db", Fault::Hang, 100);
+    let t = Instant::now();
+    let (code, out, err) = cli(&s, &up, &["apply", "--service-manager", "none", "--output", "json"]);
+    assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let errors = doc["errors"].to_string();
+    assert!(errors.contains("`grafana.timeout` (2s) passed"), "{errors}");
+    let landed: Vec<&str> = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"].as_str().is_some_and(|k| k.starts_with("grafana")))
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(landed.contains(&"monstack-prometheus") && landed.contains(&"monstack"), "{doc:#}");
+}
