@@ -1233,10 +1233,14 @@ fn cli_plan_with_grafana_down_reports_on_stderr_and_json_and_apply_ends_at_the_d
     );
     let (code, out, err) = cli(&s, &down, &["plan", "--service-manager", "none"]);
     assert_eq!(code, Some(1), "{out}\n{err}");
-    assert!(err.contains("error: grafana at `http://127.0.0.1:") && err.contains("not reachable"), "{err}");
+    assert!(
+        err.contains("error: grafana at `http://127.0.0.1:") && err.contains("not reachable"),
+        "{err}"
+    );
     assert!(!out.contains("no changes") && !out.contains("error:"), "stdout: {out}");
     assert!(out.contains("plan: incomplete"), "{out}");
-    let (code, out, err) = cli(&s, &down, &["plan", "--service-manager", "none", "--output", "json"]);
+    let (code, out, err) =
+        cli(&s, &down, &["plan", "--service-manager", "none", "--output", "json"]);
     assert_eq!(code, Some(1));
     let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert!(doc["errors"][0].as_str().unwrap().contains("not reachable"), "{doc:#}");
@@ -1256,7 +1260,8 @@ fn cli_plan_with_grafana_down_reports_on_stderr_and_json_and_apply_ends_at_the_d
     );
     g.fault("POST /api/dashboards/db", Fault::Hang, 100);
     let t = Instant::now();
-    let (code, out, err) = cli(&s, &up, &["apply", "--service-manager", "none", "--output", "json"]);
+    let (code, out, err) =
+        cli(&s, &up, &["apply", "--service-manager", "none", "--output", "json"]);
     assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
     assert_eq!(code, Some(1), "{out}\n{err}");
     let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
@@ -1270,4 +1275,27 @@ fn cli_plan_with_grafana_down_reports_on_stderr_and_json_and_apply_ends_at_the_d
         .filter_map(|r| r["name"].as_str())
         .collect();
     assert!(landed.contains(&"monstack-prometheus") && landed.contains(&"monstack"), "{doc:#}");
+}
+
+#[test]
+fn a_datasource_edited_in_grafana_is_drift_shown_and_restored() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    let l = s.load(&g, "  builtin_dashboard: false\n");
+    grafana::apply(&l, &s.state()).unwrap();
+    let mut ds = g.datasources()[0].clone();
+    ds["url"] = json!("http://elsewhere:9090");
+    ds.as_object_mut().unwrap().remove("_secrets");
+    let (st, _) = g.call("PUT", "/api/datasources/uid/monstack-prometheus", Some(ds));
+    assert_eq!(st, 200);
+    let plan = grafana::plan(&l, &s.state()).unwrap();
+    let c = find(&plan, "monstack-prometheus");
+    assert_eq!(c.action, Action::Update);
+    assert!(c.detail.as_deref().unwrap_or("").contains("changed in Grafana"), "{c:?}");
+    assert!(c.diff.as_deref().unwrap().contains("elsewhere"), "{c:?}");
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.datasources()[0]["url"], json!(g.prometheus_url()));
+    g.reset_counters();
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.writes(), 0, "{:?}", g.write_log());
 }

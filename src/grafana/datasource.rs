@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde_json::{json, Map, Value};
 
 use super::client::{read_secret_file, Client, Response, Retry};
-use super::fingerprint::{Record, Store};
+use super::fingerprint::{digest, Ledger, Record, Store, Written};
 use super::Error;
 use crate::config::{Loaded, SecretRef};
 use crate::report::{Action, Change};
@@ -51,6 +51,18 @@ impl std::fmt::Debug for Desired {
 }
 
 impl Desired {
+    /// The ledger key.
+    fn key(&self) -> String {
+        format!("datasource/{}", self.uid)
+    }
+
+    /// Fingerprint of the fields monstack manages (secrets have their own HMAC).
+    fn fingerprint(&self) -> String {
+        let fields: Map<String, Value> =
+            self.managed().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        digest(&Value::Object(fields))
+    }
+
     /// The datasource from `grafana.datasource`; secrets read from their env var or file.
     pub(crate) fn from_config(loaded: &Loaded) -> Result<Desired, Error> {
         let c = &loaded.config;
@@ -160,6 +172,10 @@ pub(crate) struct Plan {
     clear: Vec<String>,
     /// Human-readable field diff, secrets masked.
     diff: Vec<String>,
+    /// Grafana's copy matches: the ledger only needs Grafana's current version.
+    record: Option<Written>,
+    /// Why (drift), for the report.
+    detail: Option<String>,
 }
 
 impl Plan {
@@ -171,6 +187,8 @@ impl Plan {
         }
         if let Some(from) = &self.adopt_from {
             c.detail = Some(format!("adopt existing datasource by name (uid `{from}` -> `{uid}`)"));
+        } else {
+            c.detail = self.detail.clone();
         }
         c
     }
@@ -181,7 +199,12 @@ fn object(uid: &str) -> String {
 }
 
 /// Read the datasource (by uid, then by name) and decide the action. Reads only.
-pub(crate) fn observe(client: &Client, d: &Desired, store: &Store) -> Result<Plan, Error> {
+pub(crate) fn observe(
+    client: &Client,
+    d: &Desired,
+    store: &Store,
+    ledger: &Ledger,
+) -> Result<Plan, Error> {
     let obj = object(&d.uid);
     let mut adopt_from = None;
     // API-FACTS §2.4: 200 with the full DTO (version, secureJsonFields) or 404.
@@ -218,11 +241,20 @@ pub(crate) fn observe(client: &Client, d: &Desired, store: &Store) -> Result<Pla
             send_secrets: !d.secrets.is_empty(),
             clear: Vec::new(),
             diff,
+            record: None,
+            detail: None,
         });
     };
 
+    // The ledger: desired fields unchanged and Grafana's version unmoved = the fields
+    // are as monstack wrote them, whatever Grafana made of them on save.
+    let written = ledger.get(&d.key());
+    let have_version = ledger_version(&existing);
+    let desired_same =
+        adopt_from.is_none() && written.as_ref().is_some_and(|w| w.desired == d.fingerprint());
+    let unmoved = desired_same && written.as_ref().is_some_and(|w| w.version == have_version);
     let mut diff = Vec::new();
-    for (k, want) in d.managed() {
+    for (k, want) in d.managed().into_iter().filter(|_| !unmoved) {
         let mut have = existing.get(k).cloned().unwrap_or(Value::Null);
         if k == "jsonData" && have.is_null() {
             have = json!({}); // API-FACTS §2.2: stored jsonData defaults to {}
@@ -249,11 +281,32 @@ pub(crate) fn observe(client: &Client, d: &Desired, store: &Store) -> Result<Pla
             diff.push(format!("~ secureJsonData.{k}: (hidden, {why})"));
         }
     }
+    let fields_differ = !diff.is_empty();
     for k in &clear {
         diff.push(format!("- secureJsonData.{k}: (hidden, removed from config)"));
     }
     let action = if diff.is_empty() { Action::Unchanged } else { Action::Update };
-    Ok(Plan { action, existing: Some(existing), adopt_from, send_secrets, clear, diff })
+    let record = (action == Action::Unchanged && !unmoved)
+        .then(|| Written { desired: d.fingerprint(), version: have_version });
+    let detail = (fields_differ && desired_same)
+        .then(|| "changed in Grafana since monstack wrote it; restoring".to_string());
+    Ok(Plan {
+        action,
+        existing: Some(existing),
+        adopt_from,
+        send_secrets,
+        clear,
+        diff,
+        record,
+        detail,
+    })
+}
+
+/// The ledger version of a datasource DTO: `id/version` (API-FACTS §2.4).
+fn ledger_version(dto: &Value) -> String {
+    let id = dto.get("id").cloned().unwrap_or(Value::Null);
+    let v = dto.get("version").cloned().unwrap_or(Value::Null);
+    format!("{id}/{v}")
 }
 
 /// Carry out `plan`; on success record the secrets' fingerprint.
@@ -262,6 +315,7 @@ pub(crate) fn apply(
     d: &Desired,
     plan: &Plan,
     store: &Store,
+    ledger: &Ledger,
 ) -> Result<Change, Error> {
     let obj = object(&d.uid);
     let mut body = Map::new();
@@ -299,8 +353,14 @@ pub(crate) fn apply(
             .all(|k| fields.and_then(|f| f.get(k)).and_then(Value::as_bool).unwrap_or(false));
         Ok(same.then(|| Response { status: r.status, body: json!({"datasource": r.body}) }))
     };
+    // The DTO Grafana answered a write with (API-FACTS §2.2/§2.5: `datasource`).
+    let mut answered: Option<Value> = None;
     match (&plan.action, &plan.existing) {
-        (Action::Unchanged, _) => {}
+        (Action::Unchanged, _) => {
+            if let Some(r) = &plan.record {
+                ledger.set(&d.key(), Some(r.clone()));
+            }
+        }
         (_, None) => {
             // API-FACTS §2.2: POST; 409 when the name or uid already exists.
             let r = client.send_with(
@@ -311,7 +371,7 @@ pub(crate) fn apply(
                 Retry::Verify(&check),
             )?;
             match r.status.as_u16() {
-                200 => {}
+                200 => answered = r.body.get("datasource").cloned(),
                 409 => {
                     return Err(Error::api(
                         &obj,
@@ -353,7 +413,7 @@ pub(crate) fn apply(
                 Retry::Verify(&check),
             )?;
             match r.status.as_u16() {
-                200 => {}
+                200 => answered = r.body.get("datasource").cloned(),
                 409 => {
                     let hint = if r.message().contains("same name") {
                         "another datasource already has this name; rename one of them"
@@ -391,6 +451,8 @@ pub(crate) fn apply(
             store.fingerprint_or_create(&d.secrets)?
         };
         store.save(&d.uid, &Record { fingerprint, keys })?;
+        let version = answered.as_ref().map(ledger_version);
+        ledger.set(&d.key(), version.map(|version| Written { desired: d.fingerprint(), version }));
     }
     let mut change = plan.change(&d.uid);
     let health = health(client, &d.uid);

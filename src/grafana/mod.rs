@@ -182,7 +182,7 @@ pub fn plan(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Vec<Change>> {
 pub fn plan_with(loaded: &Loaded, state_dir: &Path, wait: Wait) -> anyhow::Result<Vec<Change>> {
     let Some(ctx) = Session::open(loaded, state_dir, wait)? else { return Ok(Vec::new()) };
     let g = &loaded.config.grafana;
-    let ds = datasource::observe(&ctx.client, &ctx.ds, &ctx.store)?;
+    let ds = datasource::observe(&ctx.client, &ctx.ds, &ctx.store, &ctx.ledger)?;
     let mut changes = vec![ds.change(&ctx.ds.uid)];
     let parents = dashboard::observe_parents(
         &ctx.client,
@@ -321,8 +321,8 @@ fn apply_session(loaded: &Loaded, ctx: &Session) -> Result<Vec<Change>, Failed> 
         not_attempted: rest,
     };
     let mut landed = Vec::new();
-    let ds = datasource::observe(client, &ctx.ds, &ctx.store)
-        .and_then(|p| datasource::apply(client, &ctx.ds, &p, &ctx.store));
+    let ds = datasource::observe(client, &ctx.ds, &ctx.store, &ctx.ledger)
+        .and_then(|p| datasource::apply(client, &ctx.ds, &p, &ctx.store, &ctx.ledger));
     match ds {
         Ok(c) => landed.push(c),
         Err(e) => return Err(fail(landed, e, all_names(0))),
