@@ -25,6 +25,14 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// As an `io::Error` of the same kind, its message naming the operation and path.
+    pub fn into_io(self) -> io::Error {
+        let Error::Io { op, path, source } = self;
+        io::Error::new(source.kind(), format!("cannot {op} `{}`: {source}", path.display()))
+    }
+}
+
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Error + 'a {
     move |source| Error::Io { op, path: path.to_path_buf(), source }
 }

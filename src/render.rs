@@ -10,15 +10,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::cli::{Context, InitArgs, OutputFormat, RenderArgs};
 use crate::config::{self, ComponentKind, GrafanaMode, Loaded};
-use crate::error::{with_hint, ConfigError, ConfigErrors};
+use crate::error::{ConfigError, ConfigErrors};
 use crate::paths::Root;
 
 /// The embedded templates, by the file name `--templates DIR` overrides them with.
@@ -36,71 +33,7 @@ pub const DEFAULT_RULES: &str = include_str!("../assets/rules/snowflake_mcp_rule
 /// The commented monstack.yaml that `monstack init` writes; it parses to the defaults.
 pub const INIT_CONFIG: &str = include_str!("../assets/monstack.yaml");
 
-/// What a rendered file is, so apply knows how to validate and what to reload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileRole {
-    /// prometheus.yml (validated with promtool check config; change => reload).
-    PrometheusConfig,
-    /// An alert rule file (promtool check rules; change => reload).
-    PrometheusRules,
-    /// alertmanager.yml (amtool check-config; change => reload Alertmanager).
-    AlertmanagerConfig,
-    /// A systemd unit (systemd-analyze verify; change => daemon-reload + restart).
-    Unit(ComponentKind),
-    /// /etc/logrotate.d/* (logrotate -d).
-    Logrotate,
-    /// /etc/rsyslog.d/*.conf (change => restart rsyslog).
-    Rsyslog,
-    /// Grafana provisioning YAML (grafana.mode: files).
-    GrafanaProvisioning,
-    /// Grafana dashboard JSON (grafana.mode: files).
-    GrafanaDashboard,
-}
-
-impl FileRole {
-    /// Stable name for JSON output: `prometheus_config`, `unit:prometheus`, ...
-    pub fn label(&self) -> String {
-        match self {
-            Self::PrometheusConfig => "prometheus_config".into(),
-            Self::PrometheusRules => "prometheus_rules".into(),
-            Self::AlertmanagerConfig => "alertmanager_config".into(),
-            Self::Unit(kind) => format!("unit:{kind}"),
-            Self::Logrotate => "logrotate".into(),
-            Self::Rsyslog => "rsyslog".into(),
-            Self::GrafanaProvisioning => "grafana_provisioning".into(),
-            Self::GrafanaDashboard => "grafana_dashboard".into(),
-        }
-    }
-}
-
-/// One file the host should receive.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RenderedFile {
-    /// Absolute host path, e.g. `/etc/systemd/system/prometheus.service`.
-    pub path: PathBuf,
-    pub content: Vec<u8>,
-    /// Permission bits, e.g. 0o644; 0o640 for files holding secrets.
-    pub mode: u32,
-    pub owner: Option<String>,
-    pub group: Option<String>,
-    pub role: FileRole,
-    /// Secret values present in `content`, to be masked in diffs and plans.
-    pub secrets: Vec<String>,
-}
-
-impl RenderedFile {
-    fn plain(path: impl Into<PathBuf>, content: impl Into<Vec<u8>>, role: FileRole) -> Self {
-        Self {
-            path: path.into(),
-            content: content.into(),
-            mode: 0o644,
-            owner: None,
-            group: None,
-            role,
-            secrets: Vec::new(),
-        }
-    }
-}
+pub use crate::hostfile::{FileRole, RenderedFile};
 
 /// How to run one component: the same argv feeds the systemd unit and `direct` mode.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,100 +75,12 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
     let mut files = Vec::new();
 
     if c.prometheus.enabled {
-        let p = &c.prometheus;
-        let mut rules = Vec::new();
-        if p.default_rules {
-            rules.push((config::DEFAULT_RULES_FILE.to_string(), DEFAULT_RULES.as_bytes().to_vec()));
-        }
-        for (i, rf) in p.rule_files.iter().enumerate() {
-            let path = loaded.resolve(rf);
-            let content = fs::read(&path).map_err(|e| {
-                loaded.error_at(
-                    &format!("prometheus.rule_files[{i}]"),
-                    format!("cannot read rule file `{}`: {e}", path.display()),
-                )
-            })?;
-            let name = rf.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            rules.push((name, content));
-        }
-        let alertmanagers: Vec<String> = if !p.alertmanagers.is_empty() {
-            p.alertmanagers.clone()
-        } else if c.alertmanager.enabled {
-            vec![c.alertmanager.component().local_address()]
-        } else {
-            Vec::new()
-        };
-        let ctx = json!({
-            "global": p.global,
-            "rule_files": rules.iter().map(|(n, _)| format!("rules/{n}")).collect::<Vec<_>>(),
-            "alertmanagers": alertmanagers,
-            "scrape_configs": p.scrape_configs,
-        });
-        files.push(RenderedFile::plain(
-            p.install_dir.join("prometheus.yml"),
-            render(&tera, "prometheus.yml.tera", &ctx)?,
-            FileRole::PrometheusConfig,
-        ));
-        for (name, content) in rules {
-            files.push(RenderedFile::plain(
-                p.install_dir.join("rules").join(name),
-                content,
-                FileRole::PrometheusRules,
-            ));
-        }
+        files.extend(prometheus_files(loaded, &tera)?);
     }
-
     if c.alertmanager.enabled {
-        let a = &c.alertmanager;
-        let mut secrets = Vec::new();
-        let smtp = match &a.smtp {
-            Some(s) => {
-                let password = smtp_password(loaded)?;
-                if let Some(pw) = &password {
-                    secrets.push(pw.clone());
-                }
-                json!({
-                    "smarthost": s.smarthost,
-                    "from": s.from,
-                    "auth_username": s.auth_username,
-                    "password": password,
-                    "require_tls": s.require_tls,
-                })
-            }
-            None => Value::Null,
-        };
-        let ctx = json!({ "smtp": smtp, "route": a.route, "receivers": a.receivers });
-        files.push(RenderedFile {
-            path: a.install_dir.join("alertmanager.yml"),
-            content: render(&tera, "alertmanager.yml.tera", &ctx)?.into_bytes(),
-            // Can hold the SMTP password: readable by root and the service's group only.
-            mode: 0o640,
-            owner: Some("root".into()),
-            group: Some(a.user.clone()),
-            role: FileRole::AlertmanagerConfig,
-            secrets,
-        });
+        files.push(alertmanager_file(loaded, &tera)?);
     }
-
-    for spec in &specs {
-        let comp = c.component(spec.kind);
-        let mut argv = vec![spec.binary.to_string_lossy().into_owned()];
-        argv.extend(spec.args.iter().cloned());
-        let ctx = json!({
-            "component": spec.kind.name(),
-            "description": description(spec.kind),
-            "documentation": documentation(spec.kind),
-            "user": spec.user,
-            "argv": argv,
-            "data_dir": comp.data_dir,
-            "reloadable": spec.kind != ComponentKind::NodeExporter,
-        });
-        files.push(RenderedFile::plain(
-            Path::new("/etc/systemd/system").join(spec.kind.unit()),
-            render(&tera, "unit.service.tera", &ctx)?,
-            FileRole::Unit(spec.kind),
-        ));
-    }
+    files.extend(unit_files(loaded, &tera, &specs)?);
 
     if c.logrotate.enabled {
         for e in &c.logrotate.entries {
@@ -262,6 +107,118 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
         files.extend(crate::grafana::provisioning_files(loaded)?);
     }
     Ok(files)
+}
+
+/// prometheus.yml and the rule files (the default rules, then the configured ones).
+fn prometheus_files(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<Vec<RenderedFile>> {
+    let c = &loaded.config;
+    let mut out = Vec::new();
+    let p = &c.prometheus;
+    let mut rules = Vec::new();
+    if p.default_rules {
+        rules.push((config::DEFAULT_RULES_FILE.to_string(), DEFAULT_RULES.as_bytes().to_vec()));
+    }
+    for (i, rf) in p.rule_files.iter().enumerate() {
+        let path = loaded.resolve(rf);
+        let content = fs::read(&path).map_err(|e| {
+            loaded.error_at(
+                &format!("prometheus.rule_files[{i}]"),
+                format!("cannot read rule file `{}`: {e}", path.display()),
+            )
+        })?;
+        let name = rf.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        rules.push((name, content));
+    }
+    let alertmanagers: Vec<String> = if !p.alertmanagers.is_empty() {
+        p.alertmanagers.clone()
+    } else if c.alertmanager.enabled {
+        vec![loaded.local_address(ComponentKind::Alertmanager)]
+    } else {
+        Vec::new()
+    };
+    let ctx = json!({
+        "global": p.global,
+        "rule_files": rules.iter().map(|(n, _)| format!("rules/{n}")).collect::<Vec<_>>(),
+        "alertmanagers": alertmanagers,
+        "scrape_configs": p.scrape_configs,
+    });
+    out.push(RenderedFile::plain(
+        p.install_dir.join("prometheus.yml"),
+        render(tera, "prometheus.yml.tera", &ctx)?,
+        FileRole::PrometheusConfig,
+    ));
+    for (name, content) in rules {
+        out.push(RenderedFile::plain(
+            p.install_dir.join("rules").join(name),
+            content,
+            FileRole::PrometheusRules,
+        ));
+    }
+    Ok(out)
+}
+
+/// alertmanager.yml: mode 0640 (it can hold the SMTP password, listed for masking).
+fn alertmanager_file(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<RenderedFile> {
+    let c = &loaded.config;
+    let a = &c.alertmanager;
+    let mut secrets = Vec::new();
+    let smtp = match &a.smtp {
+        Some(s) => {
+            let password = smtp_password(loaded)?;
+            if let Some(pw) = &password {
+                secrets.push(pw.clone());
+            }
+            json!({
+                "smarthost": s.smarthost,
+                "from": s.from,
+                "auth_username": s.auth_username,
+                "password": password,
+                "require_tls": s.require_tls,
+            })
+        }
+        None => Value::Null,
+    };
+    let ctx = json!({ "smtp": smtp, "route": a.route, "receivers": a.receivers });
+    Ok(RenderedFile {
+        path: a.install_dir.join("alertmanager.yml"),
+        content: render(tera, "alertmanager.yml.tera", &ctx)?.into_bytes(),
+        // Can hold the SMTP password: readable by root and the service's group only.
+        mode: 0o640,
+        owner: Some("root".into()),
+        group: Some(a.user.clone()),
+        role: FileRole::AlertmanagerConfig,
+        secrets,
+    })
+}
+
+/// One systemd unit per enabled component, running the spec's argv.
+fn unit_files(
+    loaded: &Loaded,
+    tera: &tera::Tera,
+    specs: &[ServiceSpec],
+) -> anyhow::Result<Vec<RenderedFile>> {
+    let c = &loaded.config;
+    let mut out = Vec::new();
+    for spec in specs {
+        let comp = c.component(spec.kind);
+        let mut argv = vec![spec.binary.to_string_lossy().into_owned()];
+        argv.extend(spec.args.iter().cloned());
+        let ctx = json!({
+            "component": spec.kind.name(),
+            "description": description(spec.kind),
+            "documentation": documentation(spec.kind),
+            "user": spec.user,
+            "argv": argv,
+            "data_dir": comp.data_dir,
+            "reloadable": spec.kind != ComponentKind::NodeExporter,
+        });
+        out.push(RenderedFile::plain(
+            Path::new("/etc/systemd/system").join(spec.kind.unit()),
+            render(tera, "unit.service.tera", &ctx)?,
+            FileRole::Unit(spec.kind),
+        ));
+    }
+    Ok(out)
 }
 
 /// The argv of each enabled component with host paths mapped into `root`
@@ -332,64 +289,10 @@ pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<Service
             user: comp.user.clone(),
             binary: root.host(current.join(kind.binaries()[0])),
             args,
-            ready_address: comp.local_address(),
+            ready_address: loaded.local_address(kind),
         });
     }
     Ok(specs)
-}
-
-/// `monstack init`.
-pub fn cmd_init(ctx: &Context, args: &InitArgs) -> anyhow::Result<i32> {
-    let path = ctx.config_path.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATHS[0]));
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", dir.display()))?;
-    }
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true);
-    if args.force {
-        opts.create(true).truncate(true);
-    } else {
-        opts.create_new(true);
-    }
-    let mut file = match opts.open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(with_hint(
-                anyhow::anyhow!("`{}` already exists", path.display()),
-                "pass --force to overwrite it",
-            ));
-        }
-        Err(e) => anyhow::bail!("cannot write `{}`: {e}", path.display()),
-    };
-    file.write_all(INIT_CONFIG.as_bytes())
-        .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?;
-    ctx.info(format!("wrote {}", path.display()));
-    Ok(0)
-}
-
-/// `monstack render`.
-pub fn cmd_render(ctx: &Context, args: &RenderArgs) -> anyhow::Result<i32> {
-    let loaded = ctx.load_config()?;
-    // Everything is rendered in memory first: a bad config writes nothing.
-    let files = render_all(&loaded, args.templates.as_deref())?;
-    write_tree(&args.out, &files)?;
-    match ctx.output {
-        OutputFormat::Json => {
-            let summary = RenderSummary {
-                out: &args.out,
-                files: files.iter().map(FileSummary::from).collect(),
-            };
-            println!("{}", serde_json::to_string_pretty(&summary)?);
-        }
-        OutputFormat::Human => {
-            for f in &files {
-                println!("{:04o} {}", f.mode, f.path.display());
-            }
-        }
-    }
-    ctx.info(format!("rendered {} files into {}", files.len(), args.out.display()));
-    Ok(0)
 }
 
 /// Write rendered files under `out` (laid out relative to /) with their modes.
@@ -409,35 +312,6 @@ pub fn write_tree(out: &Path, files: &[RenderedFile]) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot chmod `{}`: {e}", dest.display()))?;
     }
     Ok(())
-}
-
-#[derive(Serialize)]
-struct RenderSummary<'a> {
-    out: &'a Path,
-    files: Vec<FileSummary>,
-}
-
-#[derive(Serialize)]
-struct FileSummary {
-    path: PathBuf,
-    mode: String,
-    owner: Option<String>,
-    group: Option<String>,
-    role: String,
-    bytes: usize,
-}
-
-impl From<&RenderedFile> for FileSummary {
-    fn from(f: &RenderedFile) -> Self {
-        Self {
-            path: f.path.clone(),
-            mode: format!("{:04o}", f.mode),
-            owner: f.owner.clone(),
-            group: f.group.clone(),
-            role: f.role.label(),
-            bytes: f.content.len(),
-        }
-    }
 }
 
 /// A YAML scalar that parses back to exactly `s`: a double-quoted string with
@@ -655,8 +529,8 @@ mod tests {
                 .collect();
             let q = yaml_scalar(&s);
             let doc = format!("a:\n  b: {q}\n  c:\n    - {q}\n");
-            let v: serde_yaml::Value =
-                serde_yaml::from_str(&doc).unwrap_or_else(|e| panic!("{s:?} -> {q}: {e}"));
+            let v: serde_norway::Value =
+                serde_norway::from_str(&doc).unwrap_or_else(|e| panic!("{s:?} -> {q}: {e}"));
             assert_eq!(v["a"]["b"].as_str(), Some(s.as_str()), "{q}");
             assert_eq!(v["a"]["c"][0].as_str(), Some(s.as_str()), "{q}");
         }

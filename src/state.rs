@@ -5,7 +5,7 @@
 //! Layout:
 //! - `apply.lock`          flock'ed by a running apply; holds its pid
 //! - `service-manager`     `systemd`, `direct` or `none` (what apply used)
-//! - `pending`             service actions owed (survives a killed apply)
+//! - `pending`             service actions owed (survives a killed apply), a JSON [`Owed`] a line
 //! - `backups/`            previous content of every file apply replaced
 //! - `run/<name>.pid`      pids of processes `direct` started
 //! - `log/<name>.log`      their stdout and stderr
@@ -17,10 +17,12 @@ use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 use crate::atomic_fs::{self, Owner};
-use crate::cli::ServiceManagerKind;
-use crate::config::Loaded;
+use crate::config::{ComponentKind, Loaded};
 use crate::paths::Root;
+use crate::services::kind::ServiceManagerKind;
 
 /// The state dir of one config under one root.
 #[derive(Debug, Clone)]
@@ -96,16 +98,15 @@ impl StateDir {
         Ok(())
     }
 
-    /// Service actions owed by an earlier apply that was interrupted, e.g.
-    /// `reload prometheus`. Empty when none.
-    pub fn pending(&self) -> BTreeSet<String> {
+    /// Service actions owed by an earlier apply that was interrupted. Empty when none.
+    pub fn pending(&self) -> BTreeSet<Owed> {
         fs::read_to_string(self.pending_file())
-            .map(|s| s.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+            .map(|s| s.lines().filter_map(Owed::parse).collect())
             .unwrap_or_default()
     }
 
     /// Record service actions owed before the files that need them land.
-    pub fn set_pending(&self, items: &BTreeSet<String>) -> anyhow::Result<()> {
+    pub fn set_pending(&self, items: &BTreeSet<Owed>) -> anyhow::Result<()> {
         if items.is_empty() {
             return self.clear_pending();
         }
@@ -114,7 +115,7 @@ impl StateDir {
         }
         let mut s = String::new();
         for i in items {
-            s.push_str(i);
+            s.push_str(&serde_json::to_string(i)?);
             s.push('\n');
         }
         atomic_fs::write_atomic(&self.pending_file(), s.as_bytes(), 0o644, Owner::default())?;
@@ -127,6 +128,34 @@ impl StateDir {
             Ok(()) => Ok(atomic_fs::sync_dir(&self.path)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(anyhow::Error::new(e).context("cannot remove the pending-actions file")),
+        }
+    }
+}
+
+/// A service action the journal says is owed: files it depends on landed, the action
+/// itself may not have run yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Owed {
+    Restart(ComponentKind),
+    Reload(ComponentKind),
+    /// rsyslog re-reads its drop-ins only at start.
+    RestartRsyslog,
+}
+
+impl Owed {
+    /// One journal line: JSON (`{"restart":"prometheus"}`), or the words earlier
+    /// versions wrote (`restart prometheus`). Anything else is skipped.
+    fn parse(line: &str) -> Option<Self> {
+        let line = line.trim();
+        if let Ok(o) = serde_json::from_str(line) {
+            return Some(o);
+        }
+        match line.split_once(' ')? {
+            ("restart", "rsyslog") => Some(Self::RestartRsyslog),
+            ("restart", k) => ComponentKind::from_name(k).map(Self::Restart),
+            ("reload", k) => ComponentKind::from_name(k).map(Self::Reload),
+            _ => None,
         }
     }
 }
@@ -212,9 +241,16 @@ mod tests {
         assert_eq!(s.recorded_manager(), None);
         s.record_manager(ServiceManagerKind::Direct).unwrap();
         assert_eq!(s.recorded_manager(), Some(ServiceManagerKind::Direct));
-        let items: BTreeSet<String> = ["reload prometheus".to_string()].into();
+        let items: BTreeSet<Owed> =
+            [Owed::Reload(ComponentKind::Prometheus), Owed::RestartRsyslog].into();
         s.set_pending(&items).unwrap();
         assert_eq!(s.pending(), items);
+        let text = fs::read_to_string(s.pending_file()).unwrap();
+        assert_eq!(text, "{\"reload\":\"prometheus\"}\n\"restart_rsyslog\"\n");
+        fs::write(s.pending_file(), "restart node_exporter\nrestart rsyslog\nnonsense\n").unwrap();
+        let legacy: BTreeSet<Owed> =
+            [Owed::Restart(ComponentKind::NodeExporter), Owed::RestartRsyslog].into();
+        assert_eq!(s.pending(), legacy, "lines of earlier versions are read");
         s.clear_pending().unwrap();
         assert!(s.pending().is_empty());
     }

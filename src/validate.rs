@@ -14,8 +14,6 @@ use std::process::Command;
 
 use serde::Serialize;
 
-use crate::cli::{Context, OutputFormat, ValidateArgs};
-use crate::error::ExitWith;
 use crate::paths::Root;
 use crate::render::{self, FileRole, RenderedFile};
 
@@ -132,14 +130,9 @@ pub enum ValidationError {
 }
 
 impl ValidationError {
-    /// Replace every secret in the tool's message with `****`.
+    /// Mask every secret in the tool's message ([`crate::secrets::mask`]).
     pub fn mask(self, secrets: &[String]) -> Self {
-        let hide = |mut m: String| {
-            for s in secrets.iter().filter(|s| !s.is_empty()) {
-                m = m.replace(s.as_str(), "****");
-            }
-            m
-        };
+        let hide = |m: String| crate::secrets::mask(&m, secrets);
         match self {
             Self::Rejected { tool, file, message } => {
                 Self::Rejected { tool, file, message: hide(message) }
@@ -174,6 +167,27 @@ pub fn validate_file(
     path: &Path,
     tools: &Tools,
 ) -> Result<Checked, ValidationError> {
+    check_file(role, path, tools, true)
+}
+
+/// [`validate_file`] for a candidate about to replace a live file: a Prometheus config
+/// is checked with `--syntax-only`, as its rule files are checked on their own (its
+/// `rule_files` point at the live paths).
+pub fn validate_candidate(
+    role: FileRole,
+    path: &Path,
+    tools: &Tools,
+) -> Result<Checked, ValidationError> {
+    check_file(role, path, tools, false)
+}
+
+/// The one validator runner behind [`validate_file`] and [`validate_candidate`].
+fn check_file(
+    role: FileRole,
+    path: &Path,
+    tools: &Tools,
+    with_rules: bool,
+) -> Result<Checked, ValidationError> {
     let Some(tool) = Tool::for_role(role) else {
         return check_builtin(role, path);
     };
@@ -182,8 +196,12 @@ pub fn validate_file(
     };
     match tool {
         Tool::Promtool => {
-            let sub = if role == FileRole::PrometheusConfig { "config" } else { "rules" };
-            run_exit_code(tool, bin, &["check", sub], path)
+            let args: &[&str] = match role {
+                FileRole::PrometheusConfig if with_rules => &["check", "config"],
+                FileRole::PrometheusConfig => &["check", "config", "--syntax-only"],
+                _ => &["check", "rules"],
+            };
+            run_exit_code(tool, bin, args, path)
         }
         Tool::Amtool => run_exit_code(tool, bin, &["check-config"], path),
         Tool::SystemdAnalyze => systemd_verify(bin, path),
@@ -219,141 +237,6 @@ pub fn validate_rendered(files: &[RenderedFile], tools: &Tools) -> anyhow::Resul
             FileCheck { path: f.path.clone(), role: f.role, result }
         })
         .collect())
-}
-
-/// `monstack validate`.
-pub fn cmd_validate(ctx: &Context, args: &ValidateArgs) -> anyhow::Result<i32> {
-    let loaded = ctx.load_config()?;
-    let files = render::render_all(&loaded, args.templates.as_deref())?;
-    let tools = Tools::from_path();
-    let checks = validate_rendered(&files, &tools)?;
-
-    let mut failed = 0;
-    let mut rows = Vec::new();
-    for c in &checks {
-        let (status, tool, message, notes) = match &c.result {
-            // No validator exists for an rsyslog drop-in.
-            Ok(ok) if ok.tool.is_none() && c.role == FileRole::Rsyslog => {
-                ("skipped", None, None, ok.notes.clone())
-            }
-            Ok(ok) => ("ok", ok.tool, None, ok.notes.clone()),
-            Err(e @ ValidationError::ToolMissing { tool, .. }) => {
-                if args.strict {
-                    failed += 1;
-                    eprintln!("error: {e}");
-                } else if !ctx.quiet {
-                    eprintln!("warning: {e}");
-                }
-                (
-                    if args.strict { "error" } else { "unchecked" },
-                    Some(*tool),
-                    Some(e.to_string()),
-                    vec![],
-                )
-            }
-            Err(e) => {
-                failed += 1;
-                crate::error::report(&anyhow::Error::msg(e.to_string()));
-                let tool = match e {
-                    ValidationError::Rejected { tool, .. } => Some(*tool),
-                    _ => None,
-                };
-                ("invalid", tool, Some(e.to_string()), vec![])
-            }
-        };
-        if !ctx.quiet {
-            for n in &notes {
-                eprintln!("note: {}: {n}", c.path.display());
-            }
-        }
-        rows.push(Row { path: c.path.clone(), role: c.role.label(), tool, status, message, notes });
-    }
-    let counts = Counts::of(&rows);
-    match ctx.output {
-        OutputFormat::Json => {
-            let summary = Summary { valid: failed == 0, counts: counts.clone(), files: rows };
-            println!("{}", serde_json::to_string_pretty(&summary)?);
-        }
-        OutputFormat::Human => {
-            for r in &rows {
-                let tool = r.tool.map(|t| t.program()).unwrap_or("-");
-                println!("{:<9} {:<15} {}", r.status, tool, r.path.display());
-            }
-        }
-    }
-    if failed > 0 {
-        eprintln!("error: {failed} of {} files failed validation", checks.len());
-        return Err(ExitWith(crate::error::exit::FAILURE).into());
-    }
-    ctx.info(counts.to_string());
-    Ok(0)
-}
-
-#[derive(Serialize)]
-struct Summary {
-    valid: bool,
-    #[serde(flatten)]
-    counts: Counts,
-    files: Vec<Row>,
-}
-
-/// What was actually checked: a file no validator ran on is never counted as valid.
-#[derive(Debug, Clone, Serialize)]
-struct Counts {
-    /// Files a validator (or monstack itself) checked.
-    checked: usize,
-    /// Files not checked because their validator is not installed.
-    unchecked: usize,
-    /// Files no validator exists for (the rsyslog drop-in).
-    without_validator: usize,
-    /// The validators not found, in report order.
-    missing_validators: Vec<Tool>,
-}
-
-impl Counts {
-    fn of(rows: &[Row]) -> Self {
-        let mut missing: Vec<Tool> = rows
-            .iter()
-            .filter(|r| matches!(r.status, "unchecked" | "error"))
-            .filter_map(|r| r.tool)
-            .collect();
-        missing.sort();
-        missing.dedup();
-        let count = |f: &dyn Fn(&str) -> bool| rows.iter().filter(|r| f(r.status)).count();
-        Self {
-            checked: count(&|s| matches!(s, "ok" | "invalid")),
-            unchecked: count(&|s| matches!(s, "unchecked" | "error")),
-            without_validator: count(&|s| s == "skipped"),
-            missing_validators: missing,
-        }
-    }
-}
-
-impl fmt::Display for Counts {
-    /// E.g. `0 checked, 7 unchecked: validators missing (promtool, amtool); 1 file has no validator (rsyslog)`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} checked and valid", self.checked)?;
-        if self.unchecked > 0 {
-            let names: Vec<&str> = self.missing_validators.iter().map(|t| t.program()).collect();
-            write!(f, ", {} unchecked: validators missing ({})", self.unchecked, names.join(", "))?;
-        }
-        if self.without_validator > 0 {
-            let s = if self.without_validator == 1 { "file has" } else { "files have" };
-            write!(f, "; {} {s} no validator (rsyslog)", self.without_validator)?;
-        }
-        Ok(())
-    }
-}
-
-#[derive(Serialize)]
-struct Row {
-    path: PathBuf,
-    role: String,
-    tool: Option<Tool>,
-    status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-    notes: Vec<String>,
 }
 
 struct Output {
@@ -554,7 +437,7 @@ fn check_builtin(role: FileRole, path: &Path) -> Result<Checked, ValidationError
         }
         FileRole::GrafanaProvisioning => {
             let text = fs::read(path).map_err(|e| malformed(e.to_string()))?;
-            serde_yaml::from_slice::<serde_yaml::Value>(&text)
+            serde_norway::from_slice::<serde_norway::Value>(&text)
                 .map_err(|e| malformed(e.to_string()))?;
         }
         _ => {}

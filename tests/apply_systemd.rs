@@ -2,6 +2,8 @@
 //! `systemctl` that records its argv and keeps unit state in files, and the planner
 //! is given a systemd-like manager over a real installed tree, to show which changes
 //! mean daemon-reload, restart or reload.
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/mirror.rs"]
 mod mirror;
 #[path = "support/stack.rs"]
@@ -9,12 +11,12 @@ mod stack;
 
 use std::path::{Path, PathBuf};
 
-use monstack::apply::resources::{self, PlanInput};
-use monstack::cli::{NetArgs, ServiceManagerKind};
 use monstack::config::ComponentKind;
 use monstack::paths::Root;
+use monstack::plan::{self, PlanInput};
 use monstack::render::ServiceSpec;
 use monstack::report::Action;
+use monstack::services::ServiceManagerKind;
 use monstack::services::{Running, ServiceManager, Systemd};
 use monstack::state::StateDir;
 
@@ -131,14 +133,12 @@ fn plan_services(s: &stack::Stack) -> (bool, Vec<(String, Action)>) {
     let root = Root::new(&s.root);
     let state = StateDir::new(&root, &loaded);
     let mgr = AllRunning { root: root.clone(), restarted: Default::default() };
-    let net = NetArgs { offline: true, locked: false, arch: None };
-    let plan = resources::plan(&PlanInput {
+    let plan = plan::plan(&PlanInput {
         root: &root,
         loaded: &loaded,
         state: &state,
         templates: None,
         manager: &mgr,
-        net: &net,
         grafana: false,
     })
     .unwrap();
@@ -243,14 +243,12 @@ fn a_failed_restart_restores_the_unit_daemon_reloads_then_restarts_on_it() {
     let loaded = monstack::config::load(&s.config).unwrap();
     let root = Root::new(&s.root);
     let state = StateDir::new(&root, &loaded);
-    let net = NetArgs { offline: true, locked: false, arch: None };
-    let plan = resources::plan(&PlanInput {
+    let plan = plan::plan(&PlanInput {
         root: &root,
         loaded: &loaded,
         state: &state,
         templates: None,
         manager: &sd,
-        net: &net,
         grafana: false,
     })
     .unwrap();
@@ -338,14 +336,12 @@ fn a_changed_rsyslog_drop_in_restarts_rsyslog_under_systemd_only() {
     let root = Root::new(&s.root);
     let state = StateDir::new(&root, &loaded);
     let mgr = AllRunning { root: root.clone(), restarted: Default::default() };
-    let net = NetArgs { offline: true, locked: false, arch: None };
-    let plan = resources::plan(&PlanInput {
+    let plan = plan::plan(&PlanInput {
         root: &root,
         loaded: &loaded,
         state: &state,
         templates: None,
         manager: &mgr,
-        net: &net,
         grafana: false,
     })
     .unwrap();
@@ -368,13 +364,12 @@ fn a_changed_rsyslog_drop_in_restarts_rsyslog_under_systemd_only() {
         "{done:?}"
     );
     // Converged: nothing left to restart.
-    let plan = resources::plan(&PlanInput {
+    let plan = plan::plan(&PlanInput {
         root: &root,
         loaded: &loaded,
         state: &state,
         templates: None,
         manager: &mgr,
-        net: &net,
         grafana: false,
     })
     .unwrap();
@@ -388,13 +383,11 @@ fn systemd_with_a_root_is_a_usage_error_that_changes_nothing() {
     std::fs::write(&cfg, "grafana:\n  enabled: false\n").unwrap();
     let root = t.path().join("root");
     for cmd in ["apply", "plan"] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_monstack"))
-            .args([cmd, "--service-manager", "systemd", "--root"])
-            .arg(&root)
-            .arg("--config")
-            .arg(&cfg)
-            .output()
-            .unwrap();
+        let out = bin::Monstack::new()
+            .args([cmd, "--service-manager", "systemd"])
+            .root(&root)
+            .config(&cfg)
+            .output();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(64), "{cmd}: {stderr}");
         assert!(stderr.contains("cannot be combined with --root"), "{cmd}: {stderr}");

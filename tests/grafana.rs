@@ -1,5 +1,7 @@
 //! Grafana upsert through the library (`grafana::plan` / `grafana::apply`) against the
 //! loopback Grafana emulator: idempotence, adoption, faults, prune, secrets, files mode.
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/grafana_emulator.rs"]
 mod grafana_emulator;
 
@@ -69,23 +71,23 @@ impl Setup {
             url = g.url(),
             prom = g.prometheus_url(),
         );
-        let mut doc: serde_yaml::Value = serde_yaml::from_str(&base).unwrap();
+        let mut doc: serde_norway::Value = serde_norway::from_str(&base).unwrap();
         if !extra.trim().is_empty() {
-            let over: serde_yaml::Value =
-                serde_yaml::from_str(&format!("grafana:\n{extra}")).unwrap();
+            let over: serde_norway::Value =
+                serde_norway::from_str(&format!("grafana:\n{extra}")).unwrap();
             merge(&mut doc, over);
         }
-        doc["state_dir"] = serde_yaml::Value::from(self.state().display().to_string());
-        let text = serde_yaml::to_string(&doc).unwrap();
+        doc["state_dir"] = serde_norway::Value::from(self.state().display().to_string());
+        let text = serde_norway::to_string(&doc).unwrap();
         let path = self.path("monstack.yaml");
         std::fs::write(&path, &text).unwrap();
         config::load(&path).unwrap_or_else(|e| panic!("config invalid: {e}\n{text}"))
     }
 }
 
-fn merge(base: &mut serde_yaml::Value, over: serde_yaml::Value) {
+fn merge(base: &mut serde_norway::Value, over: serde_norway::Value) {
     match (base, over) {
-        (serde_yaml::Value::Mapping(b), serde_yaml::Value::Mapping(o)) => {
+        (serde_norway::Value::Mapping(b), serde_norway::Value::Mapping(o)) => {
             for (k, v) in o {
                 match b.get_mut(&k) {
                     Some(slot) => merge(slot, v),
@@ -615,11 +617,11 @@ fn files_mode_renders_provisioning_and_uses_no_api() {
     assert_eq!(ds.role, FileRole::GrafanaProvisioning);
     assert_eq!(ds.mode, 0o640);
     assert_eq!(ds.secrets, vec!["files-secret".to_string()]);
-    let y: serde_yaml::Value = serde_yaml::from_slice(&ds.content).unwrap();
+    let y: serde_norway::Value = serde_norway::from_slice(&ds.content).unwrap();
     assert_eq!(y["datasources"][0]["uid"], "monstack-prometheus");
     assert_eq!(y["datasources"][0]["url"], "http://prom:9090");
     assert_eq!(y["datasources"][0]["secureJsonData"]["basicAuthPassword"], "files-secret");
-    let p: serde_yaml::Value = serde_yaml::from_slice(&files[1].content).unwrap();
+    let p: serde_norway::Value = serde_norway::from_slice(&files[1].content).unwrap();
     assert_eq!(p["providers"][0]["options"]["path"], "/var/lib/grafana/dashboards/monstack");
     assert_eq!(p["providers"][0]["folderUid"], "monstack");
     assert_eq!(p["providers"][0]["disableDeletion"], false, "prune maps to deletion");
@@ -1206,12 +1208,15 @@ fn cli(s: &Setup, grafana_yaml: &str, args: &[&str]) -> (Option<i32>, String, St
     .unwrap();
     let root = s.path("root");
     std::fs::create_dir_all(&root).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_monstack"))
-        .args(["--config", cfg.to_str().unwrap(), "--root", root.to_str().unwrap()])
+    // GRAFANA_* variables of the environment must not stand in for the token file.
+    let out = bin::Monstack::new()
+        .config(&cfg)
+        .root(&root)
         .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("NO_COLOR", "1")
+        .command()
+        .env_remove("GRAFANA_TOKEN")
+        .env_remove("GRAFANA_USER")
+        .env_remove("GRAFANA_PASSWORD")
         .output()
         .unwrap();
     (

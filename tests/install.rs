@@ -1,5 +1,7 @@
 //! `monstack install`, `lock`, `bundle`, `rollback` against a loopback mirror of
 //! release tarballs packed from the real Debian binaries.
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/mirror.rs"]
 mod mirror;
 #[path = "support/release.rs"]
@@ -140,7 +142,7 @@ fn lock_then_locked_install_and_a_stale_lock_is_an_error() {
     let sha = release::sha256_file(&tarball(&v));
     assert!(r.stdout.contains(&sha), "{}", r.stdout);
     let lock = fs::read_to_string(s.lock()).unwrap();
-    let parsed: serde_yaml::Value = serde_yaml::from_str(&lock).unwrap();
+    let parsed: serde_norway::Value = serde_norway::from_str(&lock).unwrap();
     let e = &parsed["components"][0];
     assert_eq!(e["component"].as_str(), Some("prometheus"));
     assert_eq!(e["version"].as_str(), Some(v.as_str()));

@@ -1,6 +1,9 @@
 //! `monstack init` and `monstack render` run as a user would: the built binary on
 //! real files, its output checked by snapshots and by the real promtool/amtool.
 
+#[path = "support/bin.rs"]
+mod bin;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -12,12 +15,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_monstack");
 
 /// Run monstack in `dir` with a scrubbed environment.
 fn monstack(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir).args(args).env_remove("MONSTACK_CONFIG").env("NO_COLOR", "1");
+    let mut cmd = bin::Monstack::new().dir(dir).args(args);
     for (k, v) in env {
-        cmd.env(k, v);
+        cmd = cmd.env(k, v);
     }
-    cmd.output().expect("run monstack")
+    cmd.output()
 }
 
 fn stderr(o: &Output) -> String {
@@ -58,13 +60,13 @@ fn files_under(root: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn yaml(path: &Path) -> serde_yaml::Value {
-    serde_yaml::from_str(&fs::read_to_string(path).unwrap())
+fn yaml(path: &Path) -> serde_norway::Value {
+    serde_norway::from_str(&fs::read_to_string(path).unwrap())
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn config_yaml(c: &Config) -> String {
-    serde_yaml::to_string(c).unwrap()
+    serde_norway::to_string(c).unwrap()
 }
 
 #[test]
@@ -96,19 +98,19 @@ fn init_writes_a_commented_config_that_loads_as_the_defaults() {
 
 /// Every key path of the schema as `Config::default()` serializes it (`a.b`, `a[].b`;
 /// a sequence contributes its first item's keys), with whether it is a leaf.
-fn key_paths(v: &serde_yaml::Value, prefix: &str, out: &mut Vec<(String, bool)>) {
+fn key_paths(v: &serde_norway::Value, prefix: &str, out: &mut Vec<(String, bool)>) {
     match v {
-        serde_yaml::Value::Mapping(m) => {
+        serde_norway::Value::Mapping(m) => {
             for (k, v) in m {
                 let k = k.as_str().expect("string keys");
                 let path = if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
-                let leaf = !matches!(v, serde_yaml::Value::Mapping(m) if !m.is_empty())
-                    && !matches!(v, serde_yaml::Value::Sequence(s) if s.first().is_some_and(|i| i.is_mapping()));
+                let leaf = !matches!(v, serde_norway::Value::Mapping(m) if !m.is_empty())
+                    && !matches!(v, serde_norway::Value::Sequence(s) if s.first().is_some_and(|i| i.is_mapping()));
                 out.push((path.clone(), leaf));
                 key_paths(v, &path, out);
             }
         }
-        serde_yaml::Value::Sequence(s) => {
+        serde_norway::Value::Sequence(s) => {
             if let Some(first) = s.first() {
                 key_paths(first, &format!("{prefix}[]"), out);
             }
@@ -119,7 +121,7 @@ fn key_paths(v: &serde_yaml::Value, prefix: &str, out: &mut Vec<(String, bool)>)
 
 fn schema_keys() -> Vec<(String, bool)> {
     let mut keys = Vec::new();
-    key_paths(&serde_yaml::to_value(Config::default()).unwrap(), "", &mut keys);
+    key_paths(&serde_norway::to_value(Config::default()).unwrap(), "", &mut keys);
     assert!(keys.len() > 100, "walked the whole schema: {keys:?}");
     keys
 }
@@ -167,8 +169,8 @@ fn readme_reference_documents_every_config_key() {
 /// `monstack init` writes every key, so the scaffold is a complete, commented reference.
 #[test]
 fn init_scaffold_lists_every_config_key() {
-    let scaffold: serde_yaml::Value =
-        serde_yaml::from_str(include_str!("../assets/monstack.yaml")).unwrap();
+    let scaffold: serde_norway::Value =
+        serde_norway::from_str(include_str!("../assets/monstack.yaml")).unwrap();
     let mut missing = Vec::new();
     for (path, _) in schema_keys() {
         let mut v = &scaffold;
@@ -178,7 +180,7 @@ fn init_scaffold_lists_every_config_key() {
                 None => (part, false),
             };
             v = match v.get(key) {
-                Some(x) if item => x.get(0).unwrap_or(&serde_yaml::Value::Null),
+                Some(x) if item => x.get(0).unwrap_or(&serde_norway::Value::Null),
                 Some(x) => x,
                 None => {
                     missing.push(path.clone());

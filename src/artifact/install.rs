@@ -131,16 +131,12 @@ impl Record {
         fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
     }
 
-    /// Write atomically (temp file + rename).
+    /// Write atomically ([`crate::atomic_fs::write_atomic`]).
     pub fn write(&self, path: &Path) -> io::Result<()> {
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("json.tmp");
         let mut body = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
         body.push(b'\n');
-        fs::write(&tmp, body)?;
-        fs::rename(&tmp, path)
+        crate::atomic_fs::write_atomic(path, &body, 0o644, Default::default())
+            .map_err(crate::atomic_fs::Error::into_io)
     }
 }
 

@@ -58,7 +58,7 @@ impl LockFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(Error::Read { path: path.into(), source }),
         };
-        let lock: LockFile = serde_yaml::from_str(&text)
+        let lock: LockFile = serde_norway::from_str(&text)
             .map_err(|e| Error::Parse { path: path.into(), detail: e.to_string() })?;
         if lock.version != 1 {
             return Err(Error::Parse {
@@ -69,15 +69,14 @@ impl LockFile {
         Ok(Some(lock))
     }
 
-    /// Write atomically (temp file + rename).
+    /// Write atomically ([`crate::atomic_fs::write_atomic`]).
     pub fn write(&self, path: &Path) -> Result<(), Error> {
         let mut sorted = self.clone();
         sorted.components.sort_by_key(|e| e.component);
-        let body = serde_yaml::to_string(&sorted).expect("lock file serialises");
-        let tmp = path.with_extension("lock.tmp");
-        let werr = |source| Error::Write { path: path.into(), source };
-        std::fs::write(&tmp, format!("{HEADER}{body}")).map_err(werr)?;
-        std::fs::rename(&tmp, path).map_err(werr)
+        let body = serde_norway::to_string(&sorted).expect("lock file serialises");
+        let text = format!("{HEADER}{body}");
+        crate::atomic_fs::write_atomic(path, text.as_bytes(), 0o644, Default::default())
+            .map_err(|e| Error::Write { path: path.into(), source: e.into_io() })
     }
 
     /// The entry for a component, whatever its version.

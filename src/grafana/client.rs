@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use super::Error;
-use crate::config::{parse_duration, Grafana, Loaded};
+use crate::config::{Grafana, Loaded};
 
 /// How requests authenticate. `Debug` never shows the secret.
 #[derive(Clone)]
@@ -159,12 +159,11 @@ impl Client {
         {
             return Err(Error::CredentialsInUrl);
         }
-        let timeout = parse_duration(&g.request_timeout).unwrap_or(Duration::from_secs(30));
-        let mut b = Http::builder()
+        let timeout = loaded.resolved.grafana_request_timeout;
+        let mut b = crate::http::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(g.concurrency.max(1) * 2)
-            .user_agent(concat!("monstack/", env!("CARGO_PKG_VERSION")));
+            .pool_max_idle_per_host(g.concurrency.max(1) * 2);
         if let Some(ca) = &g.ca_file {
             let path = loaded.resolve(ca);
             let pem = std::fs::read(&path)
@@ -193,7 +192,7 @@ impl Client {
             attempts: g.retries.max(1),
             backoff: Duration::from_millis(200),
             request_timeout: timeout,
-            max_retry_after: parse_duration(&g.max_retry_after).unwrap_or(Duration::from_secs(30)),
+            max_retry_after: loaded.resolved.grafana_max_retry_after,
             max_retry_after_label: g.max_retry_after.clone(),
             deadline: None,
             version: OnceLock::new(),

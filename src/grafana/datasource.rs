@@ -68,7 +68,7 @@ impl Desired {
         let c = &loaded.config;
         let d = &c.grafana.datasource;
         let url = if d.url.is_empty() {
-            format!("http://{}", c.prometheus.component().local_address())
+            format!("http://{}", loaded.local_address(crate::config::ComponentKind::Prometheus))
         } else {
             d.url.clone()
         };
@@ -361,87 +361,8 @@ pub(crate) fn apply(
                 ledger.set(&d.key(), Some(r.clone()));
             }
         }
-        (_, None) => {
-            // API-FACTS §2.2: POST; 409 when the name or uid already exists.
-            let r = client.send_with(
-                Method::POST,
-                "/api/datasources",
-                Some(&Value::Object(body)),
-                &obj,
-                Retry::Verify(&check),
-            )?;
-            match r.status.as_u16() {
-                200 => answered = r.body.get("datasource").cloned(),
-                409 => {
-                    return Err(Error::api(
-                        &obj,
-                        &r,
-                        "another datasource took this name or uid since it was read; re-run `monstack apply`",
-                    ))
-                }
-                _ => return Err(Error::api(&obj, &r, "")),
-            }
-        }
-        (_, Some(existing)) => {
-            // API-FACTS §2.5: PUT is a full replace, so unmanaged fields are carried
-            // over from what Grafana returned; `version` makes it optimistic.
-            for k in [
-                "user",
-                "database",
-                "basicAuth",
-                "basicAuthUser",
-                "withCredentials",
-                "isDefault",
-                "version",
-            ] {
-                if body.contains_key(k) {
-                    continue;
-                }
-                if let Some(v) = existing.get(k) {
-                    body.insert(k.into(), v.clone());
-                }
-            }
-            let current_uid = plan.adopt_from.as_deref().unwrap_or(&d.uid);
-            let path = format!("/api/datasources/uid/{current_uid}");
-            // With `version` a repeated PUT would meet its own first attempt (409), so
-            // it is read back like a create.
-            let r = client.send_with(
-                Method::PUT,
-                &path,
-                Some(&Value::Object(body)),
-                &obj,
-                Retry::Verify(&check),
-            )?;
-            match r.status.as_u16() {
-                200 => answered = r.body.get("datasource").cloned(),
-                409 => {
-                    let hint = if r.message().contains("same name") {
-                        "another datasource already has this name; rename one of them"
-                    } else {
-                        "the datasource was changed in Grafana while monstack applied; re-run `monstack apply`"
-                    };
-                    return Err(Error::api(&obj, &r, hint));
-                }
-                403 => {
-                    return Err(Error::api(
-                        &obj,
-                        &r,
-                        "the datasource is provisioned from a file in Grafana (read-only); change it there or use `grafana.mode: files`",
-                    ))
-                }
-                400 if plan.adopt_from.is_some() => {
-                    return Err(Error::api(
-                        &obj,
-                        &r,
-                        &format!(
-                            "this Grafana refuses to change a datasource's uid; to adopt `{}` set `grafana.datasource.uid: {current_uid}`",
-                            d.name
-                        ),
-                    ))
-                }
-                _ => return Err(Error::api(&obj, &r, "")),
-            }
-        }
+        (_, None) => answered = create(client, &obj, body, &check)?,
+        (_, Some(existing)) => answered = replace(client, d, plan, &obj, body, existing, &check)?,
     }
     if plan.action != Action::Unchanged {
         let keys: Vec<String> = d.secrets.keys().cloned().collect();
@@ -461,6 +382,100 @@ pub(crate) fn apply(
         None => health,
     });
     Ok(change)
+}
+
+/// Reads the datasource back after a write whose answer was lost.
+type Check<'a> = dyn Fn() -> Result<Option<Response>, Error> + Sync + 'a;
+
+/// API-FACTS §2.2: POST; 409 when the name or uid already exists. Returns the DTO
+/// Grafana answered with.
+fn create(
+    client: &Client,
+    obj: &str,
+    body: Map<String, Value>,
+    check: &Check<'_>,
+) -> Result<Option<Value>, Error> {
+    let r = client.send_with(
+        Method::POST,
+        "/api/datasources",
+        Some(&Value::Object(body)),
+        obj,
+        Retry::Verify(check),
+    )?;
+    match r.status.as_u16() {
+        200 => Ok(r.body.get("datasource").cloned()),
+        409 => Err(Error::api(
+            obj,
+            &r,
+            "another datasource took this name or uid since it was read; re-run `monstack apply`",
+        )),
+        _ => Err(Error::api(obj, &r, "")),
+    }
+}
+
+/// API-FACTS §2.5: PUT is a full replace, so unmanaged fields are carried over from
+/// what Grafana returned; `version` makes it optimistic.
+fn replace(
+    client: &Client,
+    d: &Desired,
+    plan: &Plan,
+    obj: &str,
+    mut body: Map<String, Value>,
+    existing: &Value,
+    check: &Check<'_>,
+) -> Result<Option<Value>, Error> {
+    for k in [
+        "user",
+        "database",
+        "basicAuth",
+        "basicAuthUser",
+        "withCredentials",
+        "isDefault",
+        "version",
+    ] {
+        if body.contains_key(k) {
+            continue;
+        }
+        if let Some(v) = existing.get(k) {
+            body.insert(k.into(), v.clone());
+        }
+    }
+    let current_uid = plan.adopt_from.as_deref().unwrap_or(&d.uid);
+    let path = format!("/api/datasources/uid/{current_uid}");
+    // With `version` a repeated PUT would meet its own first attempt (409), so it is
+    // read back like a create.
+    let r = client.send_with(
+        Method::PUT,
+        &path,
+        Some(&Value::Object(body)),
+        obj,
+        Retry::Verify(check),
+    )?;
+    match r.status.as_u16() {
+        200 => Ok(r.body.get("datasource").cloned()),
+        409 => {
+            let hint = if r.message().contains("same name") {
+                "another datasource already has this name; rename one of them"
+            } else {
+                "the datasource was changed in Grafana while monstack applied; re-run `monstack apply`"
+            };
+            Err(Error::api(obj, &r, hint))
+        }
+        403 => Err(Error::api(
+            obj,
+            &r,
+            "the datasource is provisioned from a file in Grafana (read-only); change it there or use `grafana.mode: files`",
+        )),
+        400 if plan.adopt_from.is_some() => Err(Error::api(
+            obj,
+            &r,
+            &format!(
+                "this Grafana refuses to change a datasource's uid; to adopt `{}` set `grafana.datasource.uid: {current_uid}`",
+                d.name
+            ),
+        )),
+        _ => Err(Error::api(obj, &r, "")),
+    }
 }
 
 /// `GET /api/datasources/uid/{uid}/health` as one line. API-FACTS §2.7: 200 with

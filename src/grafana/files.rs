@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::{dashboard, datasource};
 use crate::config::Loaded;
-use crate::render::{FileRole, RenderedFile};
+use crate::hostfile::{FileRole, RenderedFile};
 
 /// The provisioning files as host files (absolute paths, not yet under `--root`).
 /// The datasource file holds secrets when `secure_json_data` is set: it is then mode
@@ -93,6 +93,6 @@ pub fn provisioning_files(loaded: &Loaded) -> anyhow::Result<Vec<RenderedFile>> 
 }
 
 fn yaml(what: &str, v: &Value) -> Vec<u8> {
-    let body = serde_yaml::to_string(v).unwrap_or_else(|e| panic!("{what} serialises: {e}"));
+    let body = serde_norway::to_string(v).unwrap_or_else(|e| panic!("{what} serialises: {e}"));
     format!("# Managed by monstack; edit monstack.yaml instead.\n{body}").into_bytes()
 }

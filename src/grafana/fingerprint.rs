@@ -13,8 +13,8 @@
 //!   Instead: desired unchanged and Grafana's version unmoved = nothing to do.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac};
@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use super::Error;
+use crate::atomic_fs;
 
 /// What was last sent for one datasource.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -70,16 +71,8 @@ impl Store {
         let _ = std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700));
         let mut key = [0u8; 32];
         std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut key)).map_err(io)?;
-        let tmp = self.dir.join(".fingerprint.key.tmp");
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io)?;
-        f.write_all(&key).and_then(|_| f.sync_all()).map_err(io)?;
-        std::fs::rename(&tmp, self.key_path()).map_err(io)?;
+        atomic_fs::write_atomic(&self.key_path(), &key, 0o600, atomic_fs::Owner::default())
+            .map_err(|e| io(e.into_io()))?;
         Ok(hmac_hex(&key, secrets))
     }
 
@@ -101,11 +94,9 @@ impl Store {
                 _ => Ok(()),
             };
         }
-        std::fs::create_dir_all(&self.dir).map_err(io)?;
-        let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_vec_pretty(record).expect("record serialises");
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)
+        atomic_fs::write_atomic(&path, &text, 0o600, atomic_fs::Owner::default())
+            .map_err(|e| io(e.into_io()))
     }
 }
 

@@ -43,7 +43,7 @@ pub fn health(loaded: &Loaded, state_dir: &Path, timeout: Duration) -> anyhow::R
     let dashboards = dashboard::load_desired(loaded)?;
     // The same client as apply (TLS, credentials, org header), but one quick attempt.
     let mut quick = loaded.clone();
-    quick.config.grafana.request_timeout = format!("{}ms", timeout.as_millis().max(1));
+    quick.resolved.grafana_request_timeout = timeout.max(Duration::from_millis(1));
     quick.config.grafana.retries = 1;
     let client = match client::Client::new(&quick) {
         Ok(c) => c,

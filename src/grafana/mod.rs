@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::config::{parse_duration, GrafanaMode, Loaded};
+use crate::config::{GrafanaMode, Loaded};
 use crate::report::Change;
 
 pub use files::provisioning_files;
@@ -465,12 +465,10 @@ impl Session {
         let dashboards = dashboard::load_desired(loaded)?;
         let ds = datasource::Desired::from_config(loaded)?;
         let mut client = client::Client::new(loaded)?;
-        let timeout = parse_duration(&g.timeout).unwrap_or(Duration::from_secs(300));
-        client.set_deadline(Instant::now() + timeout, &g.timeout);
+        client.set_deadline(Instant::now() + loaded.resolved.grafana_timeout, &g.timeout);
         match wait {
             Wait::Configured => {
-                let wait = parse_duration(&g.wait_timeout).unwrap_or(Duration::from_secs(60));
-                client.wait_ready(wait)?;
+                client.wait_ready(loaded.resolved.grafana_wait_timeout)?;
             }
             Wait::Probe(limit) => client.probe(limit)?,
         }

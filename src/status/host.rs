@@ -5,32 +5,24 @@
 use std::collections::BTreeMap;
 
 use super::{Check, Inputs, Level};
-use crate::apply::resources::{self, FilePlan, PlanInput};
 use crate::artifact;
-use crate::cli::{NetArgs, ServiceManagerKind};
 use crate::config::ComponentKind;
+use crate::plan::{self, FilePlan, PlanInput};
 use crate::render::FileRole;
 use crate::report::Action;
+use crate::services::ServiceManagerKind;
+use crate::state::Owed;
 
 /// Release, service and files checks of every enabled component, plus `host` files
 /// (logrotate, rsyslog) and `grafana` files in files mode.
 pub fn checks(inputs: &Inputs) -> anyhow::Result<Vec<Check>> {
     let Inputs { root, loaded, state, manager, templates, .. } = *inputs;
-    let net = NetArgs { offline: true, locked: false, arch: None };
-    let plan = resources::plan(&PlanInput {
-        root,
-        loaded,
-        state,
-        templates,
-        manager,
-        net: &net,
-        grafana: false,
-    })?;
+    let plan = plan::plan(&PlanInput { root, loaded, state, templates, manager, grafana: false })?;
     let pending = state.pending();
     let mut out = Vec::new();
     for (kind, _) in loaded.config.enabled_components() {
         out.push(release(inputs, kind)?);
-        let owed_reload = pending.contains(&format!("reload {}", kind.name()));
+        let owed_reload = pending.contains(&Owed::Reload(kind));
         out.push(service(&plan, manager.kind(), kind, owed_reload));
     }
     let mut by_component: BTreeMap<&str, Vec<&FilePlan>> = BTreeMap::new();
@@ -96,7 +88,7 @@ fn release(inputs: &Inputs, kind: ComponentKind) -> anyhow::Result<Check> {
 /// The service as the recorded manager sees it. `owed_reload`: an interrupted apply
 /// journaled a reload it never did, so the running config may be older than the file.
 fn service(
-    plan: &resources::Plan,
+    plan: &plan::Plan,
     manager: ServiceManagerKind,
     kind: ComponentKind,
     owed_reload: bool,

@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{Check, Level};
-use crate::apply::lifecycle::metric_value;
 use crate::config::{ComponentKind, Loaded};
+use crate::http::{self as web, metric_value};
 use crate::render::{FileRole, RenderedFile};
 
 /// `(rule file name, group name)` of every group in the rendered rule files.
@@ -17,7 +17,7 @@ pub fn expected_rule_groups(files: &[RenderedFile]) -> BTreeSet<(String, String)
     let mut out = BTreeSet::new();
     for f in files.iter().filter(|f| f.role == FileRole::PrometheusRules) {
         let name = f.path.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let doc: serde_yaml::Value = serde_yaml::from_slice(&f.content).unwrap_or_default();
+        let doc: serde_norway::Value = serde_norway::from_slice(&f.content).unwrap_or_default();
         if let Some(groups) = doc.get("groups").and_then(|g| g.as_sequence()) {
             for g in groups {
                 if let Some(n) = g.get("name").and_then(|n| n.as_str()) {
@@ -37,12 +37,7 @@ struct Http {
 
 impl Http {
     fn new(timeout: Duration) -> Http {
-        let client = reqwest::blocking::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .no_proxy()
-            .build()
-            .expect("http client");
+        let client = web::loopback(timeout, timeout).expect("http client");
         Http { client, timeout }
     }
 
@@ -72,11 +67,7 @@ impl Http {
         if e.is_timeout() {
             return format!("{url}: no answer within {}", humantime::format_duration(self.timeout));
         }
-        let mut cur: &dyn std::error::Error = e;
-        while let Some(next) = cur.source() {
-            cur = next;
-        }
-        format!("{url}: {cur}")
+        format!("{url}: {}", web::root_cause(e))
     }
 }
 
@@ -91,8 +82,7 @@ pub fn prometheus(
         return Vec::new();
     }
     let http = Http::new(timeout);
-    let base =
-        format!("http://{}", loaded.config.component(ComponentKind::Prometheus).local_address());
+    let base = format!("http://{}", loaded.local_address(ComponentKind::Prometheus));
     let mut out = Vec::new();
     if let Err(e) = http.get(&format!("{base}/-/ready")) {
         out.push(Check::new(C, "ready", Level::Fail, e));
@@ -111,7 +101,7 @@ pub fn prometheus(
     let wanted: Vec<String> = if !p.alertmanagers.is_empty() {
         p.alertmanagers.clone()
     } else if loaded.config.alertmanager.enabled {
-        vec![loaded.config.alertmanager.component().local_address()]
+        vec![loaded.local_address(ComponentKind::Alertmanager)]
     } else {
         Vec::new()
     };
@@ -297,8 +287,7 @@ pub fn alertmanager(loaded: &Loaded, timeout: Duration) -> Vec<Check> {
         return Vec::new();
     }
     let http = Http::new(timeout);
-    let base =
-        format!("http://{}", loaded.config.component(ComponentKind::Alertmanager).local_address());
+    let base = format!("http://{}", loaded.local_address(ComponentKind::Alertmanager));
     match http.get(&format!("{base}/-/ready")) {
         Err(e) => vec![Check::new(C, "ready", Level::Fail, e)],
         Ok(_) => vec![
@@ -315,10 +304,7 @@ pub fn node_exporter(loaded: &Loaded, timeout: Duration) -> Vec<Check> {
         return Vec::new();
     }
     let http = Http::new(timeout);
-    let url = format!(
-        "http://{}/metrics",
-        loaded.config.component(ComponentKind::NodeExporter).local_address()
-    );
+    let url = format!("http://{}/metrics", loaded.local_address(ComponentKind::NodeExporter));
     vec![match http.get(&url) {
         Err(e) => Check::new(C, "metrics", Level::Fail, e),
         Ok(text) => {

@@ -1,0 +1,641 @@
+//! Semantic checks of a parsed config: every problem of the file is reported (up to
+//! [`MAX_ERRORS`]), each located at its key by one walk over the text.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use super::locate::{error_in, Index};
+use super::schema::{ComponentKind, Config, SecretRef};
+use super::values::*;
+use crate::error::ConfigError;
+
+/// More problems than this in one file are summed up in one last line.
+pub const MAX_ERRORS: usize = 50;
+
+/// The file under check: where it is and the parsed config.
+pub(super) struct File<'a> {
+    pub path: &'a Path,
+    pub config: &'a Config,
+}
+
+impl File<'_> {
+    /// A path from the config, relative to the config file's directory.
+    fn resolve(&self, p: &Path) -> PathBuf {
+        resolve_against(self.path, p)
+    }
+}
+
+/// Collects the problems of one file.
+struct Checks<'a> {
+    l: &'a File<'a>,
+    index: Index,
+    errs: Vec<ConfigError>,
+}
+
+impl Checks<'_> {
+    fn check(&mut self, ok: bool, field: &str, msg: impl Into<String>) {
+        if !ok {
+            self.errs.push(error_in(self.l.path, &self.index, field, msg));
+        }
+    }
+}
+
+/// All semantic checks; returns every problem found.
+pub(super) fn check(path: &Path, source: &str, config: &Config) -> Vec<ConfigError> {
+    let l = &File { path, config };
+    let mut ck = Checks { l, index: Index::of(source), errs: Vec::new() };
+    downloads(&mut ck, l);
+    components(&mut ck, l);
+    prometheus(&mut ck, l);
+    alertmanager(&mut ck, l);
+    grafana(&mut ck, l);
+    logrotate(&mut ck, l);
+    rsyslog(&mut ck, l);
+    ck.check(l.config.state_dir.is_absolute(), "state_dir", "must be an absolute path");
+    let mut errs = ck.errs;
+    if errs.len() > MAX_ERRORS {
+        let more = errs.len() - MAX_ERRORS;
+        errs.truncate(MAX_ERRORS);
+        errs.push(ConfigError::new(l.path, None, format!("... and {more} more problems")));
+    }
+    errs
+}
+
+/// The `downloads` section.
+fn downloads(ck: &mut Checks, l: &File) {
+    let c = l.config;
+    if let Some(m) = url_problem(&c.downloads.base_url, MIRROR_AUTH) {
+        ck.check(false, "downloads.base_url", m);
+    }
+    const ARCHES: [&str; 13] = [
+        "auto", "amd64", "arm64", "armv5", "armv6", "armv7", "386", "ppc64le", "ppc64", "s390x",
+        "riscv64", "mips64", "mips64le",
+    ];
+    ck.check(
+        ARCHES.contains(&c.downloads.arch.as_str()),
+        "downloads.arch",
+        format!("unknown arch `{}` (one of {})", c.downloads.arch, ARCHES.join(", ")),
+    );
+    if let Some(d) = &c.downloads.local_dir {
+        let p = l.resolve(d);
+        ck.check(p.exists(), "downloads.local_dir", format!("`{}` does not exist", p.display()));
+    }
+}
+
+/// The `components` section.
+fn components(ck: &mut Checks, l: &File) {
+    let c = l.config;
+    for kind in ComponentKind::ALL {
+        let name = kind.name();
+        let comp = &c.component(kind);
+        ck.check(
+            valid_version(&comp.version),
+            &format!("{name}.version"),
+            format!("`{}` is not a release version like 2.45.0", comp.version),
+        );
+        if let Some(sha) = &comp.sha256 {
+            ck.check(
+                sha.len() == 64 && sha.chars().all(|ch| ch.is_ascii_hexdigit()),
+                &format!("{name}.sha256"),
+                "must be 64 hex characters",
+            );
+        }
+        if let Some(m) = comp.base_url.as_deref().and_then(|u| url_problem(u, MIRROR_AUTH)) {
+            ck.check(false, &format!("{name}.base_url"), m);
+        }
+        if let Some(t) = &comp.tarball {
+            let p = l.resolve(t);
+            let problem = if !p.exists() { "does not exist" } else { "is not a file" };
+            ck.check(
+                p.is_file(),
+                &format!("{name}.tarball"),
+                format!("tarball `{}` {problem}", t.display()),
+            );
+        }
+        ck.check(
+            valid_listen_address(&comp.listen_address),
+            &format!("{name}.listen_address"),
+            format!("`{}` is not a host:port listen address", comp.listen_address),
+        );
+        ck.check(
+            valid_user(&comp.user),
+            &format!("{name}.user"),
+            format!("`{}` is not a valid system user name", comp.user),
+        );
+        ck.check(
+            comp.install_dir.is_absolute(),
+            &format!("{name}.install_dir"),
+            "must be an absolute path",
+        );
+        ck.check(
+            comp.data_dir.is_absolute(),
+            &format!("{name}.data_dir"),
+            "must be an absolute path",
+        );
+        let managed = managed_flags(c, kind);
+        for (i, f) in comp.extra_flags.iter().enumerate() {
+            let field = format!("{name}.extra_flags[{i}]");
+            if !f.starts_with("--") || f.contains('\n') {
+                ck.check(false, &field, format!("`{f}` is not a --flag"));
+                continue;
+            }
+            let flag = flag_name(f);
+            if let Some(msg) = removed_flag(kind, &comp.version, flag) {
+                ck.check(false, &field, msg);
+            } else if managed.contains(&flag) {
+                ck.check(
+                    false,
+                    &field,
+                    format!("`{flag}` is set by monstack from the `{name}` section; remove it from extra_flags"),
+                );
+            }
+        }
+    }
+}
+
+/// The `prometheus` section.
+fn prometheus(ck: &mut Checks, l: &File) {
+    let c = l.config;
+    let p = &c.prometheus;
+    ck.check(
+        valid_duration(&p.global.scrape_interval),
+        "prometheus.global.scrape_interval",
+        format!("`{}` is not a Prometheus duration like 15s", p.global.scrape_interval),
+    );
+    ck.check(
+        valid_duration(&p.global.evaluation_interval),
+        "prometheus.global.evaluation_interval",
+        format!("`{}` is not a Prometheus duration like 15s", p.global.evaluation_interval),
+    );
+    if let Some(r) = &p.retention_time {
+        ck.check(
+            valid_duration(r),
+            "prometheus.retention_time",
+            format!("`{r}` is not a Prometheus duration like 15d"),
+        );
+    }
+    let mut seen = HashSet::new();
+    for (i, job) in p.scrape_configs.iter().enumerate() {
+        let f = format!("prometheus.scrape_configs[{i}]");
+        ck.check(!job.job_name.trim().is_empty(), &format!("{f}.job_name"), "must not be empty");
+        ck.check(
+            seen.insert(job.job_name.clone()),
+            &format!("{f}.job_name"),
+            format!("duplicate job name `{}`", job.job_name),
+        );
+        ck.check(!job.targets.is_empty(), &format!("{f}.targets"), "needs at least one target");
+        for (t, target) in job.targets.iter().enumerate() {
+            ck.check(
+                valid_target(target),
+                &format!("{f}.targets[{t}]"),
+                format!("`{target}` is not a host:port target"),
+            );
+        }
+        if let Some(mp) = &job.metrics_path {
+            ck.check(
+                mp.starts_with('/'),
+                &format!("{f}.metrics_path"),
+                format!("`{mp}` must start with /"),
+            );
+        }
+        if let Some(si) = &job.scrape_interval {
+            ck.check(
+                valid_duration(si),
+                &format!("{f}.scrape_interval"),
+                format!("`{si}` is not a Prometheus duration like 30s"),
+            );
+        }
+        for k in job.labels.keys() {
+            ck.check(
+                valid_label_name(k),
+                &format!("{f}.labels.{k}"),
+                format!("`{k}` is not a valid label name"),
+            );
+        }
+    }
+    if let Some(size) = &p.retention_size {
+        ck.check(
+            valid_size(size),
+            "prometheus.retention_size",
+            format!("`{size}` is not a size like 50GB (B, KB, MB, GB, TB, PB, EB)"),
+        );
+    }
+    // Rule files are installed flat under {install_dir}/rules, so names must not collide.
+    let mut rule_names = HashSet::new();
+    if p.default_rules {
+        rule_names.insert(DEFAULT_RULES_FILE.to_string());
+    }
+    for (i, rf) in p.rule_files.iter().enumerate() {
+        let path = l.resolve(rf);
+        ck.check(
+            path.is_file(),
+            &format!("prometheus.rule_files[{i}]"),
+            format!("rule file `{}` does not exist", path.display()),
+        );
+        let base = rf.file_name().map(|b| b.to_string_lossy().into_owned()).unwrap_or_default();
+        ck.check(
+            rule_names.insert(base.clone()),
+            &format!("prometheus.rule_files[{i}]"),
+            format!("another rule file is already installed as `rules/{base}`; rename one of them"),
+        );
+    }
+    for (i, am) in p.alertmanagers.iter().enumerate() {
+        ck.check(
+            valid_target(am),
+            &format!("prometheus.alertmanagers[{i}]"),
+            format!("`{am}` is not a host:port target"),
+        );
+    }
+}
+
+/// The `alertmanager` section.
+fn alertmanager(ck: &mut Checks, l: &File) {
+    let c = l.config;
+    let a = &c.alertmanager;
+    for (field, v) in [
+        ("group_wait", &a.route.group_wait),
+        ("group_interval", &a.route.group_interval),
+        ("repeat_interval", &a.route.repeat_interval),
+    ] {
+        ck.check(
+            valid_duration(v),
+            &format!("alertmanager.route.{field}"),
+            format!("`{v}` is not a duration like 10s"),
+        );
+    }
+    let names: Vec<&str> = a.receivers.iter().map(|r| r.name.as_str()).collect();
+    ck.check(
+        names.contains(&a.route.receiver.as_str()),
+        "alertmanager.route.receiver",
+        format!("receiver `{}` is not defined in alertmanager.receivers", a.route.receiver),
+    );
+    let mut seen = HashSet::new();
+    for (i, r) in a.receivers.iter().enumerate() {
+        ck.check(
+            seen.insert(r.name.clone()),
+            &format!("alertmanager.receivers[{i}].name"),
+            format!("duplicate receiver name `{}`", r.name),
+        );
+        for (j, w) in r.webhook_configs.iter().enumerate() {
+            if let Some(m) = url_problem(
+                &w.url,
+                "Alertmanager would keep them in clear in alertmanager.yml; use an endpoint that needs none",
+            ) {
+                ck.check(false, &format!("alertmanager.receivers[{i}].webhook_configs[{j}].url"), m);
+            }
+        }
+        for (j, e) in r.email_configs.iter().enumerate() {
+            ck.check(
+                e.to.contains('@'),
+                &format!("alertmanager.receivers[{i}].email_configs[{j}].to"),
+                format!("`{}` is not an email address", e.to),
+            );
+        }
+    }
+    let has_email = a.receivers.iter().any(|r| !r.email_configs.is_empty());
+    match &a.smtp {
+        Some(s) => {
+            ck.check(
+                valid_target(&s.smarthost),
+                "alertmanager.smtp.smarthost",
+                format!("`{}` is not a host:port address", s.smarthost),
+            );
+            if let Some(pf) = &s.password_file {
+                let path = l.resolve(pf);
+                ck.check(
+                    path.is_file(),
+                    "alertmanager.smtp.password_file",
+                    format!("`{}` does not exist", path.display()),
+                );
+            }
+            ck.check(
+                !(s.password_env.is_some() && s.password_file.is_some()),
+                "alertmanager.smtp",
+                "set password_env or password_file, not both",
+            );
+        }
+        None => ck.check(
+            !has_email,
+            "alertmanager.smtp",
+            "email receivers need an smtp section (smarthost, from)",
+        ),
+    }
+}
+
+/// The `grafana` section.
+fn grafana(ck: &mut Checks, l: &File) {
+    let c = l.config;
+    let g = &c.grafana;
+    if let Some(m) = url_problem(
+        &g.url,
+        "set grafana.auth.token_env or token_file, or auth.user with auth.password_env or password_file",
+    ) {
+        ck.check(false, "grafana.url", m);
+    }
+    ck.check(
+        valid_duration(&g.wait_timeout),
+        "grafana.wait_timeout",
+        format!("`{}` is not a duration like 60s", g.wait_timeout),
+    );
+    if !g.datasource.url.is_empty() {
+        if let Some(m) = url_problem(
+            &g.datasource.url,
+            "read the password from an env var or file with grafana.datasource.secure_json_data.basicAuthPassword",
+        ) {
+            ck.check(false, "grafana.datasource.url", m);
+        }
+    }
+    ck.check(
+        valid_uid(&g.datasource.uid),
+        "grafana.datasource.uid",
+        format!("`{}` is not a valid Grafana uid (1-40 of a-z A-Z 0-9 - _)", g.datasource.uid),
+    );
+    ck.check(
+        valid_uid(&g.folder.uid),
+        "grafana.folder.uid",
+        format!("`{}` is not a valid Grafana uid (1-40 of a-z A-Z 0-9 - _)", g.folder.uid),
+    );
+    ck.check(
+        matches!(g.datasource.access.as_str(), "proxy" | "direct"),
+        "grafana.datasource.access",
+        format!("`{}` must be proxy or direct", g.datasource.access),
+    );
+    for (field, file) in [
+        ("grafana.auth.token_file", &g.auth.token_file),
+        ("grafana.auth.password_file", &g.auth.password_file),
+        ("grafana.ca_file", &g.ca_file),
+    ] {
+        if let Some(f) = file {
+            let path = l.resolve(f);
+            ck.check(path.is_file(), field, format!("`{}` does not exist", path.display()));
+        }
+    }
+    ck.check(
+        valid_duration(&g.request_timeout)
+            && parse_duration(&g.request_timeout).is_some_and(|d| !d.is_zero()),
+        "grafana.request_timeout",
+        format!("`{}` is not a non-zero duration like 30s", g.request_timeout),
+    );
+    ck.check(
+        (1..=32).contains(&g.concurrency),
+        "grafana.concurrency",
+        format!("{} must be between 1 and 32", g.concurrency),
+    );
+    for (field, value) in
+        [("grafana.timeout", &g.timeout), ("grafana.max_retry_after", &g.max_retry_after)]
+    {
+        ck.check(
+            valid_duration(value) && parse_duration(value).is_some_and(|d| !d.is_zero()),
+            field,
+            format!("`{value}` is not a non-zero duration like 5m"),
+        );
+    }
+    if let Some(p) = &g.folder.parent_uid {
+        ck.check(
+            valid_uid(p),
+            "grafana.folder.parent_uid",
+            format!("`{p}` is not a valid Grafana uid (1-40 of a-z A-Z 0-9 - _)"),
+        );
+        ck.check(
+            p != &g.folder.uid,
+            "grafana.folder.parent_uid",
+            "a folder cannot be its own parent",
+        );
+    }
+    if let Some(path) = &g.folder.path {
+        ck.check(
+            g.folder.parent_uid.is_none(),
+            "grafana.folder.path",
+            "set `path` or `parent_uid`, not both",
+        );
+        ck.check(
+            !path.trim().is_empty() && path.split('/').all(|t| !t.trim().is_empty()),
+            "grafana.folder.path",
+            format!("`{path}` must be folder titles separated by `/`, none empty"),
+        );
+    }
+    let ds = &g.datasource;
+    let mut secret_refs: Vec<(String, &SecretRef)> = ds
+        .secure_json_data
+        .iter()
+        .map(|(k, r)| (format!("grafana.datasource.secure_json_data.{k}"), r))
+        .collect();
+    if let Some(b) = &ds.basic_auth {
+        ck.check(!b.user.is_empty(), "grafana.datasource.basic_auth.user", "must not be empty");
+        ck.check(
+            !ds.secure_json_data.contains_key("basicAuthPassword"),
+            "grafana.datasource.secure_json_data.basicAuthPassword",
+            "set the password in `grafana.datasource.basic_auth.password`, not both",
+        );
+        secret_refs.push(("grafana.datasource.basic_auth.password".into(), &b.password));
+    }
+    for (name, r) in &ds.http_headers {
+        ck.check(
+            !name.is_empty()
+                && name.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_".contains(&c)),
+            &format!("grafana.datasource.http_headers.{name}"),
+            "a header name is letters, digits, `-` and `_`",
+        );
+        secret_refs.push((format!("grafana.datasource.http_headers.{name}"), r));
+    }
+    if let Some(ca) = &ds.tls.ca_file {
+        let path = l.resolve(ca);
+        ck.check(
+            path.is_file(),
+            "grafana.datasource.tls.ca_file",
+            format!("`{}` does not exist", path.display()),
+        );
+        ck.check(
+            !ds.tls.skip_verify,
+            "grafana.datasource.tls",
+            "set `ca_file` or `skip_verify`, not both",
+        );
+    }
+    // Keys monstack writes from the options above may not also be given by hand.
+    let tls = ds.tls.ca_file.is_some() || ds.tls.skip_verify;
+    for key in ds.json_data.keys() {
+        let owned = (tls && matches!(key.as_str(), "tlsAuthWithCACert" | "tlsSkipVerify"))
+            || (!ds.http_headers.is_empty() && key.starts_with("httpHeaderName"));
+        ck.check(
+            !owned,
+            &format!("grafana.datasource.json_data.{key}"),
+            "set by `grafana.datasource.tls` / `http_headers`; remove it here",
+        );
+    }
+    for key in ds.secure_json_data.keys() {
+        let owned = (ds.tls.ca_file.is_some() && key == "tlsCACert")
+            || (!ds.http_headers.is_empty() && key.starts_with("httpHeaderValue"));
+        ck.check(
+            !owned,
+            &format!("grafana.datasource.secure_json_data.{key}"),
+            "set by `grafana.datasource.tls` / `http_headers`; remove it here",
+        );
+    }
+    for (field, secret) in secret_refs {
+        ck.check(
+            secret.env.is_some() != secret.file.is_some(),
+            &field,
+            "needs exactly one of `env` or `file`",
+        );
+        if let Some(f) = &secret.file {
+            let path = l.resolve(f);
+            ck.check(
+                path.is_file(),
+                &format!("{field}.file"),
+                format!("`{}` does not exist", path.display()),
+            );
+        }
+    }
+    for (i, d) in g.dashboards.iter().enumerate() {
+        let path = l.resolve(d);
+        ck.check(
+            path.exists(),
+            &format!("grafana.dashboards[{i}]"),
+            format!("dashboard file `{}` does not exist", path.display()),
+        );
+    }
+}
+
+/// The `logrotate` section.
+fn logrotate(ck: &mut Checks, l: &File) {
+    let c = l.config;
+    let mut seen = HashSet::new();
+    for (i, e) in c.logrotate.entries.iter().enumerate() {
+        let f = format!("logrotate.entries[{i}]");
+        ck.check(
+            valid_file_name(&e.name),
+            &format!("{f}.name"),
+            format!("`{}` is not a plain file name", e.name),
+        );
+        ck.check(
+            seen.insert(e.name.clone()),
+            &format!("{f}.name"),
+            format!("duplicate entry `{}`", e.name),
+        );
+        ck.check(!e.paths.is_empty(), &format!("{f}.paths"), "needs at least one path");
+        for (j, p) in e.paths.iter().enumerate() {
+            ck.check(
+                p.starts_with('/') && !p.contains(char::is_whitespace),
+                &format!("{f}.paths[{j}]"),
+                format!("`{p}` must be an absolute path without spaces"),
+            );
+        }
+        ck.check(
+            matches!(e.frequency.as_str(), "hourly" | "daily" | "weekly" | "monthly" | "yearly"),
+            &format!("{f}.frequency"),
+            format!("`{}` must be hourly, daily, weekly, monthly or yearly", e.frequency),
+        );
+        if let Some(cr) = &e.create {
+            ck.check(
+                cr.mode.len() >= 3
+                    && cr.mode.len() <= 4
+                    && cr.mode.chars().all(|ch| ('0'..='7').contains(&ch)),
+                &format!("{f}.create.mode"),
+                format!("`{}` is not an octal mode like 0644", cr.mode),
+            );
+            ck.check(
+                valid_user(&cr.owner),
+                &format!("{f}.create.owner"),
+                format!("`{}` is not a user name", cr.owner),
+            );
+            ck.check(
+                valid_user(&cr.group),
+                &format!("{f}.create.group"),
+                format!("`{}` is not a group name", cr.group),
+            );
+        }
+        if let Some(script) = &e.postrotate {
+            ck.check(
+                !script.lines().any(|line| line.trim() == "endscript"),
+                &format!("{f}.postrotate"),
+                "must not contain an `endscript` line (monstack closes the script)",
+            );
+        }
+    }
+}
+
+/// The `rsyslog` section.
+fn rsyslog(ck: &mut Checks, l: &File) {
+    let c = l.config;
+    ck.check(
+        valid_file_name(&c.rsyslog.file) && c.rsyslog.file.ends_with(".conf"),
+        "rsyslog.file",
+        format!("`{}` must be a plain file name ending in .conf", c.rsyslog.file),
+    );
+    for (i, r) in c.rsyslog.rules.iter().enumerate() {
+        ck.check(
+            !r.selector.is_empty() && !r.selector.contains(char::is_whitespace),
+            &format!("rsyslog.rules[{i}].selector"),
+            format!("`{}` is not a syslog selector like local0.*", r.selector),
+        );
+        ck.check(
+            !r.action.is_empty() && !r.action.contains('\n'),
+            &format!("rsyslog.rules[{i}].action"),
+            "must be a single-line action",
+        );
+    }
+}
+
+/// File name of the runbook's alert rules under `{install_dir}/rules`.
+pub const DEFAULT_RULES_FILE: &str = "snowflake_mcp_rules.yml";
+
+/// Prometheus flags that 3.0 removed (CHANGELOG 3.0, #14640, #14643): 3.x exits 2 on them.
+pub const PROMETHEUS_FLAGS_REMOVED_IN_3: [(&str, &str); 3] = [
+    ("--storage.tsdb.retention", "use prometheus.retention_time"),
+    ("--alertmanager.timeout", "drop it"),
+    ("--storage.tsdb.allow-overlapping-blocks", "overlapping blocks are always allowed"),
+];
+
+/// The flag name of `--name=value` (or `--name`).
+pub fn flag_name(flag: &str) -> &str {
+    flag.split('=').next().unwrap_or(flag)
+}
+
+/// Major version number of `2.45.0` (0 when unparsable; versions are validated first).
+pub fn version_major(version: &str) -> u64 {
+    version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0)
+}
+
+/// Why `flag` cannot be passed to `kind` at `version`, if the release removed it.
+pub fn removed_flag(kind: ComponentKind, version: &str, flag: &str) -> Option<String> {
+    if kind != ComponentKind::Prometheus || version_major(version) < 3 {
+        return None;
+    }
+    PROMETHEUS_FLAGS_REMOVED_IN_3.iter().find(|(f, _)| *f == flag).map(|(f, instead)| {
+        format!(
+            "`{f}` was removed in Prometheus 3.0 and the target version is {version} ({instead})"
+        )
+    })
+}
+
+/// Flags monstack itself passes to a component (a duplicate in extra_flags is refused).
+pub fn managed_flags(c: &Config, kind: ComponentKind) -> Vec<&'static str> {
+    match kind {
+        ComponentKind::Prometheus => {
+            let p = &c.prometheus;
+            let mut v = vec![
+                "--config.file",
+                "--storage.tsdb.path",
+                "--web.listen-address",
+                "--web.enable-lifecycle",
+            ];
+            if version_major(&p.version) < 3 {
+                v.extend(["--web.console.templates", "--web.console.libraries"]);
+            }
+            if p.retention_time.is_some() {
+                v.push("--storage.tsdb.retention.time");
+            }
+            if p.retention_size.is_some() {
+                v.push("--storage.tsdb.retention.size");
+            }
+            v
+        }
+        ComponentKind::Alertmanager => vec![
+            "--config.file",
+            "--storage.path",
+            "--web.listen-address",
+            "--cluster.listen-address",
+        ],
+        ComponentKind::NodeExporter => vec!["--web.listen-address"],
+    }
+}

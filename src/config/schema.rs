@@ -1,0 +1,794 @@
+//! The schema of `monstack.yaml`: every section with the defaults that reproduce the
+//! runbook. Pure data; checks live in `check`, loading in `load`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole stack.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub downloads: Downloads,
+    pub prometheus: Prometheus,
+    pub alertmanager: Alertmanager,
+    pub node_exporter: NodeExporter,
+    pub grafana: Grafana,
+    pub logrotate: Logrotate,
+    pub rsyslog: Rsyslog,
+    /// Where monstack keeps its state (install records, backups, pid files, lock).
+    pub state_dir: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            downloads: Downloads::default(),
+            prometheus: Prometheus::default(),
+            alertmanager: Alertmanager::default(),
+            node_exporter: NodeExporter::default(),
+            grafana: Grafana::default(),
+            logrotate: Logrotate::default(),
+            rsyslog: Rsyslog::default(),
+            state_dir: PathBuf::from("/var/lib/monstack"),
+        }
+    }
+}
+
+impl Config {
+    /// The common settings of one component.
+    pub fn component(&self, kind: ComponentKind) -> Component {
+        match kind {
+            ComponentKind::Prometheus => self.prometheus.component(),
+            ComponentKind::Alertmanager => self.alertmanager.component(),
+            ComponentKind::NodeExporter => self.node_exporter.component(),
+        }
+    }
+
+    /// Enabled components, in install order.
+    pub fn enabled_components(&self) -> Vec<(ComponentKind, Component)> {
+        ComponentKind::ALL
+            .into_iter()
+            .map(|k| (k, self.component(k)))
+            .filter(|(_, c)| c.enabled)
+            .collect()
+    }
+}
+
+/// Where release tarballs come from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Downloads {
+    /// GitHub-releases-layout base URL: `{base_url}/prometheus/prometheus/releases/download/v{version}/...`.
+    pub base_url: String,
+    /// A local tarball directory (air-gapped hosts); when set, no network is used.
+    pub local_dir: Option<PathBuf>,
+    /// Target architecture (`amd64`, `arm64`, `armv7`, ...); `auto` reads the host.
+    pub arch: String,
+    /// Verified tarballs are kept here for re-installs and rollbacks.
+    pub cache_dir: PathBuf,
+    /// Connect timeout, seconds.
+    pub connect_timeout: u64,
+    /// Read timeout, seconds.
+    pub read_timeout: u64,
+    /// Attempts for a transient failure (connection error, 429, 5xx).
+    pub retries: u32,
+    /// Refuse a tarball that expands to more than this many bytes (tar bomb).
+    pub max_extract_bytes: u64,
+}
+
+impl Default for Downloads {
+    fn default() -> Self {
+        Self {
+            base_url: "https://github.com".into(),
+            local_dir: None,
+            arch: "auto".into(),
+            cache_dir: PathBuf::from("/var/cache/monstack"),
+            connect_timeout: 10,
+            read_timeout: 30,
+            retries: 4,
+            max_extract_bytes: 4 << 30,
+        }
+    }
+}
+
+/// The settings every component section (`prometheus`, `alertmanager`,
+/// `node_exporter`) has, as one value; see [`Config::component`].
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Component {
+    pub enabled: bool,
+    pub version: String,
+    /// Pinned SHA-256 of the tarball (overrides the lock and sha256sums.txt).
+    pub sha256: Option<String>,
+    /// Per-component mirror base URL (overrides `downloads.base_url`).
+    pub base_url: Option<String>,
+    /// This exact release tarball (relative to the config file); no network is used.
+    pub tarball: Option<PathBuf>,
+    /// Install root: releases under `{install_dir}/releases/{version}`, `current` symlink.
+    pub install_dir: PathBuf,
+    /// Data directory owned by the service user.
+    pub data_dir: PathBuf,
+    /// System user (and group) the service runs as.
+    pub user: String,
+    /// `host:port` the component listens on.
+    pub listen_address: String,
+    /// Extra command-line flags appended to the unit's ExecStart.
+    pub extra_flags: Vec<String>,
+}
+
+impl Component {
+    fn new(version: &str, dir: &str, data: &str, user: &str, listen: &str) -> Self {
+        Self {
+            enabled: true,
+            version: version.into(),
+            sha256: None,
+            base_url: None,
+            tarball: None,
+            install_dir: PathBuf::from(dir),
+            data_dir: PathBuf::from(data),
+            user: user.into(),
+            listen_address: listen.into(),
+            extra_flags: Vec::new(),
+        }
+    }
+}
+
+/// The three release components monstack installs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentKind {
+    Prometheus,
+    Alertmanager,
+    NodeExporter,
+}
+
+impl ComponentKind {
+    /// All kinds, in install order.
+    pub const ALL: [ComponentKind; 3] =
+        [ComponentKind::Prometheus, ComponentKind::Alertmanager, ComponentKind::NodeExporter];
+
+    /// Config section and CLI name: `prometheus`, `alertmanager`, `node_exporter`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Prometheus => "prometheus",
+            Self::Alertmanager => "alertmanager",
+            Self::NodeExporter => "node_exporter",
+        }
+    }
+
+    /// Parse a CLI name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == s || (s == "node-exporter" && *k == Self::NodeExporter))
+    }
+
+    /// GitHub project under `prometheus/` and tarball prefix.
+    pub fn project(self) -> &'static str {
+        self.name()
+    }
+
+    /// Binaries shipped in the release tarball.
+    pub fn binaries(self) -> &'static [&'static str] {
+        match self {
+            Self::Prometheus => &["prometheus", "promtool"],
+            Self::Alertmanager => &["alertmanager", "amtool"],
+            Self::NodeExporter => &["node_exporter"],
+        }
+    }
+
+    /// systemd unit name.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Self::Prometheus => "prometheus.service",
+            Self::Alertmanager => "alertmanager.service",
+            Self::NodeExporter => "node_exporter.service",
+        }
+    }
+}
+
+impl std::fmt::Display for ComponentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Declares a component section: the common [`Component`] keys flat at the section's
+/// top level (as the YAML has them) plus the section's own keys. serde's `flatten`
+/// cannot be used: it disables `deny_unknown_fields` and per-section defaults.
+macro_rules! component_section {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct $name {
+            /// Install and run this component.
+            pub enabled: bool,
+            /// Release version, e.g. 2.45.0.
+            pub version: String,
+            /// Pinned SHA-256 of the tarball (overrides the lock and sha256sums.txt).
+            pub sha256: Option<String>,
+            /// Per-component mirror base URL (overrides `downloads.base_url`).
+            pub base_url: Option<String>,
+            /// This exact release tarball (relative to the config file); no network is used.
+            pub tarball: Option<PathBuf>,
+            /// Install root: releases under `{install_dir}/releases/{version}`.
+            pub install_dir: PathBuf,
+            /// Data directory owned by the service user.
+            pub data_dir: PathBuf,
+            /// System user (and group) the service runs as.
+            pub user: String,
+            /// `host:port` the component listens on.
+            pub listen_address: String,
+            /// Extra command-line flags appended to ExecStart.
+            pub extra_flags: Vec<String>,
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            /// The common component settings as one value.
+            pub fn component(&self) -> Component {
+                Component {
+                    enabled: self.enabled,
+                    version: self.version.clone(),
+                    sha256: self.sha256.clone(),
+                    base_url: self.base_url.clone(),
+                    tarball: self.tarball.clone(),
+                    install_dir: self.install_dir.clone(),
+                    data_dir: self.data_dir.clone(),
+                    user: self.user.clone(),
+                    listen_address: self.listen_address.clone(),
+                    extra_flags: self.extra_flags.clone(),
+                }
+            }
+
+            #[allow(clippy::too_many_arguments)]
+            fn from_parts(c: Component, $($field: $ty),*) -> Self {
+                Self {
+                    enabled: c.enabled,
+                    version: c.version,
+                    sha256: c.sha256,
+                    base_url: c.base_url,
+                    tarball: c.tarball,
+                    install_dir: c.install_dir,
+                    data_dir: c.data_dir,
+                    user: c.user,
+                    listen_address: c.listen_address,
+                    extra_flags: c.extra_flags,
+                    $($field),*
+                }
+            }
+        }
+    };
+}
+
+component_section! {
+/// Prometheus server: component settings plus prometheus.yml content.
+pub struct Prometheus {
+    pub global: Global,
+    pub scrape_configs: Vec<ScrapeConfig>,
+    /// Install the runbook's five alerts (assets/rules/snowflake_mcp_rules.yml).
+    pub default_rules: bool,
+    /// Extra rule files (paths relative to the config file), installed beside prometheus.yml.
+    pub rule_files: Vec<PathBuf>,
+    /// Alertmanager targets; empty means the local Alertmanager when it is enabled.
+    pub alertmanagers: Vec<String>,
+    /// `--storage.tsdb.retention.time`, e.g. `15d`.
+    pub retention_time: Option<String>,
+    /// `--storage.tsdb.retention.size`, e.g. `50GB`.
+    pub retention_size: Option<String>,
+}
+}
+
+impl Default for Prometheus {
+    fn default() -> Self {
+        Self::from_parts(
+            Component::new(
+                "2.45.0",
+                "/opt/prometheus",
+                "/opt/prometheus/data",
+                "prometheus",
+                "0.0.0.0:9090",
+            ),
+            Global::default(),
+            vec![
+                ScrapeConfig {
+                    job_name: "snowflake-mcp".into(),
+                    targets: vec!["localhost:8000".into()],
+                    metrics_path: Some("/metrics".into()),
+                    scrape_interval: Some("30s".into()),
+                    labels: BTreeMap::new(),
+                },
+                ScrapeConfig::simple("prometheus", "localhost:9090"),
+                ScrapeConfig::simple("node", "localhost:9100"),
+            ],
+            true,
+            Vec::new(),
+            Vec::new(),
+            None,
+            None,
+        )
+    }
+}
+
+/// prometheus.yml `global`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Global {
+    pub scrape_interval: String,
+    pub evaluation_interval: String,
+    pub external_labels: BTreeMap<String, String>,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Self {
+            scrape_interval: "15s".into(),
+            evaluation_interval: "15s".into(),
+            external_labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// One scrape job, named as in Prometheus.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeConfig {
+    pub job_name: String,
+    pub targets: Vec<String>,
+    #[serde(default)]
+    pub metrics_path: Option<String>,
+    #[serde(default)]
+    pub scrape_interval: Option<String>,
+    /// Labels added to every target of the job.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+impl ScrapeConfig {
+    fn simple(job: &str, target: &str) -> Self {
+        Self {
+            job_name: job.into(),
+            targets: vec![target.into()],
+            metrics_path: None,
+            scrape_interval: None,
+            labels: BTreeMap::new(),
+        }
+    }
+}
+
+component_section! {
+/// Alertmanager: component settings plus alertmanager.yml content.
+pub struct Alertmanager {
+    /// Global SMTP settings for email receivers.
+    pub smtp: Option<Smtp>,
+    /// Top-level route.
+    pub route: Route,
+    /// Receivers the route can name.
+    pub receivers: Vec<Receiver>,
+}
+}
+
+impl Default for Alertmanager {
+    fn default() -> Self {
+        Self::from_parts(
+            Component::new(
+                "0.26.0",
+                "/opt/alertmanager",
+                "/opt/alertmanager/data",
+                "alertmanager",
+                "0.0.0.0:9093",
+            ),
+            Some(Smtp::default()),
+            Route::default(),
+            vec![Receiver {
+                name: "web.hook".into(),
+                email_configs: vec![EmailConfig {
+                    to: "admin@company.com".into(),
+                    subject: Some("Snowflake MCP Alert: {{ .GroupLabels.alertname }}".into()),
+                    body: Some("{{ range .Alerts }}{{ .Annotations.description }}{{ end }}".into()),
+                }],
+                webhook_configs: Vec::new(),
+            }],
+        )
+    }
+}
+
+/// Global SMTP settings for email receivers. The password is never in this file:
+/// it is read from `password_env` or `password_file` at render time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    pub smarthost: String,
+    pub from: String,
+    pub auth_username: Option<String>,
+    /// Environment variable holding the SMTP password.
+    pub password_env: Option<String>,
+    /// File holding the SMTP password (a systemd credential or a mounted secret).
+    pub password_file: Option<PathBuf>,
+    pub require_tls: bool,
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Self {
+            smarthost: "localhost:587".into(),
+            from: "alerts@company.com".into(),
+            auth_username: None,
+            password_env: None,
+            password_file: None,
+            require_tls: true,
+        }
+    }
+}
+
+/// Alertmanager top-level route.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Route {
+    pub receiver: String,
+    pub group_by: Vec<String>,
+    pub group_wait: String,
+    pub group_interval: String,
+    pub repeat_interval: String,
+}
+
+impl Default for Route {
+    fn default() -> Self {
+        Self {
+            receiver: "web.hook".into(),
+            group_by: vec!["alertname".into()],
+            group_wait: "10s".into(),
+            group_interval: "10s".into(),
+            repeat_interval: "1h".into(),
+        }
+    }
+}
+
+/// An Alertmanager receiver.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Receiver {
+    pub name: String,
+    #[serde(default)]
+    pub email_configs: Vec<EmailConfig>,
+    #[serde(default)]
+    pub webhook_configs: Vec<WebhookConfig>,
+}
+
+/// Email notification; subject and body are Alertmanager templates, kept verbatim.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    pub to: String,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+/// Webhook notification.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub url: String,
+    #[serde(default = "yes")]
+    pub send_resolved: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+component_section! {
+/// node_exporter.
+pub struct NodeExporter {}
+}
+
+impl Default for NodeExporter {
+    fn default() -> Self {
+        Self::from_parts(Component::new(
+            "1.6.1",
+            "/opt/node_exporter",
+            "/opt/node_exporter/data",
+            "node_exporter",
+            "0.0.0.0:9100",
+        ))
+    }
+}
+
+/// How monstack talks to Grafana.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum GrafanaMode {
+    /// Upsert through the HTTP API.
+    #[default]
+    Api,
+    /// Render Grafana's own provisioning files instead.
+    Files,
+}
+
+/// Grafana datasource, folder and dashboards.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Grafana {
+    pub enabled: bool,
+    pub url: String,
+    pub mode: GrafanaMode,
+    /// Sent as `X-Grafana-Org-Id`; the user's active org is never switched.
+    pub org_id: Option<u64>,
+    pub auth: GrafanaAuth,
+    /// PEM CA bundle to verify Grafana's TLS certificate.
+    pub ca_file: Option<PathBuf>,
+    /// Skip TLS verification (explicit opt-in only).
+    pub insecure_skip_verify: bool,
+    /// How long to wait for /api/health, e.g. `60s`.
+    pub wait_timeout: String,
+    pub datasource: Datasource,
+    pub folder: Folder,
+    /// Push the built-in runbook dashboard.
+    pub builtin_dashboard: bool,
+    /// Dashboard JSON files or directories (relative to the config file); each needs a uid.
+    pub dashboards: Vec<PathBuf>,
+    /// Delete dashboards in the managed folder that the config no longer lists.
+    pub prune: bool,
+    /// `mode: files`: Grafana's provisioning directory.
+    pub provisioning_dir: PathBuf,
+    /// `mode: files`: where dashboard JSON files are written.
+    pub dashboards_dir: PathBuf,
+    /// Dashboards pushed in parallel (1-32).
+    pub concurrency: usize,
+    /// Attempts for a transient failure (connection error, 429, 5xx).
+    pub retries: u32,
+    /// Timeout of one HTTP request, e.g. `30s`.
+    pub request_timeout: String,
+    /// One deadline for the whole Grafana phase of plan or apply, e.g. `5m`.
+    pub timeout: String,
+    /// The longest `Retry-After` honoured; a server asking for more waits this long.
+    pub max_retry_after: String,
+}
+
+impl Default for Grafana {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            url: "http://localhost:3000".into(),
+            mode: GrafanaMode::Api,
+            org_id: None,
+            auth: GrafanaAuth::default(),
+            ca_file: None,
+            insecure_skip_verify: false,
+            wait_timeout: "60s".into(),
+            datasource: Datasource::default(),
+            folder: Folder::default(),
+            builtin_dashboard: true,
+            dashboards: Vec::new(),
+            prune: false,
+            provisioning_dir: PathBuf::from("/etc/grafana/provisioning"),
+            dashboards_dir: PathBuf::from("/var/lib/grafana/dashboards/monstack"),
+            concurrency: 4,
+            retries: 4,
+            request_timeout: "30s".into(),
+            timeout: "5m".into(),
+            max_retry_after: "30s".into(),
+        }
+    }
+}
+
+/// Where Grafana credentials come from. Values never live in the config itself.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrafanaAuth {
+    /// Env var with a service account token (Bearer).
+    pub token_env: String,
+    /// File with a service account token.
+    pub token_file: Option<PathBuf>,
+    /// Env var with the basic-auth user name.
+    pub user_env: String,
+    /// Basic-auth user name given directly (not a secret).
+    pub user: Option<String>,
+    /// Env var with the basic-auth password.
+    pub password_env: String,
+    /// File with the basic-auth password.
+    pub password_file: Option<PathBuf>,
+}
+
+impl Default for GrafanaAuth {
+    fn default() -> Self {
+        Self {
+            token_env: "GRAFANA_TOKEN".into(),
+            token_file: None,
+            user_env: "GRAFANA_USER".into(),
+            user: None,
+            password_env: "GRAFANA_PASSWORD".into(),
+            password_file: None,
+        }
+    }
+}
+
+/// The Prometheus datasource in Grafana.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Datasource {
+    pub name: String,
+    pub uid: String,
+    /// Prometheus URL as Grafana reaches it; empty means the local Prometheus.
+    pub url: String,
+    pub access: String,
+    pub is_default: bool,
+    pub json_data: BTreeMap<String, serde_json::Value>,
+    /// Write-only datasource secrets (`secureJsonData`), each read from an env var or a file.
+    pub secure_json_data: BTreeMap<String, SecretRef>,
+    /// Basic auth from Grafana to Prometheus (`basicAuth`, `basicAuthUser`,
+    /// `secureJsonData.basicAuthPassword`).
+    pub basic_auth: Option<DatasourceBasicAuth>,
+    /// TLS from Grafana to Prometheus: a CA to trust, or skip verification.
+    pub tls: DatasourceTls,
+    /// Extra HTTP headers Grafana sends to Prometheus; values are secret (env or file).
+    pub http_headers: BTreeMap<String, SecretRef>,
+}
+
+/// Basic auth from Grafana to the datasource.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatasourceBasicAuth {
+    /// The user (not a secret).
+    pub user: String,
+    /// Where the password comes from (`env` or `file`).
+    pub password: SecretRef,
+}
+
+/// TLS settings of the datasource's own connection to Prometheus.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatasourceTls {
+    /// PEM CA bundle Grafana trusts for Prometheus (`tlsAuthWithCACert`, `tlsCACert`).
+    pub ca_file: Option<PathBuf>,
+    /// Skip verification of Prometheus's certificate (`tlsSkipVerify`), explicit opt-in.
+    pub skip_verify: bool,
+}
+
+/// Where one secret value comes from; exactly one of `env` or `file`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretRef {
+    /// Environment variable holding the value.
+    pub env: Option<String>,
+    /// File holding the value (trailing newline stripped).
+    pub file: Option<PathBuf>,
+}
+
+impl Default for Datasource {
+    fn default() -> Self {
+        Self {
+            name: "Prometheus".into(),
+            uid: "monstack-prometheus".into(),
+            url: "http://localhost:9090".into(),
+            access: "proxy".into(),
+            is_default: true,
+            json_data: BTreeMap::new(),
+            secure_json_data: BTreeMap::new(),
+            basic_auth: None,
+            tls: DatasourceTls::default(),
+            http_headers: BTreeMap::new(),
+        }
+    }
+}
+
+/// The Grafana folder monstack manages.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Folder {
+    pub uid: String,
+    pub title: String,
+    /// Nested folders: the uid of an existing folder to create this one in.
+    pub parent_uid: Option<String>,
+    /// Nested folders: the parent folders by title, outermost first (`Platform/Observability`);
+    /// each is found by title under its parent or created. Not with `parent_uid`.
+    pub path: Option<String>,
+}
+
+impl Default for Folder {
+    fn default() -> Self {
+        Self { uid: "monstack".into(), title: "Monitoring".into(), parent_uid: None, path: None }
+    }
+}
+
+/// logrotate policies (one file in /etc/logrotate.d per entry).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Logrotate {
+    pub enabled: bool,
+    pub entries: Vec<LogrotateEntry>,
+}
+
+impl Default for Logrotate {
+    fn default() -> Self {
+        Self { enabled: true, entries: vec![LogrotateEntry::default()] }
+    }
+}
+
+/// One logrotate policy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogrotateEntry {
+    /// File name under /etc/logrotate.d.
+    pub name: String,
+    pub paths: Vec<String>,
+    /// daily, weekly, monthly or yearly.
+    pub frequency: String,
+    pub rotate: u32,
+    pub compress: bool,
+    pub delaycompress: bool,
+    pub missingok: bool,
+    pub notifempty: bool,
+    /// `create MODE OWNER GROUP`.
+    pub create: Option<LogCreate>,
+    /// Commands run after rotation.
+    pub postrotate: Option<String>,
+}
+
+impl Default for LogrotateEntry {
+    fn default() -> Self {
+        Self {
+            name: "snowflake-mcp".into(),
+            paths: vec!["/var/log/snowflake-mcp/*.log".into()],
+            frequency: "daily".into(),
+            rotate: 52,
+            compress: true,
+            delaycompress: true,
+            missingok: true,
+            notifempty: true,
+            create: Some(LogCreate::default()),
+            postrotate: Some("systemctl reload snowflake-mcp".into()),
+        }
+    }
+}
+
+/// logrotate `create` directive.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogCreate {
+    /// Octal mode as a string, e.g. "0644".
+    pub mode: String,
+    pub owner: String,
+    pub group: String,
+}
+
+impl Default for LogCreate {
+    fn default() -> Self {
+        Self { mode: "0644".into(), owner: "snowflake-mcp".into(), group: "snowflake-mcp".into() }
+    }
+}
+
+/// The rsyslog drop-in (its own file in /etc/rsyslog.d, never appended to rsyslog.conf).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rsyslog {
+    pub enabled: bool,
+    /// File name under /etc/rsyslog.d.
+    pub file: String,
+    pub rules: Vec<RsyslogRule>,
+}
+
+impl Default for Rsyslog {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            file: "30-snowflake-mcp.conf".into(),
+            rules: vec![RsyslogRule {
+                selector: "local0.*".into(),
+                action: "/var/log/snowflake-mcp/application.log".into(),
+            }],
+        }
+    }
+}
+
+/// `selector action`, e.g. `local0.* /var/log/x.log`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RsyslogRule {
+    pub selector: String,
+    pub action: String,
+}
