@@ -40,7 +40,9 @@ fn rig(persist: bool) -> Option<Rig> {
         ..Options::default()
     })?;
     let mirror = Mirror::start_on(host.listen(0), mirror_dir);
-    Some(Rig { host, mirror })
+    let r = Rig { host, mirror };
+    r.start_app();
+    Some(r)
 }
 
 /// Extra keys per section (each line indented for its section).
@@ -53,6 +55,29 @@ struct Cfg<'a> {
 }
 
 impl Rig {
+    /// A stand-in for the runbook's application, which the default config scrapes on
+    /// localhost:8000 (`/metrics`), as a transient unit (gone after a reboot).
+    fn start_app(&self) {
+        self.host.write("/srv/snowflake-mcp/metrics", "snowflake_mcp_up 1\n", 0o644);
+        self.host.service(
+            "snowflake-mcp",
+            &[
+                "python3",
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                "/srv/snowflake-mcp",
+                "8000",
+            ],
+        );
+        assert!(
+            self.host.wait_port(8000, Duration::from_secs(20)),
+            "the stand-in app never answered"
+        );
+    }
+
     fn config(&self, c: Cfg) {
         let prom_version = if c.prom_version.is_empty() { PROM } else { c.prom_version };
         let text = format!(
@@ -350,6 +375,7 @@ fn systemd_host_survives_a_reboot() {
     r.config(Cfg::default());
     r.expect(&["apply"], 0);
     r.host.reboot();
+    r.start_app();
     for u in UNITS {
         r.host.ok(&format!("systemctl is-enabled --quiet {u}"));
     }
