@@ -14,8 +14,6 @@ use std::process::Command;
 
 use serde::Serialize;
 
-use crate::cli::{Context, OutputFormat, ValidateArgs};
-use crate::error::ExitWith;
 use crate::paths::Root;
 use crate::render::{self, FileRole, RenderedFile};
 
@@ -44,6 +42,11 @@ impl Tool {
         }
     }
 
+    /// promtool and amtool come with the release; the others are the host's.
+    pub fn judged_per_release(self) -> bool {
+        matches!(self, Self::Promtool | Self::Amtool)
+    }
+
     /// The validator for a file role (`None`: checked by monstack itself, or not at all).
     pub fn for_role(role: FileRole) -> Option<Tool> {
         match role {
@@ -66,6 +69,10 @@ impl fmt::Display for Tool {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tools {
     paths: BTreeMap<Tool, PathBuf>,
+    /// Where a tool came from when not the host: `release 3.5.0`.
+    origins: BTreeMap<Tool, String>,
+    /// Check prometheus.yml as an agent-mode config (`promtool check config --agent`).
+    pub agent: bool,
 }
 
 impl Tools {
@@ -93,6 +100,36 @@ impl Tools {
         t
     }
 
+    /// promtool and amtool of the release the config asks for when it is on disk
+    /// (`{install_dir}/releases/{version}/`, installed or staged), so a 3.x config is
+    /// judged by a 3.x promtool; the host's (PATH) when that release has none.
+    pub fn for_release(root: &Root, loaded: &crate::config::Loaded) -> Self {
+        use crate::config::ComponentKind;
+        let mut t = Self::from_path();
+        for (tool, kind) in [
+            (Tool::Promtool, ComponentKind::Prometheus),
+            (Tool::Amtool, ComponentKind::Alertmanager),
+        ] {
+            let comp = loaded.config.component(kind);
+            let dir = root.host(comp.install_dir.join("releases").join(&comp.version));
+            let p = dir.join(tool.program());
+            if p.is_file() {
+                t.paths.insert(tool, p);
+                t.origins.insert(tool, format!("release {}", comp.version));
+            }
+        }
+        t.agent = loaded.config.prometheus.mode == crate::config::PrometheusMode::Agent;
+        t
+    }
+
+    /// Which binary judges `tool`'s files, for the report: `promtool 2.42.0 (release
+    /// 3.5.0)`, `amtool 0.25.0 (host)`; the version is what `--version` prints.
+    pub fn judged_by(&self, tool: Tool) -> Option<String> {
+        let bin = self.get(tool)?;
+        let origin = self.origins.get(&tool).map(String::as_str).unwrap_or("host");
+        Some(format!("{} {} ({origin})", tool.program(), tool_version(bin)))
+    }
+
     /// Use this binary for `tool`.
     pub fn set(&mut self, tool: Tool, binary: impl Into<PathBuf>) -> &mut Self {
         self.paths.insert(tool, binary.into());
@@ -103,6 +140,27 @@ impl Tools {
     pub fn get(&self, tool: Tool) -> Option<&Path> {
         self.paths.get(&tool).map(PathBuf::as_path)
     }
+}
+
+/// The version a validator reports (`promtool, version 2.42.0+ds (branch: …)` ->
+/// `2.42.0+ds`), or `version unknown`.
+pub fn tool_version(bin: &Path) -> String {
+    Command::new(bin)
+        .arg("--version")
+        .env("LC_ALL", "C")
+        .output()
+        .ok()
+        .and_then(|o| {
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let first = text.lines().next()?.to_string();
+            let v = first.split("version ").nth(1)?.split_whitespace().next()?.to_string();
+            Some(v)
+        })
+        .unwrap_or_else(|| "version unknown".into())
 }
 
 /// A file the validator accepted, with facts about the host worth telling.
@@ -198,12 +256,16 @@ fn check_file(
     };
     match tool {
         Tool::Promtool => {
-            let args: &[&str] = match role {
-                FileRole::PrometheusConfig if with_rules => &["check", "config"],
-                FileRole::PrometheusConfig => &["check", "config", "--syntax-only"],
-                _ => &["check", "rules"],
+            let mut args: Vec<&str> = match role {
+                FileRole::PrometheusConfig if with_rules => vec!["check", "config"],
+                FileRole::PrometheusConfig => vec!["check", "config", "--syntax-only"],
+                _ => vec!["check", "rules"],
             };
-            run_exit_code(tool, bin, args, path)
+            // An agent's config is checked as one (no rules, alerting or TSDB keys).
+            if role == FileRole::PrometheusConfig && tools.agent {
+                args.push("--agent");
+            }
+            run_exit_code(tool, bin, &args, path)
         }
         Tool::Amtool => run_exit_code(tool, bin, &["check-config"], path),
         Tool::SystemdAnalyze => systemd_verify(bin, path),
@@ -239,141 +301,6 @@ pub fn validate_rendered(files: &[RenderedFile], tools: &Tools) -> anyhow::Resul
             FileCheck { path: f.path.clone(), role: f.role, result }
         })
         .collect())
-}
-
-/// `monstack validate`.
-pub fn cmd_validate(ctx: &Context, args: &ValidateArgs) -> anyhow::Result<i32> {
-    let loaded = ctx.load_config()?;
-    let files = render::render_all(&loaded, args.templates.as_deref())?;
-    let tools = Tools::from_path();
-    let checks = validate_rendered(&files, &tools)?;
-
-    let mut failed = 0;
-    let mut rows = Vec::new();
-    for c in &checks {
-        let (status, tool, message, notes) = match &c.result {
-            // No validator exists for an rsyslog drop-in.
-            Ok(ok) if ok.tool.is_none() && c.role == FileRole::Rsyslog => {
-                ("skipped", None, None, ok.notes.clone())
-            }
-            Ok(ok) => ("ok", ok.tool, None, ok.notes.clone()),
-            Err(e @ ValidationError::ToolMissing { tool, .. }) => {
-                if args.strict {
-                    failed += 1;
-                    eprintln!("error: {e}");
-                } else if !ctx.quiet {
-                    eprintln!("warning: {e}");
-                }
-                (
-                    if args.strict { "error" } else { "unchecked" },
-                    Some(*tool),
-                    Some(e.to_string()),
-                    vec![],
-                )
-            }
-            Err(e) => {
-                failed += 1;
-                crate::error::report(&anyhow::Error::msg(e.to_string()));
-                let tool = match e {
-                    ValidationError::Rejected { tool, .. } => Some(*tool),
-                    _ => None,
-                };
-                ("invalid", tool, Some(e.to_string()), vec![])
-            }
-        };
-        if !ctx.quiet {
-            for n in &notes {
-                eprintln!("note: {}: {n}", c.path.display());
-            }
-        }
-        rows.push(Row { path: c.path.clone(), role: c.role.label(), tool, status, message, notes });
-    }
-    let counts = Counts::of(&rows);
-    match ctx.output {
-        OutputFormat::Json => {
-            let summary = Summary { valid: failed == 0, counts: counts.clone(), files: rows };
-            println!("{}", serde_json::to_string_pretty(&summary)?);
-        }
-        OutputFormat::Human => {
-            for r in &rows {
-                let tool = r.tool.map(|t| t.program()).unwrap_or("-");
-                println!("{:<9} {:<15} {}", r.status, tool, r.path.display());
-            }
-        }
-    }
-    if failed > 0 {
-        eprintln!("error: {failed} of {} files failed validation", checks.len());
-        return Err(ExitWith(crate::error::exit::FAILURE).into());
-    }
-    ctx.info(counts.to_string());
-    Ok(0)
-}
-
-#[derive(Serialize)]
-struct Summary {
-    valid: bool,
-    #[serde(flatten)]
-    counts: Counts,
-    files: Vec<Row>,
-}
-
-/// What was actually checked: a file no validator ran on is never counted as valid.
-#[derive(Debug, Clone, Serialize)]
-struct Counts {
-    /// Files a validator (or monstack itself) checked.
-    checked: usize,
-    /// Files not checked because their validator is not installed.
-    unchecked: usize,
-    /// Files no validator exists for (the rsyslog drop-in).
-    without_validator: usize,
-    /// The validators not found, in report order.
-    missing_validators: Vec<Tool>,
-}
-
-impl Counts {
-    fn of(rows: &[Row]) -> Self {
-        let mut missing: Vec<Tool> = rows
-            .iter()
-            .filter(|r| matches!(r.status, "unchecked" | "error"))
-            .filter_map(|r| r.tool)
-            .collect();
-        missing.sort();
-        missing.dedup();
-        let count = |f: &dyn Fn(&str) -> bool| rows.iter().filter(|r| f(r.status)).count();
-        Self {
-            checked: count(&|s| matches!(s, "ok" | "invalid")),
-            unchecked: count(&|s| matches!(s, "unchecked" | "error")),
-            without_validator: count(&|s| s == "skipped"),
-            missing_validators: missing,
-        }
-    }
-}
-
-impl fmt::Display for Counts {
-    /// E.g. `0 checked, 7 unchecked: validators missing (promtool, amtool); 1 file has no validator (rsyslog)`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} checked and valid", self.checked)?;
-        if self.unchecked > 0 {
-            let names: Vec<&str> = self.missing_validators.iter().map(|t| t.program()).collect();
-            write!(f, ", {} unchecked: validators missing ({})", self.unchecked, names.join(", "))?;
-        }
-        if self.without_validator > 0 {
-            let s = if self.without_validator == 1 { "file has" } else { "files have" };
-            write!(f, "; {} {s} no validator (rsyslog)", self.without_validator)?;
-        }
-        Ok(())
-    }
-}
-
-#[derive(Serialize)]
-struct Row {
-    path: PathBuf,
-    role: String,
-    tool: Option<Tool>,
-    status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-    notes: Vec<String>,
 }
 
 struct Output {

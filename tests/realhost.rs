@@ -3,6 +3,8 @@
 //! process on each host's own loopback. Each test boots its own host; they run
 //! side by side.
 
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/mirror.rs"]
 mod mirror;
 #[path = "support/realhost.rs"]

@@ -1,6 +1,9 @@
 //! `monstack init` and `monstack render` run as a user would: the built binary on
 //! real files, its output checked by snapshots and by the real promtool/amtool.
 
+#[path = "support/bin.rs"]
+mod bin;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -12,12 +15,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_monstack");
 
 /// Run monstack in `dir` with a scrubbed environment.
 fn monstack(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir).args(args).env_remove("MONSTACK_CONFIG").env("NO_COLOR", "1");
+    let mut cmd = bin::Monstack::new().dir(dir).args(args);
     for (k, v) in env {
-        cmd.env(k, v);
+        cmd = cmd.env(k, v);
     }
-    cmd.output().expect("run monstack")
+    cmd.output()
 }
 
 fn stderr(o: &Output) -> String {
@@ -535,7 +537,7 @@ fn unit(out: &Path, name: &str) -> String {
 #[test]
 fn unit_flags_follow_the_prometheus_version() {
     let t = tempfile::tempdir().unwrap();
-    let o = render(t.path(), "", &[], &[]);
+    let o = render(t.path(), "prometheus:\n  version: 2.45.0\n", &[], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let u = unit(&t.path().join("out"), "prometheus.service");
     assert!(u.contains("--web.console.templates=/opt/prometheus/current/consoles"), "{u}");
@@ -626,7 +628,9 @@ fn node_exporter_exits_on_sighup() {
 
 #[test]
 fn service_specs_map_paths_into_the_root() {
-    let loaded = config::parse(Path::new("monstack.yaml"), "").unwrap();
+    // The runbook's 2.45.0, pinned: its tarball ships consoles.
+    let loaded =
+        config::parse(Path::new("monstack.yaml"), "prometheus:\n  version: 2.45.0\n").unwrap();
     let root = monstack::paths::Root::new("/tmp/sandbox");
     let specs = monstack::render::service_specs(&loaded, &root).unwrap();
     assert_eq!(specs.len(), 3);
@@ -699,7 +703,7 @@ fn bad_configs_are_refused_with_located_errors() {
     let cases: &[(&str, &str)] = &[
         (
             "prometheus:\n  version: 2.45.0\n  scrape_intervall: 5s\n",
-            "error: monstack.yaml:3:3: `prometheus.scrape_intervall`: unknown field `scrape_intervall`, expected one of `enabled`, `version`, `sha256`, `base_url`, `tarball`, `install_dir`, `data_dir`, `user`, `listen_address`, `extra_flags`, `global`, `scrape_configs`, `default_rules`, `rule_files`, `alertmanagers`, `retention_time`, `retention_size`\n",
+            "error: monstack.yaml:3:3: `prometheus.scrape_intervall`: unknown field `scrape_intervall`, expected one of `enabled`, `version`, `sha256`, `base_url`, `tarball`, `install_dir`, `data_dir`, `user`, `listen_address`, `extra_flags`, `global`, `scrape_configs`, `default_rules`, `rule_files`, `alertmanagers`, `retention_time`, `retention_size`, `mode`, `remote_write`\n",
         ),
         ("prometheus:\n  scrape_configs: yes\n", "error: monstack.yaml:2:19: `prometheus.scrape_configs`: invalid type: string \"yes\", expected a sequence\n"),
         (

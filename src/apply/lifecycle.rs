@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::config::ComponentKind;
+use crate::http::{self, metric_value, root_cause};
 use crate::services::ServiceManager;
 
 /// How long a (re)started service may take to become ready by default. Prometheus
@@ -36,12 +37,7 @@ pub struct Rejected {
 }
 
 fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(30))
-        .no_proxy()
-        .build()
-        .expect("http client")
+    http::loopback(Duration::from_secs(2), Duration::from_secs(30)).expect("http client")
 }
 
 /// The path that answers 200 once the component serves: node_exporter has no
@@ -76,11 +72,7 @@ pub fn wait_ready_serving(
     log_tail: &dyn Fn() -> String,
 ) -> anyhow::Result<Duration> {
     let url = format!("http://{address}{}", ready_path(kind));
-    let http = reqwest::blocking::Client::builder()
-        .connect_timeout(Duration::from_millis(500))
-        .timeout(Duration::from_secs(5))
-        .no_proxy()
-        .build()?;
+    let http = http::loopback(Duration::from_millis(500), Duration::from_secs(5))?;
     let start = Instant::now();
     let mut delay = Duration::from_millis(25);
     loop {
@@ -162,14 +154,6 @@ pub fn wait_alertmanagers(
     }
 }
 
-fn root_cause(e: &dyn std::error::Error) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
-}
-
 /// Metric names that tell whether the last reload took.
 fn reload_metrics(kind: ComponentKind) -> Option<(&'static str, &'static str)> {
     match kind {
@@ -183,15 +167,6 @@ fn reload_metrics(kind: ComponentKind) -> Option<(&'static str, &'static str)> {
         )),
         ComponentKind::NodeExporter => None,
     }
-}
-
-/// Value of an unlabelled metric in Prometheus text format.
-pub fn metric_value(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
 }
 
 fn metrics(address: &str) -> anyhow::Result<String> {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{Check, Level};
-use crate::apply::lifecycle::metric_value;
 use crate::config::{ComponentKind, Loaded};
+use crate::http::{self as web, metric_value};
 use crate::render::{FileRole, RenderedFile};
 
 /// `(rule file name, group name)` of every group in the rendered rule files.
@@ -37,12 +37,7 @@ struct Http {
 
 impl Http {
     fn new(timeout: Duration) -> Http {
-        let client = reqwest::blocking::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .no_proxy()
-            .build()
-            .expect("http client");
+        let client = web::loopback(timeout, timeout).expect("http client");
         Http { client, timeout }
     }
 
@@ -72,11 +67,7 @@ impl Http {
         if e.is_timeout() {
             return format!("{url}: no answer within {}", humantime::format_duration(self.timeout));
         }
-        let mut cur: &dyn std::error::Error = e;
-        while let Some(next) = cur.source() {
-            cur = next;
-        }
-        format!("{url}: {cur}")
+        format!("{url}: {}", web::root_cause(e))
     }
 }
 
@@ -103,10 +94,15 @@ pub fn prometheus(
     out.push(Check::new(C, "ready", Level::Ok, format!("{base}/-/ready")));
     out.push(reload(&http, C, &base, "prometheus_config_last_reload_successful"));
     out.extend(targets(&http, &base));
+    let p = &loaded.config.prometheus;
+    if p.mode == crate::config::PrometheusMode::Agent {
+        // An agent evaluates no rules and sends no alerts.
+        out.push(Check::new(C, "rules", Level::Skip, "agent mode: no rules or alerting"));
+        return out;
+    }
     out.extend(rules(&http, &base, expected_groups));
 
     // The Alertmanagers prometheus.yml lists (the local one unless configured).
-    let p = &loaded.config.prometheus;
     let wanted: Vec<String> = if !p.alertmanagers.is_empty() {
         p.alertmanagers.clone()
     } else if loaded.config.alertmanager.enabled {
