@@ -86,7 +86,9 @@ impl<'a> Landing<'a> {
                 .any(|(f, _)| f.file.role == FileRole::Unit(kind) && f.action == Action::Create);
             let r = if new_unit { self.mgr.disable(kind) } else { self.mgr.stop(kind) };
             let r = r.map(|_| ()).map_err(|e| {
-                eprintln!("warning: `{kind}` could not be stopped after the failure: {e:#}");
+                crate::printer::warn(format!(
+                    "`{kind}` could not be stopped after the failure: {e:#}"
+                ));
                 one_line(&e)
             });
             self.stopped.push((t.index, r));

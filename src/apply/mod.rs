@@ -234,7 +234,7 @@ fn wait_alertmanagers(loaded: &Loaded, done: &[Change], info: &dyn Fn(String)) {
     let address = loaded.local_address(ComponentKind::Prometheus);
     let limit = lifecycle::ready_timeout().min(std::time::Duration::from_secs(60));
     if let Err(e) = lifecycle::wait_alertmanagers(&address, &wanted, limit) {
-        eprintln!("warning: {e:#}");
+        crate::printer::warn(format!("{e:#}"));
     }
 }
 
