@@ -32,7 +32,12 @@ last="${{@: -1}}"
 case "$1" in
   is-active) [ -f "$state/$last.active" ] ;;
   is-enabled) [ -f "$state/$last.enabled" ] ;;
-  show) if [ -f "$state/$last.active" ]; then echo {pid}; else echo 0; fi ;;
+  show) for u in "$@"; do case "$u" in *.service) ;; *) continue ;; esac
+          a=inactive; e=disabled; p=0
+          [ -f "$state/$u.active" ] && {{ a=active; p={pid}; }}
+          [ -f "$state/$u.enabled" ] && e=enabled
+          printf 'Id=%s\nActiveState=%s\nUnitFileState=%s\nMainPID=%s\n\n' $u $a $e $p
+        done ;;
   enable) [ "$2" = --now ] && touch "$state/$last.active"; touch "$state/$last.enabled" ;;
   restart) [ -f "$state/$last.broken" ] && {{ rm "$state/$last.broken"; echo "Job for $last failed." >&2; exit 1; }}; touch "$state/$last.active" ;;
   stop) rm -f "$state/$last.active" ;;

@@ -22,6 +22,9 @@ use stack::{AM, NODE, PROM, PROM_NEXT};
 
 const BIN_DIR: &str = "/test/bin";
 const CONFIG: &str = "/etc/monstack/monstack.yaml";
+/// Executables of the host's processes that live under /opt (one per line).
+const RUNNING_FROM_OPT: &str =
+    "for p in /proc/[0-9]*; do readlink $p/exe 2>/dev/null; done | grep '^/opt/' || true";
 const UNITS: [&str; 3] = ["prometheus.service", "alertmanager.service", "node_exporter.service"];
 
 /// A booted host with the mirror on its loopback and the monstack binary bound in.
@@ -39,7 +42,9 @@ fn rig(persist: bool) -> Option<Rig> {
         ..Options::default()
     })?;
     let mirror = Mirror::start_on(host.listen(0), mirror_dir);
-    Some(Rig { host, mirror })
+    let r = Rig { host, mirror };
+    r.start_app();
+    Some(r)
 }
 
 /// Extra keys per section (each line indented for its section).
@@ -52,6 +57,29 @@ struct Cfg<'a> {
 }
 
 impl Rig {
+    /// A stand-in for the runbook's application, which the default config scrapes on
+    /// localhost:8000 (`/metrics`), as a transient unit (gone after a reboot).
+    fn start_app(&self) {
+        self.host.write("/srv/snowflake-mcp/metrics", "snowflake_mcp_up 1\n", 0o644);
+        self.host.service(
+            "snowflake-mcp",
+            &[
+                "python3",
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                "/srv/snowflake-mcp",
+                "8000",
+            ],
+        );
+        assert!(
+            self.host.wait_port(8000, Duration::from_secs(20)),
+            "the stand-in app never answered"
+        );
+    }
+
     fn config(&self, c: Cfg) {
         let prom_version = if c.prom_version.is_empty() { PROM } else { c.prom_version };
         let text = format!(
@@ -174,7 +202,7 @@ fn systemd_host_bootstrap_noop_reload_upgrade_rollback() {
     r.assert_stack_serving();
     for (unit, user) in UNITS.iter().zip(["prometheus", "alertmanager", "node_exporter"]) {
         let pid = r.main_pid(unit);
-        assert_eq!(h.ok(&format!("ps -o user= -p {pid}")).trim(), user);
+        assert_eq!(h.ok(&format!("stat -c %U /proc/{pid}")).trim(), user);
     }
     // The rsyslog drop-in landed and rsyslog was restarted for it; logrotate still works.
     assert!(h.path("/etc/rsyslog.d/30-snowflake-mcp.conf").exists());
@@ -278,7 +306,7 @@ fn systemd_host_failures_restore_the_previous_state() {
         assert!(!h.sh(&format!("systemctl is-active --quiet {u}")).status.success(), "{u} runs");
         assert!(!h.path(&format!("/etc/systemd/system/{u}")).exists());
     }
-    assert!(!h.sh("pgrep -f ^/opt/").status.success(), "{}", h.ok("ps aux"));
+    assert_eq!(h.ok(RUNNING_FROM_OPT), "", "something still runs from /opt");
     assert!(!h.path("/opt/alertmanager/alertmanager.yml").exists());
 
     // Fixed config: the bootstrap completes.
@@ -349,6 +377,7 @@ fn systemd_host_survives_a_reboot() {
     r.config(Cfg::default());
     r.expect(&["apply"], 0);
     r.host.reboot();
+    r.start_app();
     for u in UNITS {
         r.host.ok(&format!("systemctl is-enabled --quiet {u}"));
     }
@@ -395,7 +424,7 @@ fn direct_as_root_on_a_fresh_host() {
     ] {
         let pid = h.read(&format!("/var/lib/monstack/run/{name}.pid"));
         let pid = pid.lines().next().unwrap().trim();
-        assert_eq!(h.ok(&format!("ps -o user= -p {pid}")).trim(), user);
+        assert_eq!(h.ok(&format!("stat -c %U /proc/{pid}")).trim(), user);
         let env = h.ok(&format!("tr '\\0' '\\n' < /proc/{pid}/environ"));
         assert!(!env.contains(secret) && !env.contains("grafana-token-value"), "{env}");
         assert!(!env.contains("SMTP_PASSWORD") && !env.contains("GRAFANA_TOKEN"), "{env}");
@@ -403,5 +432,5 @@ fn direct_as_root_on_a_fresh_host() {
     assert_eq!(h.ok("id -g node_exporter"), gid, "the existing group became its primary group");
     assert!(!h.sh("systemctl is-active --quiet prometheus.service").status.success());
     r.expect(&["stop"], 0);
-    assert!(!h.sh("pgrep -f ^/opt/").status.success());
+    assert_eq!(h.ok(RUNNING_FROM_OPT), "", "something still runs from /opt");
 }

@@ -400,7 +400,7 @@ fn systemd_units_are_checked_through_systemctl() {
     std::fs::write(
         &systemctl,
         format!(
-            "#!/bin/bash\nlast=\"${{@: -1}}\"\ncase \"$1\" in\n  is-active) [ -f {d}/$last.active ] ;;\n  is-enabled) [ -f {d}/$last.enabled ] ;;\n  show) echo {pid} ;;\n  *) exit 1 ;;\nesac\n",
+            "#!/bin/bash\nlast=\"${{@: -1}}\"\ncase \"$1\" in\n  is-active) [ -f {d}/$last.active ] ;;\n  is-enabled) [ -f {d}/$last.enabled ] ;;\n  show) for u in \"$@\"; do case $u in *.service) ;; *) continue ;; esac; a=inactive; e=disabled; [ -f {d}/$u.active ] && a=active; [ -f {d}/$u.enabled ] && e=enabled; printf 'Id=%s\\nActiveState=%s\\nUnitFileState=%s\\nMainPID={pid}\\n\\n' $u $a $e; done ;;\n  *) exit 1 ;;\nesac\n",
             d = sd.display(),
             pid = std::process::id()
         ),

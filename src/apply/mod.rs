@@ -47,10 +47,10 @@ pub struct Options {
     pub templates: Option<PathBuf>,
     /// Go ahead with a release change across the TSDB format boundary.
     pub allow_unsafe_version_change: bool,
-    pub net: NetOptions,
-    /// `--ready-timeout`: how long a started or restarted service may take to answer
-    /// ready (None: [`lifecycle::READY_TIMEOUT`]).
+    /// `--ready-timeout`: how long a started or restarted service may take to be ready
+    /// (default [`lifecycle::READY_TIMEOUT`]).
     pub ready_timeout: Option<std::time::Duration>,
+    pub net: NetOptions,
 }
 
 /// What plan and apply share before they touch anything.
@@ -117,13 +117,11 @@ pub fn crossings(s: &Session) -> anyhow::Result<Vec<crate::versions::Crossing>> 
 /// change across a major version is said first, and an unsafe one refused before
 /// anything is touched (exit 78) unless `--allow-unsafe-version-change`.
 pub fn apply(s: &Session, out: &Printer) -> anyhow::Result<(Report, Option<anyhow::Error>)> {
-    crate::host::require_root(&s.root, "apply")?;
-    if let Some(d) = s.opts.ready_timeout {
-        lifecycle::set_ready_timeout(d);
-    }
     let crossings = crossings(s)?;
     crate::upgrade::announce(&crossings, s.opts.allow_unsafe_version_change, out);
     crate::upgrade::refuse(&s.loaded, &crossings, s.opts.allow_unsafe_version_change)?;
+    crate::host::require_root(&s.root, "apply")?;
+    lifecycle::set_ready_timeout(s.opts.ready_timeout.unwrap_or(lifecycle::READY_TIMEOUT));
     let _lock = ApplyLock::acquire(&s.state)?;
     s.state.record_manager(s.kind)?;
     let mut done = Vec::new();
@@ -173,10 +171,12 @@ pub fn stop(root: &Root, loaded: Option<Loaded>) -> anyhow::Result<Report> {
 /// After `rollback` switched `current`: restart the component's service (under the
 /// manager the last apply recorded) onto that release and wait until it is ready.
 /// `Ok(Some(manager))` when it was restarted, `Ok(None)` when it was not running.
+/// `units_changed`: the rollback rewrote unit files (systemd re-reads them first).
 pub fn restart_onto_current(
     root: &Root,
     loaded: &Loaded,
     kind: ComponentKind,
+    units_changed: bool,
 ) -> anyhow::Result<Option<&'static str>> {
     let root = if root.dir().is_absolute() {
         root.clone()
@@ -196,6 +196,9 @@ pub fn restart_onto_current(
         .into_iter()
         .find(|s| s.kind == kind)
         .ok_or_else(|| anyhow::anyhow!("`{kind}` is not enabled in the config"))?;
+    if units_changed {
+        mgr.daemon_reload()?;
+    }
     mgr.restart(&spec)
         .and_then(|_| land::wait_ready(&state, mgr.as_ref(), kind, &spec.ready_address))
         .with_context(|| format!("`{kind}` did not come back after the restart"))?;

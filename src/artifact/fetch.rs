@@ -229,18 +229,16 @@ impl<'a> Runtime<'a> {
         };
         let failed = failure.borrow_mut().take();
         if let Some(e) = failed {
-            if let download::Error::NoResume { .. } = e {
-                if !self.restarted.replace(true) {
-                    // The server answered a resume with the whole file: what was
-                    // received cannot be continued, so start over from byte 0 now.
-                    self.rep.note(format!(
-                        "{}: `{}` cannot resume (no 206 to `Range`); downloading again from the start",
-                        rel.kind, rel.url
-                    ));
-                    let _ = fs::remove_file(&partial);
-                    reset(staging)?;
-                    return self.obtain(rel, exp, staging);
-                }
+            if matches!(e, download::Error::NoResume { .. }) && !self.restarted.replace(true) {
+                // The server answered a resume with the whole file: what was received
+                // cannot be continued, so start over from byte 0 now.
+                self.rep.note(format!(
+                    "{}: `{}` cannot resume (no 206 to `Range`); downloading again from the start",
+                    rel.kind, rel.url
+                ));
+                let _ = fs::remove_file(&partial);
+                reset(staging)?;
+                return self.obtain(rel, exp, staging);
             }
             // Keep the partial for the next run to resume.
             return Err(network_error(e, rel));

@@ -12,8 +12,8 @@ fn session(ctx: &Context, args: &PlanArgs) -> anyhow::Result<apply::Session> {
         service_manager: args.service_manager.map(Into::into),
         templates: args.templates.clone(),
         allow_unsafe_version_change: args.allow_unsafe_version_change,
-        net: (&args.net).into(),
         ready_timeout: Some(args.ready_timeout),
+        net: (&args.net).into(),
     };
     apply::prepare(root, loaded, opts)
 }

@@ -94,10 +94,10 @@ fn component(name: &str) -> anyhow::Result<ComponentKind> {
 /// `monstack install`.
 pub fn install(ctx: &Context, args: &InstallArgs) -> anyhow::Result<Outcome> {
     let loaded = ctx.load_config()?;
-    let kinds = parse_components(&args.components, &loaded)?;
     crate::host::require_root(&ctx.root, "install")?;
     // The same lock as apply: two runs would remove each other's staging dirs.
     let _lock = crate::state::ApplyLock::acquire(&crate::state::StateDir::new(&ctx.root, &loaded))?;
+    let kinds = parse_components(&args.components, &loaded)?;
     let net: NetOptions = (&args.net).into();
     let rep = ctx.reporter();
     let mut results = Vec::new();
@@ -161,13 +161,15 @@ pub fn rollback(ctx: &Context, args: &RollbackArgs) -> anyhow::Result<Outcome> {
     }
     let (to, from) = artifact::rollback(&ctx.root, &loaded, kind)?;
     // The previous binary gets the unit flags and config it understands back.
-    for path in crate::upgrade::restore_files(&ctx.root, &loaded, kind, &to)? {
+    let restored = crate::upgrade::restore_files(&ctx.root, &loaded, kind, &to)?;
+    for path in &restored {
         ctx.out.info(format!("{kind}: restored `{}` as {to} needs it", path.display()));
     }
     // A running service is restarted onto the release `current` now points at.
-    let restarted = crate::apply::restart_onto_current(&ctx.root, &loaded, kind)
-        .with_context(|| format!("rolled back `current` to {to}, but"))?;
-    if let Some(how) = &restarted {
+    let restarted =
+        crate::apply::restart_onto_current(&ctx.root, &loaded, kind, !restored.is_empty())
+            .with_context(|| format!("rolled back `current` to {to}, but"))?;
+    if let Some(how) = restarted {
         ctx.out.info(format!("restarted {kind} on {to} ({how}); it is ready"));
     }
     ctx.out.info(format!("hint: {}", rollback_hint(&loaded, kind, &to, restarted.is_some())));
@@ -177,8 +179,7 @@ pub fn rollback(ctx: &Context, args: &RollbackArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-/// Rollback only switches `current`: the running service keeps its old binary until a
-/// restart, and `apply` converges on the configured version, so tell how to make it stick.
+/// `apply` converges on the configured version: tell how to make a rollback stick.
 fn rollback_hint(loaded: &Loaded, kind: ComponentKind, to: &str, restarted: bool) -> String {
     let configured = loaded.config.component(kind).version;
     let file = loaded.path.display();

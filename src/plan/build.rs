@@ -198,11 +198,15 @@ fn services(
     let mkind = manager.kind();
     let pending = state.pending();
     let mut out = Vec::new();
-    for spec in
-        desired_specs(loaded, root, mkind)?.into_iter().filter(|s| enabled.contains(&s.kind))
-    {
+    let specs: Vec<ServiceSpec> = desired_specs(loaded, root, mkind)?
+        .into_iter()
+        .filter(|s| enabled.contains(&s.kind))
+        .collect();
+    // Observed in one go (systemd: one `systemctl show` for every unit).
+    let kinds: Vec<ComponentKind> = specs.iter().map(|s| s.kind).collect();
+    let observed = manager.running_all(&kinds)?;
+    for (spec, running) in specs.into_iter().zip(observed) {
         let kind = spec.kind;
-        let running = manager.running(kind)?;
         let pid = running.as_ref().map(|r| r.pid);
         let (action, reason) = match &running {
             None => (Action::Start, Some("not running")),

@@ -62,6 +62,10 @@ pub trait ServiceManager {
     fn kind(&self) -> ServiceManagerKind;
     /// The running process of a component, if any.
     fn running(&self, kind: ComponentKind) -> anyhow::Result<Option<Running>>;
+    /// [`ServiceManager::running`] of several components, in their order.
+    fn running_all(&self, kinds: &[ComponentKind]) -> anyhow::Result<Vec<Option<Running>>> {
+        kinds.iter().map(|&k| self.running(k)).collect()
+    }
     /// Reload the unit definitions (systemd only).
     fn daemon_reload(&self) -> anyhow::Result<()>;
     /// Enable and start.
@@ -206,20 +210,30 @@ impl ServiceManager for Systemd {
         ServiceManagerKind::Systemd
     }
     fn running(&self, kind: ComponentKind) -> anyhow::Result<Option<Running>> {
-        let unit = kind.unit();
-        if !self.run(&["is-active", "--quiet", unit])?.status.success() {
-            return Ok(None);
-        }
-        // An active but disabled unit still needs `enable`: report it as not running.
-        if !self.run(&["is-enabled", "--quiet", unit])?.status.success() {
-            return Ok(None);
-        }
-        let out = self.run(&["show", "-p", "MainPID", "--value", unit])?;
-        let pid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
-        if pid == 0 {
-            return Ok(None);
-        }
-        Ok(Some(observe_pid(pid).unwrap_or(Running { pid, argv: vec![], exe: None })))
+        Ok(self.running_all(&[kind])?.pop().flatten())
+    }
+    fn running_all(&self, kinds: &[ComponentKind]) -> anyhow::Result<Vec<Option<Running>>> {
+        // One `systemctl show` for every unit, instead of is-active + is-enabled + show
+        // per unit: a no-op apply asks this of each of them.
+        let mut args = vec!["show", "-p", "Id", "-p", "ActiveState", "-p", "UnitFileState"];
+        args.extend(["-p", "MainPID"]);
+        args.extend(kinds.iter().map(|k| k.unit()));
+        let out = self.run(&args)?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        // One block of `Key=value` lines per unit, blank-line separated, in order.
+        let blocks: Vec<&str> = text.split("\n\n").filter(|b| !b.trim().is_empty()).collect();
+        Ok(kinds
+            .iter()
+            .map(|k| {
+                let block = blocks
+                    .iter()
+                    .find(|b| b.lines().any(|l| l == format!("Id={}", k.unit())))
+                    .or_else(|| (kinds.len() == 1).then(|| blocks.first()).flatten())
+                    .copied()
+                    .unwrap_or("");
+                unit_running(block)
+            })
+            .collect())
     }
     fn daemon_reload(&self) -> anyhow::Result<()> {
         self.ok(&["daemon-reload"])
@@ -257,6 +271,25 @@ impl ServiceManager for Systemd {
         }
         Ok(was)
     }
+}
+
+/// A unit's process from its `systemctl show` properties: active, enabled at boot
+/// (an active but disabled unit still needs `enable`: not running) and a MainPID.
+fn unit_running(props: &str) -> Option<Running> {
+    let prop = |name: &str| {
+        props.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix('=')).unwrap_or("")
+    };
+    // The states `systemctl is-enabled` accepts.
+    const ENABLED: [&str; 7] =
+        ["enabled", "enabled-runtime", "static", "alias", "indirect", "generated", "transient"];
+    if prop("ActiveState") != "active" || !ENABLED.contains(&prop("UnitFileState")) {
+        return None;
+    }
+    let pid: u32 = prop("MainPID").trim().parse().unwrap_or(0);
+    if pid == 0 {
+        return None;
+    }
+    Some(observe_pid(pid).unwrap_or(Running { pid, argv: vec![], exe: None }))
 }
 
 /// Detached processes: each in its own session (setsid), stdin from /dev/null,
