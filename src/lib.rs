@@ -19,6 +19,8 @@ pub mod secrets;
 pub mod services;
 pub mod state;
 pub mod status;
+pub mod upgrade;
 pub mod validate;
+pub mod versions;
 
 pub use cli::run;

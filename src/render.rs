@@ -165,12 +165,22 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
         } else {
             Vec::new()
         };
-        let ctx = json!({
+        let agent = p.mode == config::PrometheusMode::Agent;
+        if agent {
+            // Agent mode has no rules and no alerting.
+            rules.clear();
+        }
+        let alertmanagers = if agent { Vec::new() } else { alertmanagers };
+        let mut ctx = json!({
             "global": p.global,
             "rule_files": rules.iter().map(|(n, _)| format!("rules/{n}")).collect::<Vec<_>>(),
             "alertmanagers": alertmanagers,
-            "scrape_configs": p.scrape_configs,
         });
+        if let (Some(ctx), Value::Object(extra)) =
+            (ctx.as_object_mut(), crate::versions::prometheus_yml_context(c))
+        {
+            ctx.extend(extra);
+        }
         files.push(RenderedFile::plain(
             p.install_dir.join("prometheus.yml"),
             render(&tera, "prometheus.yml.tera", &ctx)?,
@@ -274,7 +284,7 @@ pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<Service
         // Refused again here (config validation already does) so no caller can build
         // a unit the target release would refuse to start with.
         for (i, f) in comp.extra_flags.iter().enumerate() {
-            if let Some(msg) = config::removed_flag(kind, &comp.version, config::flag_name(f)) {
+            if let Some(msg) = config::removed_flag(c, kind, &comp.version, f) {
                 return Err(ConfigErrors(vec![
                     loaded.error_at(&format!("{}.extra_flags[{i}]", kind.name()), msg)
                 ])
@@ -285,32 +295,7 @@ pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<Service
         let mut args = Vec::new();
         match kind {
             ComponentKind::Prometheus => {
-                let p = &c.prometheus;
-                args.push(format!(
-                    "--config.file={}",
-                    host(&comp.install_dir.join("prometheus.yml"))
-                ));
-                args.push(format!("--storage.tsdb.path={}", host(&comp.data_dir)));
-                // 3.x tarballs ship no consoles/ or console_libraries/.
-                if config::version_major(&comp.version) < 3 {
-                    args.push(format!(
-                        "--web.console.templates={}",
-                        host(&current.join("consoles"))
-                    ));
-                    args.push(format!(
-                        "--web.console.libraries={}",
-                        host(&current.join("console_libraries"))
-                    ));
-                }
-                args.push(format!("--web.listen-address={}", comp.listen_address));
-                // monstack reloads through POST /-/reload.
-                args.push("--web.enable-lifecycle".into());
-                if let Some(t) = &p.retention_time {
-                    args.push(format!("--storage.tsdb.retention.time={t}"));
-                }
-                if let Some(s) = &p.retention_size {
-                    args.push(format!("--storage.tsdb.retention.size={s}"));
-                }
+                args.extend(crate::versions::prometheus_args(c, &|p| host(p)));
             }
             ComponentKind::Alertmanager => {
                 args.push(format!(
@@ -326,7 +311,8 @@ pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<Service
                 args.push(format!("--web.listen-address={}", comp.listen_address));
             }
         }
-        args.extend(comp.extra_flags.iter().cloned());
+        // Aliases (node_exporter's old collector flag names) under their current names.
+        args.extend(comp.extra_flags.iter().map(|f| crate::versions::current_flag(kind, f)));
         specs.push(ServiceSpec {
             kind,
             user: comp.user.clone(),

@@ -44,6 +44,11 @@ impl Tool {
         }
     }
 
+    /// promtool and amtool come with the release; the others are the host's.
+    pub fn judged_per_release(self) -> bool {
+        matches!(self, Self::Promtool | Self::Amtool)
+    }
+
     /// The validator for a file role (`None`: checked by monstack itself, or not at all).
     pub fn for_role(role: FileRole) -> Option<Tool> {
         match role {
@@ -66,6 +71,10 @@ impl fmt::Display for Tool {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tools {
     paths: BTreeMap<Tool, PathBuf>,
+    /// Where a tool came from when not the host: `release 3.5.0`.
+    origins: BTreeMap<Tool, String>,
+    /// Check prometheus.yml as an agent-mode config (`promtool check config --agent`).
+    pub agent: bool,
 }
 
 impl Tools {
@@ -93,6 +102,47 @@ impl Tools {
         t
     }
 
+    /// promtool and amtool of the release the config asks for when it is on disk
+    /// (`{install_dir}/releases/{version}/`, installed or staged), so a 3.x config is
+    /// judged by a 3.x promtool; the host's (PATH) when that release has none.
+    pub fn for_release(root: &Root, loaded: &crate::config::Loaded) -> Self {
+        use crate::config::ComponentKind;
+        let mut t = Self::from_path();
+        for (tool, kind) in [
+            (Tool::Promtool, ComponentKind::Prometheus),
+            (Tool::Amtool, ComponentKind::Alertmanager),
+        ] {
+            let comp = loaded.config.component(kind);
+            let dir = root.host(comp.install_dir.join("releases").join(&comp.version));
+            let p = dir.join(tool.program());
+            if p.is_file() {
+                t.paths.insert(tool, p);
+                t.origins.insert(tool, format!("release {}", comp.version));
+            }
+        }
+        t.agent = loaded.config.prometheus.mode == crate::config::PrometheusMode::Agent;
+        t
+    }
+
+    /// Which binary judges `tool`'s files, for the report: `promtool 2.42.0 (release
+    /// 3.5.0)`, `amtool 0.25.0 (host)`; the version is what `--version` prints.
+    pub fn judged_by(&self, tool: Tool) -> Option<String> {
+        let bin = self.get(tool)?;
+        let origin = self.origins.get(&tool).map(String::as_str).unwrap_or("host");
+        Some(format!("{} {} ({origin})", tool.program(), tool_version(bin)))
+    }
+
+    /// Where `tool` came from when not the host (`release 3.5.0`).
+    pub fn origin(&self, tool: Tool) -> Option<&str> {
+        self.origins.get(&tool).map(String::as_str)
+    }
+
+    /// Use this binary for `tool`, saying where it came from.
+    pub fn set_with_origin(&mut self, tool: Tool, binary: impl Into<PathBuf>, origin: &str) {
+        self.paths.insert(tool, binary.into());
+        self.origins.insert(tool, origin.into());
+    }
+
     /// Use this binary for `tool`.
     pub fn set(&mut self, tool: Tool, binary: impl Into<PathBuf>) -> &mut Self {
         self.paths.insert(tool, binary.into());
@@ -103,6 +153,27 @@ impl Tools {
     pub fn get(&self, tool: Tool) -> Option<&Path> {
         self.paths.get(&tool).map(PathBuf::as_path)
     }
+}
+
+/// The version a validator reports (`promtool, version 2.42.0+ds (branch: …)` ->
+/// `2.42.0+ds`), or `version unknown`.
+pub fn tool_version(bin: &Path) -> String {
+    Command::new(bin)
+        .arg("--version")
+        .env("LC_ALL", "C")
+        .output()
+        .ok()
+        .and_then(|o| {
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let first = text.lines().next()?.to_string();
+            let v = first.split("version ").nth(1)?.split_whitespace().next()?.to_string();
+            Some(v)
+        })
+        .unwrap_or_else(|| "version unknown".into())
 }
 
 /// A file the validator accepted, with facts about the host worth telling.
@@ -197,6 +268,14 @@ fn check_file(
         return Err(ValidationError::ToolMissing { tool, file: path.into() });
     };
     match tool {
+        Tool::Promtool if role == FileRole::PrometheusConfig && tools.agent => {
+            let args: &[&str] = if with_rules {
+                &["check", "config", "--agent"]
+            } else {
+                &["check", "config", "--syntax-only", "--agent"]
+            };
+            run_exit_code(tool, bin, args, path)
+        }
         Tool::Promtool => {
             let args: &[&str] = match role {
                 FileRole::PrometheusConfig if with_rules => &["check", "config"],
@@ -245,8 +324,10 @@ pub fn validate_rendered(files: &[RenderedFile], tools: &Tools) -> anyhow::Resul
 pub fn cmd_validate(ctx: &Context, args: &ValidateArgs) -> anyhow::Result<i32> {
     let loaded = ctx.load_config()?;
     let files = render::render_all(&loaded, args.templates.as_deref())?;
-    let tools = Tools::from_path();
+    let tools = Tools::for_release(&ctx.root, &loaded);
     let checks = validate_rendered(&files, &tools)?;
+    let judges: BTreeMap<Tool, String> =
+        Tool::ALL.into_iter().filter_map(|t| Some((t, tools.judged_by(t)?))).collect();
 
     let mut failed = 0;
     let mut rows = Vec::new();
@@ -286,7 +367,17 @@ pub fn cmd_validate(ctx: &Context, args: &ValidateArgs) -> anyhow::Result<i32> {
                 eprintln!("note: {}: {n}", c.path.display());
             }
         }
-        rows.push(Row { path: c.path.clone(), role: c.role.label(), tool, status, message, notes });
+        let judged_by =
+            tool.filter(|_| status != "unchecked").and_then(|t| judges.get(&t).cloned());
+        rows.push(Row {
+            path: c.path.clone(),
+            role: c.role.label(),
+            tool,
+            judged_by,
+            status,
+            message,
+            notes,
+        });
     }
     let counts = Counts::of(&rows);
     match ctx.output {
@@ -297,7 +388,14 @@ pub fn cmd_validate(ctx: &Context, args: &ValidateArgs) -> anyhow::Result<i32> {
         OutputFormat::Human => {
             for r in &rows {
                 let tool = r.tool.map(|t| t.program()).unwrap_or("-");
-                println!("{:<9} {:<15} {}", r.status, tool, r.path.display());
+                match r
+                    .judged_by
+                    .as_deref()
+                    .filter(|_| r.tool.is_some_and(|t| t.judged_per_release()))
+                {
+                    Some(j) => println!("{:<9} {:<15} {} [{j}]", r.status, tool, r.path.display()),
+                    None => println!("{:<9} {:<15} {}", r.status, tool, r.path.display()),
+                }
             }
         }
     }
@@ -370,6 +468,9 @@ struct Row {
     path: PathBuf,
     role: String,
     tool: Option<Tool>,
+    /// The validator's binary and version, e.g. `promtool 3.5.0 (release 3.5.0)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    judged_by: Option<String>,
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<String>,

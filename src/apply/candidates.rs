@@ -22,9 +22,16 @@ pub(super) fn validate_candidates(
     loaded: &Loaded,
     state: &StateDir,
     plan: &Plan,
+    deferred: &[ComponentKind],
+    info: &dyn Fn(String),
 ) -> anyhow::Result<()> {
+    let owner = |role: FileRole| match role {
+        FileRole::AlertmanagerConfig => ComponentKind::Alertmanager,
+        _ => ComponentKind::Prometheus,
+    };
     let candidates: Vec<_> = plan
         .changed_files()
+        .filter(|f| !deferred.contains(&owner(f.file.role)))
         .filter(|f| {
             matches!(
                 f.file.role,
@@ -45,8 +52,14 @@ pub(super) fn validate_candidates(
         let cand = staging.join(i.to_string()).join(name);
         atomic_fs::write_atomic(&cand, &f.file.content, 0o600, atomic_fs::Owner::default())?;
         let host = f.file.path.display().to_string();
+        let judge = Tool::for_role(f.file.role).and_then(|t| tools.judged_by(t));
         match validate::validate_candidate(f.file.role, &cand, &tools) {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                if let Some(j) = &judge {
+                    info(format!("{host}: checked by {j}"));
+                }
+                Ok(())
+            }
             Err(ValidationError::ToolMissing { tool, .. }) => {
                 eprintln!(
                     "warning: no `{tool}` installed or on PATH; `{host}` is not validated before it lands"
@@ -59,7 +72,11 @@ pub(super) fn validate_candidates(
                 let message = crate::secrets::mask(&message, &f.file.secrets);
                 // A config problem (exit 78): the candidate never lands.
                 Err(crate::error::with_hint(
-                    ConfigError::new(&f.file.path, None, format!("rejected by `{bin}`:\n{message}")),
+                    ConfigError::new(
+                        &f.file.path,
+                        None,
+                        format!("rejected by `{bin}` ({}):\n{message}", judge.unwrap_or_default()),
+                    ),
                     "fix the config or the --templates override; nothing on the host was changed",
                 ))
             }
@@ -70,17 +87,20 @@ pub(super) fn validate_candidates(
     result
 }
 
-/// promtool from the installed Prometheus, amtool from the installed Alertmanager,
-/// else from PATH.
+/// promtool and amtool of the configured release when it is on disk, else of the
+/// installed release (`current`), else from PATH.
 fn tools(root: &Root, loaded: &Loaded) -> Tools {
-    let mut tools = Tools::from_path();
+    let mut tools = Tools::for_release(root, loaded);
     for (kind, tool) in
         [(ComponentKind::Prometheus, Tool::Promtool), (ComponentKind::Alertmanager, Tool::Amtool)]
     {
+        if tools.origin(tool).is_some() {
+            continue;
+        }
         let installed: PathBuf =
             root.host(crate::artifact::current_dir(loaded, kind).join(tool.program()));
         if installed.is_file() {
-            tools.set(tool, installed);
+            tools.set_with_origin(tool, installed, "installed release");
         }
     }
     tools

@@ -74,8 +74,12 @@ pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
         manager: mgr.as_ref(),
         grafana: true,
     })?;
-    let rep = Report::from_changes(plan.changes(), plan.errors.clone());
+    let crossings = crate::upgrade::planned_crossings(&ctx.root, &loaded)?;
+    let mut changes = plan.changes();
+    mark_crossings(&mut changes, &crossings);
+    let rep = Report::from_changes(changes, plan.errors.clone());
     report::print(&rep, ctx.output, report::Mode::Plan, ctx.quiet, ctx.verbose > 0);
+    check_crossings(ctx, &loaded, args, &crossings)?;
     if !rep.errors.is_empty() {
         // Already reported with the plan (each error carries its advice).
         return Err(crate::error::ExitWith(exit::FAILURE).into());
@@ -87,6 +91,9 @@ pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
 pub fn cmd_apply(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
     let Prepared { ctx, loaded, state, kind, mgr } = prepare(ctx, args)?;
     let ctx = &ctx;
+    // A release change across a major version is said, and an unsafe one refused
+    // before anything is touched.
+    check_crossings(ctx, &loaded, args, &crate::upgrade::planned_crossings(&ctx.root, &loaded)?)?;
     let _lock = ApplyLock::acquire(&state)?;
     state.record_manager(kind)?;
     let mut done = Vec::new();
@@ -142,6 +149,32 @@ pub fn cmd_stop(ctx: &Context, _args: &StopArgs) -> anyhow::Result<i32> {
     let rep = Report::from_changes(changes, Vec::new());
     report::print(&rep, ctx.output, report::Mode::Stop, ctx.quiet, ctx.verbose > 0);
     Ok(exit::OK)
+}
+
+/// Warn about release changes across a major version; refuse an unsafe one unless
+/// `--allow-unsafe-version-change` was given.
+fn check_crossings(
+    ctx: &Context,
+    loaded: &Loaded,
+    args: &PlanArgs,
+    crossings: &[crate::versions::Crossing],
+) -> anyhow::Result<()> {
+    crate::upgrade::check_crossings(loaded, crossings, args.allow_unsafe_version_change, ctx.quiet)
+}
+
+/// Say on each release that crosses a major version that it does.
+fn mark_crossings(changes: &mut [Change], crossings: &[crate::versions::Crossing]) {
+    for c in crossings {
+        let major = if crate::versions::Version::of(&c.from) < crate::versions::Version::of(&c.to) {
+            "major upgrade"
+        } else {
+            "major downgrade"
+        };
+        for ch in changes.iter_mut().filter(|ch| ch.kind == "release" && ch.name == c.kind.name()) {
+            let d = ch.detail.take().unwrap_or_default();
+            ch.detail = Some(format!("{d} ({major}; see the warnings)"));
+        }
+    }
 }
 
 /// Every planned resource, with what was done in place of the planned action
@@ -222,16 +255,28 @@ fn converge(
         manager: mgr,
         grafana: false,
     })?;
+    // Checked (and said) in cmd_apply before the lock; here each crossing release is marked.
+    let crossings = crate::upgrade::planned_crossings(root, loaded)?;
     *all = plan.changes();
+    mark_crossings(all, &crossings);
     remove_stray_temps(&plan, state);
 
-    // 1. Candidates are checked before anything changes (with the installed release's
-    //    own tools when present, else those on PATH).
-    candidates::validate_candidates(root, loaded, state, &plan)?;
+    // 1. Candidates are checked before anything changes, with the tools of the release
+    //    they are for when it is on disk (else the installed release's, else the host's);
+    //    a release still to be downloaded judges its own files once it is staged (below).
+    let deferred: Vec<ComponentKind> = plan
+        .releases
+        .iter()
+        .filter(|r| r.action.is_change() && !release_on_disk(root, loaded, r.kind))
+        .map(|r| r.kind)
+        .collect();
+    candidates::validate_candidates(root, loaded, state, &plan, &deferred, &|m| ctx.info(m))?;
 
     // 2. Releases.
     let mut installed_any = false;
+    let mut switched: Vec<(ComponentKind, Option<String>)> = Vec::new();
     for r in plan.releases.iter().filter(|r| r.action.is_change()) {
+        let before = crate::artifact::observe(root, loaded, r.kind)?.installed.map(|(v, _)| v);
         ctx.info(format!("installing {} {}", r.kind, r.detail.as_deref().unwrap_or("")));
         crate::artifact::install_with(
             root,
@@ -241,12 +286,26 @@ fn converge(
             &crate::artifact::Reporter::from_ctx(ctx),
         )
         .with_context(|| format!("cannot install `{}`", r.kind))?;
+        switched.push((r.kind, before));
         installed_any = true;
         done.push(r.change());
     }
     if installed_any {
-        // A new release's promtool/amtool may be stricter: check again before landing.
-        candidates::validate_candidates(root, loaded, state, &plan)?;
+        // The new release's promtool/amtool judge the files written for it; when they
+        // refuse one, `current` goes back to what it was and nothing lands.
+        if let Err(e) =
+            candidates::validate_candidates(root, loaded, state, &plan, &[], &|m| ctx.info(m))
+        {
+            for (kind, before) in switched.iter().rev() {
+                if before.is_some() {
+                    if let Ok((to, _)) = crate::artifact::rollback(root, loaded, *kind) {
+                        ctx.info(format!("{kind}: switched back to {to}"));
+                    }
+                }
+            }
+            done.retain(|c| c.kind != "release");
+            return Err(e);
+        }
     }
 
     // 3. Users and data dirs (a release install already sees to its own).
@@ -279,4 +338,12 @@ fn remove_stray_temps(plan: &Plan, state: &StateDir) {
         atomic_fs::remove_stray_temps(&d);
     }
     let _ = std::fs::remove_dir_all(state.staging());
+}
+
+/// Whether the configured release of `kind` is already unpacked on this host.
+fn release_on_disk(root: &Root, loaded: &Loaded, kind: ComponentKind) -> bool {
+    let comp = loaded.config.component(kind);
+    root.host(comp.install_dir.join("releases").join(&comp.version))
+        .join(kind.binaries()[0])
+        .is_file()
 }

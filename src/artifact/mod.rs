@@ -899,7 +899,31 @@ pub fn cmd_rollback(ctx: &Context, args: &RollbackArgs) -> anyhow::Result<i32> {
         );
         return Ok(exit::USAGE);
     };
+    // Rolling back across the TSDB format boundary needs a confirmation.
+    let layout = Layout::new(&ctx.root, &loaded, kind);
+    let record = Record::read(&layout.record);
+    if let (Some(prev), Some(cur)) = (record.previous.as_ref(), layout.current_version()) {
+        let crossing = crate::versions::crossing(kind, &cur, &prev.version);
+        crate::upgrade::check_crossings(
+            &loaded,
+            crossing.as_slice(),
+            args.allow_unsafe_version_change,
+            ctx.quiet,
+        )?;
+    }
     let (to, from) = rollback(&ctx.root, &loaded, kind)?;
+    // The previous binary gets the unit flags and config it understands back.
+    for f in crate::upgrade::files_for_version(&loaded, kind, &to)? {
+        let real = ctx.root.host(&f.path);
+        if fs::read(&real).ok().as_deref() == Some(f.content.as_slice()) {
+            continue;
+        }
+        let owner = crate::plan::owner_for(&ctx.root, f.owner.as_deref(), f.group.as_deref());
+        crate::atomic_fs::write_atomic(&real, &f.content, f.mode, owner)?;
+        if !ctx.quiet {
+            eprintln!("{kind}: restored `{}` as {to} needs it", f.path.display());
+        }
+    }
     if !ctx.quiet {
         eprintln!("hint: {}", rollback_hint(&loaded, kind, &to));
     }
