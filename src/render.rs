@@ -55,6 +55,12 @@ pub enum FileRole {
     GrafanaProvisioning,
     /// Grafana dashboard JSON (grafana.mode: files).
     GrafanaDashboard,
+    /// A component's exporter-toolkit web config (`promtool check web-config`; the
+    /// component reads it on every request, a change needs no restart).
+    WebConfig(ComponentKind),
+    /// A password monstack gives the component (Prometheus's credentials for the
+    /// endpoints it scrapes; read on use).
+    Secret(ComponentKind),
 }
 
 impl FileRole {
@@ -69,6 +75,8 @@ impl FileRole {
             Self::Rsyslog => "rsyslog".into(),
             Self::GrafanaProvisioning => "grafana_provisioning".into(),
             Self::GrafanaDashboard => "grafana_dashboard".into(),
+            Self::WebConfig(kind) => format!("web_config:{kind}"),
+            Self::Secret(kind) => format!("secret:{kind}"),
         }
     }
 }
@@ -113,6 +121,8 @@ pub struct ServiceSpec {
     pub args: Vec<String>,
     /// `host:port` to poll for readiness (`/-/ready`).
     pub ready_address: String,
+    /// Scheme, CA and credentials to reach it with (`web`).
+    pub web: crate::web::WebClient,
 }
 
 /// Problems with templates (the config's own problems are [`ConfigError`]s).
@@ -171,15 +181,49 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
             rules.clear();
         }
         let alertmanagers = if agent { Vec::new() } else { alertmanagers };
+        // The local endpoints with a `web` section are reached with its TLS and auth.
+        let mut reached = std::collections::BTreeSet::new();
+        let mut client_of = |targets: &[String]| -> anyhow::Result<Value> {
+            let kinds: std::collections::BTreeSet<_> =
+                targets.iter().map(|t| crate::web::local_component(loaded, t)).collect();
+            match kinds.into_iter().collect::<Vec<_>>()[..] {
+                [Some(kind)] => {
+                    reached.insert(kind);
+                    Ok(crate::web::WebClient::of(loaded, kind)?.prometheus_client(kind))
+                }
+                _ => Ok(Value::Null),
+            }
+        };
+        let alerting_client = client_of(&alertmanagers)?;
         let mut ctx = json!({
             "global": p.global,
             "rule_files": rules.iter().map(|(n, _)| format!("rules/{n}")).collect::<Vec<_>>(),
             "alertmanagers": alertmanagers,
+            "alerting_client": alerting_client,
         });
         if let (Some(ctx), Value::Object(extra)) =
             (ctx.as_object_mut(), crate::versions::prometheus_yml_context(c))
         {
             ctx.extend(extra);
+        }
+        if let Some(Value::Array(jobs)) = ctx.get_mut("scrape_configs") {
+            for (job, conf) in jobs.iter_mut().zip(&p.scrape_configs) {
+                job["client"] = client_of(&conf.targets)?;
+            }
+        }
+        for kind in reached {
+            let Some((_, password)) = crate::web::users(loaded, kind)?.into_iter().next() else {
+                continue;
+            };
+            files.push(RenderedFile {
+                path: p.install_dir.join(crate::web::prometheus_password_file(kind)),
+                content: password.clone().into_bytes(),
+                mode: 0o640,
+                owner: Some("root".into()),
+                group: Some(p.user.clone()),
+                role: FileRole::Secret(ComponentKind::Prometheus),
+                secrets: vec![password],
+            });
         }
         files.push(RenderedFile::plain(
             p.install_dir.join("prometheus.yml"),
@@ -225,6 +269,21 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
             role: FileRole::AlertmanagerConfig,
             secrets,
         });
+    }
+
+    for (kind, comp) in c.enabled_components() {
+        if let Some((content, secrets)) = crate::web::render(loaded, kind)? {
+            files.push(RenderedFile {
+                path: comp.install_dir.join(crate::web::WEB_CONFIG),
+                content,
+                // bcrypt hashes: readable by root and the service's group only.
+                mode: 0o640,
+                owner: Some("root".into()),
+                group: Some(comp.user.clone()),
+                role: FileRole::WebConfig(kind),
+                secrets,
+            });
+        }
     }
 
     for spec in &specs {
@@ -311,6 +370,12 @@ pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<Service
                 args.push(format!("--web.listen-address={}", comp.listen_address));
             }
         }
+        if comp.web.is_some() {
+            args.push(format!(
+                "--web.config.file={}",
+                host(&comp.install_dir.join(crate::web::WEB_CONFIG))
+            ));
+        }
         // Aliases (node_exporter's old collector flag names) under their current names.
         args.extend(comp.extra_flags.iter().map(|f| crate::versions::current_flag(kind, f)));
         specs.push(ServiceSpec {
@@ -319,6 +384,7 @@ pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<Service
             binary: root.host(current.join(kind.binaries()[0])),
             args,
             ready_address: loaded.local_address(kind),
+            web: crate::web::WebClient::of(loaded, kind)?,
         });
     }
     Ok(specs)

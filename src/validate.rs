@@ -52,11 +52,16 @@ impl Tool {
     /// The validator for a file role (`None`: checked by monstack itself, or not at all).
     pub fn for_role(role: FileRole) -> Option<Tool> {
         match role {
-            FileRole::PrometheusConfig | FileRole::PrometheusRules => Some(Self::Promtool),
+            FileRole::PrometheusConfig | FileRole::PrometheusRules | FileRole::WebConfig(_) => {
+                Some(Self::Promtool)
+            }
             FileRole::AlertmanagerConfig => Some(Self::Amtool),
             FileRole::Unit(_) => Some(Self::SystemdAnalyze),
             FileRole::Logrotate => Some(Self::Logrotate),
-            FileRole::Rsyslog | FileRole::GrafanaProvisioning | FileRole::GrafanaDashboard => None,
+            FileRole::Rsyslog
+            | FileRole::GrafanaProvisioning
+            | FileRole::GrafanaDashboard
+            | FileRole::Secret(_) => None,
         }
     }
 }
@@ -280,6 +285,7 @@ fn check_file(
             let args: &[&str] = match role {
                 FileRole::PrometheusConfig if with_rules => &["check", "config"],
                 FileRole::PrometheusConfig => &["check", "config", "--syntax-only"],
+                FileRole::WebConfig(_) => &["check", "web-config"],
                 _ => &["check", "rules"],
             };
             run_exit_code(tool, bin, args, path)

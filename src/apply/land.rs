@@ -94,11 +94,13 @@ impl<'a> Landing<'a> {
                 let s = t.service;
                 let kind = s.spec.kind;
                 let outcome = match s.action {
-                    Action::Reload => Some(lifecycle::reload(kind, &s.spec.ready_address, mgr)),
+                    Action::Reload => {
+                        Some(lifecycle::reload(kind, &s.spec.ready_address, &s.spec.web, mgr))
+                    }
                     Action::Restart => t.previous.as_ref().map(|prev| {
                         let address = previous_address(mgr, prev, &s.spec);
                         mgr.relaunch(&s.spec, prev)
-                            .and_then(|_| wait_ready(state, mgr, kind, &address))
+                            .and_then(|_| wait_ready(state, mgr, &s.spec, &address))
                     }),
                     _ => None,
                 };
@@ -205,17 +207,18 @@ fn run_services<'a>(
             }
             Action::Start => {
                 info(format!("starting {kind}"));
-                mgr.start(&s.spec).and_then(|_| wait_ready(state, mgr, kind, &s.spec.ready_address))
+                mgr.start(&s.spec)
+                    .and_then(|_| wait_ready(state, mgr, &s.spec, &s.spec.ready_address))
             }
             Action::Restart => {
                 info(format!("restarting {kind}"));
                 previous = mgr.running(kind).ok().flatten();
                 mgr.restart(&s.spec)
-                    .and_then(|_| wait_ready(state, mgr, kind, &s.spec.ready_address))
+                    .and_then(|_| wait_ready(state, mgr, &s.spec, &s.spec.ready_address))
             }
             Action::Reload => {
                 info(format!("reloading {kind}"));
-                lifecycle::reload(kind, &s.spec.ready_address, mgr)
+                lifecycle::reload(kind, &s.spec.ready_address, &s.spec.web, mgr)
             }
             Action::Stop => {
                 info(format!("stopping {kind} (disabled)"));
@@ -349,12 +352,13 @@ fn previous_address(mgr: &dyn ServiceManager, prev: &Running, spec: &ServiceSpec
 fn wait_ready(
     state: &StateDir,
     mgr: &dyn ServiceManager,
-    kind: ComponentKind,
+    spec: &ServiceSpec,
     address: &str,
 ) -> anyhow::Result<()> {
+    let kind = spec.kind;
     let alive = || matches!(mgr.running(kind), Ok(Some(_)));
     let tail = || services::log_tail(state, kind, 15);
-    lifecycle::wait_ready(kind, address, lifecycle::READY_TIMEOUT, &alive, &tail)?;
+    lifecycle::wait_ready(kind, address, &spec.web, lifecycle::READY_TIMEOUT, &alive, &tail)?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::ComponentKind;
 use crate::services::ServiceManager;
+use crate::web::WebClient;
 
 /// How long a (re)started service may take to become ready. Prometheus replays its
 /// WAL before it answers ready, which takes minutes on a large TSDB.
@@ -22,13 +23,13 @@ pub struct Rejected {
     pub message: String,
 }
 
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(30))
-        .no_proxy()
-        .build()
-        .expect("http client")
+fn client(web: &WebClient) -> anyhow::Result<reqwest::blocking::Client> {
+    web.build(
+        reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(30))
+            .no_proxy(),
+    )
 }
 
 /// The path that answers 200 once the component serves: node_exporter has no
@@ -45,20 +46,22 @@ fn ready_path(kind: ComponentKind) -> &'static str {
 pub fn wait_ready(
     kind: ComponentKind,
     address: &str,
+    web: &WebClient,
     timeout: Duration,
     alive: &dyn Fn() -> bool,
     log_tail: &dyn Fn() -> String,
 ) -> anyhow::Result<Duration> {
-    let url = format!("http://{address}{}", ready_path(kind));
-    let http = reqwest::blocking::Client::builder()
-        .connect_timeout(Duration::from_millis(500))
-        .timeout(Duration::from_secs(5))
-        .no_proxy()
-        .build()?;
+    let url = web.url(address, ready_path(kind));
+    let http = web.build(
+        reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_millis(500))
+            .timeout(Duration::from_secs(5))
+            .no_proxy(),
+    )?;
     let start = Instant::now();
     let mut delay = Duration::from_millis(25);
     loop {
-        let last = match http.get(&url).send() {
+        let last = match web.auth(http.get(&url)).send() {
             // Ours must still be alive: another process may hold the port.
             Ok(r) if r.status().is_success() && alive() => return Ok(start.elapsed()),
             Ok(r) => format!("{} answered {}", url, r.status()),
@@ -118,9 +121,12 @@ pub fn metric_value(text: &str, name: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
-fn metrics(address: &str) -> anyhow::Result<String> {
-    let url = format!("http://{address}/metrics");
-    let r = client().get(&url).send().map_err(|e| anyhow::anyhow!("{url}: {}", root_cause(&e)))?;
+fn metrics(address: &str, web: &WebClient) -> anyhow::Result<String> {
+    let url = web.url(address, "/metrics");
+    let r = web
+        .auth(client(web)?.get(&url))
+        .send()
+        .map_err(|e| anyhow::anyhow!("{url}: {}", root_cause(&e)))?;
     if !r.status().is_success() {
         anyhow::bail!("{url} answered {}", r.status());
     }
@@ -133,13 +139,16 @@ fn metrics(address: &str) -> anyhow::Result<String> {
 pub fn reload(
     kind: ComponentKind,
     address: &str,
+    web: &WebClient,
     manager: &dyn ServiceManager,
 ) -> anyhow::Result<()> {
     let Some((ok_metric, ts_metric)) = reload_metrics(kind) else { return Ok(()) };
-    let url = format!("http://{address}/-/reload");
-    let before = metrics(address).ok().and_then(|m| metric_value(&m, ts_metric));
-    let resp =
-        client().post(&url).send().map_err(|e| anyhow::anyhow!("{url}: {}", root_cause(&e)))?;
+    let url = web.url(address, "/-/reload");
+    let before = metrics(address, web).ok().and_then(|m| metric_value(&m, ts_metric));
+    let resp = web
+        .auth(client(web)?.post(&url))
+        .send()
+        .map_err(|e| anyhow::anyhow!("{url}: {}", root_cause(&e)))?;
     let status = resp.status().as_u16();
     match status {
         200..=299 => {}
@@ -147,7 +156,7 @@ pub fn reload(
             manager.signal_reload(kind)?;
             let start = Instant::now();
             loop {
-                let m = metrics(address)?;
+                let m = metrics(address, web)?;
                 let ok = metric_value(&m, ok_metric);
                 let ts = metric_value(&m, ts_metric);
                 if ok == Some(0.0) {
@@ -167,7 +176,7 @@ pub fn reload(
             return Err(Rejected { component: kind, message: body.trim().to_string() }.into());
         }
     }
-    let m = metrics(address)?;
+    let m = metrics(address, web)?;
     match metric_value(&m, ok_metric) {
         Some(1.0) => Ok(()),
         Some(_) => Err(Rejected {

@@ -114,6 +114,9 @@ fn components(ck: &mut Checks, l: &File) {
                 format!("tarball `{}` {problem}", t.display()),
             );
         }
+        if let Some(w) = comp.web.as_ref().filter(|_| comp.enabled) {
+            web(ck, name, w);
+        }
         ck.check(
             valid_listen_address(&comp.listen_address),
             &format!("{name}.listen_address"),
@@ -155,6 +158,57 @@ fn components(ck: &mut Checks, l: &File) {
     }
 }
 
+/// `<component>.web`: TLS files in pairs and present, users with readable password
+/// files (an empty one is refused when the hashes are computed).
+fn web(ck: &mut Checks, name: &str, w: &super::schema::Web) {
+    let f = format!("{name}.web");
+    ck.check(
+        w.tls_cert_file.is_some() == w.tls_key_file.is_some(),
+        &format!(
+            "{f}.{}",
+            if w.tls_cert_file.is_some() { "tls_key_file" } else { "tls_cert_file" }
+        ),
+        "tls_cert_file and tls_key_file go together",
+    );
+    for (key, path) in [("client_ca_file", &w.client_ca_file), ("ca_file", &w.ca_file)] {
+        if path.is_some() {
+            ck.check(w.tls(), &format!("{f}.{key}"), "needs tls_cert_file and tls_key_file");
+        }
+    }
+    for (key, path) in [
+        ("tls_cert_file", &w.tls_cert_file),
+        ("tls_key_file", &w.tls_key_file),
+        ("client_ca_file", &w.client_ca_file),
+        ("ca_file", &w.ca_file),
+    ] {
+        if let Some(p) = path {
+            ck.check(
+                p.is_file(),
+                &format!("{f}.{key}"),
+                format!("`{}` is not a file", p.display()),
+            );
+        }
+    }
+    ck.check(
+        w.tls() || !w.basic_auth_users.is_empty(),
+        &f,
+        "set tls_cert_file/tls_key_file, basic_auth_users or both (or remove `web`)",
+    );
+    for (user, path) in &w.basic_auth_users {
+        let field = format!("{f}.basic_auth_users.{user}");
+        ck.check(
+            !user.is_empty() && !user.contains(':') && !user.chars().any(char::is_control),
+            &field,
+            format!("`{user}` is not a basic-auth user name (no `:` or control characters)"),
+        );
+        ck.check(
+            path.is_file(),
+            &field,
+            format!("password file `{}` does not exist or is not a file", path.display()),
+        );
+    }
+}
+
 /// The `prometheus` section.
 fn prometheus(ck: &mut Checks, l: &File) {
     let c = l.config;
@@ -185,7 +239,21 @@ fn prometheus(ck: &mut Checks, l: &File) {
             &format!("{f}.job_name"),
             format!("duplicate job name `{}`", job.job_name),
         );
-        ck.check(!job.targets.is_empty(), &format!("{f}.targets"), "needs at least one target");
+        ck.check(
+            !job.targets.is_empty() || !job.file_sd.is_empty(),
+            &format!("{f}.targets"),
+            "needs at least one target (or `file_sd`)",
+        );
+        for (g, glob) in job.file_sd.iter().enumerate() {
+            ck.check(
+                valid_file_sd(glob),
+                &format!("{f}.file_sd[{g}]"),
+                format!(
+                    "`{glob}` is not a target file pattern: a path ending in .yml, .yaml or .json, \
+                     with `*` only in the last path element"
+                ),
+            );
+        }
         for (t, target) in job.targets.iter().enumerate() {
             ck.check(
                 valid_target(target),
@@ -578,6 +646,14 @@ pub fn removed_flag(c: &Config, kind: ComponentKind, version: &str, flag: &str) 
 
 /// Flags monstack itself passes to a component (a duplicate in extra_flags is refused).
 pub fn managed_flags(c: &Config, kind: ComponentKind) -> Vec<&'static str> {
+    let mut v = section_flags(c, kind);
+    if c.component(kind).web.is_some() {
+        v.push("--web.config.file");
+    }
+    v
+}
+
+fn section_flags(c: &Config, kind: ComponentKind) -> Vec<&'static str> {
     match kind {
         ComponentKind::Prometheus => {
             let p = &c.prometheus;

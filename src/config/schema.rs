@@ -115,6 +115,37 @@ pub struct Component {
     pub listen_address: String,
     /// Extra command-line flags appended to the unit's ExecStart.
     pub extra_flags: Vec<String>,
+    /// TLS and basic auth of the component's HTTP endpoint (`--web.config.file`).
+    pub web: Option<Web>,
+}
+
+/// `<component>.web`: the exporter-toolkit web configuration. monstack renders it
+/// (bcrypt hashes from the password files) and uses the same TLS and credentials
+/// wherever it talks to the component itself.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Web {
+    /// Server certificate (PEM, read by the component). Every path here is relative
+    /// to the config file.
+    pub tls_cert_file: Option<PathBuf>,
+    /// Its private key (PEM, read by the component).
+    pub tls_key_file: Option<PathBuf>,
+    /// CA that client certificates presented to the component are verified against.
+    pub client_ca_file: Option<PathBuf>,
+    /// CA that signed `tls_cert_file`, trusted by monstack and Prometheus when they
+    /// connect; unset: the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// `NAME: PASSWORD_FILE` (read by monstack only; the component gets bcrypt
+    /// hashes). monstack and Prometheus
+    /// authenticate as the first name.
+    pub basic_auth_users: BTreeMap<String, PathBuf>,
+}
+
+impl Web {
+    /// Whether the endpoint serves HTTPS.
+    pub fn tls(&self) -> bool {
+        self.tls_cert_file.is_some()
+    }
 }
 
 impl Component {
@@ -130,6 +161,7 @@ impl Component {
             user: user.into(),
             listen_address: listen.into(),
             extra_flags: Vec::new(),
+            web: None,
         }
     }
 }
@@ -225,6 +257,8 @@ macro_rules! component_section {
             pub listen_address: String,
             /// Extra command-line flags appended to ExecStart.
             pub extra_flags: Vec<String>,
+            /// TLS and basic auth of the HTTP endpoint (`--web.config.file`).
+            pub web: Option<Web>,
             $($(#[$fmeta])* pub $field: $ty,)*
         }
 
@@ -242,6 +276,7 @@ macro_rules! component_section {
                     user: self.user.clone(),
                     listen_address: self.listen_address.clone(),
                     extra_flags: self.extra_flags.clone(),
+                    web: self.web.clone(),
                 }
             }
 
@@ -258,6 +293,7 @@ macro_rules! component_section {
                     user: c.user,
                     listen_address: c.listen_address,
                     extra_flags: c.extra_flags,
+                    web: c.web,
                     $($field),*
                 }
             }
@@ -339,6 +375,7 @@ impl Default for Prometheus {
                     scrape_interval: Some("30s".into()),
                     labels: BTreeMap::new(),
                     always_scrape_classic_histograms: None,
+                    file_sd: Vec::new(),
                 },
                 ScrapeConfig::simple("prometheus", "localhost:9090"),
                 ScrapeConfig::simple("node", "localhost:9100"),
@@ -378,7 +415,13 @@ impl Default for Global {
 #[serde(deny_unknown_fields)]
 pub struct ScrapeConfig {
     pub job_name: String,
+    /// Static `host:port` targets (may be empty when `file_sd` is set).
+    #[serde(default)]
     pub targets: Vec<String>,
+    /// Target files other tools manage (`file_sd_configs`), e.g.
+    /// `/etc/prometheus/targets.d/*.yml`; relative paths are relative to prometheus.yml.
+    #[serde(default)]
+    pub file_sd: Vec<String>,
     #[serde(default)]
     pub metrics_path: Option<String>,
     #[serde(default)]
@@ -401,6 +444,7 @@ impl ScrapeConfig {
             scrape_interval: None,
             labels: BTreeMap::new(),
             always_scrape_classic_histograms: None,
+            file_sd: Vec::new(),
         }
     }
 }

@@ -182,3 +182,17 @@ pub(super) fn resolve_against(config: &Path, p: &Path) -> PathBuf {
         config.parent().unwrap_or(Path::new(".")).join(p)
     }
 }
+
+/// A `file_sd_configs` file pattern as Prometheus accepts it: `*` only in the last path
+/// element, ending in `.yml`, `.yaml` or `.json` (Prometheus's own pattern
+/// `^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$`).
+pub fn valid_file_sd(p: &str) -> bool {
+    let (dir, last) = p.rsplit_once('/').unwrap_or(("", p));
+    let ext_ok = ["json", "yml", "yaml", "JSON", "YML", "YAML"]
+        .iter()
+        .any(|e| last.len() > e.len() + 1 && last.ends_with(&format!(".{e}")));
+    ext_ok
+        && !dir.contains('*')
+        && last.matches('*').count() <= 1
+        && !p.chars().any(char::is_control)
+}
