@@ -1,13 +1,10 @@
-//! Command-line interface: clap definitions (doc comments are the help text) and
-//! dispatch to the modules that do the work. Exit codes are mapped here only.
+//! Command-line interface: clap definitions only (doc comments are the help text).
+//! [`crate::commands`] parses them and turns them into the plain values the library
+//! below takes.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use crate::config;
-use crate::error::{self, exit};
-use crate::paths::Root;
 
 /// Provision a Prometheus / Alertmanager / node_exporter / Grafana stack and keep it converged.
 #[derive(Debug, Parser)]
@@ -53,8 +50,7 @@ pub enum OutputFormat {
 }
 
 /// How services are managed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ServiceManagerKind {
     /// systemd when it is running (/run/systemd/system), else none
     Auto,
@@ -206,83 +202,28 @@ pub struct StatusArgs {
 #[derive(Debug, Args)]
 pub struct StopArgs {}
 
-/// What every command gets: the global flags, resolved.
-#[derive(Debug, Clone)]
-pub struct Context {
-    pub config_path: Option<PathBuf>,
-    pub root: Root,
-    pub output: OutputFormat,
-    pub quiet: bool,
-    pub verbose: u8,
-}
-
-impl Context {
-    fn from_global(g: &GlobalArgs) -> Self {
-        Self {
-            config_path: g.config.clone(),
-            root: g.root.clone().map(Root::new).unwrap_or_default(),
-            output: g.output,
-            quiet: g.quiet,
-            verbose: g.verbose,
-        }
-    }
-
-    /// Find and load the config (exit 78 on any problem).
-    pub fn load_config(&self) -> anyhow::Result<config::Loaded> {
-        let path = config::find(self.config_path.as_deref())?;
-        Ok(config::load(&path)?)
-    }
-
-    /// Log to stderr unless quiet.
-    pub fn info(&self, msg: impl AsRef<str>) {
-        if !self.quiet {
-            eprintln!("{}", msg.as_ref());
+impl From<OutputFormat> for crate::printer::OutputFormat {
+    fn from(f: OutputFormat) -> Self {
+        match f {
+            OutputFormat::Human => Self::Human,
+            OutputFormat::Json => Self::Json,
         }
     }
 }
 
-/// Entry point: parse argv, run, map the outcome to an exit code.
-pub fn run() -> i32 {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
-            let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    exit::OK
-                }
-                _ => exit::USAGE,
-            };
-            let _ = e.print();
-            return code;
-        }
-    };
-    let ctx = Context::from_global(&cli.global);
-    match dispatch(&ctx, cli.command) {
-        Ok(code) => code,
-        Err(err) => {
-            error::report(&err);
-            error::exit_code(&err)
+impl From<ServiceManagerKind> for crate::services::ServiceManagerKind {
+    fn from(k: ServiceManagerKind) -> Self {
+        match k {
+            ServiceManagerKind::Auto => Self::Auto,
+            ServiceManagerKind::Systemd => Self::Systemd,
+            ServiceManagerKind::Direct => Self::Direct,
+            ServiceManagerKind::None => Self::None,
         }
     }
 }
 
-fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<i32> {
-    match command {
-        Command::Init(a) => crate::render::cmd_init(ctx, &a),
-        Command::Render(a) => crate::render::cmd_render(ctx, &a),
-        Command::Validate(a) => crate::validate::cmd_validate(ctx, &a),
-        Command::Lock(a) => crate::artifact::cmd_lock(ctx, &a),
-        Command::Bundle(a) => crate::artifact::cmd_bundle(ctx, &a),
-        Command::Install(a) => crate::artifact::cmd_install(ctx, &a),
-        Command::Rollback(a) => crate::artifact::cmd_rollback(ctx, &a),
-        Command::Plan(a) => crate::apply::cmd_plan(ctx, &a),
-        Command::Apply(a) => crate::apply::cmd_apply(ctx, &a),
-        Command::Status(a) => crate::status::cmd_status(ctx, &a),
-        Command::Stop(a) => crate::apply::cmd_stop(ctx, &a),
+impl From<&NetArgs> for crate::artifact::NetOptions {
+    fn from(n: &NetArgs) -> Self {
+        Self { offline: n.offline, locked: n.locked, arch: n.arch.clone() }
     }
-}
-
-/// Error for a subcommand whose work has not landed yet (exit 1).
-pub fn not_implemented(what: &str) -> anyhow::Result<i32> {
-    anyhow::bail!("`monstack {what}` is not implemented yet")
 }

@@ -1,7 +1,9 @@
 //! Exit codes and the one place where errors are rendered for the user.
 //!
-//! Modules keep their own typed errors; everything that reaches `main` is an
-//! `anyhow::Error`, and a `ConfigError` anywhere in its chain means exit 78.
+//! Modules keep their own typed errors; what a command fails with is an
+//! `anyhow::Error`, classified once here (a `ConfigError` anywhere in its chain means
+//! exit 78, a [`Usage`] error 64). Successful outcomes map to codes in
+//! `commands::exit_code`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -128,25 +130,11 @@ pub fn usage(error: impl Into<anyhow::Error>) -> anyhow::Error {
     anyhow::Error::new(Usage(error.into()))
 }
 
-/// Marker error: the command already reported its outcome and just wants this exit code.
-#[derive(Debug)]
-pub struct ExitWith(pub i32);
-
-impl fmt::Display for ExitWith {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "exit {}", self.0)
-    }
-}
-
-impl std::error::Error for ExitWith {}
-
 /// The exit code for an error: 78 when the cause is the configuration, 64 for a usage
-/// error, else 1.
+/// error, else 1. Errors arrive as `anyhow` chains from every layer, so this (with
+/// [`render`]) is the one place that looks at their types; nothing else branches on them.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {
-        if let Some(ExitWith(code)) = cause.downcast_ref::<ExitWith>() {
-            return *code;
-        }
         if cause.is::<Usage>() {
             return exit::USAGE;
         }
@@ -160,11 +148,9 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
     exit::FAILURE
 }
 
-/// Print an error as `error: ...`, `caused by: ...` lines and an optional `hint: ...`.
-pub fn report(err: &anyhow::Error) {
-    if err.downcast_ref::<ExitWith>().is_some() {
-        return;
-    }
+/// An error as `error: ...`, `caused by: ...` lines and an optional `hint: ...`
+/// (printed by [`crate::printer`]).
+pub fn render(err: &anyhow::Error) -> String {
     let mut hint = None;
     let mut lines = Vec::new();
     for cause in err.chain() {
@@ -197,5 +183,5 @@ pub fn report(err: &anyhow::Error) {
         out.push_str(&h);
         out.push('\n');
     }
-    eprint!("{out}");
+    out
 }

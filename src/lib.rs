@@ -1,18 +1,27 @@
 //! monstack: provisions a Prometheus, Alertmanager, node_exporter and Grafana stack
 //! on a Linux host and keeps it converged.
 //!
-//! Dependencies go one way: `cli -> apply -> {artifact, render, validate, services,
-//! grafana} -> atomic_fs`. Only `cli` maps errors to exit codes.
+//! Dependencies go one way (README, "Architecture"): `main -> commands (+ cli, the
+//! clap definitions) -> {status, apply -> plan, validate, render, grafana, artifact}
+//! -> {services, state, host} -> {config, hostfile, report, secrets, printer, http} ->
+//! {error, atomic_fs, paths}`. Only `commands` sees clap and maps outcomes to exit codes; only
+//! `printer` writes to stdout and stderr.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod apply;
 pub mod artifact;
 pub mod atomic_fs;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod error;
 pub mod grafana;
 pub mod host;
+pub mod hostfile;
+pub mod http;
 pub mod paths;
 pub mod plan;
+pub mod printer;
 pub mod render;
 pub mod report;
 pub mod secrets;
@@ -24,4 +33,4 @@ pub mod validate;
 pub mod versions;
 pub mod web;
 
-pub use cli::run;
+pub use commands::run;

@@ -10,16 +10,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::cli::{Context, InitArgs, OutputFormat, RenderArgs};
 use crate::config::{self, ComponentKind, GrafanaMode, Loaded};
-use crate::error::{with_hint, ConfigError, ConfigErrors};
+use crate::error::{ConfigError, ConfigErrors};
 use crate::paths::Root;
+use crate::versions;
 
 /// The embedded templates, by the file name `--templates DIR` overrides them with.
 pub const TEMPLATES: [(&str, &str); 5] = [
@@ -36,79 +34,7 @@ pub const DEFAULT_RULES: &str = include_str!("../assets/rules/snowflake_mcp_rule
 /// The commented monstack.yaml that `monstack init` writes; it parses to the defaults.
 pub const INIT_CONFIG: &str = include_str!("../assets/monstack.yaml");
 
-/// What a rendered file is, so apply knows how to validate and what to reload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileRole {
-    /// prometheus.yml (validated with promtool check config; change => reload).
-    PrometheusConfig,
-    /// An alert rule file (promtool check rules; change => reload).
-    PrometheusRules,
-    /// alertmanager.yml (amtool check-config; change => reload Alertmanager).
-    AlertmanagerConfig,
-    /// A systemd unit (systemd-analyze verify; change => daemon-reload + restart).
-    Unit(ComponentKind),
-    /// /etc/logrotate.d/* (logrotate -d).
-    Logrotate,
-    /// /etc/rsyslog.d/*.conf (change => restart rsyslog).
-    Rsyslog,
-    /// Grafana provisioning YAML (grafana.mode: files).
-    GrafanaProvisioning,
-    /// Grafana dashboard JSON (grafana.mode: files).
-    GrafanaDashboard,
-    /// A component's exporter-toolkit web config (`promtool check web-config`; the
-    /// component reads it on every request, a change needs no restart).
-    WebConfig(ComponentKind),
-    /// A password monstack gives the component (Prometheus's credentials for the
-    /// endpoints it scrapes; read on use).
-    Secret(ComponentKind),
-}
-
-impl FileRole {
-    /// Stable name for JSON output: `prometheus_config`, `unit:prometheus`, ...
-    pub fn label(&self) -> String {
-        match self {
-            Self::PrometheusConfig => "prometheus_config".into(),
-            Self::PrometheusRules => "prometheus_rules".into(),
-            Self::AlertmanagerConfig => "alertmanager_config".into(),
-            Self::Unit(kind) => format!("unit:{kind}"),
-            Self::Logrotate => "logrotate".into(),
-            Self::Rsyslog => "rsyslog".into(),
-            Self::GrafanaProvisioning => "grafana_provisioning".into(),
-            Self::GrafanaDashboard => "grafana_dashboard".into(),
-            Self::WebConfig(kind) => format!("web_config:{kind}"),
-            Self::Secret(kind) => format!("secret:{kind}"),
-        }
-    }
-}
-
-/// One file the host should receive.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RenderedFile {
-    /// Absolute host path, e.g. `/etc/systemd/system/prometheus.service`.
-    pub path: PathBuf,
-    pub content: Vec<u8>,
-    /// Permission bits, e.g. 0o644; 0o640 for files holding secrets.
-    pub mode: u32,
-    pub owner: Option<String>,
-    pub group: Option<String>,
-    pub role: FileRole,
-    /// Secret values present in `content`, to be masked in diffs and plans.
-    pub secrets: Vec<String>,
-}
-
-impl RenderedFile {
-    fn plain(path: impl Into<PathBuf>, content: impl Into<Vec<u8>>, role: FileRole) -> Self {
-        Self {
-            path: path.into(),
-            content: content.into(),
-            mode: 0o644,
-            owner: None,
-            group: None,
-            role,
-            secrets: Vec::new(),
-        }
-    }
-}
+pub use crate::hostfile::{FileRole, RenderedFile};
 
 /// How to run one component: the same argv feeds the systemd unit and `direct` mode.
 #[derive(Debug, Clone, PartialEq)]
@@ -152,125 +78,11 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
     let mut files = Vec::new();
 
     if c.prometheus.enabled {
-        let p = &c.prometheus;
-        let mut rules = Vec::new();
-        if p.default_rules {
-            rules.push((config::DEFAULT_RULES_FILE.to_string(), DEFAULT_RULES.as_bytes().to_vec()));
-        }
-        for (i, rf) in p.rule_files.iter().enumerate() {
-            let path = loaded.resolve(rf);
-            let content = fs::read(&path).map_err(|e| {
-                loaded.error_at(
-                    &format!("prometheus.rule_files[{i}]"),
-                    format!("cannot read rule file `{}`: {e}", path.display()),
-                )
-            })?;
-            let name = rf.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            rules.push((name, content));
-        }
-        let alertmanagers: Vec<String> = if !p.alertmanagers.is_empty() {
-            p.alertmanagers.clone()
-        } else if c.alertmanager.enabled {
-            vec![loaded.local_address(ComponentKind::Alertmanager)]
-        } else {
-            Vec::new()
-        };
-        let agent = p.mode == config::PrometheusMode::Agent;
-        if agent {
-            // Agent mode has no rules and no alerting.
-            rules.clear();
-        }
-        let alertmanagers = if agent { Vec::new() } else { alertmanagers };
-        // The local endpoints with a `web` section are reached with its TLS and auth.
-        let mut reached = std::collections::BTreeSet::new();
-        let mut client_of = |targets: &[String]| -> anyhow::Result<Value> {
-            let kinds: std::collections::BTreeSet<_> =
-                targets.iter().map(|t| crate::web::local_component(loaded, t)).collect();
-            match kinds.into_iter().collect::<Vec<_>>()[..] {
-                [Some(kind)] => {
-                    reached.insert(kind);
-                    Ok(crate::web::WebClient::of(loaded, kind)?.prometheus_client(kind))
-                }
-                _ => Ok(Value::Null),
-            }
-        };
-        let alerting_client = client_of(&alertmanagers)?;
-        let mut ctx = json!({
-            "global": p.global,
-            "rule_files": rules.iter().map(|(n, _)| format!("rules/{n}")).collect::<Vec<_>>(),
-            "alertmanagers": alertmanagers,
-            "alerting_client": alerting_client,
-        });
-        if let (Some(ctx), Value::Object(extra)) =
-            (ctx.as_object_mut(), crate::versions::prometheus_yml_context(c))
-        {
-            ctx.extend(extra);
-        }
-        if let Some(Value::Array(jobs)) = ctx.get_mut("scrape_configs") {
-            for (job, conf) in jobs.iter_mut().zip(&p.scrape_configs) {
-                job["client"] = client_of(&conf.targets)?;
-            }
-        }
-        for kind in reached {
-            let Some((_, password)) = crate::web::users(loaded, kind)?.into_iter().next() else {
-                continue;
-            };
-            files.push(RenderedFile {
-                path: p.install_dir.join(crate::web::prometheus_password_file(kind)),
-                content: password.clone().into_bytes(),
-                mode: 0o640,
-                owner: Some("root".into()),
-                group: Some(p.user.clone()),
-                role: FileRole::Secret(ComponentKind::Prometheus),
-                secrets: vec![password],
-            });
-        }
-        files.push(RenderedFile::plain(
-            p.install_dir.join("prometheus.yml"),
-            render(&tera, "prometheus.yml.tera", &ctx)?,
-            FileRole::PrometheusConfig,
-        ));
-        for (name, content) in rules {
-            files.push(RenderedFile::plain(
-                p.install_dir.join("rules").join(name),
-                content,
-                FileRole::PrometheusRules,
-            ));
-        }
+        files.extend(prometheus_files(loaded, &tera)?);
     }
-
     if c.alertmanager.enabled {
-        let a = &c.alertmanager;
-        let mut secrets = Vec::new();
-        let smtp = match &a.smtp {
-            Some(s) => {
-                let password = smtp_password(loaded)?;
-                if let Some(pw) = &password {
-                    secrets.push(pw.clone());
-                }
-                json!({
-                    "smarthost": s.smarthost,
-                    "from": s.from,
-                    "auth_username": s.auth_username,
-                    "password": password,
-                    "require_tls": s.require_tls,
-                })
-            }
-            None => Value::Null,
-        };
-        let ctx = json!({ "smtp": smtp, "route": a.route, "receivers": a.receivers });
-        files.push(RenderedFile {
-            path: a.install_dir.join("alertmanager.yml"),
-            content: render(&tera, "alertmanager.yml.tera", &ctx)?.into_bytes(),
-            // Can hold the SMTP password: readable by root and the service's group only.
-            mode: 0o640,
-            owner: Some("root".into()),
-            group: Some(a.user.clone()),
-            role: FileRole::AlertmanagerConfig,
-            secrets,
-        });
+        files.push(alertmanager_file(loaded, &tera)?);
     }
-
     for (kind, comp) in c.enabled_components() {
         if let Some((content, secrets)) = crate::web::render(loaded, kind)? {
             files.push(RenderedFile {
@@ -285,26 +97,7 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
             });
         }
     }
-
-    for spec in &specs {
-        let comp = c.component(spec.kind);
-        let mut argv = vec![spec.binary.to_string_lossy().into_owned()];
-        argv.extend(spec.args.iter().cloned());
-        let ctx = json!({
-            "component": spec.kind.name(),
-            "description": description(spec.kind),
-            "documentation": documentation(spec.kind),
-            "user": spec.user,
-            "argv": argv,
-            "data_dir": comp.data_dir,
-            "reloadable": spec.kind != ComponentKind::NodeExporter,
-        });
-        files.push(RenderedFile::plain(
-            Path::new("/etc/systemd/system").join(spec.kind.unit()),
-            render(&tera, "unit.service.tera", &ctx)?,
-            FileRole::Unit(spec.kind),
-        ));
-    }
+    files.extend(unit_files(loaded, &tera, &specs)?);
 
     if c.logrotate.enabled {
         for e in &c.logrotate.entries {
@@ -333,6 +126,160 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
     Ok(files)
 }
 
+/// prometheus.yml and the rule files (the default rules, then the configured ones).
+fn prometheus_files(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<Vec<RenderedFile>> {
+    let c = &loaded.config;
+    let mut out = Vec::new();
+    let p = &c.prometheus;
+    let mut rules = Vec::new();
+    if p.default_rules {
+        rules.push((config::DEFAULT_RULES_FILE.to_string(), DEFAULT_RULES.as_bytes().to_vec()));
+    }
+    for (i, rf) in p.rule_files.iter().enumerate() {
+        let path = loaded.resolve(rf);
+        let content = fs::read(&path).map_err(|e| {
+            loaded.error_at(
+                &format!("prometheus.rule_files[{i}]"),
+                format!("cannot read rule file `{}`: {e}", path.display()),
+            )
+        })?;
+        let name = rf.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        rules.push((name, content));
+    }
+    let alertmanagers: Vec<String> = if !p.alertmanagers.is_empty() {
+        p.alertmanagers.clone()
+    } else if c.alertmanager.enabled {
+        vec![loaded.local_address(ComponentKind::Alertmanager)]
+    } else {
+        Vec::new()
+    };
+    let agent = p.mode == config::PrometheusMode::Agent;
+    if agent {
+        // Agent mode has no rules and no alerting.
+        rules.clear();
+    }
+    let alertmanagers = if agent { Vec::new() } else { alertmanagers };
+    // The local endpoints with a `web` section are reached with its TLS and auth.
+    let mut reached = std::collections::BTreeSet::new();
+    let mut client_of = |targets: &[String]| -> anyhow::Result<Value> {
+        let kinds: std::collections::BTreeSet<_> =
+            targets.iter().map(|t| crate::web::local_component(loaded, t)).collect();
+        match kinds.into_iter().collect::<Vec<_>>()[..] {
+            [Some(kind)] => {
+                reached.insert(kind);
+                Ok(crate::web::WebClient::of(loaded, kind)?.prometheus_client(kind))
+            }
+            _ => Ok(Value::Null),
+        }
+    };
+    let alerting_client = client_of(&alertmanagers)?;
+    let mut ctx = json!({
+        "global": p.global,
+        "rule_files": rules.iter().map(|(n, _)| format!("rules/{n}")).collect::<Vec<_>>(),
+        "alertmanagers": alertmanagers,
+        "alerting_client": alerting_client,
+    });
+    if let (Some(ctx), Value::Object(extra)) = (ctx.as_object_mut(), prometheus_yml_context(c)) {
+        ctx.extend(extra);
+    }
+    if let Some(Value::Array(jobs)) = ctx.get_mut("scrape_configs") {
+        for (job, conf) in jobs.iter_mut().zip(&p.scrape_configs) {
+            job["client"] = client_of(&conf.targets)?;
+        }
+    }
+    for kind in reached {
+        let Some((_, password)) = crate::web::users(loaded, kind)?.into_iter().next() else {
+            continue;
+        };
+        out.push(RenderedFile {
+            path: p.install_dir.join(crate::web::prometheus_password_file(kind)),
+            content: password.clone().into_bytes(),
+            mode: 0o640,
+            owner: Some("root".into()),
+            group: Some(p.user.clone()),
+            role: FileRole::Secret(ComponentKind::Prometheus),
+            secrets: vec![password],
+        });
+    }
+    out.push(RenderedFile::plain(
+        p.install_dir.join("prometheus.yml"),
+        render(tera, "prometheus.yml.tera", &ctx)?,
+        FileRole::PrometheusConfig,
+    ));
+    for (name, content) in rules {
+        out.push(RenderedFile::plain(
+            p.install_dir.join("rules").join(name),
+            content,
+            FileRole::PrometheusRules,
+        ));
+    }
+    Ok(out)
+}
+
+/// alertmanager.yml: mode 0640 (it can hold the SMTP password, listed for masking).
+fn alertmanager_file(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<RenderedFile> {
+    let c = &loaded.config;
+    let a = &c.alertmanager;
+    let mut secrets = Vec::new();
+    let smtp = match &a.smtp {
+        Some(s) => {
+            let password = smtp_password(loaded)?;
+            if let Some(pw) = &password {
+                secrets.push(pw.clone());
+            }
+            json!({
+                "smarthost": s.smarthost,
+                "from": s.from,
+                "auth_username": s.auth_username,
+                "password": password,
+                "require_tls": s.require_tls,
+            })
+        }
+        None => Value::Null,
+    };
+    let ctx = json!({ "smtp": smtp, "route": a.route, "receivers": a.receivers });
+    Ok(RenderedFile {
+        path: a.install_dir.join("alertmanager.yml"),
+        content: render(tera, "alertmanager.yml.tera", &ctx)?.into_bytes(),
+        // Can hold the SMTP password: readable by root and the service's group only.
+        mode: 0o640,
+        owner: Some("root".into()),
+        group: Some(a.user.clone()),
+        role: FileRole::AlertmanagerConfig,
+        secrets,
+    })
+}
+
+/// One systemd unit per enabled component, running the spec's argv.
+fn unit_files(
+    loaded: &Loaded,
+    tera: &tera::Tera,
+    specs: &[ServiceSpec],
+) -> anyhow::Result<Vec<RenderedFile>> {
+    let c = &loaded.config;
+    let mut out = Vec::new();
+    for spec in specs {
+        let comp = c.component(spec.kind);
+        let mut argv = vec![spec.binary.to_string_lossy().into_owned()];
+        argv.extend(spec.args.iter().cloned());
+        let ctx = json!({
+            "component": spec.kind.name(),
+            "description": description(spec.kind),
+            "documentation": documentation(spec.kind),
+            "user": spec.user,
+            "argv": argv,
+            "data_dir": comp.data_dir,
+            "reloadable": spec.kind != ComponentKind::NodeExporter,
+        });
+        out.push(RenderedFile::plain(
+            Path::new("/etc/systemd/system").join(spec.kind.unit()),
+            render(tera, "unit.service.tera", &ctx)?,
+            FileRole::Unit(spec.kind),
+        ));
+    }
+    Ok(out)
+}
+
 /// The argv of each enabled component with host paths mapped into `root`
 /// (`Root::default()` for units; the real `--root` for `direct` mode).
 pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<ServiceSpec>> {
@@ -354,7 +301,7 @@ pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<Service
         let mut args = Vec::new();
         match kind {
             ComponentKind::Prometheus => {
-                args.extend(crate::versions::prometheus_args(c, &|p| host(p)));
+                args.extend(prometheus_args(c, &|p| host(p)));
             }
             ComponentKind::Alertmanager => {
                 args.push(format!(
@@ -390,58 +337,75 @@ pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<Service
     Ok(specs)
 }
 
-/// `monstack init`.
-pub fn cmd_init(ctx: &Context, args: &InitArgs) -> anyhow::Result<i32> {
-    let path = ctx.config_path.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATHS[0]));
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", dir.display()))?;
-    }
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true);
-    if args.force {
-        opts.create(true).truncate(true);
+/// Prometheus's command line (before the user's extra flags), chosen from the table:
+/// console flags only where the release ships consoles, retention as flags only
+/// before prometheus.yml can hold it, agent mode as its release spells it.
+/// `host` maps a host path into the root the argv is built for.
+pub fn prometheus_args(c: &config::Config, host: &dyn Fn(&Path) -> String) -> Vec<String> {
+    let p = &c.prometheus;
+    let version = p.version.as_str();
+    let current = p.install_dir.join("current");
+    let mut args = vec![format!("--config.file={}", host(&p.install_dir.join("prometheus.yml")))];
+    if p.mode == config::PrometheusMode::Agent {
+        if versions::has(ComponentKind::Prometheus, versions::Item::Flag("--agent"), version) {
+            args.push("--agent".into());
+        } else {
+            args.push("--enable-feature=agent".into());
+        }
+        args.push(format!("--storage.agent.path={}", host(&p.data_dir)));
     } else {
-        opts.create_new(true);
-    }
-    let mut file = match opts.open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(with_hint(
-                anyhow::anyhow!("`{}` already exists", path.display()),
-                "pass --force to overwrite it",
+        args.push(format!("--storage.tsdb.path={}", host(&p.data_dir)));
+        if versions::has(ComponentKind::Prometheus, versions::Item::File("consoles"), version) {
+            args.push(format!("--web.console.templates={}", host(&current.join("consoles"))));
+            args.push(format!(
+                "--web.console.libraries={}",
+                host(&current.join("console_libraries"))
             ));
         }
-        Err(e) => anyhow::bail!("cannot write `{}`: {e}", path.display()),
-    };
-    file.write_all(INIT_CONFIG.as_bytes())
-        .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?;
-    ctx.info(format!("wrote {}", path.display()));
-    Ok(0)
-}
-
-/// `monstack render`.
-pub fn cmd_render(ctx: &Context, args: &RenderArgs) -> anyhow::Result<i32> {
-    let loaded = ctx.load_config()?;
-    // Everything is rendered in memory first: a bad config writes nothing.
-    let files = render_all(&loaded, args.templates.as_deref())?;
-    write_tree(&args.out, &files)?;
-    match ctx.output {
-        OutputFormat::Json => {
-            let summary = RenderSummary {
-                out: &args.out,
-                files: files.iter().map(FileSummary::from).collect(),
-            };
-            println!("{}", serde_json::to_string_pretty(&summary)?);
+    }
+    args.push(format!("--web.listen-address={}", p.listen_address));
+    // monstack reloads through POST /-/reload.
+    args.push("--web.enable-lifecycle".into());
+    if p.mode == config::PrometheusMode::Server && !versions::retention_in_config(version) {
+        if let Some(t) = &p.retention_time {
+            args.push(format!("--storage.tsdb.retention.time={t}"));
         }
-        OutputFormat::Human => {
-            for f in &files {
-                println!("{:04o} {}", f.mode, f.path.display());
-            }
+        if let Some(s) = &p.retention_size {
+            args.push(format!("--storage.tsdb.retention.size={s}"));
         }
     }
-    ctx.info(format!("rendered {} files into {}", files.len(), args.out.display()));
-    Ok(0)
+    args
+}
+
+/// The version- and mode-dependent parts of the prometheus.yml template context:
+/// `agent`, `retention` (`{time, size}` or null), `remote_write`, and each scrape
+/// job's `classic_histograms` (`{key, value}` with the key name this release uses).
+pub fn prometheus_yml_context(c: &config::Config) -> serde_json::Value {
+    let p = &c.prometheus;
+    let agent = p.mode == config::PrometheusMode::Agent;
+    let retention = (!agent
+        && versions::retention_in_config(&p.version)
+        && (p.retention_time.is_some() || p.retention_size.is_some()))
+    .then(|| serde_json::json!({ "time": p.retention_time, "size": p.retention_size }));
+    let names = ["always_scrape_classic_histograms", "scrape_classic_histograms"];
+    let key = versions::key_name(ComponentKind::Prometheus, &names, &p.version);
+    let jobs: Vec<serde_json::Value> = p
+        .scrape_configs
+        .iter()
+        .map(|j| {
+            let mut v = serde_json::to_value(j).unwrap_or_default();
+            if let (Some(key), Some(value)) = (key, j.always_scrape_classic_histograms) {
+                v["classic_histograms"] = serde_json::json!({ "key": key, "value": value });
+            }
+            v
+        })
+        .collect();
+    serde_json::json!({
+        "agent": agent,
+        "retention": retention,
+        "remote_write": p.remote_write,
+        "scrape_configs": jobs,
+    })
 }
 
 /// Write rendered files under `out` (laid out relative to /) with their modes.
@@ -461,35 +425,6 @@ pub fn write_tree(out: &Path, files: &[RenderedFile]) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot chmod `{}`: {e}", dest.display()))?;
     }
     Ok(())
-}
-
-#[derive(Serialize)]
-struct RenderSummary<'a> {
-    out: &'a Path,
-    files: Vec<FileSummary>,
-}
-
-#[derive(Serialize)]
-struct FileSummary {
-    path: PathBuf,
-    mode: String,
-    owner: Option<String>,
-    group: Option<String>,
-    role: String,
-    bytes: usize,
-}
-
-impl From<&RenderedFile> for FileSummary {
-    fn from(f: &RenderedFile) -> Self {
-        Self {
-            path: f.path.clone(),
-            mode: format!("{:04o}", f.mode),
-            owner: f.owner.clone(),
-            group: f.group.clone(),
-            role: f.role.label(),
-            bytes: f.content.len(),
-        }
-    }
 }
 
 /// A YAML scalar that parses back to exactly `s`: a double-quoted string with

@@ -1,6 +1,6 @@
 //! What plan and apply report: one [`Change`] per managed resource, and the stable
-//! JSON schema `{"changed": N, "resources": [...], "errors": [...]}`. The only
-//! module that prints plan/apply results to stdout.
+//! JSON schema `{"format_version": 1, "changed": N, "resources": [...], "errors": [...]}`
+//! (printed through [`crate::printer`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -106,12 +106,6 @@ impl Action {
     }
 }
 
-/// Colors on when stdout is a terminal and NO_COLOR is unset (or empty).
-pub fn use_color() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
-}
-
 /// Human text of a report: one line per resource (`~ file /opt/... (update)`), the
 /// unified diff of changed files indented below, a summary line last.
 /// Unchanged resources and the diffs of created files are shown with `verbose` only.
@@ -186,27 +180,18 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> Str
     out
 }
 
-/// Print a report to stdout in the chosen format (quiet: JSON still printed, human
-/// text only when something changed or failed).
-#[allow(clippy::print_stdout)]
-pub fn print(
-    rep: &Report,
-    format: crate::cli::OutputFormat,
-    mode: Mode,
-    quiet: bool,
-    verbose: bool,
-) {
-    match format {
-        crate::cli::OutputFormat::Json => {
-            println!("{}", serde_json::to_string_pretty(rep).expect("report serializes"));
-        }
-        crate::cli::OutputFormat::Human => {
-            if quiet && rep.changed == 0 && rep.errors.is_empty() {
-                return;
-            }
-            print!("{}", render_human(rep, mode, use_color(), verbose));
-        }
+/// What `print` shows for people: nothing when quiet and nothing changed or failed.
+pub fn human_text(rep: &Report, mode: Mode, quiet: bool, verbose: bool) -> String {
+    if quiet && rep.changed == 0 && rep.errors.is_empty() {
+        return String::new();
     }
+    render_human(rep, mode, crate::printer::use_color(), verbose)
+}
+
+/// Print a report to stdout in the printer's format (quiet: JSON still printed, human
+/// text only when something changed or failed).
+pub fn print(rep: &Report, out: &crate::printer::Printer, mode: Mode) {
+    out.result(rep, || human_text(rep, mode, out.quiet, out.verbose > 0));
 }
 
 #[cfg(test)]

@@ -20,9 +20,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic_fs::{self, Owner};
-use crate::cli::ServiceManagerKind;
 use crate::config::{ComponentKind, Loaded};
 use crate::paths::Root;
+use crate::services::kind::ServiceManagerKind;
 
 /// The state dir of one config under one root.
 #[derive(Debug, Clone)]

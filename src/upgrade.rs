@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::config::{ComponentKind, Loaded};
 use crate::paths::Root;
+use crate::printer::Printer;
 use crate::render::{self, FileRole, RenderedFile};
 use crate::versions::{self, Crossing, CONFIRM_FLAG};
 
@@ -101,50 +102,63 @@ fn key_paths(v: &serde_norway::Value, prefix: &str, out: &mut BTreeSet<String>) 
     }
 }
 
-/// Print the crossings (stderr, `warning:` lines) and refuse an unsafe one unless
-/// confirmed: a configuration error (exit 78) naming the version key.
-pub fn check_crossings(
-    loaded: &Loaded,
-    crossings: &[Crossing],
-    confirmed: bool,
-    quiet: bool,
-) -> anyhow::Result<()> {
+/// Say what each crossing changes (`warning:` lines on stderr, unless quiet) and, for
+/// an unsafe one, that it was confirmed.
+pub fn announce(crossings: &[Crossing], confirmed: bool, out: &Printer) {
+    if out.quiet {
+        return;
+    }
     for c in crossings {
-        if !quiet {
-            for n in &c.notes {
-                eprintln!("warning: {}: {n}", c.kind);
-            }
+        for n in &c.notes {
+            crate::printer::warn(format!("{}: {n}", c.kind));
+        }
+        if let (Some(why), true) = (&c.unsafe_reason, confirmed) {
+            crate::printer::warn(format!("{}: {why} (confirmed with {CONFIRM_FLAG})", c.kind));
         }
     }
-    let refused: Vec<&Crossing> = crossings.iter().filter(|c| c.unsafe_reason.is_some()).collect();
-    if refused.is_empty() {
-        return Ok(());
-    }
-    if confirmed {
-        if !quiet {
-            for c in &refused {
-                eprintln!(
-                    "warning: {}: {} (confirmed with {CONFIRM_FLAG})",
-                    c.kind,
-                    c.unsafe_reason.as_deref().unwrap_or("")
-                );
-            }
-        }
-        return Ok(());
-    }
-    let errs = refused
+}
+
+/// Refuse an unsafe crossing unless confirmed: a configuration error (exit 78) naming
+/// the component's `version` key.
+pub fn refuse(loaded: &Loaded, crossings: &[Crossing], confirmed: bool) -> anyhow::Result<()> {
+    let errs: Vec<_> = crossings
         .iter()
-        .map(|c| {
-            loaded.error_at(
+        .filter(|_| !confirmed)
+        .filter_map(|c| {
+            let why = c.unsafe_reason.as_deref()?;
+            Some(loaded.error_at(
                 &format!("{}.version", c.kind.name()),
-                format!(
-                    "{}; pass {CONFIRM_FLAG} to do it anyway",
-                    c.unsafe_reason.as_deref().unwrap_or("")
-                ),
-            )
+                format!("{why}; pass {CONFIRM_FLAG} to do it anyway"),
+            ))
         })
         .collect();
-    Err(crate::error::ConfigErrors(errs).into())
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::error::ConfigErrors(errs).into())
+    }
+}
+
+/// Rewrite the unit and main config of `kind` for release `version` where they differ
+/// on disk: what `rollback` does so the previous binary gets flags it knows. Returns
+/// the host paths written.
+pub fn restore_files(
+    root: &Root,
+    loaded: &Loaded,
+    kind: ComponentKind,
+    version: &str,
+) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let mut written = Vec::new();
+    for f in files_for_version(loaded, kind, version)? {
+        let real = root.host(&f.path);
+        if std::fs::read(&real).ok().as_deref() == Some(f.content.as_slice()) {
+            continue;
+        }
+        let owner = crate::plan::owner_for(root, f.owner.as_deref(), f.group.as_deref());
+        crate::atomic_fs::write_atomic(&real, &f.content, f.mode, owner)?;
+        written.push(f.path);
+    }
+    Ok(written)
 }
 
 /// The unit and main config `kind` needs at `version`, rendered from this config:

@@ -14,8 +14,6 @@ use std::process::Command;
 
 use serde::Serialize;
 
-use crate::cli::{Context, OutputFormat, ValidateArgs};
-use crate::error::ExitWith;
 use crate::paths::Root;
 use crate::render::{self, FileRole, RenderedFile};
 
@@ -135,17 +133,6 @@ impl Tools {
         let bin = self.get(tool)?;
         let origin = self.origins.get(&tool).map(String::as_str).unwrap_or("host");
         Some(format!("{} {} ({origin})", tool.program(), tool_version(bin)))
-    }
-
-    /// Where `tool` came from when not the host (`release 3.5.0`).
-    pub fn origin(&self, tool: Tool) -> Option<&str> {
-        self.origins.get(&tool).map(String::as_str)
-    }
-
-    /// Use this binary for `tool`, saying where it came from.
-    pub fn set_with_origin(&mut self, tool: Tool, binary: impl Into<PathBuf>, origin: &str) {
-        self.paths.insert(tool, binary.into());
-        self.origins.insert(tool, origin.into());
     }
 
     /// Use this binary for `tool`.
@@ -273,22 +260,18 @@ fn check_file(
         return Err(ValidationError::ToolMissing { tool, file: path.into() });
     };
     match tool {
-        Tool::Promtool if role == FileRole::PrometheusConfig && tools.agent => {
-            let args: &[&str] = if with_rules {
-                &["check", "config", "--agent"]
-            } else {
-                &["check", "config", "--syntax-only", "--agent"]
-            };
-            run_exit_code(tool, bin, args, path)
-        }
         Tool::Promtool => {
-            let args: &[&str] = match role {
-                FileRole::PrometheusConfig if with_rules => &["check", "config"],
-                FileRole::PrometheusConfig => &["check", "config", "--syntax-only"],
-                FileRole::WebConfig(_) => &["check", "web-config"],
-                _ => &["check", "rules"],
+            let mut args: Vec<&str> = match role {
+                FileRole::PrometheusConfig if with_rules => vec!["check", "config"],
+                FileRole::PrometheusConfig => vec!["check", "config", "--syntax-only"],
+                FileRole::WebConfig(_) => vec!["check", "web-config"],
+                _ => vec!["check", "rules"],
             };
-            run_exit_code(tool, bin, args, path)
+            // An agent's config is checked as one (no rules, alerting or TSDB keys).
+            if role == FileRole::PrometheusConfig && tools.agent {
+                args.push("--agent");
+            }
+            run_exit_code(tool, bin, &args, path)
         }
         Tool::Amtool => run_exit_code(tool, bin, &["check-config"], path),
         Tool::SystemdAnalyze => systemd_verify(bin, path),
@@ -324,163 +307,6 @@ pub fn validate_rendered(files: &[RenderedFile], tools: &Tools) -> anyhow::Resul
             FileCheck { path: f.path.clone(), role: f.role, result }
         })
         .collect())
-}
-
-/// `monstack validate`.
-pub fn cmd_validate(ctx: &Context, args: &ValidateArgs) -> anyhow::Result<i32> {
-    let loaded = ctx.load_config()?;
-    let files = render::render_all(&loaded, args.templates.as_deref())?;
-    let tools = Tools::for_release(&ctx.root, &loaded);
-    let checks = validate_rendered(&files, &tools)?;
-    let judges: BTreeMap<Tool, String> =
-        Tool::ALL.into_iter().filter_map(|t| Some((t, tools.judged_by(t)?))).collect();
-
-    let mut failed = 0;
-    let mut rows = Vec::new();
-    for c in &checks {
-        let (status, tool, message, notes) = match &c.result {
-            // No validator exists for an rsyslog drop-in.
-            Ok(ok) if ok.tool.is_none() && c.role == FileRole::Rsyslog => {
-                ("skipped", None, None, ok.notes.clone())
-            }
-            Ok(ok) => ("ok", ok.tool, None, ok.notes.clone()),
-            Err(e @ ValidationError::ToolMissing { tool, .. }) => {
-                if args.strict {
-                    failed += 1;
-                    eprintln!("error: {e}");
-                } else if !ctx.quiet {
-                    eprintln!("warning: {e}");
-                }
-                (
-                    if args.strict { "error" } else { "unchecked" },
-                    Some(*tool),
-                    Some(e.to_string()),
-                    vec![],
-                )
-            }
-            Err(e) => {
-                failed += 1;
-                crate::error::report(&anyhow::Error::msg(e.to_string()));
-                let tool = match e {
-                    ValidationError::Rejected { tool, .. } => Some(*tool),
-                    _ => None,
-                };
-                ("invalid", tool, Some(e.to_string()), vec![])
-            }
-        };
-        if !ctx.quiet {
-            for n in &notes {
-                eprintln!("note: {}: {n}", c.path.display());
-            }
-        }
-        let judged_by =
-            tool.filter(|_| status != "unchecked").and_then(|t| judges.get(&t).cloned());
-        rows.push(Row {
-            path: c.path.clone(),
-            role: c.role.label(),
-            tool,
-            judged_by,
-            status,
-            message,
-            notes,
-        });
-    }
-    let counts = Counts::of(&rows);
-    match ctx.output {
-        OutputFormat::Json => {
-            let summary = Summary { valid: failed == 0, counts: counts.clone(), files: rows };
-            println!("{}", serde_json::to_string_pretty(&summary)?);
-        }
-        OutputFormat::Human => {
-            for r in &rows {
-                let tool = r.tool.map(|t| t.program()).unwrap_or("-");
-                match r
-                    .judged_by
-                    .as_deref()
-                    .filter(|_| r.tool.is_some_and(|t| t.judged_per_release()))
-                {
-                    Some(j) => println!("{:<9} {:<15} {} [{j}]", r.status, tool, r.path.display()),
-                    None => println!("{:<9} {:<15} {}", r.status, tool, r.path.display()),
-                }
-            }
-        }
-    }
-    if failed > 0 {
-        eprintln!("error: {failed} of {} files failed validation", checks.len());
-        return Err(ExitWith(crate::error::exit::FAILURE).into());
-    }
-    ctx.info(counts.to_string());
-    Ok(0)
-}
-
-#[derive(Serialize)]
-struct Summary {
-    valid: bool,
-    #[serde(flatten)]
-    counts: Counts,
-    files: Vec<Row>,
-}
-
-/// What was actually checked: a file no validator ran on is never counted as valid.
-#[derive(Debug, Clone, Serialize)]
-struct Counts {
-    /// Files a validator (or monstack itself) checked.
-    checked: usize,
-    /// Files not checked because their validator is not installed.
-    unchecked: usize,
-    /// Files no validator exists for (the rsyslog drop-in).
-    without_validator: usize,
-    /// The validators not found, in report order.
-    missing_validators: Vec<Tool>,
-}
-
-impl Counts {
-    fn of(rows: &[Row]) -> Self {
-        let mut missing: Vec<Tool> = rows
-            .iter()
-            .filter(|r| matches!(r.status, "unchecked" | "error"))
-            .filter_map(|r| r.tool)
-            .collect();
-        missing.sort();
-        missing.dedup();
-        let count = |f: &dyn Fn(&str) -> bool| rows.iter().filter(|r| f(r.status)).count();
-        Self {
-            checked: count(&|s| matches!(s, "ok" | "invalid")),
-            unchecked: count(&|s| matches!(s, "unchecked" | "error")),
-            without_validator: count(&|s| s == "skipped"),
-            missing_validators: missing,
-        }
-    }
-}
-
-impl fmt::Display for Counts {
-    /// E.g. `0 checked, 7 unchecked: validators missing (promtool, amtool); 1 file has no validator (rsyslog)`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} checked and valid", self.checked)?;
-        if self.unchecked > 0 {
-            let names: Vec<&str> = self.missing_validators.iter().map(|t| t.program()).collect();
-            write!(f, ", {} unchecked: validators missing ({})", self.unchecked, names.join(", "))?;
-        }
-        if self.without_validator > 0 {
-            let s = if self.without_validator == 1 { "file has" } else { "files have" };
-            write!(f, "; {} {s} no validator (rsyslog)", self.without_validator)?;
-        }
-        Ok(())
-    }
-}
-
-#[derive(Serialize)]
-struct Row {
-    path: PathBuf,
-    role: String,
-    tool: Option<Tool>,
-    /// The validator's binary and version, e.g. `promtool 3.5.0 (release 3.5.0)`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    judged_by: Option<String>,
-    status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-    notes: Vec<String>,
 }
 
 struct Output {

@@ -9,9 +9,8 @@
 
 use std::cmp::Ordering;
 use std::fmt;
-use std::path::Path;
 
-use crate::config::{ComponentKind, Config, PrometheusMode};
+use crate::config::ComponentKind;
 
 /// A release version `X.Y.Z`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -427,80 +426,9 @@ pub fn crossing(kind: ComponentKind, from: &str, to: &str) -> Option<Crossing> {
 /// The flag that confirms an unsafe [`Crossing`].
 pub const CONFIRM_FLAG: &str = "--allow-unsafe-version-change";
 
-/// Prometheus's command line (before the user's extra flags), chosen from the table:
-/// console flags only where the release ships consoles, retention as flags only
-/// before prometheus.yml can hold it, agent mode as its release spells it.
-/// `host` maps a host path into the root the argv is built for.
-pub fn prometheus_args(c: &Config, host: &dyn Fn(&Path) -> String) -> Vec<String> {
-    let p = &c.prometheus;
-    let version = p.version.as_str();
-    let current = p.install_dir.join("current");
-    let mut args = vec![format!("--config.file={}", host(&p.install_dir.join("prometheus.yml")))];
-    if p.mode == PrometheusMode::Agent {
-        if has(P, Item::Flag("--agent"), version) {
-            args.push("--agent".into());
-        } else {
-            args.push("--enable-feature=agent".into());
-        }
-        args.push(format!("--storage.agent.path={}", host(&p.data_dir)));
-    } else {
-        args.push(format!("--storage.tsdb.path={}", host(&p.data_dir)));
-        if has(P, Item::File("consoles"), version) {
-            args.push(format!("--web.console.templates={}", host(&current.join("consoles"))));
-            args.push(format!(
-                "--web.console.libraries={}",
-                host(&current.join("console_libraries"))
-            ));
-        }
-    }
-    args.push(format!("--web.listen-address={}", p.listen_address));
-    // monstack reloads through POST /-/reload.
-    args.push("--web.enable-lifecycle".into());
-    if p.mode == PrometheusMode::Server && !retention_in_config(version) {
-        if let Some(t) = &p.retention_time {
-            args.push(format!("--storage.tsdb.retention.time={t}"));
-        }
-        if let Some(s) = &p.retention_size {
-            args.push(format!("--storage.tsdb.retention.size={s}"));
-        }
-    }
-    args
-}
-
 /// Whether release `version` reads retention from prometheus.yml.
 pub fn retention_in_config(version: &str) -> bool {
     has(P, Item::Key("storage.tsdb.retention"), version)
-}
-
-/// The version- and mode-dependent parts of the prometheus.yml template context:
-/// `agent`, `retention` (`{time, size}` or null), `remote_write`, and each scrape
-/// job's `classic_histograms` (`{key, value}` with the key name this release uses).
-pub fn prometheus_yml_context(c: &Config) -> serde_json::Value {
-    let p = &c.prometheus;
-    let agent = p.mode == PrometheusMode::Agent;
-    let retention = (!agent
-        && retention_in_config(&p.version)
-        && (p.retention_time.is_some() || p.retention_size.is_some()))
-    .then(|| serde_json::json!({ "time": p.retention_time, "size": p.retention_size }));
-    let names = ["always_scrape_classic_histograms", "scrape_classic_histograms"];
-    let key = key_name(P, &names, &p.version);
-    let jobs: Vec<serde_json::Value> = p
-        .scrape_configs
-        .iter()
-        .map(|j| {
-            let mut v = serde_json::to_value(j).unwrap_or_default();
-            if let (Some(key), Some(value)) = (key, j.always_scrape_classic_histograms) {
-                v["classic_histograms"] = serde_json::json!({ "key": key, "value": value });
-            }
-            v
-        })
-        .collect();
-    serde_json::json!({
-        "agent": agent,
-        "retention": retention,
-        "remote_write": p.remote_write,
-        "scrape_configs": jobs,
-    })
 }
 
 #[cfg(test)]

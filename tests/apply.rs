@@ -2,6 +2,8 @@
 //! releases from a loopback mirror, writes every file, starts real Prometheus,
 //! Alertmanager and node_exporter on free loopback ports, and converges again and
 //! again without touching what is already right.
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/grafana_emulator.rs"]
 mod grafana_emulator;
 #[path = "support/mirror.rs"]

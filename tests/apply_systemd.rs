@@ -2,6 +2,8 @@
 //! `systemctl` that records its argv and keeps unit state in files, and the planner
 //! is given a systemd-like manager over a real installed tree, to show which changes
 //! mean daemon-reload, restart or reload.
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/mirror.rs"]
 mod mirror;
 #[path = "support/stack.rs"]
@@ -9,12 +11,12 @@ mod stack;
 
 use std::path::{Path, PathBuf};
 
-use monstack::cli::ServiceManagerKind;
 use monstack::config::ComponentKind;
 use monstack::paths::Root;
 use monstack::plan::{self, PlanInput};
 use monstack::render::ServiceSpec;
 use monstack::report::Action;
+use monstack::services::ServiceManagerKind;
 use monstack::services::{Running, ServiceManager, Systemd};
 use monstack::state::StateDir;
 
@@ -383,13 +385,11 @@ fn systemd_with_a_root_is_a_usage_error_that_changes_nothing() {
     std::fs::write(&cfg, "grafana:\n  enabled: false\n").unwrap();
     let root = t.path().join("root");
     for cmd in ["apply", "plan"] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_monstack"))
-            .args([cmd, "--service-manager", "systemd", "--root"])
-            .arg(&root)
-            .arg("--config")
-            .arg(&cfg)
-            .output()
-            .unwrap();
+        let out = bin::Monstack::new()
+            .args([cmd, "--service-manager", "systemd"])
+            .root(&root)
+            .config(&cfg)
+            .output();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(64), "{cmd}: {stderr}");
         assert!(stderr.contains("cannot be combined with --root"), "{cmd}: {stderr}");

@@ -2,12 +2,11 @@
 //! subcommand and every flag the binary accepts (with the value each flag takes), names no flag
 //! the binary lacks, and `--help` has text for every argument.
 
-use std::process::Command;
+#[path = "support/bin.rs"]
+mod bin;
 
 use clap::CommandFactory;
 use monstack::cli::Cli;
-
-const BIN: &str = env!("CARGO_BIN_EXE_monstack");
 
 /// The fully built command tree (global flags propagated, `--help`/`--version` added).
 fn command() -> clap::Command {
@@ -230,12 +229,7 @@ fn subcommand_help_shows_every_flag_with_its_text() {
     let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     for sub in subcommands(&cmd) {
         let name = sub.get_name();
-        let out = Command::new(BIN)
-            .args([name, "--help"])
-            .env_remove("MONSTACK_CONFIG")
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run monstack");
+        let out = bin::Monstack::new().args([name, "--help"]).output();
         assert!(out.status.success(), "`monstack {name} --help` exited {:?}", out.status);
         let help = squash(&String::from_utf8_lossy(&out.stdout));
         for arg in sub.get_arguments().filter(|a| !a.is_hide_set()) {

@@ -1,5 +1,7 @@
 //! `monstack install`, `lock`, `bundle`, `rollback` against a loopback mirror of
 //! release tarballs packed from the real Debian binaries.
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/mirror.rs"]
 mod mirror;
 #[path = "support/release.rs"]

@@ -1,5 +1,7 @@
 //! Network and trust faults during `monstack install`: each gives a clear error,
 //! leaves the previous release active and no staging dir, or converges on re-run.
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/mirror.rs"]
 mod mirror;
 #[path = "support/release.rs"]

@@ -1,6 +1,8 @@
 //! Malicious release tarballs (whose digest matches sha256sums.txt, so only the
 //! extractor stands between them and the host): every escape kind is refused,
 //! naming the entry, with the previous release intact and no staging dir left.
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/mirror.rs"]
 mod mirror;
 #[path = "support/release.rs"]

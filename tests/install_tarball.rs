@@ -1,6 +1,8 @@
 //! `<component>.tarball`: one local release tarball installed with no network at all
 //! (the mirror URL points at a closed loopback port), verified against a pin or the
 //! lock, or trusted as given; its name must be the configured release's.
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/mirror.rs"]
 mod mirror;
 #[path = "support/release.rs"]

@@ -1,6 +1,9 @@
 //! `monstack init` and `monstack render` run as a user would: the built binary on
 //! real files, its output checked by snapshots and by the real promtool/amtool.
 
+#[path = "support/bin.rs"]
+mod bin;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -12,12 +15,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_monstack");
 
 /// Run monstack in `dir` with a scrubbed environment.
 fn monstack(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir).args(args).env_remove("MONSTACK_CONFIG").env("NO_COLOR", "1");
+    let mut cmd = bin::Monstack::new().dir(dir).args(args);
     for (k, v) in env {
-        cmd.env(k, v);
+        cmd = cmd.env(k, v);
     }
-    cmd.output().expect("run monstack")
+    cmd.output()
 }
 
 fn stderr(o: &Output) -> String {

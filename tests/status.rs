@@ -3,6 +3,8 @@
 //! --service-manager direct` under a temp root) plus the Grafana emulator. One stack
 //! for the whole binary, walked through healthy, drifted, waiting, target-down and
 //! Prometheus-stopped states; every process it starts is stopped by [`Stack`]'s Drop.
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/grafana_emulator.rs"]
 mod grafana_emulator;
 #[path = "support/mirror.rs"]
@@ -18,13 +20,14 @@ use grafana_emulator::{Emulator, Fault, TOKEN};
 use serde::Deserialize;
 use stack::{free_port, poll, Stack};
 
-const BIN: &str = env!("CARGO_BIN_EXE_monstack");
 const SMTP_SECRET: &str = "smtp-s3cret-value-42";
 
 /// The documented JSON schema, pinned (unknown fields are an error).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Status {
+    /// Every JSON document leads with its format version.
+    format_version: u32,
     healthy: bool,
     checks: Vec<Check>,
 }
@@ -293,6 +296,7 @@ fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
     let progress = drain.join().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}{progress}", text(&out));
     let doc: Status = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc.format_version, 1);
     assert!(doc.healthy);
 
     // 4. One target down: a scrape job on a closed loopback port gives that target's
@@ -348,16 +352,12 @@ fn config_errors_exit_78_and_disabled_components_are_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("monstack.yaml");
     let run = |args: &[&str]| {
-        Command::new(BIN)
-            .arg("--config")
-            .arg(&cfg)
-            .arg("--root")
-            .arg(dir.path().join("root"))
-            .arg("status")
+        bin::Monstack::new()
+            .config(&cfg)
+            .root(dir.path().join("root"))
+            .args(["status"])
             .args(args)
-            .env("NO_COLOR", "1")
             .output()
-            .unwrap()
     };
     std::fs::write(&cfg, "prometheus:\n  enabled: true\n  bogus_key: 1\n").unwrap();
     let out = run(&[]);
@@ -377,6 +377,7 @@ fn config_errors_exit_78_and_disabled_components_are_skipped() {
     let out = run(&["--output", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let doc: Status = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc.format_version, 1);
     assert!(doc.healthy);
     for c in ["prometheus", "alertmanager", "node_exporter", "grafana"] {
         let check = doc.get(c, "enabled");

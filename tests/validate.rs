@@ -1,15 +1,16 @@
 //! `monstack validate` and the reusable `validate_file`, against the real promtool,
 //! amtool, systemd-analyze and logrotate (a missing one fails the test).
 
+#[path = "support/bin.rs"]
+mod bin;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use monstack::config::ComponentKind;
 use monstack::render::FileRole;
 use monstack::validate::{validate_file, Tool, Tools, ValidationError};
-
-const BIN: &str = env!("CARGO_BIN_EXE_monstack");
 
 fn require(tool: &str) -> PathBuf {
     which::which(tool).unwrap_or_else(|_| panic!("`{tool}` is required (run `make deps`)"))
@@ -24,15 +25,12 @@ fn require_all() {
 /// Write the config and run `monstack validate` in `dir`.
 fn validate(dir: &Path, config: &str, extra: &[&str], path_env: Option<&Path>) -> Output {
     fs::write(dir.join("monstack.yaml"), config).unwrap();
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir)
-        .args(["--config", "monstack.yaml", "validate"])
-        .args(extra)
-        .env_remove("MONSTACK_CONFIG");
+    let mut cmd =
+        bin::Monstack::new().dir(dir).args(["--config", "monstack.yaml", "validate"]).args(extra);
     if let Some(p) = path_env {
-        cmd.env("PATH", p);
+        cmd = cmd.env("PATH", p);
     }
-    cmd.output().unwrap()
+    cmd.output()
 }
 
 fn stderr(o: &Output) -> String {
@@ -289,12 +287,11 @@ fn validator_messages_never_show_the_smtp_password() {
     .unwrap();
     let cfg = "alertmanager:\n  smtp:\n    smarthost: mail:587\n    from: a@b.c\n    password_env: MONSTACK_TEST_PW\n";
     fs::write(t.path().join("monstack.yaml"), cfg).unwrap();
-    let o = Command::new(BIN)
-        .current_dir(t.path())
+    let o = bin::Monstack::new()
+        .dir(t.path())
         .args(["--config", "monstack.yaml", "validate", "--templates", "tpl", "--output", "json"])
         .env("MONSTACK_TEST_PW", "hunter2-secret")
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
     assert!(all.contains("undefined receiver \"********\""), "one mask everywhere: {all}");

@@ -4,6 +4,8 @@
 //! (up = 1), monstack reloads over TLS, status is healthy, a changed password is a
 //! reload (not a restart) and a missing or empty password file is refused before
 //! anything lands.
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/mirror.rs"]
 mod mirror;
 #[path = "support/stack.rs"]

@@ -6,12 +6,12 @@ use anyhow::Context as _;
 
 use super::{checkpoint, lifecycle};
 use crate::atomic_fs::{self, Backups, Saved};
-use crate::cli::ServiceManagerKind;
 use crate::config::ComponentKind;
 use crate::paths::Root;
 use crate::plan::{FilePlan, Plan, ServicePlan, RSYSLOG};
 use crate::render::ServiceSpec;
 use crate::report::{Action, Change};
+use crate::services::ServiceManagerKind;
 use crate::services::{self, Running, ServiceManager};
 use crate::state::StateDir;
 
@@ -71,12 +71,14 @@ impl<'a> Landing<'a> {
     fn restore_files(&mut self, reload_units: bool) {
         for (f, saved) in self.written.iter().rev() {
             if let Err(e) = self.backups.restore(saved, &f.real, f.owner) {
-                eprintln!("warning: cannot restore `{}`: {e:#}", f.file.path.display());
+                crate::printer::warn(format!("cannot restore `{}`: {e:#}", f.file.path.display()));
             }
         }
         if reload_units && self.written.iter().any(|(f, _)| f.is_unit()) {
             if let Err(de) = self.mgr.daemon_reload() {
-                eprintln!("warning: daemon-reload after restoring the units failed: {de:#}");
+                crate::printer::warn(format!(
+                    "daemon-reload after restoring the units failed: {de:#}"
+                ));
             }
         }
     }
@@ -118,7 +120,7 @@ impl Drop for Landing<'_> {
         self.restore_files(true);
         for (s, _, outcome) in self.bring_back() {
             if let Some(Err(e)) = outcome {
-                eprintln!("warning: `{}` could not be brought back: {e:#}", s.spec.kind);
+                crate::printer::warn(format!("`{}` could not be brought back: {e:#}", s.spec.kind));
             }
         }
     }
@@ -270,7 +272,7 @@ fn roll_back(
                 "previous restored".to_string()
             }
             (Some(Err(re)), _) => {
-                eprintln!("warning: `{kind}` could not be brought back: {re:#}");
+                crate::printer::warn(format!("`{kind}` could not be brought back: {re:#}"));
                 format!("the previous could not be brought back: {}", one_line(re))
             }
             (None, true) if s.action == Action::Start => "it was not running before".to_string(),
@@ -308,7 +310,7 @@ fn rsyslog_restart(mgr: &dyn ServiceManager, info: &dyn Fn(String)) -> Change {
     match mgr.restart_unit(&format!("{RSYSLOG}.service")) {
         Ok(()) => c.detail = Some("its drop-in changed".into()),
         Err(e) => {
-            eprintln!("warning: {e:#}");
+            crate::printer::warn(format!("{e:#}"));
             c.detail = Some(format!("restart failed: {}", one_line(&e)));
         }
     }

@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use crate::config::ComponentKind;
+use crate::http::{self, metric_value, root_cause};
 use crate::services::ServiceManager;
 use crate::web::WebClient;
 
@@ -25,7 +26,7 @@ pub struct Rejected {
 
 fn client(web: &WebClient) -> anyhow::Result<reqwest::blocking::Client> {
     web.build(
-        reqwest::blocking::Client::builder()
+        http::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(30))
             .no_proxy(),
@@ -53,7 +54,7 @@ pub fn wait_ready(
 ) -> anyhow::Result<Duration> {
     let url = web.url(address, ready_path(kind));
     let http = web.build(
-        reqwest::blocking::Client::builder()
+        http::builder()
             .connect_timeout(Duration::from_millis(500))
             .timeout(Duration::from_secs(5))
             .no_proxy(),
@@ -88,15 +89,6 @@ pub fn wait_ready(
         delay = (delay * 2).min(Duration::from_secs(1));
     }
 }
-
-fn root_cause(e: &dyn std::error::Error) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
-}
-
 /// Metric names that tell whether the last reload took.
 fn reload_metrics(kind: ComponentKind) -> Option<(&'static str, &'static str)> {
     match kind {
@@ -110,15 +102,6 @@ fn reload_metrics(kind: ComponentKind) -> Option<(&'static str, &'static str)> {
         )),
         ComponentKind::NodeExporter => None,
     }
-}
-
-/// Value of an unlabelled metric in Prometheus text format.
-pub fn metric_value(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
 }
 
 fn metrics(address: &str, web: &WebClient) -> anyhow::Result<String> {

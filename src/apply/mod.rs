@@ -17,121 +17,127 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
+use crate::artifact::NetOptions;
 use crate::atomic_fs;
-use crate::cli::{Context, PlanArgs, ServiceManagerKind, StopArgs};
 use crate::config::{ComponentKind, GrafanaMode, Loaded};
-use crate::error::exit;
 use crate::paths::Root;
 use crate::plan::{self, Plan, PlanInput};
-use crate::report::{self, Action, Change, Report};
-use crate::services::{self, ServiceManager};
+use crate::printer::Printer;
+use crate::report::{Action, Change, Report};
+use crate::services::{self, ServiceManager, ServiceManagerKind};
 use crate::state::{ApplyLock, StateDir};
 
 /// `--root` made absolute: `direct` starts processes whose paths must not depend on
 /// their working directory.
-fn absolute_root(ctx: &Context) -> anyhow::Result<Context> {
-    let mut ctx = ctx.clone();
-    if !ctx.root.dir().is_absolute() {
-        let abs = std::path::absolute(ctx.root.dir())
-            .with_context(|| format!("cannot resolve --root `{}`", ctx.root.dir().display()))?;
-        ctx.root = Root::new(abs);
+pub fn absolute_root(root: &Root) -> anyhow::Result<Root> {
+    if root.dir().is_absolute() {
+        return Ok(root.clone());
     }
-    Ok(ctx)
+    let abs = std::path::absolute(root.dir())
+        .with_context(|| format!("cannot resolve --root `{}`", root.dir().display()))?;
+    Ok(Root::new(abs))
+}
+
+/// What plan and apply are asked for, besides the config.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--service-manager`; else what the last apply recorded, else auto.
+    pub service_manager: Option<ServiceManagerKind>,
+    /// Directory of templates overriding the embedded ones by name.
+    pub templates: Option<PathBuf>,
+    /// Go ahead with a release change across the TSDB format boundary.
+    pub allow_unsafe_version_change: bool,
+    pub net: NetOptions,
 }
 
 /// What plan and apply share before they touch anything.
-struct Prepared {
-    ctx: Context,
+pub struct Session {
+    root: Root,
     loaded: Loaded,
     state: StateDir,
     kind: ServiceManagerKind,
     mgr: Box<dyn ServiceManager>,
+    opts: Options,
 }
 
-/// Load the config and check everything that can be checked without changing the
-/// host: Grafana's inputs (a bad dashboard or missing credentials is exit 78) and
-/// the service manager (one that cannot work here is a usage error) — all before
-/// the lock creates the state dir.
-fn prepare(ctx: &Context, args: &PlanArgs) -> anyhow::Result<Prepared> {
-    let ctx = absolute_root(ctx)?;
-    let loaded = ctx.load_config()?;
+impl Session {
+    /// The config this session plans for.
+    pub fn loaded(&self) -> &Loaded {
+        &self.loaded
+    }
+}
+
+/// Check everything that can be checked without changing the host: Grafana's inputs
+/// (a bad dashboard or missing credentials is exit 78) and the service manager (one
+/// that cannot work here is a usage error) — all before the lock creates the state
+/// dir. `root` must be absolute ([`absolute_root`]).
+pub fn prepare(root: Root, loaded: Loaded, opts: Options) -> anyhow::Result<Session> {
     crate::grafana::preflight(&loaded)?;
-    let state = StateDir::new(&ctx.root, &loaded);
-    let kind = choose_manager(args.service_manager, &ctx.root, &state);
-    let mgr = services::manager(kind, &ctx.root, &state)?;
-    Ok(Prepared { ctx, loaded, state, kind, mgr })
+    let state = StateDir::new(&root, &loaded);
+    let kind = choose_manager(opts.service_manager, &root, &state);
+    let mgr = services::manager(kind, &root, &state)?;
+    Ok(Session { root, loaded, state, kind, mgr, opts })
 }
 
-/// `monstack plan`.
-pub fn cmd_plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
-    let Prepared { ctx, loaded, state, mgr, .. } = prepare(ctx, args)?;
-    let ctx = &ctx;
+/// `monstack plan`: what apply would change (the report's `errors` say what it could
+/// not plan).
+pub fn plan(s: &Session) -> anyhow::Result<Report> {
     let plan = plan::plan(&PlanInput {
-        root: &ctx.root,
-        loaded: &loaded,
-        state: &state,
-        templates: args.templates.as_deref(),
-        manager: mgr.as_ref(),
+        root: &s.root,
+        loaded: &s.loaded,
+        state: &s.state,
+        templates: s.opts.templates.as_deref(),
+        manager: s.mgr.as_ref(),
         grafana: true,
     })?;
-    let crossings = crate::upgrade::planned_crossings(&ctx.root, &loaded)?;
     let mut changes = plan.changes();
-    mark_crossings(&mut changes, &crossings);
-    let rep = Report::from_changes(changes, plan.errors.clone());
-    report::print(&rep, ctx.output, report::Mode::Plan, ctx.quiet, ctx.verbose > 0);
-    check_crossings(ctx, &loaded, args, &crossings)?;
-    if !rep.errors.is_empty() {
-        // Already reported with the plan (each error carries its advice).
-        return Err(crate::error::ExitWith(exit::FAILURE).into());
-    }
-    Ok(exit_code(&rep, args.detailed_exitcode))
+    mark_crossings(&mut changes, &crossings(s)?);
+    Ok(Report::from_changes(changes, plan.errors.clone()))
 }
 
-/// `monstack apply`.
-pub fn cmd_apply(ctx: &Context, args: &PlanArgs) -> anyhow::Result<i32> {
-    let Prepared { ctx, loaded, state, kind, mgr } = prepare(ctx, args)?;
-    let ctx = &ctx;
-    // A release change across a major version is said, and an unsafe one refused
-    // before anything is touched.
-    check_crossings(ctx, &loaded, args, &crate::upgrade::planned_crossings(&ctx.root, &loaded)?)?;
-    let _lock = ApplyLock::acquire(&state)?;
-    state.record_manager(kind)?;
+/// The release changes a converge would make across a major version (with what the
+/// user should know), from the active releases on this host.
+pub fn crossings(s: &Session) -> anyhow::Result<Vec<crate::versions::Crossing>> {
+    crate::upgrade::planned_crossings(&s.root, &s.loaded)
+}
+
+/// `monstack apply`: converge the host. The report tells what was done even when the
+/// apply failed (then its `errors` hold the failure, returned as well). A release
+/// change across a major version is said first, and an unsafe one refused before
+/// anything is touched (exit 78) unless `--allow-unsafe-version-change`.
+pub fn apply(s: &Session, out: &Printer) -> anyhow::Result<(Report, Option<anyhow::Error>)> {
+    let crossings = crossings(s)?;
+    crate::upgrade::announce(&crossings, s.opts.allow_unsafe_version_change, out);
+    crate::upgrade::refuse(&s.loaded, &crossings, s.opts.allow_unsafe_version_change)?;
+    let _lock = ApplyLock::acquire(&s.state)?;
+    s.state.record_manager(s.kind)?;
     let mut done = Vec::new();
     let mut all = Vec::new();
-    match converge(ctx, args, &loaded, &state, mgr.as_ref(), &mut done, &mut all) {
-        Ok(()) => {
-            let rep = Report::from_changes(merge(all, done, false), Vec::new());
-            report::print(&rep, ctx.output, report::Mode::Apply, ctx.quiet, ctx.verbose > 0);
-            Ok(exit_code(&rep, args.detailed_exitcode))
-        }
+    Ok(match converge(s, out, &mut done, &mut all) {
+        Ok(()) => (Report::from_changes(merge(all, done, false), Vec::new()), None),
         Err(err) => {
             let rep = Report::from_changes(merge(all, done, true), vec![format!("{err:#}")]);
-            report::print(&rep, ctx.output, report::Mode::Apply, ctx.quiet, ctx.verbose > 0);
-            Err(err)
+            (rep, Some(err))
         }
-    }
+    })
 }
 
 /// `monstack stop`: end what `direct` started (and wait for the processes to exit);
-/// with systemd, stop the units.
-pub fn cmd_stop(ctx: &Context, _args: &StopArgs) -> anyhow::Result<i32> {
-    let ctx = &absolute_root(ctx)?;
-    let loaded = match ctx.config_path.as_deref() {
-        Some(p) if !p.exists() => None,
-        _ => ctx.load_config().ok(),
-    };
+/// with systemd, stop the units. `loaded` is None without a config (the default
+/// state dir is used). `root` must be absolute.
+pub fn stop(root: &Root, loaded: Option<Loaded>) -> anyhow::Result<Report> {
     let loaded = match loaded {
         Some(l) => l,
         None => crate::config::parse(Path::new("monstack.yaml"), "")
             .map_err(|e| anyhow::anyhow!("{e}"))?,
     };
-    let state = StateDir::new(&ctx.root, &loaded);
+    let state = StateDir::new(root, &loaded);
     let kind = state.recorded_manager().unwrap_or(ServiceManagerKind::Direct);
-    let mgr = services::manager(kind, &ctx.root, &state)?;
+    let mgr = services::manager(kind, root, &state)?;
     // Processes an earlier `direct` apply started are ended too when the recorded
     // manager has since changed (their pid files are still in the state dir).
     let direct = (kind != ServiceManagerKind::Direct)
-        .then(|| services::manager(ServiceManagerKind::Direct, &ctx.root, &state))
+        .then(|| services::manager(ServiceManagerKind::Direct, root, &state))
         .transpose()?;
     let mut changes = Vec::new();
     // Reverse start order: exporters and Alertmanager before Prometheus.
@@ -146,20 +152,7 @@ pub fn cmd_stop(ctx: &Context, _args: &StopArgs) -> anyhow::Result<i32> {
             if was { Action::Delete } else { Action::Unchanged },
         ));
     }
-    let rep = Report::from_changes(changes, Vec::new());
-    report::print(&rep, ctx.output, report::Mode::Stop, ctx.quiet, ctx.verbose > 0);
-    Ok(exit::OK)
-}
-
-/// Warn about release changes across a major version; refuse an unsafe one unless
-/// `--allow-unsafe-version-change` was given.
-fn check_crossings(
-    ctx: &Context,
-    loaded: &Loaded,
-    args: &PlanArgs,
-    crossings: &[crate::versions::Crossing],
-) -> anyhow::Result<()> {
-    crate::upgrade::check_crossings(loaded, crossings, args.allow_unsafe_version_change, ctx.quiet)
+    Ok(Report::from_changes(changes, Vec::new()))
 }
 
 /// Say on each release that crosses a major version that it does.
@@ -217,14 +210,6 @@ fn checkpoint(name: &str) {
 #[cfg(not(debug_assertions))]
 fn checkpoint(_name: &str) {}
 
-fn exit_code(rep: &Report, detailed: bool) -> i32 {
-    if detailed && rep.changed > 0 {
-        exit::CHANGES
-    } else {
-        exit::OK
-    }
-}
-
 /// `--service-manager`, else what the last apply recorded, else auto; resolved.
 fn choose_manager(
     flag: Option<ServiceManagerKind>,
@@ -238,52 +223,48 @@ fn choose_manager(
 /// The whole apply; pushes to `done` what it changed, as it goes, so a failure still
 /// reports what landed.
 fn converge(
-    ctx: &Context,
-    args: &PlanArgs,
-    loaded: &Loaded,
-    state: &StateDir,
-    mgr: &dyn ServiceManager,
+    s: &Session,
+    out: &Printer,
     done: &mut Vec<Change>,
     all: &mut Vec<Change>,
 ) -> anyhow::Result<()> {
-    let root = &ctx.root;
+    let (root, loaded, state, mgr) = (&s.root, &s.loaded, &s.state, s.mgr.as_ref());
     let plan = plan::plan(&PlanInput {
         root,
         loaded,
         state,
-        templates: args.templates.as_deref(),
+        templates: s.opts.templates.as_deref(),
         manager: mgr,
         grafana: false,
     })?;
-    // Checked (and said) in cmd_apply before the lock; here each crossing release is marked.
-    let crossings = crate::upgrade::planned_crossings(root, loaded)?;
+    // Checked (and said) in `apply` before the lock; here each crossing release is marked.
     *all = plan.changes();
-    mark_crossings(all, &crossings);
+    mark_crossings(all, &crossings(s)?);
     remove_stray_temps(&plan, state);
 
     // 1. Candidates are checked before anything changes, with the tools of the release
-    //    they are for when it is on disk (else the installed release's, else the host's);
-    //    a release still to be downloaded judges its own files once it is staged (below).
+    //    they are for when it is on disk (else the host's); a release still to be
+    //    downloaded judges its own files once it is staged (below).
     let deferred: Vec<ComponentKind> = plan
         .releases
         .iter()
-        .filter(|r| r.action.is_change() && !release_on_disk(root, loaded, r.kind))
+        .filter(|r| r.action.is_change() && !candidates::release_on_disk(root, loaded, r.kind))
         .map(|r| r.kind)
         .collect();
-    candidates::validate_candidates(root, loaded, state, &plan, &deferred, &|m| ctx.info(m))?;
+    candidates::validate_candidates(root, loaded, state, &plan, &deferred, &|m| out.info(m))?;
 
     // 2. Releases.
     let mut installed_any = false;
     let mut switched: Vec<(ComponentKind, Option<String>)> = Vec::new();
     for r in plan.releases.iter().filter(|r| r.action.is_change()) {
         let before = crate::artifact::observe(root, loaded, r.kind)?.installed.map(|(v, _)| v);
-        ctx.info(format!("installing {} {}", r.kind, r.detail.as_deref().unwrap_or("")));
+        out.info(format!("installing {} {}", r.kind, r.detail.as_deref().unwrap_or("")));
         crate::artifact::install_with(
             root,
             loaded,
             r.kind,
-            &args.net,
-            &crate::artifact::Reporter::from_ctx(ctx),
+            &s.opts.net,
+            &crate::artifact::Reporter { quiet: out.quiet },
         )
         .with_context(|| format!("cannot install `{}`", r.kind))?;
         switched.push((r.kind, before));
@@ -294,12 +275,12 @@ fn converge(
         // The new release's promtool/amtool judge the files written for it; when they
         // refuse one, `current` goes back to what it was and nothing lands.
         if let Err(e) =
-            candidates::validate_candidates(root, loaded, state, &plan, &[], &|m| ctx.info(m))
+            candidates::validate_candidates(root, loaded, state, &plan, &[], &|m| out.info(m))
         {
             for (kind, before) in switched.iter().rev() {
                 if before.is_some() {
                     if let Ok((to, _)) = crate::artifact::rollback(root, loaded, *kind) {
-                        ctx.info(format!("{kind}: switched back to {to}"));
+                        out.info(format!("{kind}: switched back to {to}"));
                     }
                 }
             }
@@ -317,7 +298,7 @@ fn converge(
     }
 
     // 4. Files, 5. services.
-    land(root, &plan, state, mgr, &|m| ctx.info(m), done)?;
+    land(root, &plan, state, mgr, &|m| out.info(m), done)?;
 
     // 6. Grafana.
     let g = &loaded.config.grafana;
@@ -338,12 +319,4 @@ fn remove_stray_temps(plan: &Plan, state: &StateDir) {
         atomic_fs::remove_stray_temps(&d);
     }
     let _ = std::fs::remove_dir_all(state.staging());
-}
-
-/// Whether the configured release of `kind` is already unpacked on this host.
-fn release_on_disk(root: &Root, loaded: &Loaded, kind: ComponentKind) -> bool {
-    let comp = loaded.config.component(kind);
-    root.host(comp.install_dir.join("releases").join(&comp.version))
-        .join(kind.binaries()[0])
-        .is_file()
 }

@@ -46,12 +46,11 @@ pub struct Net {
 impl Net {
     /// Build from `downloads.*`; `offline` makes every request an error.
     pub fn new(d: &Downloads, offline: bool) -> anyhow::Result<Net> {
-        let client = Client::builder()
+        let client = crate::http::builder()
             .connect_timeout(Duration::from_secs(d.connect_timeout.max(1)))
             // The blocking client applies this to each read of the body, so it acts
             // as a read timeout and large downloads are not cut off.
             .timeout(Duration::from_secs(d.read_timeout.max(1)))
-            .user_agent(concat!("monstack/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Net { client, retries: d.retries, offline })
     }
@@ -176,7 +175,8 @@ fn classify(url: &str, e: &reqwest::Error) -> Error {
 }
 
 /// An `io::Error` of kind `InvalidData`, possibly wrapped in other `io::Error`s
-/// (their `source()` skips the wrapped error itself).
+/// (their `source()` skips the wrapped error itself). reqwest hands the body decoder's
+/// failure over only as a boxed error source, so its type is the one signal there is.
 fn invalid_data_io(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur = e.downcast_ref::<io::Error>();
     while let Some(io) = cur {

@@ -100,66 +100,14 @@ pub fn extract_tar_gz<R: Read>(
                 fs::set_permissions(&dest, fs::Permissions::from_mode(mode)).map_err(wr)?;
             }
             EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .map_err(Error::Read)?
-                    .ok_or_else(|| refuse(&name, "symlink without a target"))?
-                    .into_owned();
-                if target.is_absolute() {
-                    return Err(refuse(
-                        &name,
-                        format!("symlink to absolute path `{}`", target.display()),
-                    ));
-                }
-                let mut stack: Vec<_> =
-                    rel.parent().into_iter().flat_map(|p| p.components()).collect();
-                for c in target.components() {
-                    match c {
-                        Component::Normal(_) => stack.push(c),
-                        Component::CurDir => {}
-                        _ => {
-                            if stack.pop().is_none() {
-                                return Err(refuse(
-                                    &name,
-                                    format!(
-                                        "symlink to `{}` points outside the release",
-                                        target.display()
-                                    ),
-                                ));
-                            }
-                        }
-                    }
-                }
+                let target = link_target(&entry, &name, "symlink")?;
+                symlink_stays_inside(&name, &rel, &target)?;
                 make_parent(&dest).map_err(wr)?;
                 std::os::unix::fs::symlink(&target, &dest).map_err(wr)?;
             }
             EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .map_err(Error::Read)?
-                    .ok_or_else(|| refuse(&name, "hard link without a target"))?
-                    .into_owned();
-                let shown = target.display().to_string();
-                let trel = inside_top(&name, &target, top)
-                    .map_err(|_| {
-                        refuse(&name, format!("hard link to `{shown}` outside the release"))
-                    })?
-                    .ok_or_else(|| {
-                        refuse(&name, format!("hard link to the top-level dir `{shown}`"))
-                    })?;
-                no_symlink_parents(&name, staging, &trel)?;
-                let src = staging.join(&trel);
-                match fs::symlink_metadata(&src) {
-                    Ok(m) if m.file_type().is_file() => {}
-                    _ => {
-                        return Err(refuse(
-                            &name,
-                            format!(
-                                "hard link to `{shown}`, which is not a file extracted before it"
-                            ),
-                        ))
-                    }
-                }
+                let target = link_target(&entry, &name, "hard link")?;
+                let src = hard_link_source(&name, staging, top, &target)?;
                 make_parent(&dest).map_err(wr)?;
                 fs::hard_link(&src, &dest).map_err(wr)?;
             }
@@ -169,6 +117,64 @@ pub fn extract_tar_gz<R: Read>(
         }
     }
     Ok(written)
+}
+
+/// The target a symlink or hard link entry names.
+fn link_target<R: Read>(
+    entry: &tar::Entry<'_, R>,
+    name: &str,
+    what: &str,
+) -> Result<PathBuf, Error> {
+    Ok(entry
+        .link_name()
+        .map_err(Error::Read)?
+        .ok_or_else(|| refuse(name, format!("{what} without a target")))?
+        .into_owned())
+}
+
+/// A symlink at `rel` (below the top dir) may only point inside the release.
+fn symlink_stays_inside(name: &str, rel: &Path, target: &Path) -> Result<(), Error> {
+    if target.is_absolute() {
+        return Err(refuse(name, format!("symlink to absolute path `{}`", target.display())));
+    }
+    let mut stack: Vec<_> = rel.parent().into_iter().flat_map(|p| p.components()).collect();
+    for c in target.components() {
+        match c {
+            Component::Normal(_) => stack.push(c),
+            Component::CurDir => {}
+            _ => {
+                if stack.pop().is_none() {
+                    return Err(refuse(
+                        name,
+                        format!("symlink to `{}` points outside the release", target.display()),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The already extracted regular file a hard link entry points at.
+fn hard_link_source(
+    name: &str,
+    staging: &Path,
+    top: &str,
+    target: &Path,
+) -> Result<PathBuf, Error> {
+    let shown = target.display().to_string();
+    let trel = inside_top(name, target, top)
+        .map_err(|_| refuse(name, format!("hard link to `{shown}` outside the release")))?
+        .ok_or_else(|| refuse(name, format!("hard link to the top-level dir `{shown}`")))?;
+    no_symlink_parents(name, staging, &trel)?;
+    let src = staging.join(&trel);
+    match fs::symlink_metadata(&src) {
+        Ok(m) if m.file_type().is_file() => Ok(src),
+        _ => Err(refuse(
+            name,
+            format!("hard link to `{shown}`, which is not a file extracted before it"),
+        )),
+    }
 }
 
 /// The path of `path` below the top-level dir: `None` for the top dir itself.

@@ -48,12 +48,12 @@ pub(super) fn check(path: &Path, source: &str, config: &Config) -> Vec<ConfigErr
     downloads(&mut ck, l);
     components(&mut ck, l);
     prometheus(&mut ck, l);
+    prometheus_versions(&mut ck, l);
     alertmanager(&mut ck, l);
     grafana(&mut ck, l);
     logrotate(&mut ck, l);
     rsyslog(&mut ck, l);
     ck.check(l.config.state_dir.is_absolute(), "state_dir", "must be an absolute path");
-    prometheus_version_features(&mut ck, l);
     let mut errs = ck.errs;
     if errs.len() > MAX_ERRORS {
         let more = errs.len() - MAX_ERRORS;
@@ -559,7 +559,7 @@ fn rsyslog(ck: &mut Checks, l: &File) {
 
 /// The version- and mode-dependent checks of the `prometheus` section (agent mode,
 /// remote_write, keys a release does not have).
-fn prometheus_version_features(ck: &mut Checks, l: &File) {
+fn prometheus_versions(ck: &mut Checks, l: &File) {
     let p = &l.config.prometheus;
     if !p.enabled {
         return;

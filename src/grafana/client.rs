@@ -117,11 +117,10 @@ impl Client {
             return Err(Error::CredentialsInUrl);
         }
         let timeout = loaded.resolved.grafana_request_timeout;
-        let mut b = Http::builder()
+        let mut b = crate::http::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(g.concurrency.max(1) * 2)
-            .user_agent(concat!("monstack/", env!("CARGO_PKG_VERSION")));
+            .pool_max_idle_per_host(g.concurrency.max(1) * 2);
         if let Some(ca) = &g.ca_file {
             let path = loaded.resolve(ca);
             let pem = std::fs::read(&path)

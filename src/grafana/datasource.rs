@@ -241,74 +241,8 @@ pub(crate) fn apply(
     }
     match (&plan.action, &plan.existing) {
         (Action::Unchanged, _) => {}
-        (_, None) => {
-            // API-FACTS §2.2: POST; 409 when the name or uid already exists.
-            let r =
-                client.send(Method::POST, "/api/datasources", Some(&Value::Object(body)), &obj)?;
-            match r.status.as_u16() {
-                200 => {}
-                409 => {
-                    return Err(Error::api(
-                        &obj,
-                        &r,
-                        "another datasource took this name or uid since it was read; re-run `monstack apply`",
-                    ))
-                }
-                _ => return Err(Error::api(&obj, &r, "")),
-            }
-        }
-        (_, Some(existing)) => {
-            // API-FACTS §2.5: PUT is a full replace, so unmanaged fields are carried
-            // over from what Grafana returned; `version` makes it optimistic.
-            for k in [
-                "user",
-                "database",
-                "basicAuth",
-                "basicAuthUser",
-                "withCredentials",
-                "isDefault",
-                "version",
-            ] {
-                if body.contains_key(k) {
-                    continue;
-                }
-                if let Some(v) = existing.get(k) {
-                    body.insert(k.into(), v.clone());
-                }
-            }
-            let current_uid = plan.adopt_from.as_deref().unwrap_or(&d.uid);
-            let path = format!("/api/datasources/uid/{current_uid}");
-            let r = client.send(Method::PUT, &path, Some(&Value::Object(body)), &obj)?;
-            match r.status.as_u16() {
-                200 => {}
-                409 => {
-                    let hint = if r.message().contains("same name") {
-                        "another datasource already has this name; rename one of them"
-                    } else {
-                        "the datasource was changed in Grafana while monstack applied; re-run `monstack apply`"
-                    };
-                    return Err(Error::api(&obj, &r, hint));
-                }
-                403 => {
-                    return Err(Error::api(
-                        &obj,
-                        &r,
-                        "the datasource is provisioned from a file in Grafana (read-only); change it there or use `grafana.mode: files`",
-                    ))
-                }
-                400 if plan.adopt_from.is_some() => {
-                    return Err(Error::api(
-                        &obj,
-                        &r,
-                        &format!(
-                            "this Grafana refuses to change a datasource's uid; to adopt `{}` set `grafana.datasource.uid: {current_uid}`",
-                            d.name
-                        ),
-                    ))
-                }
-                _ => return Err(Error::api(&obj, &r, "")),
-            }
-        }
+        (_, None) => create(client, &obj, body)?,
+        (_, Some(existing)) => replace(client, d, plan, &obj, body, existing)?,
     }
     if plan.action != Action::Unchanged {
         let keys: Vec<String> = d.secrets.keys().cloned().collect();
@@ -326,6 +260,82 @@ pub(crate) fn apply(
         None => health,
     });
     Ok(change)
+}
+
+/// API-FACTS §2.2: POST; 409 when the name or uid already exists.
+fn create(client: &Client, obj: &str, body: Map<String, Value>) -> Result<(), Error> {
+    let r = client.send(Method::POST, "/api/datasources", Some(&Value::Object(body)), obj)?;
+    match r.status.as_u16() {
+        200 => {}
+        409 => return Err(Error::api(
+            obj,
+            &r,
+            "another datasource took this name or uid since it was read; re-run `monstack apply`",
+        )),
+        _ => return Err(Error::api(obj, &r, "")),
+    }
+    Ok(())
+}
+
+/// API-FACTS §2.5: PUT is a full replace, so unmanaged fields are carried over from
+/// what Grafana returned; `version` makes it optimistic.
+fn replace(
+    client: &Client,
+    d: &Desired,
+    plan: &Plan,
+    obj: &str,
+    mut body: Map<String, Value>,
+    existing: &Value,
+) -> Result<(), Error> {
+    for k in [
+        "user",
+        "database",
+        "basicAuth",
+        "basicAuthUser",
+        "withCredentials",
+        "isDefault",
+        "version",
+    ] {
+        if body.contains_key(k) {
+            continue;
+        }
+        if let Some(v) = existing.get(k) {
+            body.insert(k.into(), v.clone());
+        }
+    }
+    let current_uid = plan.adopt_from.as_deref().unwrap_or(&d.uid);
+    let path = format!("/api/datasources/uid/{current_uid}");
+    let r = client.send(Method::PUT, &path, Some(&Value::Object(body)), obj)?;
+    match r.status.as_u16() {
+        200 => {}
+        409 => {
+            let hint = if r.message().contains("same name") {
+                "another datasource already has this name; rename one of them"
+            } else {
+                "the datasource was changed in Grafana while monstack applied; re-run `monstack apply`"
+            };
+            return Err(Error::api(obj, &r, hint));
+        }
+        403 => {
+            return Err(Error::api(
+                obj,
+                &r,
+                "the datasource is provisioned from a file in Grafana (read-only); change it there or use `grafana.mode: files`",
+            ))
+        }
+        400 if plan.adopt_from.is_some() => {
+            return Err(Error::api(
+                obj,
+                &r,
+                &format!(
+                    "this Grafana refuses to change a datasource's uid; to adopt `{}` set `grafana.datasource.uid: {current_uid}`",
+                    d.name
+                ),
+            ))
+        }
+        _ => return Err(Error::api(obj, &r, "")),
+    }
+    Ok(())
 }
 
 /// `GET /api/datasources/uid/{uid}/health` as one line. API-FACTS §2.7: 200 with

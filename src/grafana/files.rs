@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::{dashboard, datasource};
 use crate::config::Loaded;
-use crate::render::{FileRole, RenderedFile};
+use crate::hostfile::{FileRole, RenderedFile};
 
 /// The provisioning files as host files (absolute paths, not yet under `--root`).
 /// The datasource file holds secrets when `secure_json_data` is set: it is then mode

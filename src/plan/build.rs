@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use super::{desired_specs, DirPlan, FilePlan, Plan, PlanInput, ReleasePlan, ServicePlan, RSYSLOG};
 use crate::artifact;
 use crate::atomic_fs::{self, Owner};
-use crate::cli::ServiceManagerKind;
 use crate::config::{ComponentKind, GrafanaMode, Loaded};
 use crate::paths::Root;
 use crate::render::{self, FileRole, RenderedFile, ServiceSpec};
 use crate::report::{Action, Change};
 use crate::secrets::mask;
+use crate::services::ServiceManagerKind;
 use crate::services::{self, ServiceManager};
 use crate::state::{Owed, StateDir};
 

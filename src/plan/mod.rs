@@ -9,12 +9,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::atomic_fs::Owner;
-use crate::cli::ServiceManagerKind;
 use crate::config::{ComponentKind, Loaded};
 use crate::paths::Root;
 use crate::render::{self, FileRole, RenderedFile, ServiceSpec};
 use crate::report::{Action, Change};
 use crate::services::ServiceManager;
+use crate::services::ServiceManagerKind;
 use crate::state::{Owed, StateDir};
 
 pub use build::{file_diff, owner_for, plan};

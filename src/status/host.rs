@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 
 use super::{Check, Inputs, Level};
 use crate::artifact;
-use crate::cli::ServiceManagerKind;
 use crate::config::ComponentKind;
 use crate::plan::{self, FilePlan, PlanInput};
 use crate::render::FileRole;
 use crate::report::Action;
+use crate::services::ServiceManagerKind;
 use crate::state::Owed;
 
 /// Release, service and files checks of every enabled component, plus `host` files

@@ -16,7 +16,7 @@
 //! Exit codes: 0 healthy, 1 unhealthy, 78 config error (never retried by `--wait`).
 
 mod host;
-mod output;
+pub mod output;
 mod probe;
 
 use std::path::Path;
@@ -25,11 +25,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::cli::{Context, ServiceManagerKind, StatusArgs};
 use crate::config::{ComponentKind, GrafanaMode, Loaded};
-use crate::error::exit;
 use crate::paths::Root;
-use crate::services::{self, ServiceManager};
+use crate::printer::Printer;
+use crate::services::{self, ServiceManager, ServiceManagerKind};
 use crate::state::StateDir;
 
 /// How a check came out.
@@ -104,13 +103,30 @@ pub struct Inputs<'a> {
     pub timeout: Duration,
 }
 
-/// `monstack status`.
-pub fn cmd_status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<i32> {
-    let root = absolute_root(&ctx.root)?;
-    let loaded = ctx.load_config()?;
-    let state = StateDir::new(&root, &loaded);
+/// What `monstack status` was asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Retry until healthy or this long has passed.
+    pub wait: Option<Duration>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// `--service-manager`; else what the last apply recorded, else auto.
+    pub service_manager: Option<ServiceManagerKind>,
+    pub templates: Option<std::path::PathBuf>,
+}
+
+/// Check the stack (retrying while unhealthy for `opts.wait`); the outcome and how
+/// long it took. Waiting notes go to `out`.
+pub fn run(
+    root: &Root,
+    loaded: &Loaded,
+    opts: &Options,
+    out: &Printer,
+) -> anyhow::Result<(Status, Duration)> {
+    let root = absolute_root(root)?;
+    let state = StateDir::new(&root, loaded);
     let kind = services::resolve_kind(
-        args.service_manager
+        opts.service_manager
             .or_else(|| state.recorded_manager())
             .unwrap_or(ServiceManagerKind::Auto),
         &root,
@@ -118,23 +134,23 @@ pub fn cmd_status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<i32> {
     let manager = services::manager(kind, &root, &state)?;
     let inputs = Inputs {
         root: &root,
-        loaded: &loaded,
+        loaded,
         state: &state,
         manager: manager.as_ref(),
-        templates: args.templates.as_deref(),
-        timeout: args.timeout,
+        templates: opts.templates.as_deref(),
+        timeout: opts.timeout,
     };
     let started = Instant::now();
     let mut delay = Duration::from_millis(250);
     let status = loop {
         let status = check_all(&inputs)?;
-        let left = args.wait.map(|w| w.saturating_sub(started.elapsed())).unwrap_or_default();
+        let left = opts.wait.map(|w| w.saturating_sub(started.elapsed())).unwrap_or_default();
         if status.healthy || left.is_zero() {
             break status;
         }
         let failing = status.checks.iter().filter(|c| !c.ok).count();
         if let Some(first) = status.checks.iter().find(|c| !c.ok) {
-            ctx.info(format!(
+            out.info(format!(
                 "waiting ({} left): {failing} check{} failing, first {} {}: {}",
                 humantime::format_duration(Duration::from_secs(left.as_secs())),
                 if failing == 1 { "" } else { "s" },
@@ -146,8 +162,7 @@ pub fn cmd_status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<i32> {
         std::thread::sleep(delay.min(left));
         delay = (delay * 2).min(Duration::from_secs(5));
     };
-    output::print(&status, ctx.output, ctx.quiet, started.elapsed());
-    Ok(if status.healthy { exit::OK } else { exit::FAILURE })
+    Ok((status, started.elapsed()))
 }
 
 /// Run every check once: the host checks and each component's probes concurrently.

@@ -1,4 +1,5 @@
-//! The status table for people and the JSON document for pipelines (stdout only).
+//! The status table for people and the JSON document for pipelines, handed to
+//! [`crate::printer`].
 //!
 //! Marks: `✓` ok, `✗` fail, `!` warn, `-` skipped, colored on a terminal; plain ASCII
 //! words (`ok`, `FAIL`, `warn`, `skip`) when stdout is not a terminal or `NO_COLOR` is set.
@@ -6,23 +7,17 @@
 use std::time::Duration;
 
 use super::{Level, Status};
-use crate::cli::OutputFormat;
+use crate::printer::Printer;
 
 /// Print the outcome. Quiet: only the failing and warning rows and the summary, and
 /// nothing at all when healthy (JSON is always printed).
-#[allow(clippy::print_stdout)]
-pub fn print(status: &Status, format: OutputFormat, quiet: bool, took: Duration) {
-    match format {
-        OutputFormat::Json => {
-            println!("{}", serde_json::to_string_pretty(status).expect("status serializes"));
+pub fn print(status: &Status, out: &Printer, took: Duration) {
+    out.result(status, || {
+        if out.quiet && status.healthy {
+            return String::new();
         }
-        OutputFormat::Human => {
-            if quiet && status.healthy {
-                return;
-            }
-            print!("{}", render_human(status, crate::report::use_color(), quiet, took));
-        }
-    }
+        render_human(status, crate::printer::use_color(), out.quiet, took)
+    });
 }
 
 /// The table: mark, component, check, reason; a summary line last.

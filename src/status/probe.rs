@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{Check, Level};
-use crate::apply::lifecycle::metric_value;
 use crate::config::{ComponentKind, Loaded};
+use crate::http::metric_value;
 use crate::render::{FileRole, RenderedFile};
 use crate::web::WebClient;
 
@@ -44,12 +44,7 @@ impl Http {
     fn new(loaded: &Loaded, kind: ComponentKind, timeout: Duration) -> Result<Http, String> {
         let web = WebClient::of(loaded, kind).map_err(|e| format!("{e:#}"))?;
         let client = web
-            .build(
-                reqwest::blocking::Client::builder()
-                    .timeout(timeout)
-                    .connect_timeout(timeout)
-                    .no_proxy(),
-            )
+            .build(crate::http::builder().timeout(timeout).connect_timeout(timeout).no_proxy())
             .map_err(|e| format!("{e:#}"))?;
         let base = web.url(&loaded.local_address(kind), "");
         Ok(Http { client, timeout, web, base })
@@ -97,11 +92,7 @@ impl Http {
         if e.is_timeout() {
             return format!("{url}: no answer within {}", humantime::format_duration(self.timeout));
         }
-        let mut cur: &dyn std::error::Error = e;
-        while let Some(next) = cur.source() {
-            cur = next;
-        }
-        format!("{url}: {cur}")
+        format!("{url}: {}", crate::http::root_cause(e))
     }
 }
 
@@ -132,10 +123,15 @@ pub fn prometheus(
     out.push(Check::new(C, "ready", Level::Ok, format!("{base}/-/ready{}", http.how())));
     out.push(reload(&http, C, &base, "prometheus_config_last_reload_successful"));
     out.extend(targets(&http, &base, &loaded.config.prometheus.scrape_configs));
+    let p = &loaded.config.prometheus;
+    if p.mode == crate::config::PrometheusMode::Agent {
+        // An agent evaluates no rules and sends no alerts.
+        out.push(Check::new(C, "rules", Level::Skip, "agent mode: no rules or alerting"));
+        return out;
+    }
     out.extend(rules(&http, &base, expected_groups));
 
     // The Alertmanagers prometheus.yml lists (the local one unless configured).
-    let p = &loaded.config.prometheus;
     let wanted: Vec<String> = if !p.alertmanagers.is_empty() {
         p.alertmanagers.clone()
     } else if loaded.config.alertmanager.enabled {

@@ -1,7 +1,7 @@
 //! Helpers for the install tests: small release tarballs built in the test (good
 //! ones with script binaries, and hand-made malicious ones), a sandbox with a config
 //! and a `--root`, and a runner for the built binary. Include after `mirror`:
-//! `#[path = "support/release.rs"] mod release;`.
+//! `#[path = "support/release.rs"] mod release;` (and `bin`).
 #![allow(dead_code)]
 
 use std::fs::{self, File};
@@ -176,14 +176,8 @@ impl Sandbox {
 
     /// Run monstack with `--config` and `--root`.
     pub fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_monstack"))
-            .arg("--config")
-            .arg(self.config())
-            .arg("--root")
-            .arg(self.root())
-            .args(args)
-            .output()
-            .unwrap();
+        let out =
+            crate::bin::Monstack::new().config(self.config()).root(self.root()).args(args).output();
         Run::from(out)
     }
 

@@ -2,7 +2,7 @@
 //! (Debian's binaries in the upstream layout, built once per test binary), free
 //! loopback ports, a config, helpers to run the built `monstack` and to query the
 //! running Prometheus, and a guard that stops every process the test started.
-//! Include with `#[path = "support/stack.rs"] mod stack;` next to `mirror`.
+//! Include with `#[path = "support/stack.rs"] mod stack;` next to `mirror` and `bin`.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -106,18 +106,9 @@ impl Stack {
         std::fs::write(&self.config, text).unwrap();
     }
 
-    /// `monstack --root ROOT --config CONFIG ARGS...`, environment scrubbed.
+    /// `monstack --root ROOT --config CONFIG ARGS...`, environment scrubbed ([`crate::bin`]).
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_monstack"));
-        c.arg("--root")
-            .arg(&self.root)
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .env_remove("MONSTACK_CONFIG")
-            .env_remove("MONSTACK_CRASH_AT")
-            .env("NO_COLOR", "1");
-        c
+        crate::bin::Monstack::new().root(&self.root).config(&self.config).args(args).command()
     }
 
     pub fn run(&self, args: &[&str]) -> Output {

@@ -12,8 +12,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
+pub mod kind;
+
+pub use kind::ServiceManagerKind;
+
 use crate::atomic_fs::{self, Owner};
-use crate::cli::ServiceManagerKind;
 use crate::config::ComponentKind;
 use crate::paths::Root;
 use crate::render::ServiceSpec;

@@ -1,0 +1,82 @@
+//! The files monstack puts on a host, as plain data: what [`crate::render`] and
+//! Grafana's files mode produce and plan, apply, validate and status consume. Kept apart
+//! from both producers so neither imports the other's types.
+
+use std::path::PathBuf;
+
+use crate::config::ComponentKind;
+
+/// What a rendered file is, so apply knows how to validate and what to reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileRole {
+    /// prometheus.yml (validated with promtool check config; change => reload).
+    PrometheusConfig,
+    /// An alert rule file (promtool check rules; change => reload).
+    PrometheusRules,
+    /// alertmanager.yml (amtool check-config; change => reload Alertmanager).
+    AlertmanagerConfig,
+    /// A systemd unit (systemd-analyze verify; change => daemon-reload + restart).
+    Unit(ComponentKind),
+    /// /etc/logrotate.d/* (logrotate -d).
+    Logrotate,
+    /// /etc/rsyslog.d/*.conf (change => restart rsyslog).
+    Rsyslog,
+    /// Grafana provisioning YAML (grafana.mode: files).
+    GrafanaProvisioning,
+    /// Grafana dashboard JSON (grafana.mode: files).
+    GrafanaDashboard,
+    /// A component's exporter-toolkit web config (`promtool check web-config`; the
+    /// component reads it on every request, a change needs no restart).
+    WebConfig(ComponentKind),
+    /// A password monstack gives the component (Prometheus's credentials for the
+    /// endpoints it scrapes; read on use).
+    Secret(ComponentKind),
+}
+
+impl FileRole {
+    /// Stable name for JSON output: `prometheus_config`, `unit:prometheus`, ...
+    pub fn label(&self) -> String {
+        match self {
+            Self::PrometheusConfig => "prometheus_config".into(),
+            Self::PrometheusRules => "prometheus_rules".into(),
+            Self::AlertmanagerConfig => "alertmanager_config".into(),
+            Self::Unit(kind) => format!("unit:{kind}"),
+            Self::Logrotate => "logrotate".into(),
+            Self::Rsyslog => "rsyslog".into(),
+            Self::GrafanaProvisioning => "grafana_provisioning".into(),
+            Self::GrafanaDashboard => "grafana_dashboard".into(),
+            Self::WebConfig(kind) => format!("web_config:{kind}"),
+            Self::Secret(kind) => format!("secret:{kind}"),
+        }
+    }
+}
+
+/// One file the host should receive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedFile {
+    /// Absolute host path, e.g. `/etc/systemd/system/prometheus.service`.
+    pub path: PathBuf,
+    pub content: Vec<u8>,
+    /// Permission bits, e.g. 0o644; 0o640 for files holding secrets.
+    pub mode: u32,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    pub role: FileRole,
+    /// Secret values present in `content`, to be masked in diffs and plans.
+    pub secrets: Vec<String>,
+}
+
+impl RenderedFile {
+    /// A 0644 file owned by root, without secrets.
+    pub fn plain(path: impl Into<PathBuf>, content: impl Into<Vec<u8>>, role: FileRole) -> Self {
+        Self {
+            path: path.into(),
+            content: content.into(),
+            mode: 0o644,
+            owner: None,
+            group: None,
+            role,
+            secrets: Vec::new(),
+        }
+    }
+}

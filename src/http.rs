@@ -1,0 +1,59 @@
+//! HTTP for every module that talks to a server: one client builder (downloads,
+//! Grafana, status probes, readiness and reload checks) and the probe helpers the
+//! status checks and apply's lifecycle share.
+
+use std::time::Duration;
+
+use reqwest::blocking::{Client, ClientBuilder};
+
+/// The one client builder: monstack's user agent; callers add timeouts, TLS roots and
+/// pool sizes.
+pub fn builder() -> ClientBuilder {
+    Client::builder().user_agent(concat!("monstack/", env!("CARGO_PKG_VERSION")))
+}
+
+/// A client for the stack's own loopback endpoints: no proxy, the given timeouts.
+pub fn loopback(connect_timeout: Duration, timeout: Duration) -> reqwest::Result<Client> {
+    builder().connect_timeout(connect_timeout).timeout(timeout).no_proxy().build()
+}
+
+/// The innermost cause of an error (`connection refused`, not the reqwest wrapping).
+pub fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// Value of an unlabelled metric in Prometheus text format.
+pub fn metric_value(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_values_are_read_from_unlabelled_lines() {
+        let text = "# HELP x\nx_total{a=\"b\"} 3\nx_total 7\ny 1e3\n";
+        assert_eq!(metric_value(text, "x_total"), Some(7.0));
+        assert_eq!(metric_value(text, "y"), Some(1000.0));
+        assert_eq!(metric_value(text, "z"), None);
+    }
+
+    #[test]
+    fn root_cause_is_the_innermost_error() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("request failed")]
+        struct Outer(#[source] std::io::Error);
+        let outer = Outer(std::io::Error::other("connection refused"));
+        assert_eq!(outer.to_string(), "request failed");
+        assert_eq!(root_cause(&outer), "connection refused");
+    }
+}

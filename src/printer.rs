@@ -1,0 +1,109 @@
+//! The one writer of the terminal: results on stdout (human text or one JSON document),
+//! notes, warnings and errors on stderr. Every other module hands its output here
+//! (download progress bars are the one exception: they draw on stderr themselves).
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use serde::Serialize;
+
+/// Version of every JSON document on stdout; bumped when a field changes meaning or goes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// stdout format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// Text for people
+    #[default]
+    Human,
+    /// One JSON document for pipelines
+    Json,
+}
+
+/// A JSON document as printed: `format_version` first, then the command's own fields.
+#[derive(Debug, Serialize)]
+pub struct Document<'a, T: Serialize> {
+    pub format_version: u32,
+    #[serde(flatten)]
+    pub body: &'a T,
+}
+
+/// How results and notes are written for one run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Printer {
+    pub format: OutputFormat,
+    /// Only errors on stderr (and human results only when something happened).
+    pub quiet: bool,
+    /// More detail (repeatable flag).
+    pub verbose: u8,
+}
+
+impl Printer {
+    /// True for `--output json`.
+    pub fn json_output(&self) -> bool {
+        self.format == OutputFormat::Json
+    }
+
+    /// Print a command's result: `json` as a versioned document with `--output json`,
+    /// else the text `human` makes (nothing when it is empty).
+    pub fn result<T: Serialize>(&self, json: &T, human: impl FnOnce() -> String) {
+        match self.format {
+            OutputFormat::Json => {
+                let doc = Document { format_version: FORMAT_VERSION, body: json };
+                println!("{}", serde_json::to_string_pretty(&doc).expect("output serializes"));
+            }
+            OutputFormat::Human => {
+                let text = human();
+                if !text.is_empty() {
+                    print!("{text}");
+                    if !text.ends_with('\n') {
+                        println!();
+                    }
+                }
+            }
+        }
+    }
+
+    /// A progress note on stderr, unless quiet.
+    pub fn info(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+
+    /// An error the command reports and carries on from (`error: ...` lines).
+    pub fn error(&self, err: &anyhow::Error) {
+        eprint!("{}", crate::error::render(err));
+    }
+
+    /// A one-line error message the command carries on from.
+    pub fn error_line(&self, msg: impl AsRef<str>) {
+        eprintln!("error: {}", msg.as_ref());
+    }
+}
+
+/// Colors on when stdout is a terminal and NO_COLOR is unset (or empty).
+pub fn use_color() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+}
+
+/// A warning on stderr (shown even when quiet): something failed that the command
+/// does not stop for.
+pub fn warn(msg: impl AsRef<str>) {
+    eprintln!("warning: {}", msg.as_ref());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_lead_with_format_version() {
+        #[derive(Serialize)]
+        struct Body {
+            changed: bool,
+        }
+        let doc = Document { format_version: FORMAT_VERSION, body: &Body { changed: true } };
+        assert_eq!(serde_json::to_string(&doc).unwrap(), r#"{"format_version":1,"changed":true}"#);
+    }
+}
