@@ -31,6 +31,8 @@ pub enum FileRole {
     /// A password monstack gives the component (Prometheus's credentials for the
     /// endpoints it scrapes; read on use).
     Secret(ComponentKind),
+    /// A notification template the component loads with its config (change => reload).
+    Template(ComponentKind),
 }
 
 impl FileRole {
@@ -47,6 +49,7 @@ impl FileRole {
             Self::GrafanaDashboard => "grafana_dashboard".into(),
             Self::WebConfig(kind) => format!("web_config:{kind}"),
             Self::Secret(kind) => format!("secret:{kind}"),
+            Self::Template(kind) => format!("template:{kind}"),
         }
     }
 }

@@ -82,6 +82,21 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
     }
     if c.alertmanager.enabled {
         files.push(alertmanager_file(loaded, &tera)?);
+        let a = &c.alertmanager;
+        for (i, t) in a.templates.iter().enumerate() {
+            let content = fs::read(t).map_err(|e| {
+                loaded.error_at(
+                    &format!("alertmanager.templates[{i}]"),
+                    format!("cannot read template `{}`: {e}", t.display()),
+                )
+            })?;
+            let name = t.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            files.push(RenderedFile::plain(
+                a.install_dir.join("templates").join(name),
+                content,
+                FileRole::Template(ComponentKind::Alertmanager),
+            ));
+        }
     }
     for (kind, comp) in c.enabled_components() {
         if let Some((content, secrets)) = crate::web::render(loaded, kind)? {
@@ -237,7 +252,26 @@ fn alertmanager_file(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<Rende
         }
         None => Value::Null,
     };
-    let ctx = json!({ "smtp": smtp, "route": a.route, "receivers": a.receivers });
+    // The route tree, inhibit rules and time intervals as JSON flow collections (valid
+    // YAML, every string quoted by construction).
+    let flow = |v: serde_json::Value| match &v {
+        Value::Array(items) if items.is_empty() => Ok(Value::Null),
+        _ => serde_json::to_string(&v).map(Value::String),
+    };
+    let templates: Vec<String> = a
+        .templates
+        .iter()
+        .filter_map(|t| Some(format!("templates/{}", t.file_name()?.to_string_lossy())))
+        .collect();
+    let ctx = json!({
+        "smtp": smtp,
+        "route": a.route,
+        "routes_json": flow(serde_json::to_value(&a.route.routes)?)?,
+        "inhibit_json": flow(serde_json::to_value(&a.inhibit_rules)?)?,
+        "time_intervals_json": flow(serde_json::to_value(&a.time_intervals)?)?,
+        "templates": templates,
+        "receivers": a.receivers,
+    });
     Ok(RenderedFile {
         path: a.install_dir.join("alertmanager.yml"),
         content: render(tera, "alertmanager.yml.tera", &ctx)?.into_bytes(),

@@ -93,6 +93,11 @@ pub(super) fn absolutize(c: &mut Config, dir: &Path) {
         web.ca_file.iter_mut().for_each(abs);
         web.basic_auth_users.values_mut().for_each(abs);
     }
+    c.alertmanager.templates.iter_mut().for_each(abs);
+    for r in &mut c.alertmanager.receivers {
+        r.slack_configs.iter_mut().for_each(|s| abs(&mut s.api_url_file));
+        r.pagerduty_configs.iter_mut().for_each(|p| abs(&mut p.routing_key_file));
+    }
     if let Some(s) = c.alertmanager.smtp.as_mut() {
         s.password_file.iter_mut().for_each(abs);
     }

@@ -168,7 +168,9 @@ fn config_changed(files: &[FilePlan], kind: ComponentKind) -> bool {
                 ),
                 ComponentKind::Alertmanager => matches!(
                     f.file.role,
-                    FileRole::AlertmanagerConfig | FileRole::WebConfig(ComponentKind::Alertmanager)
+                    FileRole::AlertmanagerConfig
+                        | FileRole::WebConfig(ComponentKind::Alertmanager)
+                        | FileRole::Template(ComponentKind::Alertmanager)
                 ),
                 // node_exporter reads its web config on every request.
                 ComponentKind::NodeExporter => false,
