@@ -318,6 +318,7 @@ fn embedded_assets_hold_no_credentials() {
                 || l.contains("_file:")
                 || l.ends_with(": null")
                 || l.contains("{%- if smtp.password %}")
+                || l.contains("{%- if rw.bearer_token_file %}")
                 || l.contains("smtp_auth_password: {{ smtp.password | yaml }}");
             assert!(ok, "{name}: {line}");
         }

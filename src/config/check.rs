@@ -746,6 +746,7 @@ fn prometheus_versions(ck: &mut Checks, l: &File) {
                 "must be an absolute path on the host (Prometheus reads it)",
             );
         }
+        remote_write_extras(ck, &f, rw);
     }
     for (i, job) in p.scrape_configs.iter().enumerate() {
         if job.always_scrape_classic_histograms.is_some() {
@@ -754,6 +755,81 @@ fn prometheus_versions(ck: &mut Checks, l: &File) {
                 crate::versions::key_name(kind, &names, &p.version).is_some(),
                 &format!("prometheus.scrape_configs[{i}].always_scrape_classic_histograms"),
                 format!("Prometheus {} has no such setting (it arrived in 2.45)", p.version),
+            );
+        }
+    }
+}
+
+/// bearer token, TLS, queue and relabelling of one `remote_write` entry.
+fn remote_write_extras(ck: &mut Checks, f: &str, rw: &super::schema::RemoteWrite) {
+    const HOST: &str = "must be an absolute path on the host (Prometheus reads it)";
+    if let Some(t) = &rw.bearer_token_file {
+        ck.check(t.is_absolute(), &format!("{f}.bearer_token_file"), HOST);
+        ck.check(
+            rw.basic_auth.is_none(),
+            &format!("{f}.bearer_token_file"),
+            "set basic_auth or bearer_token_file, not both",
+        );
+    }
+    if let Some(tls) = &rw.tls {
+        for (key, p) in
+            [("ca_file", &tls.ca_file), ("cert_file", &tls.cert_file), ("key_file", &tls.key_file)]
+        {
+            if let Some(p) = p {
+                ck.check(p.is_absolute(), &format!("{f}.tls.{key}"), HOST);
+            }
+        }
+        ck.check(
+            tls.cert_file.is_some() == tls.key_file.is_some(),
+            &format!("{f}.tls"),
+            "cert_file and key_file go together",
+        );
+    }
+    if let Some(q) = &rw.queue_config {
+        for (key, v) in [
+            ("batch_send_deadline", &q.batch_send_deadline),
+            ("min_backoff", &q.min_backoff),
+            ("max_backoff", &q.max_backoff),
+        ] {
+            if let Some(v) = v {
+                ck.check(
+                    valid_duration(v),
+                    &format!("{f}.queue_config.{key}"),
+                    format!("`{v}` is not a Prometheus duration like 5s"),
+                );
+            }
+        }
+        if let (Some(min), Some(max)) = (q.min_shards, q.max_shards) {
+            ck.check(min <= max, &format!("{f}.queue_config.min_shards"), "exceeds max_shards");
+        }
+    }
+    const ACTIONS: [&str; 11] = [
+        "replace",
+        "keep",
+        "drop",
+        "keepequal",
+        "dropequal",
+        "hashmod",
+        "labelmap",
+        "labeldrop",
+        "labelkeep",
+        "lowercase",
+        "uppercase",
+    ];
+    for (j, r) in rw.write_relabel_configs.iter().enumerate() {
+        let g = format!("{f}.write_relabel_configs[{j}]");
+        if let Some(a) = &r.action {
+            ck.check(
+                ACTIONS.contains(&a.as_str()),
+                &format!("{g}.action"),
+                format!("`{a}` is not a relabel action ({})", ACTIONS.join(", ")),
+            );
+        }
+        for (k, l) in r.source_labels.iter().enumerate() {
+            ck.check(
+                valid_label_name(l),
+                &format!("{g}.source_labels[{k}]"),
+                format!("`{l}` is not a valid label name"),
             );
         }
     }

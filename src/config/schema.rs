@@ -344,6 +344,71 @@ pub struct RemoteWrite {
     pub name: Option<String>,
     #[serde(default)]
     pub basic_auth: Option<RemoteWriteBasicAuth>,
+    /// File with a bearer token (absolute host path, read by Prometheus); rendered as
+    /// `authorization.credentials_file`.
+    #[serde(default)]
+    pub bearer_token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls: Option<RemoteWriteTls>,
+    #[serde(default)]
+    pub queue_config: Option<QueueConfig>,
+    #[serde(default)]
+    pub write_relabel_configs: Vec<RelabelConfig>,
+}
+
+/// `remote_write[].tls` (Prometheus `tls_config`); files are absolute host paths.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemoteWriteTls {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_skip_verify: bool,
+}
+
+/// `remote_write[].queue_config`: unset keys keep Prometheus's defaults.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_shards: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_shards: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_samples_per_send: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_send_deadline: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_backoff: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_backoff: Option<String>,
+}
+
+/// One relabel step (`write_relabel_configs`); the regex is judged by promtool.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelabelConfig {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub source_labels: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub separator: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<String>,
+    /// `replace` (default), `keep`, `drop`, `labelmap`, `labeldrop`, `labelkeep`, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
 }
 
 /// `remote_write[].basic_auth`: Prometheus reads the password from `password_file`.

@@ -124,6 +124,9 @@ pub fn prometheus(
     out.push(reload(&http, C, &base, "prometheus_config_last_reload_successful"));
     out.extend(targets(&http, &base, &loaded.config.prometheus.scrape_configs));
     let p = &loaded.config.prometheus;
+    if !p.remote_write.is_empty() {
+        out.push(remote_write(&http, &base, p.mode == crate::config::PrometheusMode::Agent));
+    }
     if p.mode == crate::config::PrometheusMode::Agent {
         // An agent evaluates no rules and sends no alerts.
         out.push(Check::new(C, "rules", Level::Skip, "agent mode: no rules or alerting"));
@@ -178,6 +181,68 @@ pub fn prometheus(
         });
     }
     out
+}
+
+/// remote_write queues are not failing: the 5m rate of
+/// `prometheus_remote_storage_samples_failed_total` per queue (an agent has no query
+/// API: its counter since start, from /metrics).
+fn remote_write(http: &Http, base: &str, agent: bool) -> Check {
+    const C: &str = "prometheus";
+    const METRIC: &str = "prometheus_remote_storage_samples_failed_total";
+    if agent {
+        return match http.get(&format!("{base}/metrics")) {
+            Err(e) => Check::new(C, "remote_write", Level::Fail, e),
+            Ok(text) => {
+                let failed: f64 = text
+                    .lines()
+                    .filter(|l| l.starts_with(METRIC))
+                    .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                    .sum();
+                if failed > 0.0 {
+                    Check::new(
+                        C,
+                        "remote_write",
+                        Level::Warn,
+                        format!("{failed} samples failed since start ({METRIC})"),
+                    )
+                } else {
+                    Check::new(C, "remote_write", Level::Ok, "no failed samples")
+                }
+            }
+        };
+    }
+    let query = format!("sum by (remote_name, url) (rate({METRIC}[5m]))");
+    let url = format!("{base}/api/v1/query?query={}", url_escape(&query));
+    match http.json(&url) {
+        Err(e) => Check::new(C, "remote_write", Level::Fail, e),
+        Ok(data) => {
+            let failing: Vec<String> = data
+                .get("result")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|r| {
+                    let rate: f64 = r.pointer("/value/1")?.as_str()?.parse().ok()?;
+                    let name = r
+                        .pointer("/metric/remote_name")
+                        .or_else(|| r.pointer("/metric/url"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("?");
+                    (rate > 0.0).then(|| format!("{name}: {rate:.3} samples/s failing"))
+                })
+                .collect();
+            if failing.is_empty() {
+                Check::new(C, "remote_write", Level::Ok, format!("no failed samples ({METRIC})"))
+            } else {
+                Check::new(C, "remote_write", Level::Fail, failing.join("; "))
+            }
+        }
+    }
+}
+
+/// Percent-encode a query parameter value.
+fn url_escape(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// `*_config_last_reload_successful` must be 1: a 0 means the file on disk was
