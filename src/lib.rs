@@ -13,6 +13,7 @@ pub mod artifact;
 pub mod atomic_fs;
 pub mod cli;
 pub mod commands;
+pub mod component;
 pub mod config;
 pub mod error;
 pub mod grafana;

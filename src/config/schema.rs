@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::component::ComponentKind;
+
 /// The whole stack.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -163,68 +165,6 @@ impl Component {
             extra_flags: Vec::new(),
             web: None,
         }
-    }
-}
-
-/// The three release components monstack installs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ComponentKind {
-    Prometheus,
-    Alertmanager,
-    NodeExporter,
-}
-
-impl ComponentKind {
-    /// All kinds, in install order.
-    pub const ALL: [ComponentKind; 3] =
-        [ComponentKind::Prometheus, ComponentKind::Alertmanager, ComponentKind::NodeExporter];
-
-    /// Config section and CLI name: `prometheus`, `alertmanager`, `node_exporter`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Prometheus => "prometheus",
-            Self::Alertmanager => "alertmanager",
-            Self::NodeExporter => "node_exporter",
-        }
-    }
-
-    /// Parse a CLI name.
-    pub fn from_name(s: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.name() == s || (s == "node-exporter" && *k == Self::NodeExporter))
-    }
-
-    /// GitHub project under `prometheus/` and tarball prefix.
-    pub fn project(self) -> &'static str {
-        self.name()
-    }
-
-    /// Binaries a release tarball must ship (the server first). promtool and amtool
-    /// are used when the release has them, not required: validation then falls back
-    /// to the host's.
-    pub fn binaries(self) -> &'static [&'static str] {
-        match self {
-            Self::Prometheus => &["prometheus"],
-            Self::Alertmanager => &["alertmanager"],
-            Self::NodeExporter => &["node_exporter"],
-        }
-    }
-
-    /// systemd unit name.
-    pub fn unit(self) -> &'static str {
-        match self {
-            Self::Prometheus => "prometheus.service",
-            Self::Alertmanager => "alertmanager.service",
-            Self::NodeExporter => "node_exporter.service",
-        }
-    }
-}
-
-impl std::fmt::Display for ComponentKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
     }
 }
 
