@@ -198,3 +198,94 @@ fn bad_routing_is_refused_with_located_errors() {
         assert!(text(&o).contains("monstack.yaml:"), "located: {}", text(&o));
     }
 }
+
+/// `monstack validate` accepts one config using every addition (web on all three
+/// components, file_sd, the routing tree with route tests, a full remote_write) and
+/// the real validators agree: promtool for prometheus.yml and each web.yml
+/// (`check web-config`), amtool for alertmanager.yml and the route tests.
+#[test]
+fn validate_accepts_every_addition_at_once() {
+    let t = setup();
+    let dir = t.path();
+    let run = |args: &[&str]| {
+        let o = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-keyout",
+        "tls.key",
+        "-out",
+        "tls.pem",
+    ]);
+    std::fs::write(dir.join("admin.pw"), "s3cret: #1\n").unwrap();
+    let web = "  web:\n    tls_cert_file: tls.pem\n    tls_key_file: tls.key\n    \
+               client_ca_file: tls.pem\n    ca_file: tls.pem\n    \
+               basic_auth_users: {\"admin #1\": admin.pw}\n";
+    let am = config(GOOD_TESTS).replace("prometheus:\n  enabled: false\n", "").replace(
+        "node_exporter:\n  enabled: false\n",
+        &format!("node_exporter:\n  version: 1.5.0\n{web}"),
+    );
+    let text = format!(
+        "prometheus:\n  version: 2.42.0\n  alertmanagers: ['localhost:9093']\n{web}  \
+         scrape_configs:\n    - job_name: prometheus\n      targets: ['localhost:9090']\n    \
+         - job_name: node\n      targets: ['localhost:9100']\n    \
+         - job_name: \"fleet: #1\"\n      file_sd: ['/etc/prometheus/targets.d/*.yml']\n  \
+         remote_write:\n    - url: https://metrics.example.com/api/v1/write\n      name: central\n      \
+         bearer_token_file: /etc/monstack/rw.token\n      tls: {{ca_file: /etc/monstack/ca.pem}}\n      \
+         queue_config: {{max_shards: 10, batch_send_deadline: 5s}}\n      \
+         write_relabel_configs: [{{source_labels: [__name__], regex: 'go_.*', action: drop}}]\n\
+         {am}"
+    )
+    .replace("alertmanager:\n  version: 0.25.0\n", &format!("alertmanager:\n  version: 0.25.0\n{web}"));
+    std::fs::write(dir.join("monstack.yaml"), &text).unwrap();
+    let o = monstack(dir, &["validate", "--output", "json"]);
+    assert!(o.status.success(), "{}\n{text}", self::text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let files = doc["files"].as_array().cloned().unwrap_or_default();
+    let tool_of = |path: &str| {
+        files
+            .iter()
+            .find(|f| f["path"] == path)
+            .map(|f| (f["tool"].as_str().unwrap_or("").to_string(), f["status"].clone()))
+    };
+    for c in ["prometheus", "alertmanager", "node_exporter"] {
+        let (tool, status) = tool_of(&format!("/opt/{c}/web.yml")).expect("web.yml validated");
+        assert_eq!((tool.as_str(), status.as_str()), ("promtool", Some("ok")), "{doc:#}");
+    }
+    let (tool, status) = tool_of("/opt/prometheus/prometheus.yml").unwrap();
+    assert_eq!((tool.as_str(), status.as_str()), ("promtool", Some("ok")));
+    let (tool, status) = tool_of("/opt/alertmanager/alertmanager.yml").unwrap();
+    assert_eq!((tool.as_str(), status.as_str()), ("amtool", Some("ok")));
+
+    // The password never reaches the output; web.yml holds a bcrypt hash of it.
+    assert!(!self::text(&o).contains("s3cret"));
+    let o = monstack(dir, &["render", "--out", "out"]);
+    assert!(o.status.success(), "{}", self::text(&o));
+    let web_yml = std::fs::read_to_string(dir.join("out/opt/node_exporter/web.yml")).unwrap();
+    let doc: serde_norway::Value = serde_norway::from_str(&web_yml).unwrap();
+    let hash = doc["basic_auth_users"]["admin #1"].as_str().unwrap();
+    assert!(bcrypt::verify("s3cret: #1", hash).unwrap(), "{web_yml}");
+    assert!(!web_yml.contains("s3cret"));
+    let prom = std::fs::read_to_string(dir.join("out/opt/prometheus/prometheus.yml")).unwrap();
+    let p: serde_norway::Value = serde_norway::from_str(&prom).unwrap();
+    let node = &p["scrape_configs"][1];
+    assert_eq!(node["scheme"].as_str(), Some("https"));
+    assert_eq!(node["basic_auth"]["username"].as_str(), Some("admin #1"));
+    assert_eq!(p["scrape_configs"][2]["job_name"].as_str(), Some("fleet: #1"));
+    assert_eq!(
+        p["scrape_configs"][2]["file_sd_configs"][0]["files"][0].as_str(),
+        Some("/etc/prometheus/targets.d/*.yml")
+    );
+    assert_eq!(p["alerting"]["alertmanagers"][0]["scheme"].as_str(), Some("https"));
+}
