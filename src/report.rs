@@ -163,6 +163,13 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> Str
         }
     }
     let summary = match mode {
+        // Something could not be observed: "no changes" would be a claim about it.
+        Mode::Plan if !rep.errors.is_empty() => format!(
+            "plan: incomplete, {} to change in what could be observed ({} error{} on stderr)",
+            rep.changed,
+            rep.errors.len(),
+            if rep.errors.len() == 1 { "" } else { "s" }
+        ),
         Mode::Plan if rep.changed == 0 => format!("plan: no changes ({unchanged} unchanged)"),
         Mode::Plan => format!("plan: {} to change", rep.changed),
         Mode::Apply if unchanged > 0 => {
@@ -173,7 +180,8 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> Str
     };
     out.push_str(&summary);
     out.push('\n');
-    for e in &rep.errors {
+    // A plan's errors go to stderr (see `print`); an apply lists them with what landed.
+    for e in rep.errors.iter().filter(|_| mode != Mode::Plan) {
         out.push_str(&paint("31", &format!("error: {}", e.lines().next().unwrap_or(""))));
         out.push('\n');
     }
@@ -191,6 +199,13 @@ pub fn human_text(rep: &Report, mode: Mode, quiet: bool, verbose: bool) -> Strin
 /// Print a report to stdout in the printer's format (quiet: JSON still printed, human
 /// text only when something changed or failed).
 pub fn print(rep: &Report, out: &crate::printer::Printer, mode: Mode) {
+    if mode == Mode::Plan {
+        // What plan could not observe is an error: stderr, whatever the format
+        // (stdout keeps the data; the JSON document lists them in `errors`).
+        for e in &rep.errors {
+            out.error(&anyhow::anyhow!("{e}"));
+        }
+    }
     out.result(rep, || human_text(rep, mode, out.quiet, out.verbose > 0));
 }
 

@@ -462,9 +462,20 @@ fn plan_reports_an_unreachable_grafana_at_once_and_apply_waits_for_it() {
         changes(&rep).contains(&"release prometheus create".to_string()),
         "the rest of the plan is shown: {rep:#}"
     );
+    let err_text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err_text.contains("error: grafana at `http://127.0.0.1:"),
+        "json mode, stderr: {err_text}"
+    );
     let out = s.run(&["plan", "--service-manager", "direct"]);
+    assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("error: grafana at `http://127.0.0.1:"), "{text}");
+    let err_text = String::from_utf8_lossy(&out.stderr);
+    // The error is on stderr; stdout keeps the plan and does not claim "no changes".
+    assert!(err_text.contains("error: grafana at `http://127.0.0.1:"), "{err_text}");
+    assert!(err_text.contains("grafana.enabled: false"), "{err_text}");
+    assert!(!text.contains("error:") && !text.contains("no changes"), "{text}");
+    assert!(text.contains("plan: incomplete"), "{text}");
 
     // apply waits up to wait_timeout (here 2s), then fails naming the wait.
     *s.grafana.lock().unwrap() = format!(

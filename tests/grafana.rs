@@ -1,5 +1,7 @@
 //! Grafana upsert through the library (`grafana::plan` / `grafana::apply`) against the
 //! loopback Grafana emulator: idempotence, adoption, faults, prune, secrets, files mode.
+#[path = "support/bin.rs"]
+mod bin;
 #[path = "support/grafana_emulator.rs"]
 mod grafana_emulator;
 
@@ -59,7 +61,11 @@ impl Setup {
     /// spaces, as under `grafana:`).
     fn load(&self, g: &Emulator, extra: &str) -> Loaded {
         // Credentials given in `extra` replace the token file.
-        let auth = if extra.contains("auth:") { "" } else { "  auth:\n    token_file: token\n" };
+        let auth = if extra.starts_with("  auth:") || extra.contains("\n  auth:") {
+            ""
+        } else {
+            "  auth:\n    token_file: token\n"
+        };
         let base = format!(
             "grafana:\n  url: {url}\n  wait_timeout: 5s\n  retries: 3\n{auth}  datasource:\n    url: {prom}\n  dashboards: [dash]\n",
             url = g.url(),
@@ -716,10 +722,13 @@ fn a_401_mid_push_stops_the_rest_and_says_what_landed() {
     g.fault("GET /api/dashboards/uid/", Fault::Status(401), 1);
     let err = grafana::apply(&l, &s.state()).unwrap_err();
     let p = err.downcast_ref::<grafana::PartialFailure>().expect("partial failure");
-    assert_eq!((p.failed.len(), p.not_attempted), (1, 10), "{err:#}");
+    assert_eq!((p.failed.len(), p.not_attempted.len()), (1, 10), "{err:#}");
     assert!(p.failed[0].contains("401"), "{err:#}");
     let msg = format!("{err:#}");
-    assert!(msg.contains("10 more not attempted") && msg.contains("landed: 2 written"), "{msg}");
+    assert!(
+        msg.contains("not attempted: 10 (dashboard `d0`") && msg.contains("landed: 2 written"),
+        "{msg}"
+    );
     let dash_gets = g.log().iter().filter(|r| r.path.starts_with("/api/dashboards/uid/")).count();
     assert_eq!(dash_gets, 1, "no retry and no further dashboard after a 401");
 }
@@ -735,4 +744,575 @@ fn grafana_config_keys_are_validated_with_their_location() {
         text.contains("`grafana.datasource.secure_json_data.basicAuthPassword`: needs exactly one of `env` or `file`"),
         "{text}"
     );
+}
+
+// ------------------------------------------------------------ Grafana as it behaves
+
+/// Write `dash/<uid>.json` with exactly this model.
+fn raw_dashboard(s: &Setup, uid: &str, model: Value) {
+    std::fs::write(s.path(&format!("dash/{uid}.json")), model.to_string()).unwrap();
+}
+
+/// A dashboard Grafana rewrites when it saves it: padded title, a refresh below the
+/// server's minimum, an old schemaVersion (API-FACTS §3.1, INSTALL-AND-12-13 §5.3).
+fn normalised_model(uid: &str) -> Value {
+    json!({
+        "uid": uid, "title": format!("  Normalised {uid}  "), "refresh": "1s",
+        "schemaVersion": 27,
+        "panels": [{"id": 1, "type": "stat", "title": "up",
+            "targets": [{"expr": "up", "refId": "A"}]}],
+    })
+}
+
+#[test]
+fn dashboards_grafana_rewrites_on_save_are_not_rewritten_by_every_apply() {
+    for version in ["11.2.0", "12.1.0", "13.0.0"] {
+        let g = Emulator::start_version(version);
+        g.set_min_refresh(Duration::from_secs(10));
+        let s = Setup::new();
+        raw_dashboard(&s, "norm", normalised_model("norm"));
+        let l = s.load(&g, "  builtin_dashboard: false\n");
+        grafana::apply(&l, &s.state()).unwrap();
+        // Grafana kept its own version of it.
+        let stored = g.dashboard("norm").unwrap();
+        assert_eq!(stored["title"], "Normalised norm", "{version}");
+        assert_eq!(stored["refresh"], "10s", "{version}");
+        assert_ne!(stored["schemaVersion"], 27, "{version}");
+
+        for _ in 0..2 {
+            g.reset_counters();
+            let plan = grafana::plan(&l, &s.state()).unwrap();
+            assert!(plan.iter().all(|c| !c.action.is_change()), "{version}: {plan:#?}");
+            let out = grafana::apply(&l, &s.state()).unwrap();
+            assert_eq!(g.writes(), 0, "{version}: {:?}", g.write_log());
+            assert_eq!(written(&out), 0, "{version}");
+        }
+        assert_eq!(g.dashboard_meta("norm").unwrap().0, 1, "{version}: written once");
+
+        // An edit in Grafana moves its version: drift, shown and restored.
+        let mut edited = g.dashboard("norm").unwrap();
+        edited["panels"][0]["title"] = json!("edited in the UI");
+        let (st, _) = g.call(
+            "POST",
+            "/api/dashboards/db",
+            Some(json!({"dashboard": edited, "folderUid": "monstack", "overwrite": true})),
+        );
+        assert_eq!(st, 200);
+        let plan = grafana::plan(&l, &s.state()).unwrap();
+        let c = find(&plan, "norm");
+        assert_eq!(c.action, Action::Update, "{version}");
+        assert!(c.detail.as_deref().unwrap().contains("changed in Grafana"), "{c:?}");
+        assert!(c.diff.as_deref().unwrap().contains("edited in the UI"), "{c:?}");
+        grafana::apply(&l, &s.state()).unwrap();
+        assert_eq!(g.dashboard("norm").unwrap()["panels"][0]["title"], "up", "{version}");
+        g.reset_counters();
+        grafana::apply(&l, &s.state()).unwrap();
+        assert_eq!(g.writes(), 0, "{version}: restored, then stable");
+
+        // A changed file is written, once.
+        let mut m = normalised_model("norm");
+        m["panels"][0]["title"] = json!("renamed panel");
+        raw_dashboard(&s, "norm", m);
+        g.reset_counters();
+        grafana::apply(&l, &s.state()).unwrap();
+        assert_eq!(g.writes(), 1, "{version}: {:?}", g.write_log());
+        g.reset_counters();
+        grafana::apply(&l, &s.state()).unwrap();
+        assert_eq!(g.writes(), 0, "{version}");
+    }
+}
+
+#[test]
+fn a_create_that_landed_before_its_answer_was_lost_is_read_back_not_repeated() {
+    for fault in [Fault::ProcessedThen(500), Fault::ProcessedThen(502), Fault::DropAfter] {
+        let g = Emulator::start();
+        let s = Setup::new();
+        s.dashboard("app", "App", "up");
+        let l = s.load(&g, "  builtin_dashboard: false\n");
+        g.fault("POST /api/datasources", fault.clone(), 1);
+        g.fault("POST /api/folders", fault.clone(), 1);
+        g.fault("POST /api/dashboards/db", fault.clone(), 1);
+        let out = grafana::apply(&l, &s.state()).unwrap_or_else(|e| panic!("{fault:?}: {e:#}"));
+        for name in ["monstack-prometheus", "monstack", "app"] {
+            assert_eq!(find(&out, name).action, Action::Create, "{fault:?}");
+        }
+        // Each create was sent once: the read-back found it.
+        let posts = g.write_log();
+        assert_eq!(posts.len(), 3, "{fault:?}: {posts:?}");
+        assert_eq!(g.datasources().len(), 1);
+        assert_eq!(g.dashboard_uids(), vec!["app"]);
+        g.reset_counters();
+        grafana::apply(&l, &s.state()).unwrap();
+        assert_eq!(g.writes(), 0, "{fault:?}: the version from the read-back was recorded");
+    }
+}
+
+#[test]
+fn a_create_that_did_not_land_is_sent_again_and_reads_are_retried() {
+    let g = Emulator::start_version("12.1.0");
+    let s = Setup::new();
+    s.dashboard("app", "App", "up");
+    let l = s.load(&g, "  builtin_dashboard: false\n");
+    g.fault("POST /apis/dashboard.grafana.app", Fault::DropBefore, 1);
+    g.fault("GET /api/folders/monstack", Fault::DropBefore, 1);
+    g.fault("PUT /", Fault::Status(503), 1);
+    grafana::apply(&l, &s.state()).unwrap();
+    let posts: Vec<String> =
+        g.write_log().into_iter().filter(|w| w.contains("/apis/dashboard.grafana.app")).collect();
+    assert_eq!(posts.len(), 2, "dropped before processing: read back, absent, sent again");
+    assert_eq!(g.dashboard_meta("app").unwrap().0, 1);
+}
+
+#[test]
+fn an_update_whose_answer_was_lost_is_not_reported_as_someone_elses_change() {
+    for version in ["11.2.0", "12.1.0"] {
+        let g = Emulator::start_version(version);
+        let s = Setup::new();
+        s.dashboard("app", "App", "up");
+        let l = s.load(&g, "  builtin_dashboard: false\n");
+        grafana::apply(&l, &s.state()).unwrap();
+        // A retitle goes with the version read (no overwrite); its answer is lost.
+        s.dashboard("app", "App renamed", "up");
+        g.fault("/dashboard", Fault::ProcessedThen(500), 1);
+        g.fault("POST /api/dashboards/db", Fault::ProcessedThen(500), 1);
+        grafana::apply(&l, &s.state()).unwrap_or_else(|e| panic!("{version}: {e:#}"));
+        assert_eq!(g.dashboard("app").unwrap()["title"], "App renamed");
+        assert_eq!(g.dashboard_meta("app").unwrap().0, 2, "{version}: one write");
+    }
+}
+
+#[test]
+fn retry_after_is_honoured_up_to_max_retry_after_and_the_cut_is_reported() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    let l = s.load(&g, "  builtin_dashboard: false\n  max_retry_after: 1s\n");
+    // The server asks for 1 s: waited in full.
+    g.fault("GET /api/datasources/uid/", Fault::RetryAfter(1), 1);
+    let t = Instant::now();
+    grafana::apply(&l, &s.state()).unwrap();
+    assert!(t.elapsed() >= Duration::from_secs(1), "Retry-After honoured: {:?}", t.elapsed());
+
+    // The server asks for an hour: monstack waits `max_retry_after` and says so.
+    g.fault("GET /api/folders/monstack", Fault::RetryAfter(3600), 1);
+    let t = Instant::now();
+    let out = grafana::apply(&l, &s.state()).unwrap();
+    let took = t.elapsed();
+    assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(10), "{took:?}");
+    let detail = find(&out, "monstack").detail.clone().unwrap_or_default();
+    assert!(
+        detail.contains("asked to wait 1h") && detail.contains("`grafana.max_retry_after`"),
+        "{detail}"
+    );
+
+    // A 429 that never ends: the failure says that the wait was cut.
+    let l = s.load(&g, "  builtin_dashboard: false\n  max_retry_after: 100ms\n  retries: 2\n");
+    g.fault("GET /api/folders/monstack", Fault::RetryAfter(120), 2);
+    let msg = format!("{:#}", grafana::apply(&l, &s.state()).unwrap_err());
+    assert!(msg.contains("429") && msg.contains("asked to wait 2m"), "{msg}");
+}
+
+#[test]
+fn a_hanging_grafana_ends_at_the_deadline_with_what_landed_and_what_did_not() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    for i in 0..6 {
+        s.dashboard(&format!("d{i}"), &format!("Dash {i}"), "up");
+    }
+    // Long request timeout and many retries: only `grafana.timeout` ends it.
+    let l = s.load(
+        &g,
+        "  builtin_dashboard: false\n  timeout: 2s\n  request_timeout: 60s\n  retries: 10\n  concurrency: 2\n",
+    );
+    grafana::apply(&l, &s.state()).unwrap();
+    for i in 0..6 {
+        s.dashboard(&format!("d{i}"), &format!("Dash {i}"), "sum(up)");
+    }
+    g.fault("POST /api/dashboards/db", Fault::Delay(Duration::from_millis(10)), 2);
+    g.fault("POST /api/dashboards/db", Fault::Hang, 100);
+    let t = Instant::now();
+    let err = grafana::apply(&l, &s.state()).unwrap_err();
+    let took = t.elapsed();
+    assert!(took < Duration::from_secs(4), "ended at the deadline: {took:?}");
+    let p = err.downcast_ref::<grafana::PartialFailure>().expect("partial failure");
+    let msg = format!("{err:#}");
+    assert!(msg.contains("`grafana.timeout` (2s) passed"), "{msg}");
+    let written: Vec<&str> =
+        p.landed.iter().filter(|c| c.action.is_change()).map(|c| c.name.as_str()).collect();
+    assert_eq!(written.len(), 2, "the two answered writes landed: {msg}");
+    assert_eq!(p.failed.len() + p.not_attempted.len(), 4, "{msg}");
+    assert!(msg.contains("landed: 2 written"), "{msg}");
+}
+
+#[test]
+fn a_hanging_health_endpoint_ends_at_the_deadline_too() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    let l = s.load(&g, "  timeout: 1s\n  wait_timeout: 60s\n");
+    g.fail_health(1_000_000);
+    let t = Instant::now();
+    let msg = format!("{:#}", grafana::apply(&l, &s.state()).unwrap_err());
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert!(msg.contains("`grafana.timeout` (1s)"), "{msg}");
+}
+
+#[test]
+fn grafana_12_and_13_dashboards_go_through_the_kubernetes_style_api() {
+    for (version, api) in [("12.1.0", "v1beta1"), ("13.0.0", "v1")] {
+        let g = Emulator::start_version(version);
+        let s = Setup::new();
+        s.dashboard("app", "App", "up");
+        let l = s.load(&g, "");
+        grafana::apply(&l, &s.state()).unwrap();
+        let writes = g.write_log();
+        let dash: Vec<&String> = writes.iter().filter(|w| w.contains("dashboard")).collect();
+        assert_eq!(dash.len(), 2, "{writes:?}");
+        for w in &dash {
+            assert!(
+                w.starts_with(&format!(
+                    "POST /apis/dashboard.grafana.app/{api}/namespaces/default/dashboards"
+                )),
+                "{version}: {w}"
+            );
+        }
+        assert_eq!(g.dashboard_meta("app").unwrap().1, "monstack");
+        assert_eq!(g.dashboard_schema("app"), Some("v1"));
+        g.reset_counters();
+        assert_eq!(written(&grafana::apply(&l, &s.state()).unwrap()), 0);
+        assert_eq!(g.writes(), 0);
+        assert!(
+            !g.log().iter().any(|r| r.path.starts_with("/api/dashboards")),
+            "{version}: the legacy dashboard API is not used"
+        );
+        // Update and prune go through /apis as well.
+        s.dashboard("app", "App", "sum(up)");
+        std::fs::remove_file(s.path("dash/app.json")).unwrap();
+        s.dashboard("other", "Other", "up");
+        let l = s.load(&g, "  prune: true\n");
+        g.reset_counters();
+        grafana::apply(&l, &s.state()).unwrap();
+        let writes = g.write_log();
+        assert!(
+            writes.contains(&format!(
+                "DELETE /apis/dashboard.grafana.app/{api}/namespaces/default/dashboards/app"
+            )),
+            "{writes:?}"
+        );
+        assert_eq!(g.dashboard_uids(), vec!["other", "snowflake-mcp"]);
+    }
+}
+
+fn v2_file(uid: &str, title: &str) -> Value {
+    json!({
+        "apiVersion": "dashboard.grafana.app/v2beta1", "kind": "Dashboard",
+        "metadata": {"name": uid},
+        "spec": {"title": title, "elements": {"panel-1": {"kind": "Panel", "spec": {"title": "up"}}},
+            "layout": {"kind": "AutoGridLayout", "spec": {"items": []}}},
+    })
+}
+
+#[test]
+fn a_v2_dashboard_is_never_flattened() {
+    // Grafana 12: a v2 file goes through the v2 API, stored as v2.
+    let g = Emulator::start_version("12.1.0");
+    let s = Setup::new();
+    raw_dashboard(&s, "dyn", v2_file("dyn", "Dynamic"));
+    let l = s.load(&g, "  builtin_dashboard: false\n");
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.dashboard_schema("dyn"), Some("v2"));
+    assert!(g.write_log().iter().any(|w| w.contains("/dashboard.grafana.app/v2beta1/")));
+    g.reset_counters();
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.writes(), 0);
+
+    // Grafana 11: no v2 API; the dashboard is refused by name, nothing is sent for it.
+    let g = Emulator::start();
+    let l = s.load(&g, "  builtin_dashboard: false\n");
+    let msg = format!("{:#}", grafana::plan(&l, &s.state()).unwrap_err());
+    assert!(msg.contains("dashboard `dyn`") && msg.contains("v2"), "{msg}");
+    assert!(msg.contains("Grafana 11.2") && msg.contains("classic JSON"), "hint: {msg}");
+    let msg = format!("{:#}", grafana::apply(&l, &s.state()).unwrap_err());
+    assert!(msg.contains("dashboard `dyn`"), "{msg}");
+    assert!(!g.write_log().iter().any(|w| w.contains("dashboards")), "{:?}", g.write_log());
+
+    // Grafana 13: a v1 dashboard monstack manages was re-saved as v2 in the UI. monstack
+    // does not overwrite it with its v1 model, and says what to do.
+    let g = Emulator::start_version("13.0.0");
+    let s = Setup::new();
+    s.dashboard("app", "App", "up");
+    let l = s.load(&g, "  builtin_dashboard: false\n");
+    grafana::apply(&l, &s.state()).unwrap();
+    g.store_v2("app", v2_file("app", "App")["spec"].clone(), "monstack");
+    g.reset_counters();
+    let msg = format!("{:#}", grafana::apply(&l, &s.state()).unwrap_err());
+    assert!(msg.contains("dashboard `app`") && msg.contains("v2 schema"), "{msg}");
+    assert!(msg.contains("export it from Grafana as v2"), "{msg}");
+    assert_eq!(g.dashboard_schema("app"), Some("v2"), "left as it is");
+    assert!(!g.write_log().iter().any(|w| w.contains("dashboards")), "{:?}", g.write_log());
+}
+
+#[test]
+fn nested_folders_by_path_or_parent_uid() {
+    let g = Emulator::start_version("11.2.0");
+    let s = Setup::new();
+    let l = s.load(&g, "  folder:\n    path: Platform/Observability\n");
+    let plan = grafana::plan(&l, &s.state()).unwrap();
+    let folders: Vec<&Change> = by_kind(&plan, "grafana_folder");
+    assert_eq!(folders.len(), 3, "{folders:#?}");
+    assert!(folders.iter().all(|c| c.action == Action::Create));
+    grafana::apply(&l, &s.state()).unwrap();
+    let mut titles: Vec<String> = g.folders().into_iter().map(|(_, t)| t).collect();
+    titles.sort();
+    assert_eq!(titles, vec!["Monitoring", "Observability", "Platform"]);
+    let parent = g.folder_parent("monstack").unwrap();
+    let (obs, grand) = (parent.clone(), g.folder_parent(&parent).unwrap());
+    assert!(!obs.is_empty() && !grand.is_empty() && g.folder_parent(&grand).unwrap().is_empty());
+    g.reset_counters();
+    let out = grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!((g.writes(), written(&out)), (0, 0), "{:?}", g.write_log());
+
+    // An existing folder as parent: the managed folder moves under it.
+    let (st, _) = g.call("POST", "/api/folders", Some(json!({"uid": "team", "title": "Team"})));
+    assert_eq!(st, 200);
+    let l = s.load(&g, "  folder:\n    parent_uid: team\n");
+    let plan = grafana::plan(&l, &s.state()).unwrap();
+    let c = find(&plan, "monstack");
+    assert!(c.detail.as_deref().unwrap().contains("to `team`"), "{c:?}");
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.folder_parent("monstack").unwrap(), "team");
+    // A parent that does not exist is named.
+    let l = s.load(&g, "  folder:\n    parent_uid: nope\n");
+    let msg = format!("{:#}", grafana::plan(&l, &s.state()).unwrap_err());
+    assert!(msg.contains("folder `nope`") && msg.contains("parent_uid"), "{msg}");
+}
+
+#[test]
+fn datasource_basic_auth_tls_and_headers_are_sent_fingerprinted_and_never_shown() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    std::fs::write(s.path("prom-pw"), "pr0m-pass\n").unwrap();
+    std::fs::write(s.path("tenant"), "t3nant-secret\n").unwrap();
+    std::fs::copy(Emulator::tls_ca(), s.path("prom-ca.pem")).unwrap();
+    let extra = "  datasource:\n    url: http://127.0.0.1:9/\n    json_data: {httpMethod: POST, timeInterval: 30s}\n    basic_auth:\n      user: grafana\n      password: {file: prom-pw}\n    tls:\n      ca_file: prom-ca.pem\n    http_headers:\n      X-Scope-OrgID: {file: tenant}\n";
+    let l = s.load(&g, extra);
+    let plan = grafana::plan(&l, &s.state()).unwrap();
+    let text = serde_json::to_string(&plan).unwrap();
+    assert!(!text.contains("pr0m-pass") && !text.contains("t3nant"), "{text}");
+    assert!(text.contains("basicAuthPassword") && text.contains("httpHeaderValue1"), "{text}");
+    grafana::apply(&l, &s.state()).unwrap();
+    let ds = &g.datasources()[0];
+    assert_eq!(ds["basicAuth"], true);
+    assert_eq!(ds["basicAuthUser"], "grafana");
+    assert_eq!(ds["jsonData"]["httpMethod"], "POST");
+    assert_eq!(ds["jsonData"]["timeInterval"], "30s");
+    assert_eq!(ds["jsonData"]["tlsAuthWithCACert"], true);
+    assert_eq!(ds["jsonData"]["httpHeaderName1"], "X-Scope-OrgID");
+    assert_eq!(ds["_secrets"]["basicAuthPassword"], "pr0m-pass");
+    assert_eq!(ds["_secrets"]["httpHeaderValue1"], "t3nant-secret");
+    assert!(ds["_secrets"]["tlsCACert"].as_str().unwrap().contains("BEGIN CERTIFICATE"));
+    g.reset_counters();
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.writes(), 0, "{:?}", g.write_log());
+
+    // A rotated header value is sent again; the plan says which key, never the value.
+    std::fs::write(s.path("tenant"), "t3nant-other\n").unwrap();
+    let plan = grafana::plan(&l, &s.state()).unwrap();
+    let c = find(&plan, "monstack-prometheus");
+    assert_eq!(c.action, Action::Update);
+    let text = serde_json::to_string(&plan).unwrap();
+    assert!(text.contains("httpHeaderValue1: (hidden, changed)") && !text.contains("t3nant"));
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.datasources()[0]["_secrets"]["httpHeaderValue1"], "t3nant-other");
+
+    // skip_verify instead of a CA.
+    let l = s.load(&g, &extra.replace("      ca_file: prom-ca.pem\n", "      skip_verify: true\n"));
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.datasources()[0]["jsonData"]["tlsSkipVerify"], true);
+    for e in walk(&s.state()) {
+        let bytes = String::from_utf8_lossy(&std::fs::read(&e).unwrap()).to_string();
+        assert!(!bytes.contains("pr0m-pass") && !bytes.contains("t3nant"), "{}", e.display());
+    }
+}
+
+#[test]
+fn datasource_option_conflicts_are_config_errors() {
+    let s = Setup::new();
+    let g = Emulator::start();
+    std::fs::write(s.path("pw"), "x\n").unwrap();
+    for (extra, field) in [
+        (
+            "  datasource:\n    basic_auth: {user: u, password: {file: pw}}\n    secure_json_data:\n      basicAuthPassword: {file: pw}\n",
+            "grafana.datasource.secure_json_data.basicAuthPassword",
+        ),
+        ("  datasource:\n    tls: {ca_file: missing.pem}\n", "grafana.datasource.tls.ca_file"),
+        (
+            "  datasource:\n    http_headers:\n      'bad header': {file: pw}\n",
+            "grafana.datasource.http_headers.bad header",
+        ),
+        ("  datasource:\n    basic_auth: {user: u}\n", "grafana.datasource.basic_auth.password"),
+        ("  timeout: 0s\n", "grafana.timeout"),
+        ("  max_retry_after: soon\n", "grafana.max_retry_after"),
+        ("  folder:\n    path: a//b\n", "grafana.folder.path"),
+    ] {
+        let auth = "  auth:\n    token_file: token\n";
+        let text = format!("grafana:\n  url: {}\n{auth}{extra}", g.url());
+        let path = s.path("monstack.yaml");
+        std::fs::write(&path, &text).unwrap();
+        let err = config::load(&path).unwrap_err().to_string();
+        assert!(err.contains(field), "{field}: {err}");
+    }
+}
+
+#[test]
+fn grafana_12_refuses_a_bad_datasource_uid_and_monstack_refuses_it_first() {
+    let g = Emulator::start_version("12.0.0");
+    let (st, body) = g.call(
+        "POST",
+        "/api/datasources",
+        Some(json!({"name": "p", "type": "prometheus", "access": "proxy", "uid": "bad.uid"})),
+    );
+    assert_eq!((st, body["messageId"].as_str()), (400, Some("datasource.uidInvalid")));
+    let g11 = Emulator::start();
+    let (st, _) = g11.call(
+        "POST",
+        "/api/datasources",
+        Some(json!({"name": "p", "type": "prometheus", "access": "proxy", "uid": "bad.uid"})),
+    );
+    assert_eq!(st, 200, "11.x accepts it with a warning log");
+    let s = Setup::new();
+    std::fs::write(s.path("monstack.yaml"), "grafana:\n  datasource:\n    uid: bad.uid\n").unwrap();
+    let err = config::load(&s.path("monstack.yaml")).unwrap_err().to_string();
+    assert!(err.contains("grafana.datasource.uid") && err.contains("a-z A-Z 0-9 - _"), "{err}");
+}
+
+#[test]
+fn a_legacy_api_key_gets_a_hint_to_use_a_service_account_token() {
+    let g = Emulator::start_version("12.1.0");
+    let s = Setup::new();
+    std::fs::write(s.path("key"), grafana_emulator::LEGACY_API_KEY).unwrap();
+    let l = s.load(&g, "  auth:\n    token_file: key\n");
+    let msg = format!("{:#}", grafana::apply(&l, &s.state()).unwrap_err());
+    assert!(msg.contains("401") && msg.contains("service account"), "{msg}");
+    assert!(!msg.contains(grafana_emulator::LEGACY_API_KEY));
+}
+
+/// `monstack <args>` on a config that manages Grafana only (no component, no host
+/// files), under `--root`, with a scrubbed environment.
+fn cli(s: &Setup, grafana_yaml: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let cfg = s.path("cli.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "state_dir: /state\nprometheus: {{enabled: false}}\nalertmanager: {{enabled: false}}\nnode_exporter: {{enabled: false}}\nlogrotate: {{enabled: false}}\nrsyslog: {{enabled: false}}\ngrafana:\n{grafana_yaml}"
+        ),
+    )
+    .unwrap();
+    let root = s.path("root");
+    std::fs::create_dir_all(&root).unwrap();
+    // GRAFANA_* variables of the environment must not stand in for the token file.
+    let out = bin::Monstack::new()
+        .config(&cfg)
+        .root(&root)
+        .args(args)
+        .command()
+        .env_remove("GRAFANA_TOKEN")
+        .env_remove("GRAFANA_USER")
+        .env_remove("GRAFANA_PASSWORD")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cli_plan_with_grafana_down_reports_on_stderr_and_json_and_apply_ends_at_the_deadline() {
+    let s = Setup::new();
+    let token = s.path("token");
+    // Nobody listens on this port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let down = format!(
+        "  url: http://{closed}\n  auth:\n    token_file: {}\n  builtin_dashboard: false\n",
+        token.display()
+    );
+    let (code, out, err) = cli(&s, &down, &["plan", "--service-manager", "none"]);
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(
+        err.contains("error: grafana at `http://127.0.0.1:") && err.contains("not reachable"),
+        "{err}"
+    );
+    assert!(!out.contains("no changes") && !out.contains("error:"), "stdout: {out}");
+    assert!(out.contains("plan: incomplete"), "{out}");
+    let (code, out, err) =
+        cli(&s, &down, &["plan", "--service-manager", "none", "--output", "json"]);
+    assert_eq!(code, Some(1));
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(doc["errors"][0].as_str().unwrap().contains("not reachable"), "{doc:#}");
+    assert!(err.contains("not reachable"), "{err}");
+
+    // A Grafana that hangs on every dashboard write: apply ends at `grafana.timeout`.
+    let g = Emulator::start();
+    for i in 0..4 {
+        s.dashboard(&format!("d{i}"), &format!("Dash {i}"), "up");
+    }
+    let up = format!(
+        "  url: {}\n  auth:\n    token_file: {}\n  builtin_dashboard: false\n  dashboards: [{}]\n  datasource: {{url: {}}}\n  timeout: 2s\n  request_timeout: 60s\n  retries: 5\n",
+        g.url(),
+        token.display(),
+        s.path("dash").display(),
+        g.prometheus_url()
+    );
+    g.fault("POST /api/dashboards/db", Fault::Hang, 100);
+    let t = Instant::now();
+    let (code, out, err) =
+        cli(&s, &up, &["apply", "--service-manager", "none", "--output", "json"]);
+    assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let errors = doc["errors"].to_string();
+    assert!(errors.contains("`grafana.timeout` (2s) passed"), "{errors}");
+    let landed: Vec<&str> = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"].as_str().is_some_and(|k| k.starts_with("grafana")))
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(landed.contains(&"monstack-prometheus") && landed.contains(&"monstack"), "{doc:#}");
+}
+
+#[test]
+fn a_datasource_edited_in_grafana_is_drift_shown_and_restored() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    let l = s.load(&g, "  builtin_dashboard: false\n");
+    grafana::apply(&l, &s.state()).unwrap();
+    let mut ds = g.datasources()[0].clone();
+    ds["url"] = json!("http://elsewhere:9090");
+    ds.as_object_mut().unwrap().remove("_secrets");
+    let (st, _) = g.call("PUT", "/api/datasources/uid/monstack-prometheus", Some(ds));
+    assert_eq!(st, 200);
+    let plan = grafana::plan(&l, &s.state()).unwrap();
+    let c = find(&plan, "monstack-prometheus");
+    assert_eq!(c.action, Action::Update);
+    assert!(c.detail.as_deref().unwrap_or("").contains("changed in Grafana"), "{c:?}");
+    assert!(c.diff.as_deref().unwrap().contains("elsewhere"), "{c:?}");
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.datasources()[0]["url"], json!(g.prometheus_url()));
+    g.reset_counters();
+    grafana::apply(&l, &s.state()).unwrap();
+    assert_eq!(g.writes(), 0, "{:?}", g.write_log());
+}
+
+#[test]
+fn files_mode_refuses_a_v2_dashboard_by_name() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    raw_dashboard(&s, "dyn", v2_file("dyn", "Dynamic"));
+    let l = s.load(&g, "  mode: files\n  builtin_dashboard: false\n");
+    let err = grafana::provisioning_files(&l).unwrap_err().to_string();
+    assert!(err.contains("dashboard `dyn`") && err.contains("v2 schema"), "{err}");
+    assert!(err.contains("grafana.mode: api"), "{err}");
+    assert_eq!(g.requests(), 0);
 }

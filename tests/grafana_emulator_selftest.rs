@@ -141,3 +141,103 @@ fn dashboard_and_folder_rules() {
     let (st, body) = g.call("DELETE", "/api/dashboards/uid/d", None);
     assert_eq!((st, body), (404, json!({"message": "Dashboard not found", "traceID": ""})));
 }
+
+#[test]
+fn saves_are_normalised_as_grafana_does() {
+    let g = Emulator::start();
+    g.set_min_refresh(std::time::Duration::from_secs(10));
+    let (st, _) = g.call("POST", "/api/folders", Some(json!({"uid": "f", "title": "F"})));
+    assert_eq!(st, 200);
+    let dash = json!({"uid": "n", "title": "  Padded  ", "refresh": "1s", "schemaVersion": 20});
+    let (st, body) =
+        g.call("POST", "/api/dashboards/db", Some(json!({"dashboard": dash, "folderUid": "f"})));
+    assert_eq!((st, body["version"].as_i64()), (200, Some(1)));
+    let stored = g.dashboard("n").unwrap();
+    // API-FACTS §3.1 steps 1 and 4; INSTALL-AND-12-13 §5.3.
+    assert_eq!(stored["title"], "Padded");
+    assert_eq!(stored["refresh"], "10s");
+    assert_eq!(stored["schemaVersion"], 39);
+    let (_, body) = g.call("GET", "/api/dashboards/uid/n", None);
+    assert_eq!(body["dashboard"]["version"], 1);
+}
+
+#[test]
+fn faults_model_rate_limits_lost_answers_and_drops() {
+    use grafana_emulator::Fault;
+    let g = Emulator::start();
+    let client = reqwest::blocking::Client::new();
+    let get = || client.get(format!("{}/api/folders", g.url())).bearer_auth(TOKEN).send();
+    g.fault("GET /api/folders", Fault::RetryAfter(7), 1);
+    let r = get().unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    assert_eq!(r.headers()["retry-after"], "7");
+    // Processed, then failed: the folder exists although the answer was a 500.
+    g.fault("POST /api/folders", Fault::ProcessedThen(500), 1);
+    let (st, _) = g.call("POST", "/api/folders", Some(json!({"uid": "p", "title": "P"})));
+    assert_eq!(st, 500);
+    assert_eq!(g.folders(), vec![("p".to_string(), "P".to_string())]);
+    // Dropped after processing: no answer, but it landed.
+    g.fault("POST /api/folders", Fault::DropAfter, 1);
+    let r = client
+        .post(format!("{}/api/folders", g.url()))
+        .bearer_auth(TOKEN)
+        .json(&json!({"uid": "q", "title": "Q"}))
+        .send();
+    assert!(r.is_err(), "{r:?}");
+    assert_eq!(g.folders().len(), 2);
+    // Dropped before: no answer, nothing stored.
+    g.fault("POST /api/folders", Fault::DropBefore, 1);
+    let r = client
+        .post(format!("{}/api/folders", g.url()))
+        .bearer_auth(TOKEN)
+        .json(&json!({"uid": "r", "title": "R"}))
+        .send();
+    assert!(r.is_err());
+    assert_eq!(g.folders().len(), 2);
+}
+
+#[test]
+fn versions_12_and_13_serve_dashboards_through_apis() {
+    let g11 = Emulator::start();
+    assert_eq!(
+        raw(&g11, "GET", "/apis/dashboard.grafana.app", Some(&format!("Bearer {TOKEN}"))).0,
+        404
+    );
+    for (v, v1, v2) in [("12.1.0", "v1beta1", "v2beta1"), ("13.0.0", "v1", "v2")] {
+        let g = Emulator::start_version(v);
+        let (st, health) = raw(&g, "GET", "/api/health", None);
+        assert_eq!((st, health["version"].as_str()), (200, Some(v)));
+        let (st, disc) = g.call("GET", "/apis/dashboard.grafana.app", None);
+        assert_eq!(st, 200);
+        let served: Vec<&str> = disc["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|x| x["version"].as_str())
+            .collect();
+        assert!(served.contains(&v1) && served.contains(&v2), "{served:?}");
+        let base = format!("/apis/dashboard.grafana.app/{v1}/namespaces/default/dashboards");
+        let body = json!({"metadata": {"name": "k", "annotations": {}}, "spec": {"title": "K"}});
+        let (st, obj) = g.call("POST", &base, Some(body.clone()));
+        assert_eq!(st, 201);
+        let rv = obj["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+        let (st, status) = g.call("POST", &base, Some(body));
+        assert_eq!((st, status["reason"].as_str()), (409, Some("AlreadyExists")));
+        // A stale resourceVersion is a conflict.
+        let stale =
+            json!({"metadata": {"name": "k", "resourceVersion": "1"}, "spec": {"title": "K2"}});
+        let (st, _) = g.call("PUT", &format!("{base}/k"), Some(stale));
+        assert_eq!(st, 409);
+        let fresh =
+            json!({"metadata": {"name": "k", "resourceVersion": rv}, "spec": {"title": "K2"}});
+        let (st, _) = g.call("PUT", &format!("{base}/k"), Some(fresh));
+        assert_eq!(st, 200);
+        // Stored as v2 (edited in the UI): a v1 read says so (INSTALL-AND-12-13 §5.3).
+        g.store_v2("k", json!({"title": "K", "elements": {}, "layout": {}}), "");
+        let (_, obj) = g.call("GET", &format!("{base}/k"), None);
+        assert!(obj["status"]["conversion"]["storedVersion"].as_str().unwrap().starts_with("v2"));
+        assert_eq!(obj["spec"]["panels"], json!([]), "down-converted");
+        let (_, legacy) = g.call("GET", "/api/dashboards/uid/k", None);
+        assert_eq!(legacy["dashboard"]["panels"], json!([]), "the legacy API flattens it too");
+    }
+}

@@ -303,7 +303,16 @@ fn converge(
     // 6. Grafana.
     let g = &loaded.config.grafana;
     if g.enabled && g.mode == GrafanaMode::Api {
-        let changes = crate::grafana::apply(loaded, &state.path)?;
+        let changes = match crate::grafana::apply(loaded, &state.path) {
+            Ok(c) => c,
+            Err(e) => {
+                // What landed before the failure (or the deadline) is in the report.
+                if let Some(p) = e.downcast_ref::<crate::grafana::PartialFailure>() {
+                    done.extend(p.landed.iter().filter(|c| c.action.is_change()).cloned());
+                }
+                return Err(e);
+            }
+        };
         done.extend(changes.into_iter().filter(|c| c.action.is_change()));
     }
     Ok(())

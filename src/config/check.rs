@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::locate::{error_in, Index};
-use super::schema::{ComponentKind, Config, PrometheusMode};
+use super::schema::{ComponentKind, Config, PrometheusMode, SecretRef};
 use super::values::*;
 use crate::error::ConfigError;
 use crate::versions::Item;
@@ -587,8 +587,97 @@ fn grafana(ck: &mut Checks, l: &File) {
         "grafana.concurrency",
         format!("{} must be between 1 and 32", g.concurrency),
     );
-    for (key, secret) in &g.datasource.secure_json_data {
-        let field = format!("grafana.datasource.secure_json_data.{key}");
+    for (field, value) in
+        [("grafana.timeout", &g.timeout), ("grafana.max_retry_after", &g.max_retry_after)]
+    {
+        ck.check(
+            valid_duration(value) && parse_duration(value).is_some_and(|d| !d.is_zero()),
+            field,
+            format!("`{value}` is not a non-zero duration like 5m"),
+        );
+    }
+    if let Some(p) = &g.folder.parent_uid {
+        ck.check(
+            valid_uid(p),
+            "grafana.folder.parent_uid",
+            format!("`{p}` is not a valid Grafana uid (1-40 of a-z A-Z 0-9 - _)"),
+        );
+        ck.check(
+            p != &g.folder.uid,
+            "grafana.folder.parent_uid",
+            "a folder cannot be its own parent",
+        );
+    }
+    if let Some(path) = &g.folder.path {
+        ck.check(
+            g.folder.parent_uid.is_none(),
+            "grafana.folder.path",
+            "set `path` or `parent_uid`, not both",
+        );
+        ck.check(
+            !path.trim().is_empty() && path.split('/').all(|t| !t.trim().is_empty()),
+            "grafana.folder.path",
+            format!("`{path}` must be folder titles separated by `/`, none empty"),
+        );
+    }
+    let ds = &g.datasource;
+    let mut secret_refs: Vec<(String, &SecretRef)> = ds
+        .secure_json_data
+        .iter()
+        .map(|(k, r)| (format!("grafana.datasource.secure_json_data.{k}"), r))
+        .collect();
+    if let Some(b) = &ds.basic_auth {
+        ck.check(!b.user.is_empty(), "grafana.datasource.basic_auth.user", "must not be empty");
+        ck.check(
+            !ds.secure_json_data.contains_key("basicAuthPassword"),
+            "grafana.datasource.secure_json_data.basicAuthPassword",
+            "set the password in `grafana.datasource.basic_auth.password`, not both",
+        );
+        secret_refs.push(("grafana.datasource.basic_auth.password".into(), &b.password));
+    }
+    for (name, r) in &ds.http_headers {
+        ck.check(
+            !name.is_empty()
+                && name.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_".contains(&c)),
+            &format!("grafana.datasource.http_headers.{name}"),
+            "a header name is letters, digits, `-` and `_`",
+        );
+        secret_refs.push((format!("grafana.datasource.http_headers.{name}"), r));
+    }
+    if let Some(ca) = &ds.tls.ca_file {
+        let path = l.resolve(ca);
+        ck.check(
+            path.is_file(),
+            "grafana.datasource.tls.ca_file",
+            format!("`{}` does not exist", path.display()),
+        );
+        ck.check(
+            !ds.tls.skip_verify,
+            "grafana.datasource.tls",
+            "set `ca_file` or `skip_verify`, not both",
+        );
+    }
+    // Keys monstack writes from the options above may not also be given by hand.
+    let tls = ds.tls.ca_file.is_some() || ds.tls.skip_verify;
+    for key in ds.json_data.keys() {
+        let owned = (tls && matches!(key.as_str(), "tlsAuthWithCACert" | "tlsSkipVerify"))
+            || (!ds.http_headers.is_empty() && key.starts_with("httpHeaderName"));
+        ck.check(
+            !owned,
+            &format!("grafana.datasource.json_data.{key}"),
+            "set by `grafana.datasource.tls` / `http_headers`; remove it here",
+        );
+    }
+    for key in ds.secure_json_data.keys() {
+        let owned = (ds.tls.ca_file.is_some() && key == "tlsCACert")
+            || (!ds.http_headers.is_empty() && key.starts_with("httpHeaderValue"));
+        ck.check(
+            !owned,
+            &format!("grafana.datasource.secure_json_data.{key}"),
+            "set by `grafana.datasource.tls` / `http_headers`; remove it here",
+        );
+    }
+    for (field, secret) in secret_refs {
         ck.check(
             secret.env.is_some() != secret.file.is_some(),
             &field,

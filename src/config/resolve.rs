@@ -40,6 +40,10 @@ pub struct Resolved {
     pub grafana_wait_timeout: Duration,
     /// `grafana.request_timeout` (non-zero).
     pub grafana_request_timeout: Duration,
+    /// `grafana.timeout` (non-zero): the deadline of the Grafana phase.
+    pub grafana_timeout: Duration,
+    /// `grafana.max_retry_after` (non-zero).
+    pub grafana_max_retry_after: Duration,
     /// Each component's `listen_address`.
     pub listen: BTreeMap<ComponentKind, ListenAddress>,
 }
@@ -64,6 +68,11 @@ impl Resolved {
             grafana_request_timeout: duration(
                 "grafana.request_timeout",
                 &c.grafana.request_timeout,
+            )?,
+            grafana_timeout: duration("grafana.timeout", &c.grafana.timeout)?,
+            grafana_max_retry_after: duration(
+                "grafana.max_retry_after",
+                &c.grafana.max_retry_after,
             )?,
             listen,
         })
@@ -109,4 +118,11 @@ pub(super) fn absolutize(c: &mut Config, dir: &Path) {
     for s in g.datasource.secure_json_data.values_mut() {
         s.file.iter_mut().for_each(abs);
     }
+    if let Some(b) = g.datasource.basic_auth.as_mut() {
+        b.password.file.iter_mut().for_each(abs);
+    }
+    for s in g.datasource.http_headers.values_mut() {
+        s.file.iter_mut().for_each(abs);
+    }
+    g.datasource.tls.ca_file.iter_mut().for_each(abs);
 }

@@ -778,6 +778,10 @@ pub struct Grafana {
     pub retries: u32,
     /// Timeout of one HTTP request, e.g. `30s`.
     pub request_timeout: String,
+    /// One deadline for the whole Grafana phase of plan or apply, e.g. `5m`.
+    pub timeout: String,
+    /// The longest `Retry-After` honoured; a server asking for more waits this long.
+    pub max_retry_after: String,
 }
 
 impl Default for Grafana {
@@ -801,6 +805,8 @@ impl Default for Grafana {
             concurrency: 4,
             retries: 4,
             request_timeout: "30s".into(),
+            timeout: "5m".into(),
+            max_retry_after: "30s".into(),
         }
     }
 }
@@ -849,6 +855,33 @@ pub struct Datasource {
     pub json_data: BTreeMap<String, serde_json::Value>,
     /// Write-only datasource secrets (`secureJsonData`), each read from an env var or a file.
     pub secure_json_data: BTreeMap<String, SecretRef>,
+    /// Basic auth from Grafana to Prometheus (`basicAuth`, `basicAuthUser`,
+    /// `secureJsonData.basicAuthPassword`).
+    pub basic_auth: Option<DatasourceBasicAuth>,
+    /// TLS from Grafana to Prometheus: a CA to trust, or skip verification.
+    pub tls: DatasourceTls,
+    /// Extra HTTP headers Grafana sends to Prometheus; values are secret (env or file).
+    pub http_headers: BTreeMap<String, SecretRef>,
+}
+
+/// Basic auth from Grafana to the datasource.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatasourceBasicAuth {
+    /// The user (not a secret).
+    pub user: String,
+    /// Where the password comes from (`env` or `file`).
+    pub password: SecretRef,
+}
+
+/// TLS settings of the datasource's own connection to Prometheus.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatasourceTls {
+    /// PEM CA bundle Grafana trusts for Prometheus (`tlsAuthWithCACert`, `tlsCACert`).
+    pub ca_file: Option<PathBuf>,
+    /// Skip verification of Prometheus's certificate (`tlsSkipVerify`), explicit opt-in.
+    pub skip_verify: bool,
 }
 
 /// Where one secret value comes from; exactly one of `env` or `file`.
@@ -871,6 +904,9 @@ impl Default for Datasource {
             is_default: true,
             json_data: BTreeMap::new(),
             secure_json_data: BTreeMap::new(),
+            basic_auth: None,
+            tls: DatasourceTls::default(),
+            http_headers: BTreeMap::new(),
         }
     }
 }
@@ -881,11 +917,16 @@ impl Default for Datasource {
 pub struct Folder {
     pub uid: String,
     pub title: String,
+    /// Nested folders: the uid of an existing folder to create this one in.
+    pub parent_uid: Option<String>,
+    /// Nested folders: the parent folders by title, outermost first (`Platform/Observability`);
+    /// each is found by title under its parent or created. Not with `parent_uid`.
+    pub path: Option<String>,
 }
 
 impl Default for Folder {
     fn default() -> Self {
-        Self { uid: "monstack".into(), title: "Monitoring".into() }
+        Self { uid: "monstack".into(), title: "Monitoring".into(), parent_uid: None, path: None }
     }
 }
 

@@ -4,6 +4,7 @@
 //! can say what failed. Credentials never appear in errors, logs or `Debug` output.
 
 use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client as Http;
@@ -97,6 +98,41 @@ impl Response {
     }
 }
 
+/// What `/api/health` said about the server (API-FACTS §1: `version` is omitted when
+/// `hide_version` is on, so it may be unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(crate) struct ServerVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl ServerVersion {
+    /// `12.1.0`, `13.0.0-12345`, `11.2.0-pre` -> major and minor; `None` when absent.
+    pub(crate) fn parse(s: &str) -> Option<ServerVersion> {
+        let mut it = s.trim().trim_start_matches('v').split(['.', '-', '+']);
+        let major = it.next()?.parse().ok()?;
+        let minor = it.next().and_then(|m| m.parse().ok()).unwrap_or(0);
+        Some(ServerVersion { major, minor })
+    }
+}
+
+impl std::fmt::Display for ServerVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// How a request may be repeated after a failure.
+pub(crate) enum Retry<'a> {
+    /// Repeating it cannot do harm (GET, a PUT of a whole object, DELETE).
+    Safe,
+    /// A create (or a conditional write): after an ambiguous failure (5xx, timeout,
+    /// a dropped connection) the server may have processed it, so `check` reads the
+    /// object first. `Some(response)` means it landed as sent: that response stands in
+    /// for the lost one. `None` means it is not there: the request is sent again.
+    Verify(&'a (dyn Fn() -> Result<Option<Response>, Error> + Sync)),
+}
+
 /// A configured Grafana API client.
 pub(crate) struct Client {
     http: Http,
@@ -105,6 +141,13 @@ pub(crate) struct Client {
     org_id: Option<u64>,
     attempts: u32,
     backoff: Duration,
+    request_timeout: Duration,
+    max_retry_after: Duration,
+    max_retry_after_label: String,
+    /// The end of the Grafana phase (`grafana.timeout`), with its label for messages.
+    deadline: Option<(Instant, String)>,
+    version: OnceLock<Option<ServerVersion>>,
+    notes: Mutex<Vec<(String, String)>>,
 }
 
 impl Client {
@@ -148,7 +191,62 @@ impl Client {
             org_id: g.org_id,
             attempts: g.retries.max(1),
             backoff: Duration::from_millis(200),
+            request_timeout: timeout,
+            max_retry_after: loaded.resolved.grafana_max_retry_after,
+            max_retry_after_label: g.max_retry_after.clone(),
+            deadline: None,
+            version: OnceLock::new(),
+            notes: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Give every request from now on one shared deadline (`grafana.timeout`).
+    pub(crate) fn set_deadline(&mut self, at: Instant, label: &str) {
+        self.deadline = Some((at, label.to_string()));
+    }
+
+    /// Whether the phase deadline has passed.
+    pub(crate) fn expired(&self) -> bool {
+        self.deadline.as_ref().is_some_and(|(at, _)| Instant::now() >= *at)
+    }
+
+    /// The error for work cut off by the deadline.
+    pub(crate) fn deadline_error(&self, object: &str) -> Error {
+        Error::Deadline {
+            object: object.to_string(),
+            timeout: self.deadline.as_ref().map(|(_, l)| l.clone()).unwrap_or_default(),
+        }
+    }
+
+    fn remaining(&self) -> Option<Duration> {
+        self.deadline.as_ref().map(|(at, _)| at.saturating_duration_since(Instant::now()))
+    }
+
+    /// The Grafana version `/api/health` reported (after `wait_ready` or `probe`).
+    pub(crate) fn server_version(&self) -> Option<ServerVersion> {
+        self.version.get().copied().flatten()
+    }
+
+    /// Keep the version from a `/api/health` body read elsewhere (`status`).
+    pub(crate) fn remember_health(&self, body: &Value) {
+        let v = body.get("version").and_then(Value::as_str).and_then(ServerVersion::parse);
+        let _ = self.version.set(v);
+    }
+
+    /// Remarks worth showing in the report, per object (`Retry-After` cut short).
+    pub(crate) fn take_notes(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *self.notes.lock().expect("notes lock"))
+    }
+
+    /// The base URL, for messages.
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Whether requests authenticate with a bearer token that is not a service
+    /// account token (`glsa_...`, API-FACTS §5.1): a legacy API key.
+    pub(crate) fn uses_legacy_api_key(&self) -> bool {
+        matches!(&self.auth, Auth::Bearer(t) if !t.starts_with("glsa_"))
     }
 
     /// Poll `GET /api/health` with backoff until the database is `ok` or `timeout` passes.
@@ -156,6 +254,7 @@ impl Client {
     /// `"database":"failing"` when the database is down.
     pub(crate) fn wait_ready(&self, timeout: Duration) -> Result<(), Error> {
         let start = Instant::now();
+        let timeout = self.remaining().map_or(timeout, |r| r.min(timeout));
         let deadline = start + timeout;
         let mut delay = Duration::from_millis(50);
         let url = self.health_url();
@@ -167,6 +266,9 @@ impl Client {
             };
             let now = Instant::now();
             if now >= deadline {
+                if self.expired() {
+                    return Err(self.deadline_error("grafana health"));
+                }
                 return Err(Error::NotReady {
                     url: url.clone(),
                     waited: humantime::format_duration(Duration::from_millis(
@@ -192,7 +294,7 @@ impl Client {
         format!("{}/api/health", self.base)
     }
 
-    /// Ok when healthy, else what Grafana (or the connection) said.
+    /// Ok when healthy (the version is kept), else what Grafana (or the connection) said.
     fn health_once(&self, url: &str, timeout: Duration) -> Result<(), String> {
         match self.http.get(url).timeout(timeout).send() {
             Ok(r) => {
@@ -200,6 +302,9 @@ impl Client {
                 let body: Value = r.json().unwrap_or(Value::Null);
                 let db = body.get("database").and_then(Value::as_str).unwrap_or("");
                 if status.is_success() && db == "ok" {
+                    let v =
+                        body.get("version").and_then(Value::as_str).and_then(ServerVersion::parse);
+                    let _ = self.version.set(v);
                     return Ok(());
                 }
                 Err(format!("{status}, database {}", if db.is_empty() { "unknown" } else { db }))
@@ -208,9 +313,9 @@ impl Client {
         }
     }
 
-    /// Send one request about `object`, retrying connection errors, 429 and 5xx with
-    /// backoff. 401 and 403 fail at once (retrying cannot fix credentials or roles).
-    /// Every other status is returned for the caller to interpret.
+    /// Send one request about `object`. GET, PUT and DELETE are retried on connection
+    /// errors, 429 and 5xx; a POST only when it surely was not processed (connection
+    /// refused, 429), since a repeated create meets its own first attempt.
     pub(crate) fn send(
         &self,
         method: Method,
@@ -218,11 +323,43 @@ impl Client {
         body: Option<&Value>,
         object: &str,
     ) -> Result<Response, Error> {
+        if method == Method::POST {
+            let no_check = || -> Result<Option<Response>, Error> { Err(Error::Unverifiable) };
+            return self.send_with(method, path, body, object, Retry::Verify(&no_check));
+        }
+        self.send_with(method, path, body, object, Retry::Safe)
+    }
+
+    /// [`Client::send`] with an explicit retry policy. 401 and 403 fail at once
+    /// (retrying cannot fix credentials or roles). Every other status is returned for
+    /// the caller to interpret. Each attempt is bounded by the phase deadline; a
+    /// `Retry-After` longer than `grafana.max_retry_after` is cut to it, and the cut
+    /// is noted for the report.
+    pub(crate) fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        object: &str,
+        retry: Retry<'_>,
+    ) -> Result<Response, Error> {
         let url = format!("{}{}", self.base, path);
         let mut last = String::new();
+        // A `Retry-After` cut short, said in the final error too.
+        let mut cut = String::new();
         for attempt in 1..=self.attempts {
-            let mut req =
-                self.http.request(method.clone(), &url).header("Accept", "application/json");
+            let mut timeout = self.request_timeout;
+            if let Some(rem) = self.remaining() {
+                if rem.is_zero() {
+                    return Err(self.deadline_error(object));
+                }
+                timeout = timeout.min(rem);
+            }
+            let mut req = self
+                .http
+                .request(method.clone(), &url)
+                .timeout(timeout)
+                .header("Accept", "application/json");
             match &self.auth {
                 Auth::Bearer(t) => req = req.bearer_auth(t),
                 Auth::Basic { user, password } => req = req.basic_auth(user, Some(password)),
@@ -236,16 +373,31 @@ impl Client {
                 req = req.json(b);
             }
             let mut retry_after = None;
+            // Whether the server may have acted on the request before it failed.
+            let ambiguous;
             match req.send() {
                 Ok(r) => {
                     let status = r.status();
-                    retry_after = r
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(|s| Duration::from_secs(s.min(5)));
-                    let text = r.text().unwrap_or_default();
+                    retry_after = r.headers().get("retry-after").and_then(parse_retry_after);
+                    let text = match r.text() {
+                        Ok(t) => t,
+                        Err(e) => {
+                            // The answer was cut off: the server got the request.
+                            last = describe_transport(&e);
+                            if self.expired() {
+                                return Err(self.deadline_error(object));
+                            }
+                            match self.after_ambiguous(&retry, object, &mut last)? {
+                                Some(r) => return Ok(r),
+                                None => {
+                                    if attempt < self.attempts {
+                                        self.pause(attempt, None, object, &mut cut)?;
+                                    }
+                                    continue;
+                                }
+                            }
+                        }
+                    };
                     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                     let resp = Response { status, body };
                     match status.as_u16() {
@@ -254,6 +406,7 @@ impl Client {
                                 object: object.to_string(),
                                 url: self.base.clone(),
                                 message: resp.message(),
+                                hint: self.unauthorized_hint(),
                             })
                         }
                         403 if is_permission_denial(&resp) => {
@@ -262,21 +415,121 @@ impl Client {
                                 message: resp.message(),
                             })
                         }
-                        429 | 500..=599 => {
+                        // A rate limit refuses the request before it is handled.
+                        429 => {
+                            last = format!("429 {}", resp.message());
+                            ambiguous = false;
+                        }
+                        500..=599 => {
                             last = format!("{} {}", status.as_u16(), resp.message());
+                            ambiguous = true;
                         }
                         _ => return Ok(resp),
                     }
                 }
-                Err(e) => last = describe_transport(&e),
+                Err(e) => {
+                    last = describe_transport(&e);
+                    if self.expired() {
+                        return Err(self.deadline_error(object));
+                    }
+                    // Refused before anything was sent: surely not processed.
+                    ambiguous = !e.is_connect();
+                }
+            }
+            if ambiguous {
+                if let Some(r) = self.after_ambiguous(&retry, object, &mut last)? {
+                    return Ok(r);
+                }
             }
             if attempt < self.attempts {
-                let backoff = self.backoff * 2u32.saturating_pow(attempt - 1);
-                std::thread::sleep(retry_after.unwrap_or(backoff).min(Duration::from_secs(5)));
+                self.pause(attempt, retry_after, object, &mut cut)?;
             }
         }
+        last.push_str(&cut);
         Err(Error::Transient { object: object.to_string(), attempts: self.attempts, last })
     }
+
+    /// After a failure that may have been processed: with `Retry::Verify`, read the
+    /// object back. `Some` = it landed; `None` = send again.
+    fn after_ambiguous(
+        &self,
+        retry: &Retry<'_>,
+        object: &str,
+        last: &mut String,
+    ) -> Result<Option<Response>, Error> {
+        match retry {
+            Retry::Safe => Ok(None),
+            Retry::Verify(check) => match check() {
+                Ok(Some(r)) => Ok(Some(r)),
+                Ok(None) => {
+                    last.push_str("; read back: not there, sent again");
+                    Ok(None)
+                }
+                Err(Error::Unverifiable) => {
+                    Err(Error::Ambiguous { object: object.to_string(), last: last.clone() })
+                }
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    /// Sleep before the next attempt: the server's `Retry-After` (cut to
+    /// `max_retry_after`, which is noted) or exponential backoff, never past the
+    /// deadline.
+    fn pause(
+        &self,
+        attempt: u32,
+        retry_after: Option<Duration>,
+        object: &str,
+        last: &mut String,
+    ) -> Result<(), Error> {
+        let backoff = self.backoff * 2u32.saturating_pow(attempt - 1);
+        let wait = match retry_after {
+            Some(asked) if asked > self.max_retry_after => {
+                let note = format!(
+                    "grafana asked to wait {} before retrying (Retry-After); waited {} (`grafana.max_retry_after`)",
+                    humantime::format_duration(asked),
+                    self.max_retry_after_label
+                );
+                if !last.contains(&note) {
+                    last.push_str(&format!("; {note}"));
+                }
+                self.notes.lock().expect("notes lock").push((object.to_string(), note));
+                self.max_retry_after
+            }
+            Some(asked) => asked,
+            None => backoff.min(Duration::from_secs(5)),
+        };
+        if let Some(rem) = self.remaining() {
+            if wait >= rem {
+                std::thread::sleep(rem);
+                return Err(self.deadline_error(object));
+            }
+        }
+        std::thread::sleep(wait);
+        Ok(())
+    }
+
+    /// What to tell the user after a 401.
+    fn unauthorized_hint(&self) -> String {
+        if self.uses_legacy_api_key() {
+            // API keys are gone (INSTALL-AND-12-13 §5.4): new credentials are service
+            // account tokens, `glsa_...`.
+            "; this token is not a service account token (`glsa_...`): Grafana removed API keys, create a service account and a token for it".into()
+        } else {
+            String::new()
+        }
+    }
+}
+
+/// `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3).
+fn parse_retry_after(v: &reqwest::header::HeaderValue) -> Option<Duration> {
+    let s = v.to_str().ok()?.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(s).ok()?;
+    Some(at.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
 }
 
 /// 403 bodies that mean "your role may not do this" (API-FACTS §5.3) as opposed to
@@ -314,6 +567,23 @@ mod tests {
         let path = dir.join("monstack.yaml");
         std::fs::write(&path, format!("grafana:\n{grafana}")).unwrap();
         crate::config::load(&path).unwrap()
+    }
+
+    #[test]
+    fn versions_and_retry_after_parse() {
+        let v = |s| ServerVersion::parse(s);
+        assert_eq!(v("12.1.0"), Some(ServerVersion { major: 12, minor: 1 }));
+        assert_eq!(v("13.0.0-16903967602"), Some(ServerVersion { major: 13, minor: 0 }));
+        assert_eq!(v("11.2.0-pre"), Some(ServerVersion { major: 11, minor: 2 }));
+        assert_eq!(v(""), None);
+        let h = |s: &str| parse_retry_after(&reqwest::header::HeaderValue::from_str(s).unwrap());
+        assert_eq!(h("120"), Some(Duration::from_secs(120)));
+        // An HTTP date in the past means "now"; one in the future is the time until then.
+        assert_eq!(h("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        let later = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(90));
+        let d = h(&later).unwrap();
+        assert!(d > Duration::from_secs(80) && d <= Duration::from_secs(90), "{d:?}");
+        assert_eq!(h("soon"), None);
     }
 
     #[test]

@@ -13,10 +13,10 @@ use std::collections::BTreeMap;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
-use super::client::{read_secret_file, Client};
-use super::fingerprint::{Record, Store};
+use super::client::{read_secret_file, Client, Response, Retry};
+use super::fingerprint::{digest, Ledger, Record, Store, Written};
 use super::Error;
-use crate::config::Loaded;
+use crate::config::{Loaded, SecretRef};
 use crate::report::{Action, Change};
 
 /// Change kind in reports.
@@ -31,6 +31,10 @@ pub(crate) struct Desired {
     pub url: String,
     pub access: String,
     pub is_default: bool,
+    /// `basicAuthUser` when basic auth to Prometheus is configured (the password is
+    /// in `secrets` as `basicAuthPassword`).
+    pub basic_auth_user: Option<String>,
+    /// `json_data` with what the TLS and header options set.
     pub json_data: Map<String, Value>,
     pub secrets: BTreeMap<String, String>,
 }
@@ -47,6 +51,18 @@ impl std::fmt::Debug for Desired {
 }
 
 impl Desired {
+    /// The ledger key.
+    fn key(&self) -> String {
+        format!("datasource/{}", self.uid)
+    }
+
+    /// Fingerprint of the fields monstack manages (secrets have their own HMAC).
+    fn fingerprint(&self) -> String {
+        let fields: Map<String, Value> =
+            self.managed().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        digest(&Value::Object(fields))
+    }
+
     /// The datasource from `grafana.datasource`; secrets read from their env var or file.
     pub(crate) fn from_config(loaded: &Loaded) -> Result<Desired, Error> {
         let c = &loaded.config;
@@ -56,21 +72,55 @@ impl Desired {
         } else {
             d.url.clone()
         };
+        let resolve = |r: &SecretRef, field: String| -> Result<Option<String>, Error> {
+            Ok(Some(match (&r.env, &r.file) {
+                (Some(name), _) => std::env::var(name)
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| Error::SecretEnv { name: name.clone(), field })?,
+                (None, Some(f)) => read_secret_file(&loaded.resolve(f))?,
+                (None, None) => return Ok(None), // rejected by config validation
+            }))
+        };
         let mut secrets = BTreeMap::new();
         for (key, r) in &d.secure_json_data {
-            let value = match (&r.env, &r.file) {
-                (Some(name), _) => {
-                    std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or_else(|| {
-                        Error::SecretEnv {
-                            name: name.clone(),
-                            field: format!("grafana.datasource.secure_json_data.{key}"),
-                        }
-                    })?
-                }
-                (None, Some(f)) => read_secret_file(&loaded.resolve(f))?,
-                (None, None) => continue, // rejected by config validation
-            };
-            secrets.insert(key.clone(), value);
+            if let Some(v) = resolve(r, format!("grafana.datasource.secure_json_data.{key}"))? {
+                secrets.insert(key.clone(), v);
+            }
+        }
+        let mut json_data: Map<String, Value> = d.json_data.clone().into_iter().collect();
+        // Grafana's datasource HTTP settings (API-FACTS §2.2 field list; the names are
+        // those of Grafana's datasource provisioning): basic auth is `basicAuth` +
+        // `basicAuthUser` + secure `basicAuthPassword`; a custom CA is
+        // `jsonData.tlsAuthWithCACert` + secure `tlsCACert`; `jsonData.tlsSkipVerify`;
+        // header N is `jsonData.httpHeaderNameN` + secure `httpHeaderValueN`.
+        let mut basic_auth_user = None;
+        if let Some(b) = &d.basic_auth {
+            basic_auth_user = Some(b.user.clone());
+            if let Some(v) = resolve(&b.password, "grafana.datasource.basic_auth.password".into())?
+            {
+                secrets.insert("basicAuthPassword".into(), v);
+            }
+        }
+        if let Some(ca) = &d.tls.ca_file {
+            let path = loaded.resolve(ca);
+            let pem = std::fs::read_to_string(&path)
+                .map_err(|e| Error::SecretFile { path: path.clone(), reason: e.to_string() })?;
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(Error::SecretFile { path, reason: "no PEM certificate in it".into() });
+            }
+            json_data.insert("tlsAuthWithCACert".into(), json!(true));
+            secrets.insert("tlsCACert".into(), pem);
+        }
+        if d.tls.skip_verify {
+            json_data.insert("tlsSkipVerify".into(), json!(true));
+        }
+        for (i, (name, r)) in d.http_headers.iter().enumerate() {
+            let n = i + 1;
+            json_data.insert(format!("httpHeaderName{n}"), json!(name));
+            if let Some(v) = resolve(r, format!("grafana.datasource.http_headers.{name}"))? {
+                secrets.insert(format!("httpHeaderValue{n}"), v);
+            }
         }
         Ok(Desired {
             name: d.name.clone(),
@@ -79,7 +129,8 @@ impl Desired {
             url,
             access: d.access.clone(),
             is_default: d.is_default,
-            json_data: d.json_data.clone().into_iter().collect(),
+            basic_auth_user,
+            json_data,
             secrets,
         })
     }
@@ -97,6 +148,10 @@ impl Desired {
         ];
         if self.is_default {
             v.push(("isDefault", json!(true)));
+        }
+        if let Some(user) = &self.basic_auth_user {
+            v.push(("basicAuth", json!(true)));
+            v.push(("basicAuthUser", json!(user)));
         }
         v.push(("jsonData", Value::Object(self.json_data.clone())));
         v
@@ -117,6 +172,10 @@ pub(crate) struct Plan {
     clear: Vec<String>,
     /// Human-readable field diff, secrets masked.
     diff: Vec<String>,
+    /// Grafana's copy matches: the ledger only needs Grafana's current version.
+    record: Option<Written>,
+    /// Why (drift), for the report.
+    detail: Option<String>,
 }
 
 impl Plan {
@@ -128,6 +187,8 @@ impl Plan {
         }
         if let Some(from) = &self.adopt_from {
             c.detail = Some(format!("adopt existing datasource by name (uid `{from}` -> `{uid}`)"));
+        } else {
+            c.detail = self.detail.clone();
         }
         c
     }
@@ -138,7 +199,12 @@ fn object(uid: &str) -> String {
 }
 
 /// Read the datasource (by uid, then by name) and decide the action. Reads only.
-pub(crate) fn observe(client: &Client, d: &Desired, store: &Store) -> Result<Plan, Error> {
+pub(crate) fn observe(
+    client: &Client,
+    d: &Desired,
+    store: &Store,
+    ledger: &Ledger,
+) -> Result<Plan, Error> {
     let obj = object(&d.uid);
     let mut adopt_from = None;
     // API-FACTS §2.4: 200 with the full DTO (version, secureJsonFields) or 404.
@@ -175,11 +241,20 @@ pub(crate) fn observe(client: &Client, d: &Desired, store: &Store) -> Result<Pla
             send_secrets: !d.secrets.is_empty(),
             clear: Vec::new(),
             diff,
+            record: None,
+            detail: None,
         });
     };
 
+    // The ledger: desired fields unchanged and Grafana's version unmoved = the fields
+    // are as monstack wrote them, whatever Grafana made of them on save.
+    let written = ledger.get(&d.key());
+    let have_version = ledger_version(&existing);
+    let desired_same =
+        adopt_from.is_none() && written.as_ref().is_some_and(|w| w.desired == d.fingerprint());
+    let unmoved = desired_same && written.as_ref().is_some_and(|w| w.version == have_version);
     let mut diff = Vec::new();
-    for (k, want) in d.managed() {
+    for (k, want) in d.managed().into_iter().filter(|_| !unmoved) {
         let mut have = existing.get(k).cloned().unwrap_or(Value::Null);
         if k == "jsonData" && have.is_null() {
             have = json!({}); // API-FACTS §2.2: stored jsonData defaults to {}
@@ -206,11 +281,32 @@ pub(crate) fn observe(client: &Client, d: &Desired, store: &Store) -> Result<Pla
             diff.push(format!("~ secureJsonData.{k}: (hidden, {why})"));
         }
     }
+    let fields_differ = !diff.is_empty();
     for k in &clear {
         diff.push(format!("- secureJsonData.{k}: (hidden, removed from config)"));
     }
     let action = if diff.is_empty() { Action::Unchanged } else { Action::Update };
-    Ok(Plan { action, existing: Some(existing), adopt_from, send_secrets, clear, diff })
+    let record = (action == Action::Unchanged && !unmoved)
+        .then(|| Written { desired: d.fingerprint(), version: have_version });
+    let detail = (fields_differ && desired_same)
+        .then(|| "changed in Grafana since monstack wrote it; restoring".to_string());
+    Ok(Plan {
+        action,
+        existing: Some(existing),
+        adopt_from,
+        send_secrets,
+        clear,
+        diff,
+        record,
+        detail,
+    })
+}
+
+/// The ledger version of a datasource DTO: `id/version` (API-FACTS §2.4).
+fn ledger_version(dto: &Value) -> String {
+    let id = dto.get("id").cloned().unwrap_or(Value::Null);
+    let v = dto.get("version").cloned().unwrap_or(Value::Null);
+    format!("{id}/{v}")
 }
 
 /// Carry out `plan`; on success record the secrets' fingerprint.
@@ -219,6 +315,7 @@ pub(crate) fn apply(
     d: &Desired,
     plan: &Plan,
     store: &Store,
+    ledger: &Ledger,
 ) -> Result<Change, Error> {
     let obj = object(&d.uid);
     let mut body = Map::new();
@@ -239,10 +336,33 @@ pub(crate) fn apply(
     if !secure.is_empty() {
         body.insert("secureJsonData".into(), Value::Object(secure));
     }
+    // After a lost answer: read the datasource back; the managed fields as sent and
+    // every secret key set (values are never returned, API-FACTS §2.2) = it landed.
+    let check = || -> Result<Option<Response>, Error> {
+        let r = client.send(Method::GET, &format!("/api/datasources/uid/{}", d.uid), None, &obj)?;
+        if r.status.as_u16() != 200 {
+            return Ok(None);
+        }
+        let fields = r.body.get("secureJsonFields").and_then(Value::as_object);
+        let same = d.managed().into_iter().all(|(k, want)| {
+            let have = r.body.get(k).cloned().unwrap_or(Value::Null);
+            have == want || (k == "jsonData" && have.is_null() && want == json!({}))
+        }) && d
+            .secrets
+            .keys()
+            .all(|k| fields.and_then(|f| f.get(k)).and_then(Value::as_bool).unwrap_or(false));
+        Ok(same.then(|| Response { status: r.status, body: json!({"datasource": r.body}) }))
+    };
+    // The DTO Grafana answered a write with (API-FACTS §2.2/§2.5: `datasource`).
+    let mut answered: Option<Value> = None;
     match (&plan.action, &plan.existing) {
-        (Action::Unchanged, _) => {}
-        (_, None) => create(client, &obj, body)?,
-        (_, Some(existing)) => replace(client, d, plan, &obj, body, existing)?,
+        (Action::Unchanged, _) => {
+            if let Some(r) = &plan.record {
+                ledger.set(&d.key(), Some(r.clone()));
+            }
+        }
+        (_, None) => answered = create(client, &obj, body, &check)?,
+        (_, Some(existing)) => answered = replace(client, d, plan, &obj, body, existing, &check)?,
     }
     if plan.action != Action::Unchanged {
         let keys: Vec<String> = d.secrets.keys().cloned().collect();
@@ -252,6 +372,8 @@ pub(crate) fn apply(
             store.fingerprint_or_create(&d.secrets)?
         };
         store.save(&d.uid, &Record { fingerprint, keys })?;
+        let version = answered.as_ref().map(ledger_version);
+        ledger.set(&d.key(), version.map(|version| Written { desired: d.fingerprint(), version }));
     }
     let mut change = plan.change(&d.uid);
     let health = health(client, &d.uid);
@@ -262,19 +384,33 @@ pub(crate) fn apply(
     Ok(change)
 }
 
-/// API-FACTS §2.2: POST; 409 when the name or uid already exists.
-fn create(client: &Client, obj: &str, body: Map<String, Value>) -> Result<(), Error> {
-    let r = client.send(Method::POST, "/api/datasources", Some(&Value::Object(body)), obj)?;
+/// Reads the datasource back after a write whose answer was lost.
+type Check<'a> = dyn Fn() -> Result<Option<Response>, Error> + Sync + 'a;
+
+/// API-FACTS §2.2: POST; 409 when the name or uid already exists. Returns the DTO
+/// Grafana answered with.
+fn create(
+    client: &Client,
+    obj: &str,
+    body: Map<String, Value>,
+    check: &Check<'_>,
+) -> Result<Option<Value>, Error> {
+    let r = client.send_with(
+        Method::POST,
+        "/api/datasources",
+        Some(&Value::Object(body)),
+        obj,
+        Retry::Verify(check),
+    )?;
     match r.status.as_u16() {
-        200 => {}
-        409 => return Err(Error::api(
+        200 => Ok(r.body.get("datasource").cloned()),
+        409 => Err(Error::api(
             obj,
             &r,
             "another datasource took this name or uid since it was read; re-run `monstack apply`",
         )),
-        _ => return Err(Error::api(obj, &r, "")),
+        _ => Err(Error::api(obj, &r, "")),
     }
-    Ok(())
 }
 
 /// API-FACTS §2.5: PUT is a full replace, so unmanaged fields are carried over from
@@ -286,7 +422,8 @@ fn replace(
     obj: &str,
     mut body: Map<String, Value>,
     existing: &Value,
-) -> Result<(), Error> {
+    check: &Check<'_>,
+) -> Result<Option<Value>, Error> {
     for k in [
         "user",
         "database",
@@ -305,37 +442,40 @@ fn replace(
     }
     let current_uid = plan.adopt_from.as_deref().unwrap_or(&d.uid);
     let path = format!("/api/datasources/uid/{current_uid}");
-    let r = client.send(Method::PUT, &path, Some(&Value::Object(body)), obj)?;
+    // With `version` a repeated PUT would meet its own first attempt (409), so it is
+    // read back like a create.
+    let r = client.send_with(
+        Method::PUT,
+        &path,
+        Some(&Value::Object(body)),
+        obj,
+        Retry::Verify(check),
+    )?;
     match r.status.as_u16() {
-        200 => {}
+        200 => Ok(r.body.get("datasource").cloned()),
         409 => {
             let hint = if r.message().contains("same name") {
                 "another datasource already has this name; rename one of them"
             } else {
                 "the datasource was changed in Grafana while monstack applied; re-run `monstack apply`"
             };
-            return Err(Error::api(obj, &r, hint));
+            Err(Error::api(obj, &r, hint))
         }
-        403 => {
-            return Err(Error::api(
-                obj,
-                &r,
-                "the datasource is provisioned from a file in Grafana (read-only); change it there or use `grafana.mode: files`",
-            ))
-        }
-        400 if plan.adopt_from.is_some() => {
-            return Err(Error::api(
-                obj,
-                &r,
-                &format!(
-                    "this Grafana refuses to change a datasource's uid; to adopt `{}` set `grafana.datasource.uid: {current_uid}`",
-                    d.name
-                ),
-            ))
-        }
-        _ => return Err(Error::api(obj, &r, "")),
+        403 => Err(Error::api(
+            obj,
+            &r,
+            "the datasource is provisioned from a file in Grafana (read-only); change it there or use `grafana.mode: files`",
+        )),
+        400 if plan.adopt_from.is_some() => Err(Error::api(
+            obj,
+            &r,
+            &format!(
+                "this Grafana refuses to change a datasource's uid; to adopt `{}` set `grafana.datasource.uid: {current_uid}`",
+                d.name
+            ),
+        )),
+        _ => Err(Error::api(obj, &r, "")),
     }
-    Ok(())
 }
 
 /// `GET /api/datasources/uid/{uid}/health` as one line. API-FACTS §2.7: 200 with

@@ -1,8 +1,16 @@
-//! Fingerprints of the datasource secrets last sent to Grafana. Grafana never returns
-//! `secureJsonData` (API-FACTS §2.2: only `secureJsonFields`), so to send secrets only
-//! when they change monstack keeps an HMAC-SHA256 of them, keyed with a random key
-//! that lives beside it in the state dir. The value itself is never stored, and the key
-//! stops a stolen state file from confirming a guessed secret.
+//! What monstack remembers about the Grafana objects it wrote, under
+//! `{state_dir}/grafana/`:
+//!
+//! - fingerprints of the datasource secrets last sent. Grafana never returns
+//!   `secureJsonData` (API-FACTS §2.2: only `secureJsonFields`), so to send secrets only
+//!   when they change monstack keeps an HMAC-SHA256 of them, keyed with a random key
+//!   that lives beside it in the state dir. The value itself is never stored, and the
+//!   key stops a stolen state file from confirming a guessed secret;
+//! - the [`Ledger`]: per object, the fingerprint of the desired object that was written
+//!   and the version Grafana assigned to it. Grafana rewrites some objects when it saves
+//!   them (API-FACTS §3.1 step 4: refresh raised; titles trimmed; schemaVersion
+//!   migrated), so comparing monstack's copy with Grafana's would differ forever.
+//!   Instead: desired unchanged and Grafana's version unmoved = nothing to do.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -89,6 +97,92 @@ impl Store {
         let text = serde_json::to_vec_pretty(record).expect("record serialises");
         atomic_fs::write_atomic(&path, &text, 0o600, atomic_fs::Owner::default())
             .map_err(|e| io(e.into_io()))
+    }
+}
+
+/// One object as monstack last wrote it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Written {
+    /// SHA-256 of the canonical desired object (and where it goes).
+    pub desired: String,
+    /// The version Grafana gave it, with the object's identity (`id/version` on the
+    /// legacy API, `metadata.uid/resourceVersion` on `/apis`), so a deleted and
+    /// re-created object never looks unmoved.
+    pub version: String,
+}
+
+/// [`Written`] records of one Grafana (URL and org), loaded once per run and saved
+/// once at its end. Plan only reads it.
+pub(crate) struct Ledger {
+    path: PathBuf,
+    objects: std::sync::Mutex<BTreeMap<String, Written>>,
+    dirty: std::sync::atomic::AtomicBool,
+}
+
+impl Ledger {
+    /// The ledger for the Grafana at `grafana` (URL and org): records made against
+    /// another Grafana never apply here.
+    pub(crate) fn open(state_dir: &Path, grafana: &str) -> Ledger {
+        use sha2::Digest;
+        let id = hex::encode(&Sha256::digest(grafana.as_bytes())[..6]);
+        let path = state_dir.join("grafana").join(format!("objects-{id}.json"));
+        let objects = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        Ledger { path, objects: std::sync::Mutex::new(objects), dirty: Default::default() }
+    }
+
+    /// The record of `key` (`dashboard/<uid>`, ...).
+    pub(crate) fn get(&self, key: &str) -> Option<Written> {
+        self.objects.lock().expect("ledger lock").get(key).cloned()
+    }
+
+    /// Remember (or, with `None`, forget) what was written for `key`.
+    pub(crate) fn set(&self, key: &str, w: Option<Written>) {
+        let mut o = self.objects.lock().expect("ledger lock");
+        let changed = match w {
+            Some(w) => o.insert(key.to_string(), w.clone()).as_ref() != Some(&w),
+            None => o.remove(key).is_some(),
+        };
+        if changed {
+            self.dirty.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// Write the ledger when something changed (temp file + rename).
+    pub(crate) fn save(&self) -> Result<(), Error> {
+        if !self.dirty.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        let text = {
+            let o = self.objects.lock().expect("ledger lock");
+            serde_json::to_vec_pretty(&*o).expect("ledger serialises")
+        };
+        atomic_fs::write_atomic(&self.path, &text, 0o600, atomic_fs::Owner::default())
+            .map_err(|e| Error::State { path: self.path.clone(), reason: e.to_string() })?;
+        self.dirty.store(false, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// SHA-256 (hex) of a JSON value with object keys sorted at every level.
+pub(crate) fn digest(v: &serde_json::Value) -> String {
+    use sha2::Digest;
+    hex::encode(Sha256::digest(serde_json::to_vec(&sorted(v)).expect("value serialises")))
+}
+
+/// Keys sorted at every level (serde_json keeps insertion order here).
+pub(crate) fn sorted(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&o[k]))).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+        v => v.clone(),
     }
 }
 

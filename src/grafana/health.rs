@@ -4,6 +4,7 @@
 //! [`dashboard::observe`]). One attempt per request with a short timeout, so a dead
 //! Grafana slows `status` by at most that; nothing is written.
 
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
@@ -34,7 +35,7 @@ impl Health {
 /// `files` mode (the provisioning files are then checked as files). Errors only for
 /// config problems (an unreadable or uid-less dashboard file); everything Grafana
 /// does wrong is a failed [`Health`].
-pub fn health(loaded: &Loaded, timeout: Duration) -> anyhow::Result<Vec<Health>> {
+pub fn health(loaded: &Loaded, state_dir: &Path, timeout: Duration) -> anyhow::Result<Vec<Health>> {
     let g = &loaded.config.grafana;
     if !g.enabled || g.mode == GrafanaMode::Files {
         return Ok(Vec::new());
@@ -52,13 +53,25 @@ pub fn health(loaded: &Loaded, timeout: Duration) -> anyhow::Result<Vec<Health>>
     // API-FACTS §1: 200 + `"database":"ok"` when healthy, 503 + `"failing"` otherwise.
     match client.send(Method::GET, "/api/health", None, "grafana health") {
         Ok(r) if r.status.is_success() => {
+            client.remember_health(&r.body);
             let version = r.body.get("version").and_then(Value::as_str).unwrap_or("");
             let v = if version.is_empty() { String::new() } else { format!(", version {version}") };
             let mut out = vec![Health::new("api", true, format!("database ok{v}"))];
             out.push(datasource(&client, &g.datasource.uid));
+            let api = match dashboard::discover(&client, g.org_id) {
+                Ok(a) => a,
+                Err(e) => {
+                    out.push(Health::new("api", false, one_line(&e)));
+                    return Ok(out);
+                }
+            };
+            let ledger = super::fingerprint::Ledger::open(
+                state_dir,
+                &format!("{}#{}", client.base(), g.org_id.unwrap_or(1)),
+            );
             let abort = AtomicBool::new(false);
-            let results = parallel(&dashboards, g.concurrency, &abort, |d| {
-                dashboard::observe(&client, d, &g.folder.uid).map(|p| p.action)
+            let results = parallel(&client, &dashboards, g.concurrency, &abort, |d| {
+                dashboard::observe(&client, &api, &ledger, d, &g.folder.uid).map(|p| p.action)
             });
             for (d, r) in dashboards.iter().zip(results) {
                 let check = format!("dashboard {}", d.uid);

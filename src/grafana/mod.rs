@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::config::{GrafanaMode, Loaded};
 use crate::report::Change;
@@ -56,14 +56,26 @@ pub enum Error {
     #[error("grafana at `{url}` is not reachable ({last}); start Grafana, or set `grafana.enabled: false` if this host has none (apply waits up to `grafana.wait_timeout` for it)")]
     Unreachable { url: String, last: String },
     /// 401: bad or expired credentials. Not retried.
-    #[error("grafana at `{url}` rejected the credentials while reading or writing {object} (401: {message}); check the token or user and password")]
-    Unauthorized { object: String, url: String, message: String },
+    #[error("grafana at `{url}` rejected the credentials while reading or writing {object} (401: {message}); check the token or user and password{hint}")]
+    Unauthorized { object: String, url: String, message: String, hint: String },
     /// 403: authenticated, but the role lacks a permission. Not retried.
     #[error("grafana denied access to {object} (403: {message}); the token's role lacks permission: datasources need Admin, folders and dashboards need Editor")]
     Forbidden { object: String, message: String },
     /// 429, 5xx or connection errors that outlasted the retries.
     #[error("{object}: gave up after {attempts} attempt(s); last error: {last}")]
     Transient { object: String, attempts: u32, last: String },
+    /// `grafana.timeout` passed before this object was done.
+    #[error("{object}: `grafana.timeout` ({timeout}) passed before it was done")]
+    Deadline { object: String, timeout: String },
+    /// A write failed in a way that may have been processed and could not be read back.
+    #[error("{object}: the write may or may not have been processed ({last}); check it in Grafana and re-run `monstack apply`")]
+    Ambiguous { object: String, last: String },
+    /// Internal: no read-back exists for this write.
+    #[error("no read-back for this request")]
+    Unverifiable,
+    /// monstack will not do this (it would lose data); the reason says what to do.
+    #[error("{object}: {reason}")]
+    Refused { object: String, reason: String },
     /// Any other unexpected answer.
     #[error("{object}: grafana answered {status}: {message}{hint}")]
     Api { object: String, status: u16, message: String, hint: String },
@@ -84,7 +96,10 @@ impl Error {
 
     /// Credentials or permissions: every further request would fail the same way.
     fn is_fatal(&self) -> bool {
-        matches!(self, Error::Unauthorized { .. } | Error::Forbidden { .. })
+        matches!(
+            self,
+            Error::Unauthorized { .. } | Error::Forbidden { .. } | Error::Deadline { .. }
+        )
     }
 }
 
@@ -96,8 +111,10 @@ pub struct PartialFailure {
     pub landed: Vec<Change>,
     /// One message per failed object.
     pub failed: Vec<String>,
-    /// Objects not tried after a credentials or permission error.
-    pub not_attempted: usize,
+    /// Objects not tried after a credentials, permission or deadline error.
+    pub not_attempted: Vec<String>,
+    /// Remarks about requests (a `Retry-After` cut short).
+    pub notes: Vec<String>,
 }
 
 impl PartialFailure {
@@ -112,8 +129,17 @@ impl PartialFailure {
         if self.failed.len() > 10 {
             s.push_str(&format!("\n  ... and {} more", self.failed.len() - 10));
         }
-        if self.not_attempted > 0 {
-            s.push_str(&format!("\n  ({} more not attempted)", self.not_attempted));
+        if !self.not_attempted.is_empty() {
+            let shown: Vec<&str> = self.not_attempted.iter().take(20).map(String::as_str).collect();
+            s.push_str(&format!(
+                "\nnot attempted: {} ({}{})",
+                self.not_attempted.len(),
+                shown.join(", "),
+                if self.not_attempted.len() > 20 { ", ..." } else { "" }
+            ));
+        }
+        for n in &self.notes {
+            s.push_str(&format!("\nnote: {n}"));
         }
         s.push_str(&format!(
             "\nlanded: {} written, {} already up to date",
@@ -146,8 +172,8 @@ pub enum Wait {
 }
 
 /// What apply would change in Grafana (reads only). `state_dir` is the host path of
-/// monstack's state dir (secret fingerprints live there). Empty in `files` mode or
-/// when Grafana is disabled: then the provisioning files carry the change.
+/// monstack's state dir (secret fingerprints and the ledger live there). Empty in
+/// `files` mode or when Grafana is disabled: then the provisioning files carry the change.
 pub fn plan(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Vec<Change>> {
     plan_with(loaded, state_dir, Wait::Configured)
 }
@@ -156,16 +182,29 @@ pub fn plan(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Vec<Change>> {
 pub fn plan_with(loaded: &Loaded, state_dir: &Path, wait: Wait) -> anyhow::Result<Vec<Change>> {
     let Some(ctx) = Session::open(loaded, state_dir, wait)? else { return Ok(Vec::new()) };
     let g = &loaded.config.grafana;
-    let ds = datasource::observe(&ctx.client, &ctx.ds, &ctx.store)?;
+    let ds = datasource::observe(&ctx.client, &ctx.ds, &ctx.store, &ctx.ledger)?;
     let mut changes = vec![ds.change(&ctx.ds.uid)];
-    let folder = dashboard::observe_folder(&ctx.client, &g.folder.uid, &g.folder.title)?;
+    let parents = dashboard::observe_parents(
+        &ctx.client,
+        g.folder.parent_uid.as_deref(),
+        g.folder.path.as_deref(),
+    )?;
+    changes.extend(dashboard::parent_changes(&parents));
+    let parent = parents.last().map(|p| p.uid.as_str());
+    let folder = dashboard::observe_folder(&ctx.client, &g.folder.uid, &g.folder.title, parent)?;
     changes.push(folder.change(&g.folder.uid));
     let abort = AtomicBool::new(false);
-    let results = parallel(&ctx.dashboards, g.concurrency, &abort, |d| {
-        dashboard::observe(&ctx.client, d, &g.folder.uid).map(|p| p.change(&d.uid))
+    let results = parallel(&ctx.client, &ctx.dashboards, g.concurrency, &abort, |d| {
+        dashboard::observe(&ctx.client, &ctx.api, &ctx.ledger, d, &g.folder.uid)
+            .map(|p| p.change(&d.uid))
     });
-    for r in results.into_iter().flatten() {
-        changes.push(r?);
+    for (d, r) in ctx.dashboards.iter().zip(results) {
+        match r {
+            Some(r) => changes.push(r?),
+            None => {
+                return Err(ctx.client.deadline_error(&format!("dashboard `{}`", d.uid)).into())
+            }
+        }
     }
     if g.prune {
         for (uid, title) in dashboard::observe_prune(&ctx.client, &g.folder.uid, &ctx.keep())? {
@@ -217,75 +256,190 @@ fn secret_file_field(loaded: &Loaded, path: &Path) -> String {
             return format!("grafana.datasource.secure_json_data.{key}.file");
         }
     }
+    if let Some(b) = &g.datasource.basic_auth {
+        if is(&b.password.file) {
+            return "grafana.datasource.basic_auth.password.file".into();
+        }
+    }
+    for (name, r) in &g.datasource.http_headers {
+        if is(&r.file) {
+            return format!("grafana.datasource.http_headers.{name}.file");
+        }
+    }
+    if is(&g.datasource.tls.ca_file) {
+        return "grafana.datasource.tls.ca_file".into();
+    }
     "grafana".into()
 }
 
 /// Converge Grafana; returns what was done. When some objects fail after others were
-/// written, the error is a [`PartialFailure`] listing both.
+/// written, or `grafana.timeout` passes, the error is a [`PartialFailure`] listing what
+/// landed and what did not.
 pub fn apply(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Vec<Change>> {
     let Some(ctx) = Session::open(loaded, state_dir, Wait::Configured)? else {
         return Ok(Vec::new());
     };
+    let result = apply_session(loaded, &ctx);
+    // What landed is remembered even when the run failed part-way.
+    let saved = ctx.ledger.save();
+    let mut notes = ctx.client.take_notes();
+    match result {
+        Ok(mut landed) => {
+            saved?;
+            attach_notes(&mut landed, &mut notes);
+            Ok(landed)
+        }
+        Err(Failed { mut landed, failed, not_attempted }) => {
+            attach_notes(&mut landed, &mut notes);
+            let mut p = partial(landed, failed, not_attempted);
+            if let Some(pf) = p.downcast_mut::<PartialFailure>() {
+                pf.notes = notes.into_iter().map(|(o, n)| format!("{o}: {n}")).collect();
+            }
+            Err(p)
+        }
+    }
+}
+
+/// The objects of a failed apply.
+struct Failed {
+    landed: Vec<Change>,
+    failed: Vec<Error>,
+    not_attempted: Vec<String>,
+}
+
+fn apply_session(loaded: &Loaded, ctx: &Session) -> Result<Vec<Change>, Failed> {
     let g = &loaded.config.grafana;
     let client = &ctx.client;
-    let ds_plan = datasource::observe(client, &ctx.ds, &ctx.store)?;
-    let mut landed = vec![datasource::apply(client, &ctx.ds, &ds_plan, &ctx.store)?];
-    let folder_plan = dashboard::observe_folder(client, &g.folder.uid, &g.folder.title)
-        .and_then(|p| dashboard::apply_folder(client, &g.folder.uid, &g.folder.title, &p));
-    match folder_plan {
+    let all_names = |from: usize| -> Vec<String> {
+        let mut v = vec![format!("folder `{}`", g.folder.uid)];
+        v.extend(ctx.dashboards[from..].iter().map(|d| format!("dashboard `{}`", d.uid)));
+        v
+    };
+    let fail = |landed: Vec<Change>, e: Error, rest: Vec<String>| Failed {
+        landed,
+        failed: vec![e],
+        not_attempted: rest,
+    };
+    let mut landed = Vec::new();
+    let ds = datasource::observe(client, &ctx.ds, &ctx.store, &ctx.ledger)
+        .and_then(|p| datasource::apply(client, &ctx.ds, &p, &ctx.store, &ctx.ledger));
+    match ds {
         Ok(c) => landed.push(c),
-        Err(e) => return Err(partial(landed, vec![e], 0)),
+        Err(e) => return Err(fail(landed, e, all_names(0))),
+    }
+    let parents = dashboard::observe_parents(
+        client,
+        g.folder.parent_uid.as_deref(),
+        g.folder.path.as_deref(),
+    )
+    .and_then(|p| dashboard::apply_parents(client, &p).map(|c| (p, c)));
+    let parent = match parents {
+        Ok((p, c)) => {
+            landed.extend(c);
+            p.last().map(|p| p.uid.clone())
+        }
+        Err(e) => return Err(fail(landed, e, all_names(0))),
+    };
+    let folder =
+        dashboard::observe_folder(client, &g.folder.uid, &g.folder.title, parent.as_deref())
+            .and_then(|p| {
+                dashboard::apply_folder(
+                    client,
+                    &g.folder.uid,
+                    &g.folder.title,
+                    parent.as_deref(),
+                    &p,
+                )
+            });
+    match folder {
+        Ok(c) => landed.push(c),
+        Err(e) => {
+            let mut rest = all_names(0);
+            rest.remove(0);
+            return Err(fail(landed, e, rest));
+        }
     }
 
     let abort = AtomicBool::new(false);
-    let results = parallel(&ctx.dashboards, g.concurrency, &abort, |d| {
-        dashboard::observe(client, d, &g.folder.uid)
-            .and_then(|p| dashboard::apply(client, d, &g.folder.uid, &p))
+    let results = parallel(client, &ctx.dashboards, g.concurrency, &abort, |d| {
+        dashboard::observe(client, &ctx.api, &ctx.ledger, d, &g.folder.uid)
+            .and_then(|p| dashboard::apply(client, &ctx.api, &ctx.ledger, d, &g.folder.uid, &p))
     });
     let mut failed = Vec::new();
-    let mut not_attempted = 0;
-    for r in results {
+    let mut not_attempted = Vec::new();
+    for (d, r) in ctx.dashboards.iter().zip(results) {
         match r {
             Some(Ok(c)) => landed.push(c),
             Some(Err(e)) => failed.push(e),
-            // Skipped after a credentials/permission error, which is in `failed`.
-            None => not_attempted += 1,
+            // Skipped after a credentials, permission or deadline error (in `failed`),
+            // or the deadline passed before it started.
+            None => not_attempted.push(format!("dashboard `{}`", d.uid)),
         }
     }
-    if failed.is_empty() && g.prune {
+    if failed.is_empty() && not_attempted.is_empty() && g.prune {
         // Prune only after every listed dashboard landed: a half-applied config must
         // not delete anything.
         match dashboard::observe_prune(client, &g.folder.uid, &ctx.keep()) {
             Ok(stale) => {
-                let deleted = parallel(&stale, g.concurrency, &abort, |(uid, title)| {
-                    dashboard::delete(client, uid, title)
+                let deleted = parallel(client, &stale, g.concurrency, &abort, |(uid, title)| {
+                    dashboard::delete(client, &ctx.api, &ctx.ledger, uid, title)
                 });
-                for r in deleted.into_iter().flatten() {
+                for ((uid, _), r) in stale.iter().zip(deleted) {
                     match r {
-                        Ok(c) => landed.push(c),
-                        Err(e) => failed.push(e),
+                        Some(Ok(c)) => landed.push(c),
+                        Some(Err(e)) => failed.push(e),
+                        None => not_attempted.push(format!("dashboard `{uid}` (prune)")),
                     }
                 }
             }
             Err(e) => failed.push(e),
         }
     }
-    if failed.is_empty() {
+    if failed.is_empty() && not_attempted.is_empty() {
         return Ok(landed);
     }
-    Err(partial(landed, failed, not_attempted))
+    if failed.is_empty() {
+        failed.push(client.deadline_error("grafana"));
+    }
+    Err(Failed { landed, failed, not_attempted })
+}
+
+/// Put each `Retry-After` note on its object's report entry.
+fn attach_notes(changes: &mut [Change], notes: &mut Vec<(String, String)>) {
+    notes.retain(|(object, note)| {
+        let Some(c) = changes.iter_mut().find(|c| {
+            let what = match c.kind.as_str() {
+                datasource::KIND => "datasource",
+                dashboard::FOLDER_KIND => "folder",
+                _ => "dashboard",
+            };
+            *object == format!("{what} `{}`", c.name)
+        }) else {
+            return true;
+        };
+        c.detail = Some(match c.detail.take() {
+            Some(d) => format!("{d}; {note}"),
+            None => note.clone(),
+        });
+        false
+    });
 }
 
 /// A single error when nothing else is worth reporting, else a [`PartialFailure`].
-fn partial(landed: Vec<Change>, mut failed: Vec<Error>, not_attempted: usize) -> anyhow::Error {
+fn partial(
+    landed: Vec<Change>,
+    mut failed: Vec<Error>,
+    not_attempted: Vec<String>,
+) -> anyhow::Error {
     let wrote = landed.iter().any(|c| c.action.is_change());
-    if failed.len() == 1 && !wrote {
+    if failed.len() == 1 && !wrote && not_attempted.is_empty() {
         return failed.remove(0).into();
     }
     anyhow::Error::new(PartialFailure {
         landed,
         failed: failed.iter().map(ToString::to_string).collect(),
         not_attempted,
+        notes: Vec::new(),
     })
 }
 
@@ -295,11 +449,14 @@ struct Session {
     ds: datasource::Desired,
     dashboards: Vec<dashboard::Desired>,
     store: fingerprint::Store,
+    ledger: fingerprint::Ledger,
+    api: dashboard::Api,
 }
 
 impl Session {
     /// Load every input first (a bad dashboard file is a config error and nothing is
-    /// sent), then wait for Grafana. `None` when the API is not used.
+    /// sent), then wait for Grafana and find out which dashboard API it serves. The
+    /// `grafana.timeout` deadline starts here. `None` when the API is not used.
     fn open(loaded: &Loaded, state_dir: &Path, wait: Wait) -> anyhow::Result<Option<Session>> {
         let g = &loaded.config.grafana;
         if !g.enabled || g.mode == GrafanaMode::Files {
@@ -307,15 +464,27 @@ impl Session {
         }
         let dashboards = dashboard::load_desired(loaded)?;
         let ds = datasource::Desired::from_config(loaded)?;
-        let client = client::Client::new(loaded)?;
+        let mut client = client::Client::new(loaded)?;
+        client.set_deadline(Instant::now() + loaded.resolved.grafana_timeout, &g.timeout);
         match wait {
             Wait::Configured => {
-                let timeout = loaded.resolved.grafana_wait_timeout;
-                client.wait_ready(timeout)?;
+                client.wait_ready(loaded.resolved.grafana_wait_timeout)?;
             }
             Wait::Probe(limit) => client.probe(limit)?,
         }
-        Ok(Some(Session { client, ds, dashboards, store: fingerprint::Store::new(state_dir) }))
+        let api = dashboard::discover(&client, g.org_id)?;
+        let ledger = fingerprint::Ledger::open(
+            state_dir,
+            &format!("{}#{}", client.base(), g.org_id.unwrap_or(1)),
+        );
+        Ok(Some(Session {
+            client,
+            ds,
+            dashboards,
+            store: fingerprint::Store::new(state_dir),
+            ledger,
+            api,
+        }))
     }
 
     fn keep(&self) -> BTreeSet<String> {
@@ -324,8 +493,10 @@ impl Session {
 }
 
 /// Run `f` over `items` on at most `bound` threads, results in input order. After a
-/// credentials or permission error the remaining items are skipped (`None`).
+/// credentials, permission or deadline error, or once the deadline has passed, the
+/// remaining items are skipped (`None`).
 fn parallel<T: Sync, R: Send>(
+    client: &client::Client,
     items: &[T],
     bound: usize,
     abort: &AtomicBool,
@@ -339,7 +510,7 @@ fn parallel<T: Sync, R: Send>(
         for _ in 0..workers {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= items.len() || abort.load(Ordering::SeqCst) {
+                if i >= items.len() || abort.load(Ordering::SeqCst) || client.expired() {
                     break;
                 }
                 let r = f(&items[i]);

@@ -177,7 +177,7 @@ pub fn check_all(inputs: &Inputs) -> anyhow::Result<Status> {
         let prom = s.spawn(|| probe::prometheus(loaded, &expected_groups, t));
         let am = s.spawn(|| probe::alertmanager(loaded, t));
         let node = s.spawn(|| probe::node_exporter(loaded, t));
-        let graf = s.spawn(|| crate::grafana::health(loaded, t));
+        let graf = s.spawn(|| crate::grafana::health(loaded, &inputs.state.path, t));
         // The host checks read local files and /proc (no network): on this thread,
         // which also keeps the service manager off other threads.
         let host = host::checks(inputs);

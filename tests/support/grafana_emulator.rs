@@ -1,8 +1,15 @@
 //! A loopback Grafana HTTP API emulator for the endpoints monstack uses: health,
-//! datasources, folders, dashboards, search and auth. Status codes, bodies and version
-//! rules follow the Grafana API facts (`API-FACTS §n` beside the code); where versions
-//! differ it behaves like Grafana 11.0-11.2 (unique dashboard titles per folder, 409 on
-//! a taken folder uid, the first datasource forced to default).
+//! datasources, folders (nested), dashboards (legacy `/api` and, from 12, the
+//! Kubernetes-style `/apis/dashboard.grafana.app`), search and auth. Status codes,
+//! bodies and version rules follow the Grafana API facts (`API-FACTS §n`, and `12-13 §n`
+//! for ../shared/grafana/INSTALL-AND-12-13.md, beside the code). By default it is
+//! Grafana 11.2 (unique dashboard titles per folder, 409 on a taken folder uid, the
+//! first datasource forced to default); [`Emulator::start_version`] picks 12.x or 13.x.
+//!
+//! Like Grafana, it rewrites dashboards when it saves them (API-FACTS §3.1: title
+//! trimmed, refresh raised to `min_refresh_interval`; 12-13 §5.3: schemaVersion
+//! migrated), so a client that compares its own copy with the stored one sees a
+//! difference every time.
 //!
 //! Include with `#[path = "support/grafana_emulator.rs"] mod grafana_emulator;`.
 //!
@@ -42,13 +49,30 @@ pub enum Role {
     Admin,
 }
 
+/// A legacy API key (base64 JSON, API-FACTS §5.1): not a service account token, and
+/// not accepted here (API keys are gone, 12-13 §5.4).
+pub const LEGACY_API_KEY: &str = "eyJrIjoiT0tTY3JhcGVyS2V5IiwibiI6Im1vbnN0YWNrIiwiaWQiOjF9";
+
 /// A fault for requests whose `"METHOD /path?query"` contains a pattern.
 #[derive(Debug, Clone)]
 pub enum Fault {
-    /// Answer with this status and Grafana's body for it (401, 403, 429, 5xx).
+    /// Answer with this status and Grafana's body for it (401, 403, 429, 5xx),
+    /// without processing the request.
     Status(u16),
     /// Wait this long, then answer normally.
     Delay(Duration),
+    /// 429 with `Retry-After: <seconds>`, not processed (a rate-limiting proxy in front
+    /// of Grafana: Grafana's own `/api` has no rate limit, API-FACTS §0).
+    RetryAfter(u64),
+    /// Process the request (it lands), then answer this status instead of the real
+    /// answer: a proxy timing out, or Grafana failing after the store committed.
+    ProcessedThen(u16),
+    /// Close the connection without an answer and without processing.
+    DropBefore,
+    /// Process the request (it lands), then close the connection without an answer.
+    DropAfter,
+    /// Never answer: hold the connection until the emulator stops.
+    Hang,
 }
 
 /// One request as received.
@@ -90,6 +114,8 @@ struct Folder {
     uid: String,
     title: String,
     version: i64,
+    /// Nested folders (API-FACTS §4.1 `parentUid`); "" at the root.
+    parent: String,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +127,11 @@ struct Dashboard {
     version: i64,
     data: Value,
     messages: Vec<String>,
+    /// The schema it is stored in: `v1` (classic) or `v2` (12-13 §5.3).
+    schema: &'static str,
+    /// `/apis` identity and optimistic-concurrency token (12-13 §5.1).
+    k8s_uid: String,
+    resource_version: u64,
 }
 
 struct State {
@@ -113,6 +144,13 @@ struct State {
     health_failures: usize,
     faults: Vec<(String, Fault, usize)>,
     log: Vec<Logged>,
+    /// The Grafana version served in `/api/health` and the behaviour that goes with it.
+    version: (u32, u32),
+    version_text: String,
+    /// `[dashboards] min_refresh_interval` (default 5s).
+    min_refresh: Duration,
+    /// Counter for `resourceVersion`s.
+    next_rv: u64,
 }
 
 /// The running emulator; stopped on drop.
@@ -126,9 +164,65 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Listen on 127.0.0.1 with a port from the OS, 8 handler threads.
+    /// Listen on 127.0.0.1 with a port from the OS, as Grafana 11.2.0.
     pub fn start() -> Emulator {
         Self::start_with(None)
+    }
+
+    /// The same as a given Grafana version (`"11.2.0"`, `"12.1.0"`, `"13.0.0"`): 12+
+    /// serves dashboards through `/apis` too (v1beta1 + v2beta1 on 12, v1 + v2 on 13,
+    /// 12-13 §5.1), validates datasource uids (API-FACTS §2.2, 12.0), allows duplicate
+    /// titles (11.3+, API-FACTS §3.1 step 6) and migrates schemaVersion further.
+    pub fn start_version(version: &str) -> Emulator {
+        let e = Self::start_with(None);
+        {
+            let mut st = e.state.lock().unwrap();
+            let mut it = version.split('.');
+            let major = it.next().and_then(|v| v.parse().ok()).unwrap_or(11);
+            let minor = it.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            st.version = (major, minor);
+            st.version_text = version.to_string();
+        }
+        e
+    }
+
+    /// `[dashboards] min_refresh_interval` (API-FACTS §3.1 step 4).
+    pub fn set_min_refresh(&self, d: Duration) {
+        self.state.lock().unwrap().min_refresh = d;
+    }
+
+    /// Store a dashboard as a person editing it in Grafana 13's UI would: in the v2
+    /// schema (12-13 §5.3), bypassing the API. Its version moves.
+    pub fn store_v2(&self, uid: &str, spec: Value, folder_uid: &str) {
+        let mut st = self.state.lock().unwrap();
+        st.next_id += 1;
+        st.next_rv += 1;
+        let (id, rv) = (st.next_id, st.next_rv);
+        let title = str_field(&spec, "title");
+        let prev = st.dashboards.get(uid).cloned();
+        let d = Dashboard {
+            id: prev.as_ref().map_or(id, |p| p.id),
+            uid: uid.to_string(),
+            title,
+            folder_uid: folder_uid.to_string(),
+            version: prev.as_ref().map_or(1, |p| p.version + 1),
+            data: spec,
+            messages: prev.as_ref().map(|p| p.messages.clone()).unwrap_or_default(),
+            schema: "v2",
+            k8s_uid: prev.map_or(format!("k8s-{id}"), |p| p.k8s_uid),
+            resource_version: rv,
+        };
+        st.dashboards.insert(uid.to_string(), d);
+    }
+
+    /// The schema a dashboard is stored in (`v1` or `v2`).
+    pub fn dashboard_schema(&self, uid: &str) -> Option<&'static str> {
+        self.state.lock().unwrap().dashboards.get(uid).map(|d| d.schema)
+    }
+
+    /// Parent uid of a folder ("" at the root).
+    pub fn folder_parent(&self, uid: &str) -> Option<String> {
+        self.state.lock().unwrap().folders.get(uid).map(|f| f.parent.clone())
     }
 
     /// The same over HTTPS, with the certificate in tests/fixtures/tls (for
@@ -171,6 +265,10 @@ impl Emulator {
             health_failures: 0,
             faults: Vec::new(),
             log: Vec::new(),
+            version: (11, 2),
+            version_text: "11.2.0".into(),
+            min_refresh: Duration::from_secs(5),
+            next_rv: 1000,
         }));
         let requests = Arc::new(AtomicUsize::new(0));
         let writes = Arc::new(AtomicUsize::new(0));
@@ -458,7 +556,11 @@ fn serve(
         let body = String::from_utf8_lossy(&buf[head_end..head_end + len]).to_string();
         buf.drain(..head_end + len);
         let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        let out = handle(&method, &target, &header, &body, state, requests, writes);
+        let out = handle(&method, &target, &header, &body, state, requests, writes, stop);
+        if out.status == 0 {
+            // A dropped connection: no answer at all.
+            return Ok(());
+        }
         let mut head = format!("HTTP/1.1 {} {}\r\n", out.status, reason(out.status));
         let mut hs: Vec<(&str, String)> = vec![
             ("Content-Type", out.content_type.to_string()),
@@ -495,6 +597,7 @@ fn reason(code: u16) -> &'static str {
         404 => "Not Found",
         409 => "Conflict",
         412 => "Precondition Failed",
+        201 => "Created",
         422 => "Unprocessable Entity",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
@@ -503,7 +606,8 @@ fn reason(code: u16) -> &'static str {
     }
 }
 
-/// Count, log, apply faults and route one request.
+/// Count, log, apply faults and route one request. Status 0 = drop the connection.
+#[allow(clippy::too_many_arguments)]
 fn handle(
     method: &str,
     full: &str,
@@ -512,6 +616,7 @@ fn handle(
     state: &Mutex<State>,
     requests: &AtomicUsize,
     writes: &AtomicUsize,
+    stop: &AtomicBool,
 ) -> Reply {
     let method = method.to_string();
     let full = full.to_string();
@@ -552,14 +657,34 @@ fn handle(
         Some(_) => "other",
         None => "none",
     };
+    let go = || route(state, &method, &path, &query, authz.as_deref(), body);
     let out = match fault {
         Some(Fault::Status(code)) => fault_reply(code),
-        other => {
-            if let Some(Fault::Delay(d)) = other {
-                std::thread::sleep(d);
-            }
-            route(state, &method, &path, &query, authz.as_deref(), body)
+        Some(Fault::RetryAfter(secs)) => {
+            let mut r = err_plain(429, "Too Many Requests");
+            r.headers.push(("Retry-After", secs.to_string()));
+            r
         }
+        Some(Fault::ProcessedThen(code)) => {
+            let _ = go();
+            fault_reply(code)
+        }
+        Some(Fault::DropBefore) => dropped(),
+        Some(Fault::DropAfter) => {
+            let _ = go();
+            dropped()
+        }
+        Some(Fault::Hang) => {
+            while !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            dropped()
+        }
+        Some(Fault::Delay(d)) => {
+            std::thread::sleep(d);
+            go()
+        }
+        None => go(),
     };
     if counted {
         state.lock().unwrap().log.push(Logged {
@@ -571,6 +696,10 @@ fn handle(
         });
     }
     out
+}
+
+fn dropped() -> Reply {
+    Reply { status: 0, body: String::new(), content_type: "", headers: Vec::new() }
 }
 
 /// Bodies for forced statuses, shaped as Grafana sends them.
@@ -705,8 +834,9 @@ fn route(
         let ok = st.database_ok && st.health_failures == 0;
         st.health_failures = st.health_failures.saturating_sub(1);
         let body = format!(
-            "{{\n  \"database\": \"{}\",\n  \"version\": \"11.2.0\",\n  \"commit\": \"emulator\"\n}}",
-            if ok { "ok" } else { "failing" }
+            "{{\n  \"database\": \"{}\",\n  \"version\": \"{}\",\n  \"commit\": \"emulator\"\n}}",
+            if ok { "ok" } else { "failing" },
+            st.version_text
         );
         return Reply {
             status: if ok { 200 } else { 503 },
@@ -812,12 +942,36 @@ fn route(
             None => reply(404, json!({"message": "folder not found", "status": "not-found"})),
         },
         ("GET", ["api", "folders"]) => {
+            // Nested folders: the children of `parentUid` (the root without it).
+            let parent = query_params(query)
+                .into_iter()
+                .find(|(k, _)| k == "parentUid")
+                .map(|(_, v)| v)
+                .unwrap_or_default();
             let list: Vec<Value> = st
                 .folders
                 .values()
+                .filter(|f| f.parent == parent)
                 .map(|f| json!({"id": f.id, "title": f.title, "uid": f.uid}))
                 .collect();
             reply(200, Value::Array(list))
+        }
+        ("POST", ["api", "folders", uid, "move"]) => {
+            if role == Role::Viewer {
+                return err_rbac("folders:write");
+            }
+            let Ok(b) = parsed else { return bad_request() };
+            let to = str_field(&b, "parentUid");
+            if !to.is_empty() && !st.folders.contains_key(&to) {
+                return reply(404, json!({"message": "folder not found", "status": "not-found"}));
+            }
+            let Some(f) = st.folders.get_mut(*uid) else {
+                return reply(404, json!({"message": "folder not found", "status": "not-found"}));
+            };
+            f.parent = to;
+            f.version += 1;
+            let f = f.clone();
+            reply(200, folder_dto(&f))
         }
         ("POST", ["api", "folders"]) => {
             if role == Role::Viewer {
@@ -892,6 +1046,12 @@ fn route(
             }
         }
         ("GET", ["api", "search"]) => search(&st, query),
+        (_, ["apis", "dashboard.grafana.app", rest @ ..]) => {
+            let Ok(b) = parsed else {
+                return k8s_status(400, "BadRequest", "bad request body", "");
+            };
+            k8s_dashboards(&mut st, method, rest, &b)
+        }
         _ => err_plain(404, "Not found"),
     }
 }
@@ -951,6 +1111,17 @@ fn new_uid(st: &mut State) -> String {
     format!("e{:08x}{}", st.next_id * 2654435761 % 0xffff_ffff, st.next_id)
 }
 
+/// API-FACTS §2.2 "Invalid uid": from 12.0 a uid outside `^[a-zA-Z0-9\-\_]*$` or
+/// longer than 40 is refused (before: accepted with a warning log).
+fn ds_uid_invalid(st: &State, uid: &str) -> Option<Reply> {
+    (st.version.0 >= 12 && (!valid_uid(uid) || uid.len() > 40)).then(|| {
+        reply(
+            400,
+            json!({"message": "Invalid datasource UID.", "messageId": "datasource.uidInvalid", "statusCode": 400, "traceID": ""}),
+        )
+    })
+}
+
 fn ds_create(st: &mut State, b: &Value) -> Reply {
     // §2.2: type and access are binding:"Required".
     let kind = str_field(b, "type");
@@ -984,6 +1155,9 @@ fn ds_create(st: &mut State, b: &Value) -> Reply {
         return err_traced(409, "data source with the same name already exists");
     }
     let mut uid = str_field(b, "uid");
+    if let Some(r) = ds_uid_invalid(st, &uid) {
+        return r;
+    }
     if !uid.is_empty() && st.datasources.iter().any(|d| d.uid == uid) {
         return err_traced(409, "data source with the same uid already exists");
     }
@@ -1048,6 +1222,9 @@ fn ds_update(st: &mut State, uid: &str, b: &Value) -> Reply {
         );
     }
     let new_uid_v = str_field(b, "uid");
+    if let Some(r) = ds_uid_invalid(st, &new_uid_v) {
+        return r;
+    }
     if !new_uid_v.is_empty() && st.datasources.iter().any(|d| d.id != id && d.uid == new_uid_v) {
         return err_traced(
             409,
@@ -1151,6 +1328,14 @@ fn fake_prometheus(rest: &str) -> Reply {
 // ------------------------------------------------------------------ folders
 
 fn folder_dto(f: &Folder) -> Value {
+    let mut v = folder_dto_flat(f);
+    if !f.parent.is_empty() {
+        v["parentUid"] = json!(f.parent);
+    }
+    v
+}
+
+fn folder_dto_flat(f: &Folder) -> Value {
     json!({
         "id": f.id, "uid": f.uid, "orgId": 1, "title": f.title,
         "url": format!("/dashboards/f/{}/{}", f.uid, slugify(&f.title)),
@@ -1179,8 +1364,14 @@ fn folder_create(st: &mut State, b: &Value) -> Reply {
     if !uid.is_empty() && (st.folders.contains_key(&uid) || st.dashboards.contains_key(&uid)) {
         return err_plain(409, "a folder/dashboard with the same uid already exists");
     }
-    // ≤ 11.2: titles unique at the same level.
-    if st.folders.values().any(|f| f.title.eq_ignore_ascii_case(&title)) {
+    let parent = str_field(b, "parentUid");
+    if !parent.is_empty() && !st.folders.contains_key(&parent) {
+        return reply(404, json!({"message": "folder not found", "status": "not-found"}));
+    }
+    // ≤ 11.2: titles unique at the same level; 11.3+ allows duplicates (PR #90687).
+    if st.version < (11, 3)
+        && st.folders.values().any(|f| f.parent == parent && f.title.eq_ignore_ascii_case(&title))
+    {
         return err_plain(
             409,
             "a folder or dashboard in the general folder with the same name already exists",
@@ -1190,7 +1381,7 @@ fn folder_create(st: &mut State, b: &Value) -> Reply {
         uid = new_uid(st);
     }
     st.next_id += 1;
-    let f = Folder { id: st.next_id, uid: uid.clone(), title, version: 1 };
+    let f = Folder { id: st.next_id, uid: uid.clone(), title, version: 1, parent };
     let dto = folder_dto(&f);
     st.folders.insert(uid, f);
     reply(200, dto)
@@ -1198,7 +1389,58 @@ fn folder_create(st: &mut State, b: &Value) -> Reply {
 
 // ------------------------------------------------------------------ dashboards
 
+/// The highest dashboard schemaVersion a Grafana release migrates to (12-13 §5.3: "42
+/// in v13.2.1"; 41 for 12.x and 39 for 11.x are this emulator's choice of a lower
+/// number per release).
+fn latest_schema(v: (u32, u32)) -> i64 {
+    match v.0 {
+        0..=11 => 39,
+        12 => 41,
+        _ => 42,
+    }
+}
+
+fn parse_interval(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = num.parse().ok()?;
+    Some(Duration::from_secs(match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return None,
+    }))
+}
+
+/// What Grafana rewrites when it saves a dashboard: the title trimmed (API-FACTS §3.1
+/// step 1), a refresh below `min_refresh_interval` raised to it (§3.1 step 4), an old
+/// schemaVersion migrated (12-13 §5.3).
+fn normalise_on_save(st: &State, dash: &mut Value, v2: bool) {
+    let title = str_field(dash, "title").trim().to_string();
+    dash["title"] = json!(title);
+    if v2 {
+        return;
+    }
+    if let Some(r) = dash.get("refresh").and_then(Value::as_str).and_then(parse_interval) {
+        if r < st.min_refresh {
+            let m = st.min_refresh.as_secs();
+            dash["refresh"] =
+                json!(if m % 60 == 0 { format!("{}m", m / 60) } else { format!("{m}s") });
+        }
+    }
+    let latest = latest_schema(st.version);
+    if dash.get("schemaVersion").and_then(Value::as_i64).is_some_and(|v| v < latest) {
+        dash["schemaVersion"] = json!(latest);
+    }
+}
+
 fn stored_model(d: &Dashboard) -> Value {
+    if d.schema == "v2" {
+        // 12-13 §5.3: the legacy API down-converts a v2 dashboard to v1, lossily.
+        return json!({"id": d.id, "uid": d.uid, "version": d.version, "title": d.title,
+            "panels": [], "schemaVersion": 42});
+    }
     let mut m = d.data.clone();
     // §3.2: id and uid from the DB; version overwritten with the DB version.
     m["id"] = json!(d.id);
@@ -1238,6 +1480,13 @@ fn dashboard_save(st: &mut State, b: &Value) -> Reply {
     let overwrite = b.get("overwrite").and_then(Value::as_bool).unwrap_or(false);
     let message = str_field(b, "message");
     let folder_uid = str_field(b, "folderUid");
+    if st.version.0 >= 13 && dash.get("elements").is_some() {
+        // 12-13 §5.3: Grafana 13 takes a v2 dashboard only as a k8s-style resource.
+        return err_traced(
+            400,
+            "invalid dashboard json: v2 dashboards must use the dashboard.grafana.app API",
+        );
+    }
     // §3.1 step 1-3.
     let title = str_field(&dash, "title").trim().to_string();
     if title.is_empty() {
@@ -1291,13 +1540,15 @@ fn dashboard_save(st: &mut State, b: &Value) -> Reply {
             version = e.version;
         }
     }
-    // Title clash (≤ 11.2): same slug in the same folder, different dashboard.
+    // Title clash (≤ 11.2): same slug in the same folder, different dashboard;
+    // 11.3+ creates a duplicate (§3.1 step 6, PR #90687).
     let slug = slugify(&title);
     let my_id = existing.as_ref().map(|e| e.id);
     let clash = st
         .dashboards
         .values()
         .find(|d| d.folder_uid == folder_uid && slugify(&d.title) == slug && Some(d.id) != my_id)
+        .filter(|_| st.version < (11, 3))
         .cloned();
     if let Some(c) = clash {
         if !overwrite {
@@ -1331,6 +1582,9 @@ fn dashboard_save(st: &mut State, b: &Value) -> Reply {
     }
     messages.push(message);
     dash["uid"] = json!(uid);
+    normalise_on_save(st, &mut dash, false);
+    st.next_rv += 1;
+    let k8s_uid = st.dashboards.get(&uid).map_or(format!("k8s-{id}"), |d| d.k8s_uid.clone());
     let d = Dashboard {
         id,
         uid: uid.clone(),
@@ -1339,6 +1593,9 @@ fn dashboard_save(st: &mut State, b: &Value) -> Reply {
         version: new_version,
         data: dash,
         messages,
+        schema: "v1",
+        k8s_uid,
+        resource_version: st.next_rv,
     };
     st.dashboards.insert(uid.clone(), d);
     // §3.1 200 response (11.x adds folderUid).
@@ -1441,4 +1698,225 @@ fn search(st: &State, query: &str) -> Reply {
     let page_hits: Vec<Value> =
         hits.into_iter().skip((page - 1) * limit).take(limit).map(|(_, h)| h).collect();
     reply(200, Value::Array(page_hits))
+}
+
+// ------------------------------------------------------------------ /apis (12+)
+
+/// The dashboard API versions a release serves (12-13 §5.1: v1beta1 on 12, v1 and v2
+/// on 13; the v2 schema exists from 12 as v2alpha1/v2beta1).
+fn served_versions(v: (u32, u32)) -> Vec<&'static str> {
+    match v.0 {
+        0..=11 => vec![],
+        12 => vec!["v0alpha1", "v1beta1", "v2alpha1", "v2beta1"],
+        _ => vec!["v0alpha1", "v1beta1", "v1", "v2beta1", "v2"],
+    }
+}
+
+/// A Kubernetes `Status` error body (`kind: Status`, `reason`, `code`).
+fn k8s_status(code: u16, reason: &str, message: &str, name: &str) -> Reply {
+    reply(
+        code,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason,
+            "details": {"name": name, "group": "dashboard.grafana.app", "kind": "dashboards"},
+            "code": code}),
+    )
+}
+
+/// The stored dashboard as an `/apis` object at API version `ver`. Read at another
+/// schema than stored, it is converted and `status.conversion.storedVersion` says what
+/// it is stored as (12-13 §5.3, the mcp-grafana detection recipe).
+fn k8s_object(st: &State, d: &Dashboard, ver: &str) -> Value {
+    let want_v2 = ver.starts_with("v2");
+    let stored_v2 = d.schema == "v2";
+    let spec = if want_v2 == stored_v2 {
+        let mut m = d.data.clone();
+        if let Some(o) = m.as_object_mut() {
+            for k in ["id", "uid", "version"] {
+                o.remove(k);
+            }
+        }
+        m
+    } else if stored_v2 {
+        // Down-conversion loses the v2 layout (12-13 §5.3).
+        json!({"title": d.title, "panels": [], "schemaVersion": latest_schema(st.version)})
+    } else {
+        json!({"title": d.title, "elements": {}, "layout": {"kind": "GridLayout", "spec": {"items": []}}})
+    };
+    let family = |v2: bool| -> &str {
+        let served = served_versions(st.version);
+        let pick =
+            |c: &[&'static str]| c.iter().find(|x| served.contains(x)).copied().unwrap_or("");
+        if v2 {
+            pick(&["v2", "v2beta1"])
+        } else {
+            pick(&["v1", "v1beta1"])
+        }
+    };
+    let mut annotations = json!({"grafana.app/updatedBy": "service-account:monstack"});
+    if !d.folder_uid.is_empty() {
+        annotations["grafana.app/folder"] = json!(d.folder_uid);
+    }
+    let mut obj = json!({
+        "apiVersion": format!("dashboard.grafana.app/{ver}"), "kind": "Dashboard",
+        "metadata": {"name": d.uid, "namespace": "default", "uid": d.k8s_uid,
+            "resourceVersion": d.resource_version.to_string(), "generation": d.version,
+            "creationTimestamp": "2024-01-01T00:00:00Z", "annotations": annotations},
+        "spec": spec,
+        "status": {},
+    });
+    if want_v2 != stored_v2 {
+        obj["status"] =
+            json!({"conversion": {"failed": false, "storedVersion": family(stored_v2)}});
+    }
+    obj
+}
+
+/// `/apis/dashboard.grafana.app[/<ver>/namespaces/<ns>/dashboards[/<name>]]`.
+fn k8s_dashboards(st: &mut State, method: &str, rest: &[&str], b: &Value) -> Reply {
+    let served = served_versions(st.version);
+    if served.is_empty() {
+        return err_plain(404, "Not found");
+    }
+    if rest.is_empty() && method == "GET" {
+        // Discovery (APIGroup).
+        let versions: Vec<Value> = served
+            .iter()
+            .map(|v| json!({"groupVersion": format!("dashboard.grafana.app/{v}"), "version": v}))
+            .collect();
+        let preferred = versions
+            .iter()
+            .rev()
+            .find(|v| !v["version"].as_str().unwrap_or("").starts_with("v2"))
+            .cloned();
+        return reply(
+            200,
+            json!({"kind": "APIGroup", "apiVersion": "v1", "name": "dashboard.grafana.app",
+                "versions": versions, "preferredVersion": preferred}),
+        );
+    }
+    let (ver, ns, name) = match rest {
+        [ver, "namespaces", ns, "dashboards"] => (*ver, *ns, None),
+        [ver, "namespaces", ns, "dashboards", name] => (*ver, *ns, Some(*name)),
+        _ => {
+            return k8s_status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+                "",
+            )
+        }
+    };
+    if !served.contains(&ver) || ns != "default" {
+        return k8s_status(404, "NotFound", "the server could not find the requested resource", "");
+    }
+    if st.role == Role::Viewer && method != "GET" {
+        return k8s_status(
+            403,
+            "Forbidden",
+            "dashboards.dashboard.grafana.app is forbidden",
+            name.unwrap_or(""),
+        );
+    }
+    let v2 = ver.starts_with("v2");
+    let not_found = |n: &str| {
+        k8s_status(
+            404,
+            "NotFound",
+            &format!("dashboards.dashboard.grafana.app \"{n}\" not found"),
+            n,
+        )
+    };
+    match (method, name) {
+        ("GET", Some(n)) => match st.dashboards.get(n) {
+            Some(d) => reply(200, k8s_object(st, d, ver)),
+            None => not_found(n),
+        },
+        ("DELETE", Some(n)) => match st.dashboards.remove(n) {
+            Some(_) => reply(
+                200,
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Success",
+                "details": {"name": n, "group": "dashboard.grafana.app", "kind": "dashboards"}}),
+            ),
+            None => not_found(n),
+        },
+        ("POST", None) | ("PUT", Some(_)) => {
+            let meta = b.get("metadata").cloned().unwrap_or(json!({}));
+            let n = str_field(&meta, "name");
+            if n.is_empty() || !valid_uid(&n) || n.len() > 40 || name.is_some_and(|x| x != n) {
+                return k8s_status(400, "BadRequest", "metadata.name: Invalid value", &n);
+            }
+            let mut spec = b.get("spec").cloned().unwrap_or(json!({}));
+            if !spec.is_object() || str_field(&spec, "title").trim().is_empty() {
+                return k8s_status(400, "BadRequest", "spec.title: Required value", &n);
+            }
+            let folder = meta
+                .pointer("/annotations/grafana.app~1folder")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            if !folder.is_empty() && !st.folders.contains_key(&folder) {
+                return k8s_status(400, "BadRequest", "folder not found", &n);
+            }
+            let existing = st.dashboards.get(&n).cloned();
+            match (method, &existing) {
+                ("POST", Some(_)) => {
+                    return k8s_status(
+                        409,
+                        "AlreadyExists",
+                        &format!("dashboards.dashboard.grafana.app \"{n}\" already exists"),
+                        &n,
+                    )
+                }
+                ("PUT", None) => return not_found(&n),
+                _ => {}
+            }
+            if let (Some(e), Some(rv)) =
+                (&existing, meta.get("resourceVersion").and_then(Value::as_str))
+            {
+                if rv != e.resource_version.to_string() {
+                    return k8s_status(409, "Conflict", &format!("Operation cannot be fulfilled on dashboards.dashboard.grafana.app \"{n}\": the object has been modified; please apply your changes to the latest version and try again"), &n);
+                }
+            }
+            normalise_on_save(st, &mut spec, v2);
+            if !v2 {
+                spec["uid"] = json!(n);
+            }
+            st.next_rv += 1;
+            st.next_id += 1;
+            let message = meta
+                .pointer("/annotations/grafana.app~1message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let d = match existing {
+                Some(e) => Dashboard {
+                    title: str_field(&spec, "title"),
+                    folder_uid: folder,
+                    version: e.version + 1,
+                    data: spec,
+                    messages: [e.messages.clone(), vec![message]].concat(),
+                    schema: if v2 { "v2" } else { "v1" },
+                    resource_version: st.next_rv,
+                    ..e
+                },
+                None => Dashboard {
+                    id: st.next_id,
+                    uid: n.clone(),
+                    title: str_field(&spec, "title"),
+                    folder_uid: folder,
+                    version: 1,
+                    data: spec,
+                    messages: vec![message],
+                    schema: if v2 { "v2" } else { "v1" },
+                    k8s_uid: format!("k8s-{}", st.next_id),
+                    resource_version: st.next_rv,
+                },
+            };
+            st.dashboards.insert(n.clone(), d);
+            let obj = k8s_object(st, &st.dashboards[&n], ver);
+            reply(if method == "POST" { 201 } else { 200 }, obj)
+        }
+        _ => k8s_status(405, "MethodNotAllowed", "method not allowed", ""),
+    }
 }
