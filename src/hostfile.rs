@@ -25,6 +25,14 @@ pub enum FileRole {
     GrafanaProvisioning,
     /// Grafana dashboard JSON (grafana.mode: files).
     GrafanaDashboard,
+    /// A component's exporter-toolkit web config (`promtool check web-config`; the
+    /// component reads it on every request, a change needs no restart).
+    WebConfig(ComponentKind),
+    /// A password monstack gives the component (Prometheus's credentials for the
+    /// endpoints it scrapes; read on use).
+    Secret(ComponentKind),
+    /// A notification template the component loads with its config (change => reload).
+    Template(ComponentKind),
 }
 
 impl FileRole {
@@ -39,6 +47,9 @@ impl FileRole {
             Self::Rsyslog => "rsyslog".into(),
             Self::GrafanaProvisioning => "grafana_provisioning".into(),
             Self::GrafanaDashboard => "grafana_dashboard".into(),
+            Self::WebConfig(kind) => format!("web_config:{kind}"),
+            Self::Secret(kind) => format!("secret:{kind}"),
+            Self::Template(kind) => format!("template:{kind}"),
         }
     }
 }

@@ -33,5 +33,6 @@ pub mod status;
 pub mod upgrade;
 pub mod validate;
 pub mod versions;
+pub mod web;
 
 pub use commands::run;

@@ -47,6 +47,8 @@ pub struct ServiceSpec {
     pub args: Vec<String>,
     /// `host:port` to poll for readiness (`/-/ready`).
     pub ready_address: String,
+    /// Scheme, CA and credentials to reach it with (`web`).
+    pub web: crate::web::WebClient,
 }
 
 /// Problems with templates (the config's own problems are [`ConfigError`]s).
@@ -80,6 +82,35 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
     }
     if c.alertmanager.enabled {
         files.push(alertmanager_file(loaded, &tera)?);
+        let a = &c.alertmanager;
+        for (i, t) in a.templates.iter().enumerate() {
+            let content = fs::read(t).map_err(|e| {
+                loaded.error_at(
+                    &format!("alertmanager.templates[{i}]"),
+                    format!("cannot read template `{}`: {e}", t.display()),
+                )
+            })?;
+            let name = t.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            files.push(RenderedFile::plain(
+                a.install_dir.join("templates").join(name),
+                content,
+                FileRole::Template(ComponentKind::Alertmanager),
+            ));
+        }
+    }
+    for (kind, comp) in c.enabled_components() {
+        if let Some((content, secrets)) = crate::web::render(loaded, kind)? {
+            files.push(RenderedFile {
+                path: comp.install_dir.join(crate::web::WEB_CONFIG),
+                content,
+                // bcrypt hashes: readable by root and the service's group only.
+                mode: 0o640,
+                owner: Some("root".into()),
+                group: Some(comp.user.clone()),
+                role: FileRole::WebConfig(kind),
+                secrets,
+            });
+        }
     }
     files.extend(unit_files(loaded, &tera, &specs)?);
 
@@ -143,13 +174,47 @@ fn prometheus_files(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<Vec<Re
         rules.clear();
     }
     let alertmanagers = if agent { Vec::new() } else { alertmanagers };
+    // The local endpoints with a `web` section are reached with its TLS and auth.
+    let mut reached = std::collections::BTreeSet::new();
+    let mut client_of = |targets: &[String]| -> anyhow::Result<Value> {
+        let kinds: std::collections::BTreeSet<_> =
+            targets.iter().map(|t| crate::web::local_component(loaded, t)).collect();
+        match kinds.into_iter().collect::<Vec<_>>()[..] {
+            [Some(kind)] => {
+                reached.insert(kind);
+                Ok(crate::web::WebClient::of(loaded, kind)?.prometheus_client(kind))
+            }
+            _ => Ok(Value::Null),
+        }
+    };
+    let alerting_client = client_of(&alertmanagers)?;
     let mut ctx = json!({
         "global": p.global,
         "rule_files": rules.iter().map(|(n, _)| format!("rules/{n}")).collect::<Vec<_>>(),
         "alertmanagers": alertmanagers,
+        "alerting_client": alerting_client,
     });
     if let (Some(ctx), Value::Object(extra)) = (ctx.as_object_mut(), prometheus_yml_context(c)) {
         ctx.extend(extra);
+    }
+    if let Some(Value::Array(jobs)) = ctx.get_mut("scrape_configs") {
+        for (job, conf) in jobs.iter_mut().zip(&p.scrape_configs) {
+            job["client"] = client_of(&conf.targets)?;
+        }
+    }
+    for kind in reached {
+        let Some((_, password)) = crate::web::users(loaded, kind)?.into_iter().next() else {
+            continue;
+        };
+        out.push(RenderedFile {
+            path: p.install_dir.join(crate::web::prometheus_password_file(kind)),
+            content: password.clone().into_bytes(),
+            mode: 0o640,
+            owner: Some("root".into()),
+            group: Some(p.user.clone()),
+            role: FileRole::Secret(ComponentKind::Prometheus),
+            secrets: vec![password],
+        });
     }
     out.push(RenderedFile::plain(
         p.install_dir.join("prometheus.yml"),
@@ -187,7 +252,26 @@ fn alertmanager_file(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<Rende
         }
         None => Value::Null,
     };
-    let ctx = json!({ "smtp": smtp, "route": a.route, "receivers": a.receivers });
+    // The route tree, inhibit rules and time intervals as JSON flow collections (valid
+    // YAML, every string quoted by construction).
+    let flow = |v: serde_json::Value| match &v {
+        Value::Array(items) if items.is_empty() => Ok(Value::Null),
+        _ => serde_json::to_string(&v).map(Value::String),
+    };
+    let templates: Vec<String> = a
+        .templates
+        .iter()
+        .filter_map(|t| Some(format!("templates/{}", t.file_name()?.to_string_lossy())))
+        .collect();
+    let ctx = json!({
+        "smtp": smtp,
+        "route": a.route,
+        "routes_json": flow(serde_json::to_value(&a.route.routes)?)?,
+        "inhibit_json": flow(serde_json::to_value(&a.inhibit_rules)?)?,
+        "time_intervals_json": flow(serde_json::to_value(&a.time_intervals)?)?,
+        "templates": templates,
+        "receivers": a.receivers,
+    });
     Ok(RenderedFile {
         path: a.install_dir.join("alertmanager.yml"),
         content: render(tera, "alertmanager.yml.tera", &ctx)?.into_bytes(),
@@ -267,6 +351,12 @@ pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<Service
                 args.push(format!("--web.listen-address={}", comp.listen_address));
             }
         }
+        if comp.web.is_some() {
+            args.push(format!(
+                "--web.config.file={}",
+                host(&comp.install_dir.join(crate::web::WEB_CONFIG))
+            ));
+        }
         // Aliases (node_exporter's old collector flag names) under their current names.
         args.extend(comp.extra_flags.iter().map(|f| crate::versions::current_flag(kind, f)));
         specs.push(ServiceSpec {
@@ -275,6 +365,7 @@ pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<Service
             binary: root.host(current.join(kind.binaries()[0])),
             args,
             ready_address: loaded.local_address(kind),
+            web: crate::web::WebClient::of(loaded, kind)?,
         });
     }
     Ok(specs)

@@ -50,11 +50,17 @@ impl Tool {
     /// The validator for a file role (`None`: checked by monstack itself, or not at all).
     pub fn for_role(role: FileRole) -> Option<Tool> {
         match role {
-            FileRole::PrometheusConfig | FileRole::PrometheusRules => Some(Self::Promtool),
+            FileRole::PrometheusConfig | FileRole::PrometheusRules | FileRole::WebConfig(_) => {
+                Some(Self::Promtool)
+            }
             FileRole::AlertmanagerConfig => Some(Self::Amtool),
             FileRole::Unit(_) => Some(Self::SystemdAnalyze),
             FileRole::Logrotate => Some(Self::Logrotate),
-            FileRole::Rsyslog | FileRole::GrafanaProvisioning | FileRole::GrafanaDashboard => None,
+            FileRole::Rsyslog
+            | FileRole::GrafanaProvisioning
+            | FileRole::GrafanaDashboard
+            | FileRole::Secret(_)
+            | FileRole::Template(_) => None,
         }
     }
 }
@@ -73,6 +79,9 @@ pub struct Tools {
     origins: BTreeMap<Tool, String>,
     /// Check prometheus.yml as an agent-mode config (`promtool check config --agent`).
     pub agent: bool,
+    /// `alertmanager.route_tests`: each alert's labels and the receivers it must reach,
+    /// run with `amtool config routes test` once alertmanager.yml passes check-config.
+    pub route_tests: Vec<crate::config::RouteTest>,
 }
 
 impl Tools {
@@ -119,6 +128,7 @@ impl Tools {
             }
         }
         t.agent = loaded.config.prometheus.mode == crate::config::PrometheusMode::Agent;
+        t.route_tests = loaded.config.alertmanager.route_tests.clone();
         t
     }
 
@@ -259,6 +269,7 @@ fn check_file(
             let mut args: Vec<&str> = match role {
                 FileRole::PrometheusConfig if with_rules => vec!["check", "config"],
                 FileRole::PrometheusConfig => vec!["check", "config", "--syntax-only"],
+                FileRole::WebConfig(_) => vec!["check", "web-config"],
                 _ => vec!["check", "rules"],
             };
             // An agent's config is checked as one (no rules, alerting or TSDB keys).
@@ -267,7 +278,11 @@ fn check_file(
             }
             run_exit_code(tool, bin, &args, path)
         }
-        Tool::Amtool => run_exit_code(tool, bin, &["check-config"], path),
+        Tool::Amtool => {
+            let checked = run_exit_code(tool, bin, &["check-config"], path)?;
+            route_tests(bin, path, &tools.route_tests)?;
+            Ok(checked)
+        }
         Tool::SystemdAnalyze => systemd_verify(bin, path),
         Tool::Logrotate => logrotate_debug(bin, path),
     }
@@ -309,9 +324,19 @@ struct Output {
 }
 
 fn run(bin: &Path, args: &[&str], file: &Path) -> Result<Output, ValidationError> {
+    let mut argv: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+    argv.push(file.into());
+    run_argv(bin, &argv, file)
+}
+
+/// `bin argv...` about `file`: its combined output and whether it succeeded.
+fn run_argv(
+    bin: &Path,
+    argv: &[std::ffi::OsString],
+    file: &Path,
+) -> Result<Output, ValidationError> {
     let out = Command::new(bin)
-        .args(args)
-        .arg(file)
+        .args(argv)
         // Plain, stable diagnostics.
         .env("SYSTEMD_COLORS", "0")
         .env("SYSTEMD_PAGER", "")
@@ -325,6 +350,48 @@ fn run(bin: &Path, args: &[&str], file: &Path) -> Result<Output, ValidationError
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     Ok(Output { success: out.status.success(), text })
+}
+
+/// `amtool config routes test --verify.receivers=R,... LABEL="VALUE"...` per case; a
+/// case whose alert reaches other receivers rejects the file.
+fn route_tests(
+    bin: &Path,
+    file: &Path,
+    tests: &[crate::config::RouteTest],
+) -> Result<(), ValidationError> {
+    for (i, t) in tests.iter().enumerate() {
+        let labels: Vec<String> = t
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+            .collect();
+        let mut argv: Vec<std::ffi::OsString> =
+            vec!["config".into(), "routes".into(), "test".into()];
+        let mut config_flag = std::ffi::OsString::from("--config.file=");
+        config_flag.push(file);
+        argv.push(config_flag);
+        argv.push(format!("--verify.receivers={}", t.expect_receivers.join(",")).into());
+        argv.extend(labels.iter().map(Into::into));
+        let out = run_argv(bin, &argv, file)?;
+        if !out.success {
+            let text = out.text;
+            return Err(ValidationError::Rejected {
+                tool: Tool::Amtool,
+                file: file.into(),
+                message: format!(
+                    "alertmanager.route_tests[{i}]: an alert with {{{}}} should reach [{}]; amtool routes it to: {}",
+                    labels.join(", "),
+                    t.expect_receivers.join(", "),
+                    tidy(&text)
+                        .lines()
+                        .filter(|l| !l.starts_with("Warning: --config.file flag overrides"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// promtool and amtool: the exit code is authoritative.

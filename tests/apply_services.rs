@@ -65,6 +65,7 @@ fn prometheus_direct_start_reload_reject_stop() {
             "--web.enable-lifecycle".into(),
         ],
         ready_address: format!("127.0.0.1:{port}"),
+        web: Default::default(),
     };
     let mut guard = Guard { mgr: direct(dir.path()), pids: vec![] };
     assert!(guard.mgr.running(ComponentKind::Prometheus).unwrap().is_none());
@@ -77,6 +78,7 @@ fn prometheus_direct_start_reload_reject_stop() {
     lifecycle::wait_ready(
         ComponentKind::Prometheus,
         &spec.ready_address,
+        &spec.web,
         Duration::from_secs(60),
         &alive_fn(mgr, ComponentKind::Prometheus),
         &tail,
@@ -90,11 +92,12 @@ fn prometheus_direct_start_reload_reject_stop() {
 
     // A good change reloads and is confirmed by the metric.
     std::fs::write(&cfg, good.replace("1s", "2s")).unwrap();
-    lifecycle::reload(ComponentKind::Prometheus, &spec.ready_address, mgr).unwrap();
+    lifecycle::reload(ComponentKind::Prometheus, &spec.ready_address, &spec.web, mgr).unwrap();
 
     // A config Prometheus refuses: the error names the server's reason.
     std::fs::write(&cfg, "global:\n  scrape_interval: banana\n").unwrap();
-    let err = lifecycle::reload(ComponentKind::Prometheus, &spec.ready_address, mgr).unwrap_err();
+    let err = lifecycle::reload(ComponentKind::Prometheus, &spec.ready_address, &spec.web, mgr)
+        .unwrap_err();
     let rejected = err.downcast_ref::<lifecycle::Rejected>().expect("a Rejected error");
     assert!(rejected.message.contains("banana"), "{rejected}");
     // Same pid: a reload never restarts.
@@ -123,6 +126,7 @@ fn alertmanager_reload_is_verified_and_a_dead_process_fails_readiness_fast() {
             "--cluster.listen-address=".into(),
         ],
         ready_address: format!("127.0.0.1:{port}"),
+        web: Default::default(),
     };
     let mut guard = Guard { mgr: direct(dir.path()), pids: vec![] };
     guard.mgr.start(&spec).unwrap();
@@ -133,15 +137,17 @@ fn alertmanager_reload_is_verified_and_a_dead_process_fails_readiness_fast() {
     lifecycle::wait_ready(
         ComponentKind::Alertmanager,
         &spec.ready_address,
+        &spec.web,
         Duration::from_secs(60),
         &alive,
         &tail,
     )
     .unwrap();
     std::fs::write(&cfg, "route:\n  receiver: b\nreceivers:\n  - name: b\n").unwrap();
-    lifecycle::reload(ComponentKind::Alertmanager, &spec.ready_address, mgr).unwrap();
+    lifecycle::reload(ComponentKind::Alertmanager, &spec.ready_address, &spec.web, mgr).unwrap();
     std::fs::write(&cfg, "route:\n  receiver: nobody\nreceivers:\n  - name: b\n").unwrap();
-    let err = lifecycle::reload(ComponentKind::Alertmanager, &spec.ready_address, mgr).unwrap_err();
+    let err = lifecycle::reload(ComponentKind::Alertmanager, &spec.ready_address, &spec.web, mgr)
+        .unwrap_err();
     assert!(err.to_string().contains("nobody"), "{err}");
     mgr.stop(ComponentKind::Alertmanager).unwrap();
 
@@ -153,6 +159,7 @@ fn alertmanager_reload_is_verified_and_a_dead_process_fails_readiness_fast() {
     let err = lifecycle::wait_ready(
         ComponentKind::Alertmanager,
         &bad.ready_address,
+        &bad.web,
         Duration::from_secs(120),
         &alive,
         &tail,

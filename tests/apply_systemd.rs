@@ -65,6 +65,7 @@ fn systemd_manager_drives_systemctl() {
         binary: PathBuf::from("/opt/prometheus/current/prometheus"),
         args: vec![],
         ready_address: "127.0.0.1:9090".into(),
+        web: Default::default(),
     };
     assert!(sd.running(ComponentKind::Prometheus).unwrap().is_none());
     sd.start(&spec).unwrap();
@@ -191,6 +192,7 @@ fn systemd_disabled_component_is_disabled_now_and_planned_as_a_stop() {
         binary: PathBuf::from("/opt/alertmanager/current/alertmanager"),
         args: vec![],
         ready_address: "127.0.0.1:9093".into(),
+        web: Default::default(),
     };
     assert!(!sd.present(ComponentKind::Alertmanager).unwrap());
     sd.start(&spec).unwrap();

@@ -38,6 +38,7 @@ pub(super) fn validate_candidates(
                 FileRole::PrometheusConfig
                     | FileRole::PrometheusRules
                     | FileRole::AlertmanagerConfig
+                    | FileRole::WebConfig(_)
             )
         })
         .collect();

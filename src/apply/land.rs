@@ -131,11 +131,13 @@ impl<'a> Landing<'a> {
                             Err(e) => Err(anyhow::anyhow!("cannot stop it: {e}")),
                         })
                     }
-                    Action::Reload => Some(lifecycle::reload(kind, &s.spec.ready_address, mgr)),
+                    Action::Reload => {
+                        Some(lifecycle::reload(kind, &s.spec.ready_address, &s.spec.web, mgr))
+                    }
                     Action::Restart => t.previous.as_ref().map(|prev| {
                         let address = previous_address(mgr, prev, &s.spec);
                         mgr.relaunch(&s.spec, prev)
-                            .and_then(|_| wait_ready(state, mgr, kind, &address))
+                            .and_then(|_| wait_ready(state, mgr, &s.spec, &address))
                     }),
                     _ => None,
                 };
@@ -243,17 +245,18 @@ fn run_services<'a>(
             }
             Action::Start => {
                 info(format!("starting {kind}"));
-                mgr.start(&s.spec).and_then(|_| wait_ready(state, mgr, kind, &s.spec.ready_address))
+                mgr.start(&s.spec)
+                    .and_then(|_| wait_ready(state, mgr, &s.spec, &s.spec.ready_address))
             }
             Action::Restart => {
                 info(format!("restarting {kind}"));
                 previous = mgr.running(kind).ok().flatten();
                 mgr.restart(&s.spec)
-                    .and_then(|_| wait_ready(state, mgr, kind, &s.spec.ready_address))
+                    .and_then(|_| wait_ready(state, mgr, &s.spec, &s.spec.ready_address))
             }
             Action::Reload => {
                 info(format!("reloading {kind}"));
-                lifecycle::reload(kind, &s.spec.ready_address, mgr)
+                lifecycle::reload(kind, &s.spec.ready_address, &s.spec.web, mgr)
             }
             Action::Stop => {
                 info(format!("stopping {kind} (disabled)"));
@@ -397,9 +400,10 @@ fn previous_address(mgr: &dyn ServiceManager, prev: &Running, spec: &ServiceSpec
 pub(super) fn wait_ready(
     state: &StateDir,
     mgr: &dyn ServiceManager,
-    kind: ComponentKind,
+    spec: &ServiceSpec,
     address: &str,
 ) -> anyhow::Result<()> {
+    let kind = spec.kind;
     let alive = || matches!(mgr.running(kind), Ok(Some(_)));
     // The answer must come from the service's own process, not one holding its port.
     let port = address.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok());
@@ -409,7 +413,7 @@ pub(super) fn wait_ready(
     };
     let tail = || services::log_tail(state, kind, 15);
     let limit = lifecycle::ready_timeout();
-    lifecycle::wait_ready_serving(kind, address, limit, &alive, &serves, &tail)?;
+    lifecycle::wait_ready_serving(kind, address, &spec.web, limit, &alive, &serves, &tail)?;
     Ok(())
 }
 

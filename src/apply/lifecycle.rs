@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::config::ComponentKind;
 use crate::http::{self, metric_value, root_cause};
 use crate::services::ServiceManager;
+use crate::web::WebClient;
 
 /// How long a (re)started service may take to become ready by default. Prometheus
 /// replays its WAL before it answers ready, which takes minutes on a large TSDB.
@@ -36,8 +37,13 @@ pub struct Rejected {
     pub message: String,
 }
 
-fn client() -> reqwest::blocking::Client {
-    http::loopback(Duration::from_secs(2), Duration::from_secs(30)).expect("http client")
+fn client(web: &WebClient) -> anyhow::Result<reqwest::blocking::Client> {
+    web.build(
+        http::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(30))
+            .no_proxy(),
+    )
 }
 
 /// The path that answers 200 once the component serves: node_exporter has no
@@ -54,11 +60,12 @@ fn ready_path(kind: ComponentKind) -> &'static str {
 pub fn wait_ready(
     kind: ComponentKind,
     address: &str,
+    web: &WebClient,
     timeout: Duration,
     alive: &dyn Fn() -> bool,
     log_tail: &dyn Fn() -> String,
 ) -> anyhow::Result<Duration> {
-    wait_ready_serving(kind, address, timeout, alive, &|| true, log_tail)
+    wait_ready_serving(kind, address, web, timeout, alive, &|| true, log_tail)
 }
 
 /// [`wait_ready`], where a 200 counts only when `serves` says the answer came from
@@ -66,17 +73,23 @@ pub fn wait_ready(
 pub fn wait_ready_serving(
     kind: ComponentKind,
     address: &str,
+    web: &WebClient,
     timeout: Duration,
     alive: &dyn Fn() -> bool,
     serves: &dyn Fn() -> bool,
     log_tail: &dyn Fn() -> String,
 ) -> anyhow::Result<Duration> {
-    let url = format!("http://{address}{}", ready_path(kind));
-    let http = http::loopback(Duration::from_millis(500), Duration::from_secs(5))?;
+    let url = web.url(address, ready_path(kind));
+    let http = web.build(
+        http::builder()
+            .connect_timeout(Duration::from_millis(500))
+            .timeout(Duration::from_secs(5))
+            .no_proxy(),
+    )?;
     let start = Instant::now();
     let mut delay = Duration::from_millis(25);
     loop {
-        let last = match http.get(&url).send() {
+        let last = match web.auth(http.get(&url)).send() {
             // Ours must still be alive: another process may hold the port.
             Ok(r) if r.status().is_success() && alive() && serves() => return Ok(start.elapsed()),
             Ok(r) if r.status().is_success() && alive() => {
@@ -113,16 +126,17 @@ pub fn wait_ready_serving(
 /// missing ones.
 pub fn wait_alertmanagers(
     prometheus: &str,
+    web: &WebClient,
     wanted: &[String],
     timeout: Duration,
 ) -> anyhow::Result<Duration> {
-    let url = format!("http://{prometheus}/api/v1/alertmanagers");
-    let http = client();
+    let url = web.url(prometheus, "/api/v1/alertmanagers");
+    let http = client(web)?;
     let start = Instant::now();
     let mut delay = Duration::from_millis(50);
     loop {
-        let active: Vec<String> = http
-            .get(&url)
+        let active: Vec<String> = web
+            .auth(http.get(&url))
             .send()
             .ok()
             .and_then(|r| r.json::<serde_json::Value>().ok())
@@ -169,9 +183,12 @@ fn reload_metrics(kind: ComponentKind) -> Option<(&'static str, &'static str)> {
     }
 }
 
-fn metrics(address: &str) -> anyhow::Result<String> {
-    let url = format!("http://{address}/metrics");
-    let r = client().get(&url).send().map_err(|e| anyhow::anyhow!("{url}: {}", root_cause(&e)))?;
+fn metrics(address: &str, web: &WebClient) -> anyhow::Result<String> {
+    let url = web.url(address, "/metrics");
+    let r = web
+        .auth(client(web)?.get(&url))
+        .send()
+        .map_err(|e| anyhow::anyhow!("{url}: {}", root_cause(&e)))?;
     if !r.status().is_success() {
         anyhow::bail!("{url} answered {}", r.status());
     }
@@ -184,13 +201,16 @@ fn metrics(address: &str) -> anyhow::Result<String> {
 pub fn reload(
     kind: ComponentKind,
     address: &str,
+    web: &WebClient,
     manager: &dyn ServiceManager,
 ) -> anyhow::Result<()> {
     let Some((ok_metric, ts_metric)) = reload_metrics(kind) else { return Ok(()) };
-    let url = format!("http://{address}/-/reload");
-    let before = metrics(address).ok().and_then(|m| metric_value(&m, ts_metric));
-    let resp =
-        client().post(&url).send().map_err(|e| anyhow::anyhow!("{url}: {}", root_cause(&e)))?;
+    let url = web.url(address, "/-/reload");
+    let before = metrics(address, web).ok().and_then(|m| metric_value(&m, ts_metric));
+    let resp = web
+        .auth(client(web)?.post(&url))
+        .send()
+        .map_err(|e| anyhow::anyhow!("{url}: {}", root_cause(&e)))?;
     let status = resp.status().as_u16();
     match status {
         200..=299 => {}
@@ -198,7 +218,7 @@ pub fn reload(
             manager.signal_reload(kind)?;
             let start = Instant::now();
             loop {
-                let m = metrics(address)?;
+                let m = metrics(address, web)?;
                 let ok = metric_value(&m, ok_metric);
                 let ts = metric_value(&m, ts_metric);
                 if ok == Some(0.0) {
@@ -218,7 +238,7 @@ pub fn reload(
             return Err(Rejected { component: kind, message: body.trim().to_string() }.into());
         }
     }
-    let m = metrics(address)?;
+    let m = metrics(address, web)?;
     match metric_value(&m, ok_metric) {
         Some(1.0) => Ok(()),
         Some(_) => Err(Rejected {

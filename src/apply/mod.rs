@@ -200,7 +200,7 @@ pub fn restart_onto_current(
         mgr.daemon_reload()?;
     }
     mgr.restart(&spec)
-        .and_then(|_| land::wait_ready(&state, mgr.as_ref(), kind, &spec.ready_address))
+        .and_then(|_| land::wait_ready(&state, mgr.as_ref(), &spec, &spec.ready_address))
         .with_context(|| format!("`{kind}` did not come back after the restart"))?;
     Ok(Some(if mkind == ServiceManagerKind::Systemd { "systemd" } else { "direct" }))
 }
@@ -226,7 +226,11 @@ fn wait_alertmanagers(loaded: &Loaded, done: &[Change], info: &dyn Fn(String)) {
     info("waiting for Prometheus to discover its Alertmanagers".to_string());
     let address = loaded.local_address(ComponentKind::Prometheus);
     let limit = lifecycle::ready_timeout().min(std::time::Duration::from_secs(60));
-    if let Err(e) = lifecycle::wait_alertmanagers(&address, &wanted, limit) {
+    let web = match crate::web::WebClient::of(loaded, ComponentKind::Prometheus) {
+        Ok(w) => w,
+        Err(e) => return info(format!("warning: cannot reach Prometheus: {e:#}")),
+    };
+    if let Err(e) = lifecycle::wait_alertmanagers(&address, &web, &wanted, limit) {
         crate::printer::warn(format!("{e:#}"));
     }
 }

@@ -114,6 +114,9 @@ fn components(ck: &mut Checks, l: &File) {
                 format!("tarball `{}` {problem}", t.display()),
             );
         }
+        if let Some(w) = comp.web.as_ref().filter(|_| comp.enabled) {
+            web(ck, name, w);
+        }
         ck.check(
             valid_listen_address(&comp.listen_address),
             &format!("{name}.listen_address"),
@@ -155,6 +158,57 @@ fn components(ck: &mut Checks, l: &File) {
     }
 }
 
+/// `<component>.web`: TLS files in pairs and present, users with readable password
+/// files (an empty one is refused when the hashes are computed).
+fn web(ck: &mut Checks, name: &str, w: &super::schema::Web) {
+    let f = format!("{name}.web");
+    ck.check(
+        w.tls_cert_file.is_some() == w.tls_key_file.is_some(),
+        &format!(
+            "{f}.{}",
+            if w.tls_cert_file.is_some() { "tls_key_file" } else { "tls_cert_file" }
+        ),
+        "tls_cert_file and tls_key_file go together",
+    );
+    for (key, path) in [("client_ca_file", &w.client_ca_file), ("ca_file", &w.ca_file)] {
+        if path.is_some() {
+            ck.check(w.tls(), &format!("{f}.{key}"), "needs tls_cert_file and tls_key_file");
+        }
+    }
+    for (key, path) in [
+        ("tls_cert_file", &w.tls_cert_file),
+        ("tls_key_file", &w.tls_key_file),
+        ("client_ca_file", &w.client_ca_file),
+        ("ca_file", &w.ca_file),
+    ] {
+        if let Some(p) = path {
+            ck.check(
+                p.is_file(),
+                &format!("{f}.{key}"),
+                format!("`{}` is not a file", p.display()),
+            );
+        }
+    }
+    ck.check(
+        w.tls() || !w.basic_auth_users.is_empty(),
+        &f,
+        "set tls_cert_file/tls_key_file, basic_auth_users or both (or remove `web`)",
+    );
+    for (user, path) in &w.basic_auth_users {
+        let field = format!("{f}.basic_auth_users.{user}");
+        ck.check(
+            !user.is_empty() && !user.contains(':') && !user.chars().any(char::is_control),
+            &field,
+            format!("`{user}` is not a basic-auth user name (no `:` or control characters)"),
+        );
+        ck.check(
+            path.is_file(),
+            &field,
+            format!("password file `{}` does not exist or is not a file", path.display()),
+        );
+    }
+}
+
 /// The `prometheus` section.
 fn prometheus(ck: &mut Checks, l: &File) {
     let c = l.config;
@@ -185,7 +239,21 @@ fn prometheus(ck: &mut Checks, l: &File) {
             &format!("{f}.job_name"),
             format!("duplicate job name `{}`", job.job_name),
         );
-        ck.check(!job.targets.is_empty(), &format!("{f}.targets"), "needs at least one target");
+        ck.check(
+            !job.targets.is_empty() || !job.file_sd.is_empty(),
+            &format!("{f}.targets"),
+            "needs at least one target (or `file_sd`)",
+        );
+        for (g, glob) in job.file_sd.iter().enumerate() {
+            ck.check(
+                valid_file_sd(glob),
+                &format!("{f}.file_sd[{g}]"),
+                format!(
+                    "`{glob}` is not a target file pattern: a path ending in .yml, .yaml or .json, \
+                     with `*` only in the last path element"
+                ),
+            );
+        }
         for (t, target) in job.targets.iter().enumerate() {
             ck.check(
                 valid_target(target),
@@ -294,6 +362,7 @@ fn alertmanager(ck: &mut Checks, l: &File) {
             );
         }
     }
+    routing(ck, l);
     let has_email = a.receivers.iter().any(|r| !r.email_configs.is_empty());
     match &a.smtp {
         Some(s) => {
@@ -321,6 +390,141 @@ fn alertmanager(ck: &mut Checks, l: &File) {
             "alertmanager.smtp",
             "email receivers need an smtp section (smarthost, from)",
         ),
+    }
+}
+
+/// The typed routing of `alertmanager`: the route tree, inhibit rules, time
+/// intervals, templates, secret files of receivers and route tests.
+fn routing(ck: &mut Checks, l: &File) {
+    let a = &l.config.alertmanager;
+    let receivers: HashSet<&str> = a.receivers.iter().map(|r| r.name.as_str()).collect();
+    let mut intervals = HashSet::new();
+    for (i, t) in a.time_intervals.iter().enumerate() {
+        let f = format!("alertmanager.time_intervals[{i}]");
+        ck.check(!t.name.trim().is_empty(), &format!("{f}.name"), "must not be empty");
+        ck.check(
+            intervals.insert(t.name.as_str()),
+            &format!("{f}.name"),
+            format!("duplicate time interval `{}`", t.name),
+        );
+    }
+    let mut stack: Vec<(String, &super::schema::SubRoute)> = a
+        .route
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (format!("alertmanager.route.routes[{i}]"), r))
+        .collect();
+    while let Some((f, r)) = stack.pop() {
+        if let Some(name) = &r.receiver {
+            ck.check(
+                receivers.contains(name.as_str()),
+                &format!("{f}.receiver"),
+                format!("receiver `{name}` is not defined in alertmanager.receivers"),
+            );
+        }
+        for (j, m) in r.matchers.iter().enumerate() {
+            if let Some(msg) = matcher_problem(m) {
+                ck.check(false, &format!("{f}.matchers[{j}]"), msg);
+            }
+        }
+        for (key, v) in [
+            ("group_wait", &r.group_wait),
+            ("group_interval", &r.group_interval),
+            ("repeat_interval", &r.repeat_interval),
+        ] {
+            if let Some(v) = v {
+                ck.check(
+                    valid_duration(v),
+                    &format!("{f}.{key}"),
+                    format!("`{v}` is not a duration like 10s"),
+                );
+            }
+        }
+        for (key, names) in [
+            ("mute_time_intervals", &r.mute_time_intervals),
+            ("active_time_intervals", &r.active_time_intervals),
+        ] {
+            for (j, n) in names.iter().enumerate() {
+                ck.check(
+                    intervals.contains(n.as_str()),
+                    &format!("{f}.{key}[{j}]"),
+                    format!("time interval `{n}` is not defined in alertmanager.time_intervals"),
+                );
+            }
+        }
+        stack.extend(r.routes.iter().enumerate().map(|(j, c)| (format!("{f}.routes[{j}]"), c)));
+    }
+    for (i, rule) in a.inhibit_rules.iter().enumerate() {
+        let f = format!("alertmanager.inhibit_rules[{i}]");
+        for (key, ms) in
+            [("source_matchers", &rule.source_matchers), ("target_matchers", &rule.target_matchers)]
+        {
+            ck.check(!ms.is_empty(), &format!("{f}.{key}"), "needs at least one matcher");
+            for (j, m) in ms.iter().enumerate() {
+                if let Some(msg) = matcher_problem(m) {
+                    ck.check(false, &format!("{f}.{key}[{j}]"), msg);
+                }
+            }
+        }
+        for (j, e) in rule.equal.iter().enumerate() {
+            ck.check(
+                valid_label_name(e),
+                &format!("{f}.equal[{j}]"),
+                format!("`{e}` is not a valid label name"),
+            );
+        }
+    }
+    let mut names = HashSet::new();
+    for (i, t) in a.templates.iter().enumerate() {
+        let base = t.file_name().map(|b| b.to_string_lossy().into_owned()).unwrap_or_default();
+        ck.check(
+            t.is_file(),
+            &format!("alertmanager.templates[{i}]"),
+            format!("template file `{}` does not exist", t.display()),
+        );
+        ck.check(
+            names.insert(base.clone()),
+            &format!("alertmanager.templates[{i}]"),
+            format!("another template is already installed as `templates/{base}`"),
+        );
+    }
+    for (i, r) in a.receivers.iter().enumerate() {
+        let f = format!("alertmanager.receivers[{i}]");
+        let files = r
+            .slack_configs
+            .iter()
+            .enumerate()
+            .map(|(j, s)| (format!("{f}.slack_configs[{j}].api_url_file"), &s.api_url_file))
+            .chain(r.pagerduty_configs.iter().enumerate().map(|(j, p)| {
+                (format!("{f}.pagerduty_configs[{j}].routing_key_file"), &p.routing_key_file)
+            }));
+        for (field, p) in files {
+            ck.check(p.is_file(), &field, format!("`{}` is not a file", p.display()));
+        }
+    }
+    for (i, t) in a.route_tests.iter().enumerate() {
+        let f = format!("alertmanager.route_tests[{i}]");
+        ck.check(!t.labels.is_empty(), &format!("{f}.labels"), "needs at least one label");
+        for k in t.labels.keys() {
+            ck.check(
+                valid_label_name(k),
+                &format!("{f}.labels.{k}"),
+                format!("`{k}` is not a valid label name"),
+            );
+        }
+        ck.check(
+            !t.expect_receivers.is_empty(),
+            &format!("{f}.expect_receivers"),
+            "name at least one receiver",
+        );
+        for (j, r) in t.expect_receivers.iter().enumerate() {
+            ck.check(
+                receivers.contains(r.as_str()),
+                &format!("{f}.expect_receivers[{j}]"),
+                format!("receiver `{r}` is not defined in alertmanager.receivers"),
+            );
+        }
     }
 }
 
@@ -631,6 +835,7 @@ fn prometheus_versions(ck: &mut Checks, l: &File) {
                 "must be an absolute path on the host (Prometheus reads it)",
             );
         }
+        remote_write_extras(ck, &f, rw);
     }
     for (i, job) in p.scrape_configs.iter().enumerate() {
         if job.always_scrape_classic_histograms.is_some() {
@@ -639,6 +844,81 @@ fn prometheus_versions(ck: &mut Checks, l: &File) {
                 crate::versions::key_name(kind, &names, &p.version).is_some(),
                 &format!("prometheus.scrape_configs[{i}].always_scrape_classic_histograms"),
                 format!("Prometheus {} has no such setting (it arrived in 2.45)", p.version),
+            );
+        }
+    }
+}
+
+/// bearer token, TLS, queue and relabelling of one `remote_write` entry.
+fn remote_write_extras(ck: &mut Checks, f: &str, rw: &super::schema::RemoteWrite) {
+    const HOST: &str = "must be an absolute path on the host (Prometheus reads it)";
+    if let Some(t) = &rw.bearer_token_file {
+        ck.check(t.is_absolute(), &format!("{f}.bearer_token_file"), HOST);
+        ck.check(
+            rw.basic_auth.is_none(),
+            &format!("{f}.bearer_token_file"),
+            "set basic_auth or bearer_token_file, not both",
+        );
+    }
+    if let Some(tls) = &rw.tls {
+        for (key, p) in
+            [("ca_file", &tls.ca_file), ("cert_file", &tls.cert_file), ("key_file", &tls.key_file)]
+        {
+            if let Some(p) = p {
+                ck.check(p.is_absolute(), &format!("{f}.tls.{key}"), HOST);
+            }
+        }
+        ck.check(
+            tls.cert_file.is_some() == tls.key_file.is_some(),
+            &format!("{f}.tls"),
+            "cert_file and key_file go together",
+        );
+    }
+    if let Some(q) = &rw.queue_config {
+        for (key, v) in [
+            ("batch_send_deadline", &q.batch_send_deadline),
+            ("min_backoff", &q.min_backoff),
+            ("max_backoff", &q.max_backoff),
+        ] {
+            if let Some(v) = v {
+                ck.check(
+                    valid_duration(v),
+                    &format!("{f}.queue_config.{key}"),
+                    format!("`{v}` is not a Prometheus duration like 5s"),
+                );
+            }
+        }
+        if let (Some(min), Some(max)) = (q.min_shards, q.max_shards) {
+            ck.check(min <= max, &format!("{f}.queue_config.min_shards"), "exceeds max_shards");
+        }
+    }
+    const ACTIONS: [&str; 11] = [
+        "replace",
+        "keep",
+        "drop",
+        "keepequal",
+        "dropequal",
+        "hashmod",
+        "labelmap",
+        "labeldrop",
+        "labelkeep",
+        "lowercase",
+        "uppercase",
+    ];
+    for (j, r) in rw.write_relabel_configs.iter().enumerate() {
+        let g = format!("{f}.write_relabel_configs[{j}]");
+        if let Some(a) = &r.action {
+            ck.check(
+                ACTIONS.contains(&a.as_str()),
+                &format!("{g}.action"),
+                format!("`{a}` is not a relabel action ({})", ACTIONS.join(", ")),
+            );
+        }
+        for (k, l) in r.source_labels.iter().enumerate() {
+            ck.check(
+                valid_label_name(l),
+                &format!("{g}.source_labels[{k}]"),
+                format!("`{l}` is not a valid label name"),
             );
         }
     }
@@ -667,6 +947,14 @@ pub fn removed_flag(c: &Config, kind: ComponentKind, version: &str, flag: &str) 
 
 /// Flags monstack itself passes to a component (a duplicate in extra_flags is refused).
 pub fn managed_flags(c: &Config, kind: ComponentKind) -> Vec<&'static str> {
+    let mut v = section_flags(c, kind);
+    if c.component(kind).web.is_some() {
+        v.push("--web.config.file");
+    }
+    v
+}
+
+fn section_flags(c: &Config, kind: ComponentKind) -> Vec<&'static str> {
     match kind {
         ComponentKind::Prometheus => {
             let p = &c.prometheus;

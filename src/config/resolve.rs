@@ -92,6 +92,21 @@ pub(super) fn absolutize(c: &mut Config, dir: &Path) {
     c.alertmanager.tarball.iter_mut().for_each(abs);
     c.node_exporter.tarball.iter_mut().for_each(abs);
     c.prometheus.rule_files.iter_mut().for_each(abs);
+    for web in [&mut c.prometheus.web, &mut c.alertmanager.web, &mut c.node_exporter.web]
+        .into_iter()
+        .flatten()
+    {
+        web.tls_cert_file.iter_mut().for_each(abs);
+        web.tls_key_file.iter_mut().for_each(abs);
+        web.client_ca_file.iter_mut().for_each(abs);
+        web.ca_file.iter_mut().for_each(abs);
+        web.basic_auth_users.values_mut().for_each(abs);
+    }
+    c.alertmanager.templates.iter_mut().for_each(abs);
+    for r in &mut c.alertmanager.receivers {
+        r.slack_configs.iter_mut().for_each(|s| abs(&mut s.api_url_file));
+        r.pagerduty_configs.iter_mut().for_each(|p| abs(&mut p.routing_key_file));
+    }
     if let Some(s) = c.alertmanager.smtp.as_mut() {
         s.password_file.iter_mut().for_each(abs);
     }

@@ -117,6 +117,37 @@ pub struct Component {
     pub listen_address: String,
     /// Extra command-line flags appended to the unit's ExecStart.
     pub extra_flags: Vec<String>,
+    /// TLS and basic auth of the component's HTTP endpoint (`--web.config.file`).
+    pub web: Option<Web>,
+}
+
+/// `<component>.web`: the exporter-toolkit web configuration. monstack renders it
+/// (bcrypt hashes from the password files) and uses the same TLS and credentials
+/// wherever it talks to the component itself.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Web {
+    /// Server certificate (PEM, read by the component). Every path here is relative
+    /// to the config file.
+    pub tls_cert_file: Option<PathBuf>,
+    /// Its private key (PEM, read by the component).
+    pub tls_key_file: Option<PathBuf>,
+    /// CA that client certificates presented to the component are verified against.
+    pub client_ca_file: Option<PathBuf>,
+    /// CA that signed `tls_cert_file`, trusted by monstack and Prometheus when they
+    /// connect; unset: the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// `NAME: PASSWORD_FILE` (read by monstack only; the component gets bcrypt
+    /// hashes). monstack and Prometheus
+    /// authenticate as the first name.
+    pub basic_auth_users: BTreeMap<String, PathBuf>,
+}
+
+impl Web {
+    /// Whether the endpoint serves HTTPS.
+    pub fn tls(&self) -> bool {
+        self.tls_cert_file.is_some()
+    }
 }
 
 impl Component {
@@ -132,6 +163,7 @@ impl Component {
             user: user.into(),
             listen_address: listen.into(),
             extra_flags: Vec::new(),
+            web: None,
         }
     }
 }
@@ -165,6 +197,8 @@ macro_rules! component_section {
             pub listen_address: String,
             /// Extra command-line flags appended to ExecStart.
             pub extra_flags: Vec<String>,
+            /// TLS and basic auth of the HTTP endpoint (`--web.config.file`).
+            pub web: Option<Web>,
             $($(#[$fmeta])* pub $field: $ty,)*
         }
 
@@ -182,6 +216,7 @@ macro_rules! component_section {
                     user: self.user.clone(),
                     listen_address: self.listen_address.clone(),
                     extra_flags: self.extra_flags.clone(),
+                    web: self.web.clone(),
                 }
             }
 
@@ -198,6 +233,7 @@ macro_rules! component_section {
                     user: c.user,
                     listen_address: c.listen_address,
                     extra_flags: c.extra_flags,
+                    web: c.web,
                     $($field),*
                 }
             }
@@ -248,6 +284,71 @@ pub struct RemoteWrite {
     pub name: Option<String>,
     #[serde(default)]
     pub basic_auth: Option<RemoteWriteBasicAuth>,
+    /// File with a bearer token (absolute host path, read by Prometheus); rendered as
+    /// `authorization.credentials_file`.
+    #[serde(default)]
+    pub bearer_token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls: Option<RemoteWriteTls>,
+    #[serde(default)]
+    pub queue_config: Option<QueueConfig>,
+    #[serde(default)]
+    pub write_relabel_configs: Vec<RelabelConfig>,
+}
+
+/// `remote_write[].tls` (Prometheus `tls_config`); files are absolute host paths.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemoteWriteTls {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_skip_verify: bool,
+}
+
+/// `remote_write[].queue_config`: unset keys keep Prometheus's defaults.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_shards: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_shards: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_samples_per_send: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_send_deadline: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_backoff: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_backoff: Option<String>,
+}
+
+/// One relabel step (`write_relabel_configs`); the regex is judged by promtool.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelabelConfig {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub source_labels: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub separator: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<String>,
+    /// `replace` (default), `keep`, `drop`, `labelmap`, `labeldrop`, `labelkeep`, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
 }
 
 /// `remote_write[].basic_auth`: Prometheus reads the password from `password_file`.
@@ -279,6 +380,7 @@ impl Default for Prometheus {
                     scrape_interval: Some("30s".into()),
                     labels: BTreeMap::new(),
                     always_scrape_classic_histograms: None,
+                    file_sd: Vec::new(),
                 },
                 ScrapeConfig::simple("prometheus", "localhost:9090"),
                 ScrapeConfig::simple("node", "localhost:9100"),
@@ -318,7 +420,13 @@ impl Default for Global {
 #[serde(deny_unknown_fields)]
 pub struct ScrapeConfig {
     pub job_name: String,
+    /// Static `host:port` targets (may be empty when `file_sd` is set).
+    #[serde(default)]
     pub targets: Vec<String>,
+    /// Target files other tools manage (`file_sd_configs`), e.g.
+    /// `/etc/prometheus/targets.d/*.yml`; relative paths are relative to prometheus.yml.
+    #[serde(default)]
+    pub file_sd: Vec<String>,
     #[serde(default)]
     pub metrics_path: Option<String>,
     #[serde(default)]
@@ -341,6 +449,7 @@ impl ScrapeConfig {
             scrape_interval: None,
             labels: BTreeMap::new(),
             always_scrape_classic_histograms: None,
+            file_sd: Vec::new(),
         }
     }
 }
@@ -354,7 +463,103 @@ pub struct Alertmanager {
     pub route: Route,
     /// Receivers the route can name.
     pub receivers: Vec<Receiver>,
+    /// `inhibit_rules`: alerts matching `target_matchers` are muted while one matching
+    /// `source_matchers` fires (with equal values of the `equal` labels).
+    pub inhibit_rules: Vec<InhibitRule>,
+    /// Named time intervals routes mute or activate by.
+    pub time_intervals: Vec<TimeInterval>,
+    /// Notification template files (relative to the config file), installed under
+    /// `{install_dir}/templates/`.
+    pub templates: Vec<PathBuf>,
+    /// Routing cases run with `amtool config routes test` before alertmanager.yml lands.
+    pub route_tests: Vec<RouteTest>,
 }
+}
+
+/// A child route: every key optional (inherited from the parent).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubRoute {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receiver: Option<String>,
+    /// Matchers like `severity="critical"`, `team=~"db|web"`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub matchers: Vec<String>,
+    /// Keep matching the following sibling routes.
+    #[serde(rename = "continue", skip_serializing_if = "std::ops::Not::not")]
+    pub continue_matching: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_by: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_wait: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_interval: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_interval: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mute_time_intervals: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub active_time_intervals: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<SubRoute>,
+}
+
+/// One Alertmanager inhibit rule.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct InhibitRule {
+    pub source_matchers: Vec<String>,
+    pub target_matchers: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub equal: Vec<String>,
+}
+
+/// A named set of time ranges (Alertmanager `time_intervals`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TimeInterval {
+    pub name: String,
+    pub time_intervals: Vec<TimeSpec>,
+}
+
+/// One time range as Alertmanager spells it; validated by amtool.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeSpec {
+    /// `[{start_time: "09:00", end_time: "17:00"}]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub times: Vec<TimeRange>,
+    /// `monday:friday`, `saturday`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub weekdays: Vec<String>,
+    /// `1:5`, `-1`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub days_of_month: Vec<String>,
+    /// `january:march`, `12`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub months: Vec<String>,
+    /// `2026:2027`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub years: Vec<String>,
+    /// IANA time zone, e.g. `Europe/Berlin`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+/// `start_time`-`end_time`, `HH:MM`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TimeRange {
+    pub start_time: String,
+    pub end_time: String,
+}
+
+/// A routing case: an alert with `labels` must reach exactly `expect_receivers`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteTest {
+    pub labels: BTreeMap<String, String>,
+    pub expect_receivers: Vec<String>,
 }
 
 impl Default for Alertmanager {
@@ -377,7 +582,13 @@ impl Default for Alertmanager {
                     body: Some("{{ range .Alerts }}{{ .Annotations.description }}{{ end }}".into()),
                 }],
                 webhook_configs: Vec::new(),
+                slack_configs: Vec::new(),
+                pagerduty_configs: Vec::new(),
             }],
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
         )
     }
 }
@@ -419,6 +630,8 @@ pub struct Route {
     pub group_wait: String,
     pub group_interval: String,
     pub repeat_interval: String,
+    /// Child routes, matched in order (the first match wins unless `continue`).
+    pub routes: Vec<SubRoute>,
 }
 
 impl Default for Route {
@@ -429,6 +642,7 @@ impl Default for Route {
             group_wait: "10s".into(),
             group_interval: "10s".into(),
             repeat_interval: "1h".into(),
+            routes: Vec::new(),
         }
     }
 }
@@ -442,6 +656,40 @@ pub struct Receiver {
     pub email_configs: Vec<EmailConfig>,
     #[serde(default)]
     pub webhook_configs: Vec<WebhookConfig>,
+    #[serde(default)]
+    pub slack_configs: Vec<SlackConfig>,
+    #[serde(default)]
+    pub pagerduty_configs: Vec<PagerdutyConfig>,
+}
+
+/// Slack notification; Alertmanager reads the webhook URL from `api_url_file`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    /// File with the Slack webhook URL (relative to the config file).
+    pub api_url_file: PathBuf,
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default = "yes")]
+    pub send_resolved: bool,
+}
+
+/// PagerDuty (Events API v2); Alertmanager reads the key from `routing_key_file`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PagerdutyConfig {
+    /// File with the integration's routing key (relative to the config file).
+    pub routing_key_file: PathBuf,
+    #[serde(default)]
+    pub severity: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default = "yes")]
+    pub send_resolved: bool,
 }
 
 /// Email notification; subject and body are Alertmanager templates, kept verbatim.

@@ -182,3 +182,45 @@ pub(super) fn resolve_against(config: &Path, p: &Path) -> PathBuf {
         config.parent().unwrap_or(Path::new(".")).join(p)
     }
 }
+
+/// An Alertmanager matcher: `label op value` with op `=`, `!=`, `=~` or `!~`, a label
+/// name and a value that is either plain (no `"`, `{`, `}`, `,`) or double-quoted.
+/// Regular expressions themselves are judged by amtool.
+pub fn matcher_problem(m: &str) -> Option<String> {
+    let m = m.trim();
+    let name_end = m.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(m.len());
+    let name = &m[..name_end];
+    if !valid_label_name(name) {
+        return Some(format!("`{m}` does not start with a label name"));
+    }
+    let rest = m[name_end..].trim_start();
+    let Some((_, value)) = ["=~", "!~", "!=", "="]
+        .iter()
+        .find_map(|op| rest.strip_prefix(op).map(|v| (*op, v.trim())))
+    else {
+        return Some(format!("`{m}` has no operator (=, !=, =~ or !~) after `{name}`"));
+    };
+    if let Some(inner) = value.strip_prefix('"') {
+        let ok = inner.ends_with('"') && !inner[..inner.len().saturating_sub(1)].ends_with('\\');
+        if inner.is_empty() || !ok {
+            return Some(format!("`{m}`: the quoted value is not closed"));
+        }
+    } else if value.contains(['"', '{', '}', ',']) || value.chars().any(char::is_control) {
+        return Some(format!("`{m}`: quote a value with \", {{, }} or a comma in it"));
+    }
+    None
+}
+
+/// A `file_sd_configs` file pattern as Prometheus accepts it: `*` only in the last path
+/// element, ending in `.yml`, `.yaml` or `.json` (Prometheus's own pattern
+/// `^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$`).
+pub fn valid_file_sd(p: &str) -> bool {
+    let (dir, last) = p.rsplit_once('/').unwrap_or(("", p));
+    let ext_ok = ["json", "yml", "yaml", "JSON", "YML", "YAML"]
+        .iter()
+        .any(|e| last.len() > e.len() + 1 && last.ends_with(&format!(".{e}")));
+    ext_ok
+        && !dir.contains('*')
+        && last.matches('*').count() <= 1
+        && !p.chars().any(char::is_control)
+}

@@ -23,7 +23,7 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<Plan> {
         loaded.config.enabled_components().into_iter().map(|(k, _)| k).collect();
     let releases = releases(root, loaded, &enabled)?;
     let dirs = dirs(root, loaded, &enabled);
-    let mut files = files(root, render::render_all(loaded, templates)?)?;
+    let mut files = files(root, loaded, render::render_all(loaded, templates)?)?;
     let daemon_reload = mkind == ServiceManagerKind::Systemd
         && files.iter().any(|f| f.is_unit() && f.action.is_change());
     let services = if mkind == ServiceManagerKind::None {
@@ -136,14 +136,27 @@ fn log_owners(root: &Root, loaded: &Loaded, listed: &[DirPlan]) -> Vec<DirPlan> 
 }
 
 /// Every rendered file against its content, mode and owner on disk.
-fn files(root: &Root, rendered: Vec<RenderedFile>) -> anyhow::Result<Vec<FilePlan>> {
-    rendered.into_iter().map(|f| file(root, f)).collect()
+fn files(
+    root: &Root,
+    loaded: &Loaded,
+    rendered: Vec<RenderedFile>,
+) -> anyhow::Result<Vec<FilePlan>> {
+    rendered.into_iter().map(|f| file(root, loaded, f)).collect()
 }
 
-fn file(root: &Root, f: RenderedFile) -> anyhow::Result<FilePlan> {
+fn file(root: &Root, loaded: &Loaded, mut f: RenderedFile) -> anyhow::Result<FilePlan> {
     let real = root.host(&f.path);
     let owner = owner_for(root, f.owner.as_deref(), f.group.as_deref());
-    let Some(cur) = atomic_fs::read_optional("read", &real)? else {
+    let current = atomic_fs::read_optional("read", &real)?;
+    if let (FileRole::WebConfig(kind), Some(cur)) = (f.role, &current) {
+        // A password that did not change keeps its hash: no change to land.
+        crate::web::keep_hashes(loaded, kind, cur, &mut f.content)?;
+    }
+    if let (FileRole::Secret(_), Some(cur)) = (f.role, &current) {
+        // The whole file is a secret: the one on disk is never shown either.
+        f.secrets.push(String::from_utf8_lossy(cur).into_owned());
+    }
+    let Some(cur) = current else {
         let diff = Some(file_diff(&f.path, None, &f.content, &f.secrets));
         return Ok(FilePlan { file: f, real, owner, action: Action::Create, diff, detail: None });
     };
@@ -178,10 +191,20 @@ fn config_changed(files: &[FilePlan], kind: ComponentKind) -> bool {
     files.iter().any(|f| {
         f.action.is_change()
             && match kind {
-                ComponentKind::Prometheus => {
-                    matches!(f.file.role, FileRole::PrometheusConfig | FileRole::PrometheusRules)
-                }
-                ComponentKind::Alertmanager => f.file.role == FileRole::AlertmanagerConfig,
+                ComponentKind::Prometheus => matches!(
+                    f.file.role,
+                    FileRole::PrometheusConfig
+                        | FileRole::PrometheusRules
+                        | FileRole::WebConfig(ComponentKind::Prometheus)
+                        | FileRole::Secret(ComponentKind::Prometheus)
+                ),
+                ComponentKind::Alertmanager => matches!(
+                    f.file.role,
+                    FileRole::AlertmanagerConfig
+                        | FileRole::WebConfig(ComponentKind::Alertmanager)
+                        | FileRole::Template(ComponentKind::Alertmanager)
+                ),
+                // node_exporter reads its web config on every request.
                 ComponentKind::NodeExporter => false,
             }
     })
@@ -308,6 +331,7 @@ fn stop_spec(loaded: &Loaded, kind: ComponentKind) -> ServiceSpec {
         binary: comp.install_dir.join("current").join(kind.binaries()[0]),
         args: Vec::new(),
         ready_address: comp.listen_address.clone(),
+        web: crate::web::WebClient::default(),
     }
 }
 

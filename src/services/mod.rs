@@ -570,6 +570,7 @@ mod tests {
             binary: PathBuf::from("/bin/sh"),
             args: vec!["-c".into(), "echo 'new run: bad flag' >&2".into()],
             ready_address: "127.0.0.1:1".into(),
+            web: crate::web::WebClient::default(),
         };
         d.spawn(&spec).unwrap();
         let pid: u32 = fs::read_to_string(state.pid_file("alertmanager"))

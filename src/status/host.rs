@@ -40,7 +40,10 @@ fn file_component(role: FileRole) -> &'static str {
     match role {
         FileRole::PrometheusConfig | FileRole::PrometheusRules => "prometheus",
         FileRole::AlertmanagerConfig => "alertmanager",
-        FileRole::Unit(kind) => kind.name(),
+        FileRole::Unit(kind)
+        | FileRole::WebConfig(kind)
+        | FileRole::Secret(kind)
+        | FileRole::Template(kind) => kind.name(),
         FileRole::GrafanaProvisioning | FileRole::GrafanaDashboard => "grafana",
         FileRole::Logrotate | FileRole::Rsyslog => "host",
     }

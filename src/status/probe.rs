@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use super::{Check, Level};
 use crate::config::{ComponentKind, Loaded};
-use crate::http::{self as web, metric_value};
+use crate::http::metric_value;
 use crate::render::{FileRole, RenderedFile};
+use crate::web::WebClient;
 
 /// `(rule file name, group name)` of every group in the rendered rule files.
 pub fn expected_rule_groups(files: &[RenderedFile]) -> BTreeSet<(String, String)> {
@@ -33,16 +34,40 @@ pub fn expected_rule_groups(files: &[RenderedFile]) -> BTreeSet<(String, String)
 struct Http {
     client: reqwest::blocking::Client,
     timeout: Duration,
+    web: WebClient,
+    /// `http(s)://host:port` of the component.
+    base: String,
 }
 
 impl Http {
-    fn new(timeout: Duration) -> Http {
-        let client = web::loopback(timeout, timeout).expect("http client");
-        Http { client, timeout }
+    /// A client for component `kind` with its `web` TLS and credentials.
+    fn new(loaded: &Loaded, kind: ComponentKind, timeout: Duration) -> Result<Http, String> {
+        let web = WebClient::of(loaded, kind).map_err(|e| format!("{e:#}"))?;
+        let client = web
+            .build(crate::http::builder().timeout(timeout).connect_timeout(timeout).no_proxy())
+            .map_err(|e| format!("{e:#}"))?;
+        let base = web.url(&loaded.local_address(kind), "");
+        Ok(Http { client, timeout, web, base })
+    }
+
+    /// How the endpoint was reached, for the `ready` line: ` (TLS, basic auth as admin)`.
+    fn how(&self) -> String {
+        let mut parts = Vec::new();
+        if self.web.https {
+            parts.push("TLS".to_string());
+        }
+        if let Some((user, _)) = self.web.credentials() {
+            parts.push(format!("basic auth as {user}"));
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", parts.join(", "))
+        }
     }
 
     fn get(&self, url: &str) -> Result<String, String> {
-        match self.client.get(url).send() {
+        match self.web.auth(self.client.get(url)).send() {
             Ok(r) if r.status().is_success() => r.text().map_err(|e| self.describe(url, &e)),
             Ok(r) => {
                 let status = r.status();
@@ -67,7 +92,7 @@ impl Http {
         if e.is_timeout() {
             return format!("{url}: no answer within {}", humantime::format_duration(self.timeout));
         }
-        format!("{url}: {}", web::root_cause(e))
+        format!("{url}: {}", crate::http::root_cause(e))
     }
 }
 
@@ -81,20 +106,27 @@ pub fn prometheus(
     if !loaded.config.prometheus.enabled {
         return Vec::new();
     }
-    let http = Http::new(timeout);
-    let base = format!("http://{}", loaded.local_address(ComponentKind::Prometheus));
     let mut out = Vec::new();
-    if let Err(e) = http.get(&format!("{base}/-/ready")) {
-        out.push(Check::new(C, "ready", Level::Fail, e));
-        for check in ["targets", "rules", "alertmanagers"] {
-            out.push(Check::new(C, check, Level::Skip, "not checked: Prometheus is not ready"));
+    let ready = Http::new(loaded, ComponentKind::Prometheus, timeout)
+        .and_then(|http| http.get(&format!("{}/-/ready", http.base)).map(|_| http));
+    let http = match ready {
+        Ok(http) => http,
+        Err(e) => {
+            out.push(Check::new(C, "ready", Level::Fail, e));
+            for check in ["targets", "rules", "alertmanagers"] {
+                out.push(Check::new(C, check, Level::Skip, "not checked: Prometheus is not ready"));
+            }
+            return out;
         }
-        return out;
-    }
-    out.push(Check::new(C, "ready", Level::Ok, format!("{base}/-/ready")));
+    };
+    let base = http.base.clone();
+    out.push(Check::new(C, "ready", Level::Ok, format!("{base}/-/ready{}", http.how())));
     out.push(reload(&http, C, &base, "prometheus_config_last_reload_successful"));
-    out.extend(targets(&http, &base));
+    out.extend(targets(&http, &base, &loaded.config.prometheus.scrape_configs));
     let p = &loaded.config.prometheus;
+    if !p.remote_write.is_empty() {
+        out.push(remote_write(&http, &base, p.mode == crate::config::PrometheusMode::Agent));
+    }
     if p.mode == crate::config::PrometheusMode::Agent {
         // An agent evaluates no rules and sends no alerts.
         out.push(Check::new(C, "rules", Level::Skip, "agent mode: no rules or alerting"));
@@ -151,6 +183,68 @@ pub fn prometheus(
     out
 }
 
+/// remote_write queues are not failing: the 5m rate of
+/// `prometheus_remote_storage_samples_failed_total` per queue (an agent has no query
+/// API: its counter since start, from /metrics).
+fn remote_write(http: &Http, base: &str, agent: bool) -> Check {
+    const C: &str = "prometheus";
+    const METRIC: &str = "prometheus_remote_storage_samples_failed_total";
+    if agent {
+        return match http.get(&format!("{base}/metrics")) {
+            Err(e) => Check::new(C, "remote_write", Level::Fail, e),
+            Ok(text) => {
+                let failed: f64 = text
+                    .lines()
+                    .filter(|l| l.starts_with(METRIC))
+                    .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                    .sum();
+                if failed > 0.0 {
+                    Check::new(
+                        C,
+                        "remote_write",
+                        Level::Warn,
+                        format!("{failed} samples failed since start ({METRIC})"),
+                    )
+                } else {
+                    Check::new(C, "remote_write", Level::Ok, "no failed samples")
+                }
+            }
+        };
+    }
+    let query = format!("sum by (remote_name, url) (rate({METRIC}[5m]))");
+    let url = format!("{base}/api/v1/query?query={}", url_escape(&query));
+    match http.json(&url) {
+        Err(e) => Check::new(C, "remote_write", Level::Fail, e),
+        Ok(data) => {
+            let failing: Vec<String> = data
+                .get("result")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|r| {
+                    let rate: f64 = r.pointer("/value/1")?.as_str()?.parse().ok()?;
+                    let name = r
+                        .pointer("/metric/remote_name")
+                        .or_else(|| r.pointer("/metric/url"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("?");
+                    (rate > 0.0).then(|| format!("{name}: {rate:.3} samples/s failing"))
+                })
+                .collect();
+            if failing.is_empty() {
+                Check::new(C, "remote_write", Level::Ok, format!("no failed samples ({METRIC})"))
+            } else {
+                Check::new(C, "remote_write", Level::Fail, failing.join("; "))
+            }
+        }
+    }
+}
+
+/// Percent-encode a query parameter value.
+fn url_escape(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 /// `*_config_last_reload_successful` must be 1: a 0 means the file on disk was
 /// rejected and the service runs an older configuration.
 fn reload(http: &Http, component: &str, base: &str, metric: &str) -> Check {
@@ -172,13 +266,58 @@ fn reload(http: &Http, component: &str, base: &str, metric: &str) -> Check {
 }
 
 /// One check per active scrape target: `up`, or its `lastError`.
-fn targets(http: &Http, base: &str) -> Vec<Check> {
+fn targets(http: &Http, base: &str, jobs: &[crate::config::ScrapeConfig]) -> Vec<Check> {
     const C: &str = "prometheus";
     let data = match http.json(&format!("{base}/api/v1/targets?state=active")) {
         Ok(d) => d,
         Err(e) => return vec![Check::new(C, "targets", Level::Fail, e)],
     };
-    targets_from(&data)
+    let mut out = targets_from(&data);
+    out.extend(file_sd_from(&data, jobs));
+    out
+}
+
+/// Per job with `file_sd`: how many targets Prometheus discovered from its files
+/// (`__meta_filepath`) and how many are up; none is a warning.
+fn file_sd_from(data: &Value, jobs: &[crate::config::ScrapeConfig]) -> Vec<Check> {
+    const C: &str = "prometheus";
+    let active = data.get("activeTargets").and_then(Value::as_array).cloned().unwrap_or_default();
+    jobs.iter()
+        .filter(|j| !j.file_sd.is_empty())
+        .map(|j| {
+            let from_files: Vec<&Value> = active
+                .iter()
+                .filter(|t| t.get("scrapePool").and_then(Value::as_str) == Some(&j.job_name))
+                .filter(|t| t.pointer("/discoveredLabels/__meta_filepath").is_some())
+                .collect();
+            let up = from_files
+                .iter()
+                .filter(|t| t.get("health").and_then(Value::as_str) == Some("up"))
+                .count();
+            let mut files: Vec<&str> = from_files
+                .iter()
+                .filter_map(|t| t.pointer("/discoveredLabels/__meta_filepath")?.as_str())
+                .collect();
+            files.sort();
+            files.dedup();
+            let check = format!("file_sd {}", j.job_name);
+            if from_files.is_empty() {
+                Check::new(
+                    C,
+                    check,
+                    Level::Warn,
+                    format!("no targets in files matching {}", j.file_sd.join(", ")),
+                )
+            } else {
+                Check::new(
+                    C,
+                    check,
+                    Level::Ok,
+                    format!("{} targets from {} ({up} up)", from_files.len(), files.join(", ")),
+                )
+            }
+        })
+        .collect()
 }
 
 /// [`targets`] on the `data` of `/api/v1/targets`.
@@ -291,12 +430,15 @@ pub fn alertmanager(loaded: &Loaded, timeout: Duration) -> Vec<Check> {
     if !loaded.config.alertmanager.enabled {
         return Vec::new();
     }
-    let http = Http::new(timeout);
-    let base = format!("http://{}", loaded.local_address(ComponentKind::Alertmanager));
+    let http = match Http::new(loaded, ComponentKind::Alertmanager, timeout) {
+        Ok(h) => h,
+        Err(e) => return vec![Check::new(C, "ready", Level::Fail, e)],
+    };
+    let base = http.base.clone();
     match http.get(&format!("{base}/-/ready")) {
         Err(e) => vec![Check::new(C, "ready", Level::Fail, e)],
         Ok(_) => vec![
-            Check::new(C, "ready", Level::Ok, format!("{base}/-/ready")),
+            Check::new(C, "ready", Level::Ok, format!("{base}/-/ready{}", http.how())),
             reload(&http, C, &base, "alertmanager_config_last_reload_successful"),
         ],
     }
@@ -308,8 +450,11 @@ pub fn node_exporter(loaded: &Loaded, timeout: Duration) -> Vec<Check> {
     if !loaded.config.node_exporter.enabled {
         return Vec::new();
     }
-    let http = Http::new(timeout);
-    let url = format!("http://{}/metrics", loaded.local_address(ComponentKind::NodeExporter));
+    let http = match Http::new(loaded, ComponentKind::NodeExporter, timeout) {
+        Ok(h) => h,
+        Err(e) => return vec![Check::new(C, "metrics", Level::Fail, e)],
+    };
+    let url = format!("{}/metrics", http.base);
     vec![match http.get(&url) {
         Err(e) => Check::new(C, "metrics", Level::Fail, e),
         Ok(text) => {
@@ -317,7 +462,12 @@ pub fn node_exporter(loaded: &Loaded, timeout: Duration) -> Vec<Check> {
             if series == 0 {
                 Check::new(C, "metrics", Level::Fail, format!("{url} serves no node_* metrics"))
             } else {
-                Check::new(C, "metrics", Level::Ok, format!("{url}: {series} node_* series"))
+                Check::new(
+                    C,
+                    "metrics",
+                    Level::Ok,
+                    format!("{url}: {series} node_* series{}", http.how()),
+                )
             }
         }
     }]
