@@ -23,6 +23,10 @@ pub enum FileRole {
     Rsyslog,
     /// Grafana provisioning YAML (grafana.mode: files).
     GrafanaProvisioning,
+    /// grafana.ini of the installed Grafana (change => restart Grafana).
+    GrafanaIni,
+    /// The apt sources file of `grafana_server.source: apt` (checked by monstack).
+    AptSource,
     /// Grafana dashboard JSON (grafana.mode: files).
     GrafanaDashboard,
 }
@@ -38,6 +42,8 @@ impl FileRole {
             Self::Logrotate => "logrotate".into(),
             Self::Rsyslog => "rsyslog".into(),
             Self::GrafanaProvisioning => "grafana_provisioning".into(),
+            Self::GrafanaIni => "grafana_ini".into(),
+            Self::AptSource => "apt_source".into(),
             Self::GrafanaDashboard => "grafana_dashboard".into(),
         }
     }

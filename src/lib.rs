@@ -16,6 +16,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod grafana;
+pub mod grafana_server;
 pub mod host;
 pub mod hostfile;
 pub mod http;

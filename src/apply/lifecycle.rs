@@ -32,6 +32,8 @@ fn client() -> reqwest::blocking::Client {
 fn ready_path(kind: ComponentKind) -> &'static str {
     match kind {
         ComponentKind::NodeExporter => "/",
+        // Grafana: 200 once its database answers (API-FACTS §1).
+        ComponentKind::GrafanaServer => "/api/health",
         _ => "/-/ready",
     }
 }
@@ -88,7 +90,7 @@ fn reload_metrics(kind: ComponentKind) -> Option<(&'static str, &'static str)> {
             "alertmanager_config_last_reload_successful",
             "alertmanager_config_last_reload_success_timestamp_seconds",
         )),
-        ComponentKind::NodeExporter => None,
+        ComponentKind::NodeExporter | ComponentKind::GrafanaServer => None,
     }
 }
 

@@ -98,6 +98,9 @@ pub fn bundle(
         let configured = Release::desired(loaded, e.component, &e.arch);
         if configured.version == e.version {
             rel.tarball = configured.tarball;
+            // Grafana 12+ names carry a build id: the lock's URL is the truth.
+            rel.file_name = configured.file_name;
+            rel.top_dir = configured.top_dir;
         }
         let exp =
             Expected { sha256: e.sha256.clone(), trust: format!("from `{}`", path.display()) };

@@ -48,6 +48,7 @@ pub(super) fn check(path: &Path, source: &str, config: &Config) -> Vec<ConfigErr
     components(&mut ck, l);
     prometheus(&mut ck, l);
     alertmanager(&mut ck, l);
+    grafana_server(&mut ck, l);
     grafana(&mut ck, l);
     logrotate(&mut ck, l);
     rsyslog(&mut ck, l);
@@ -151,6 +152,68 @@ fn components(ck: &mut Checks, l: &File) {
             }
         }
     }
+}
+
+/// The `grafana_server` section's own keys.
+fn grafana_server(ck: &mut Checks, l: &File) {
+    let g = &l.config.grafana_server;
+    if let Some(b) = &g.build_id {
+        ck.check(
+            !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()),
+            "grafana_server.build_id",
+            format!("`{b}` is not a CI build id (digits, e.g. 17949786146)"),
+        );
+    }
+    ck.check(
+        valid_user(&g.admin_user),
+        "grafana_server.admin_user",
+        format!("`{}` is not a plain user name", g.admin_user),
+    );
+    if let Some(f) = &g.admin_password_file {
+        ck.check(
+            f.is_absolute() && !f.to_string_lossy().contains(['{', '}', '\n']),
+            "grafana_server.admin_password_file",
+            "must be an absolute path without `{`, `}` (Grafana reads it through `$__file{...}`)",
+        );
+    } else if g.enabled {
+        ck.check(
+            false,
+            "grafana_server.admin_password_file",
+            "set it: Grafana's admin password is read from this file, never written into grafana.ini",
+        );
+    }
+    for (section, keys) in &g.settings {
+        let field = format!("grafana_server.settings.{section}");
+        let plain = |s: &str| {
+            !s.is_empty() && s.bytes().all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c))
+        };
+        ck.check(plain(section), &field, format!("`{section}` is not an ini section name"));
+        for (k, v) in keys {
+            ck.check(plain(k), &format!("{field}.{k}"), format!("`{k}` is not an ini key"));
+            ck.check(!v.contains(['\n', '\r']), &format!("{field}.{k}"), "must be one line");
+            let owned = matches!(
+                (section.as_str(), k.as_str()),
+                ("server", "http_addr" | "http_port")
+                    | ("paths", "data" | "logs" | "plugins")
+                    | ("security", "admin_user" | "admin_password")
+            );
+            ck.check(
+                !owned,
+                &format!("{field}.{k}"),
+                "set by monstack from listen_address, data_dir, admin_user and admin_password_file",
+            );
+        }
+    }
+    ck.check(
+        g.apt_keyring.is_absolute(),
+        "grafana_server.apt_keyring",
+        "must be an absolute path",
+    );
+    ck.check(
+        g.apt_repository.starts_with("https://") && g.apt_repository.split_whitespace().count() >= 3,
+        "grafana_server.apt_repository",
+        format!("`{}` must be `https://URL suite component`", g.apt_repository),
+    );
 }
 
 /// The `prometheus` section.
@@ -637,5 +700,6 @@ pub fn managed_flags(c: &Config, kind: ComponentKind) -> Vec<&'static str> {
             "--cluster.listen-address",
         ],
         ComponentKind::NodeExporter => vec!["--web.listen-address"],
+        ComponentKind::GrafanaServer => vec!["--config", "--homepath"],
     }
 }

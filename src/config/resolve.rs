@@ -91,6 +91,7 @@ pub(super) fn absolutize(c: &mut Config, dir: &Path) {
     c.prometheus.tarball.iter_mut().for_each(abs);
     c.alertmanager.tarball.iter_mut().for_each(abs);
     c.node_exporter.tarball.iter_mut().for_each(abs);
+    c.grafana_server.tarball.iter_mut().for_each(abs);
     c.prometheus.rule_files.iter_mut().for_each(abs);
     if let Some(s) = c.alertmanager.smtp.as_mut() {
         s.password_file.iter_mut().for_each(abs);

@@ -14,6 +14,8 @@ pub struct Config {
     pub prometheus: Prometheus,
     pub alertmanager: Alertmanager,
     pub node_exporter: NodeExporter,
+    /// Grafana itself, installed and run by monstack (off by default).
+    pub grafana_server: GrafanaServer,
     pub grafana: Grafana,
     pub logrotate: Logrotate,
     pub rsyslog: Rsyslog,
@@ -28,12 +30,18 @@ impl Default for Config {
             prometheus: Prometheus::default(),
             alertmanager: Alertmanager::default(),
             node_exporter: NodeExporter::default(),
+            grafana_server: GrafanaServer::default(),
             grafana: Grafana::default(),
             logrotate: Logrotate::default(),
             rsyslog: Rsyslog::default(),
             state_dir: PathBuf::from("/var/lib/monstack"),
         }
     }
+}
+
+/// Where the installed Grafana's grafana.ini lives (host path).
+pub fn grafana_ini_path(c: &Config) -> PathBuf {
+    c.grafana_server.install_dir.join("grafana.ini")
 }
 
 impl Config {
@@ -43,6 +51,12 @@ impl Config {
             ComponentKind::Prometheus => self.prometheus.component(),
             ComponentKind::Alertmanager => self.alertmanager.component(),
             ComponentKind::NodeExporter => self.node_exporter.component(),
+            ComponentKind::GrafanaServer => {
+                let mut c = self.grafana_server.component();
+                // `source: apt`: the package installs and runs Grafana, not the artifact path.
+                c.enabled = c.enabled && self.grafana_server.source == GrafanaSource::Tarball;
+                c
+            }
         }
     }
 
@@ -141,12 +155,17 @@ pub enum ComponentKind {
     Prometheus,
     Alertmanager,
     NodeExporter,
+    GrafanaServer,
 }
 
 impl ComponentKind {
     /// All kinds, in install order.
-    pub const ALL: [ComponentKind; 3] =
-        [ComponentKind::Prometheus, ComponentKind::Alertmanager, ComponentKind::NodeExporter];
+    pub const ALL: [ComponentKind; 4] = [
+        ComponentKind::Prometheus,
+        ComponentKind::Alertmanager,
+        ComponentKind::NodeExporter,
+        ComponentKind::GrafanaServer,
+    ];
 
     /// Config section and CLI name: `prometheus`, `alertmanager`, `node_exporter`.
     pub fn name(self) -> &'static str {
@@ -154,6 +173,7 @@ impl ComponentKind {
             Self::Prometheus => "prometheus",
             Self::Alertmanager => "alertmanager",
             Self::NodeExporter => "node_exporter",
+            Self::GrafanaServer => "grafana_server",
         }
     }
 
@@ -161,12 +181,19 @@ impl ComponentKind {
     pub fn from_name(s: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
-            .find(|k| k.name() == s || (s == "node-exporter" && *k == Self::NodeExporter))
+            .find(|k| {
+                k.name() == s
+                    || (s == "node-exporter" && *k == Self::NodeExporter)
+                    || (s == "grafana-server" && *k == Self::GrafanaServer)
+            })
     }
 
-    /// GitHub project under `prometheus/` and tarball prefix.
+    /// GitHub project under `prometheus/` and tarball prefix (`grafana` for Grafana).
     pub fn project(self) -> &'static str {
-        self.name()
+        match self {
+            Self::GrafanaServer => "grafana",
+            _ => self.name(),
+        }
     }
 
     /// Binaries shipped in the release tarball.
@@ -175,6 +202,7 @@ impl ComponentKind {
             Self::Prometheus => &["prometheus", "promtool"],
             Self::Alertmanager => &["alertmanager", "amtool"],
             Self::NodeExporter => &["node_exporter"],
+            Self::GrafanaServer => &["bin/grafana"],
         }
     }
 
@@ -184,6 +212,7 @@ impl ComponentKind {
             Self::Prometheus => "prometheus.service",
             Self::Alertmanager => "alertmanager.service",
             Self::NodeExporter => "node_exporter.service",
+            Self::GrafanaServer => "grafana-server.service",
         }
     }
 }
@@ -495,6 +524,66 @@ impl Default for NodeExporter {
             "node_exporter",
             "0.0.0.0:9100",
         ))
+    }
+}
+
+component_section! {
+/// Grafana itself: the official release tarball (or the apt package), grafana.ini and
+/// a systemd unit. `extra_flags` are appended after `server --config ... --homepath ...`.
+pub struct GrafanaServer {
+    /// `tarball` (the release tarball through monstack's artifact path) or `apt`.
+    pub source: GrafanaSource,
+    /// The CI build id in Grafana 12+ tarball names (`grafana_{version}_{build_id}_linux_{arch}.tar.gz`
+    /// under `{base_url}/grafana/release/{version}/`); empty: the legacy
+    /// `{base_url}/oss/release/grafana-{version}.linux-{arch}.tar.gz`.
+    pub build_id: Option<String>,
+    /// `[security] admin_user`.
+    pub admin_user: String,
+    /// Host file with the admin password, read by Grafana through `$__file{...}` (never
+    /// written into grafana.ini) and by monstack to create its service account.
+    pub admin_password_file: Option<PathBuf>,
+    /// Extra grafana.ini settings: section -> key -> value (e.g. `users: {allow_sign_up: "false"}`).
+    pub settings: BTreeMap<String, BTreeMap<String, String>>,
+    /// `source: apt`: the repository line's URL and suite.
+    pub apt_repository: String,
+    /// `source: apt`: the keyring file the repository is `signed-by` (ASCII-armoured key,
+    /// put there by the operator; monstack never fetches keys).
+    pub apt_keyring: PathBuf,
+}
+}
+
+/// Where Grafana comes from.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum GrafanaSource {
+    /// The release tarball, verified, locked and bundled like the other components.
+    #[default]
+    Tarball,
+    /// The official apt repository, version pinned, `signed-by` keyring.
+    Apt,
+}
+
+impl Default for GrafanaServer {
+    fn default() -> Self {
+        let mut c = Component::new(
+            "12.2.0",
+            "/opt/grafana",
+            "/var/lib/grafana",
+            "grafana",
+            "0.0.0.0:3000",
+        );
+        c.enabled = false;
+        c.base_url = Some("https://dl.grafana.com".into());
+        Self::from_parts(
+            c,
+            GrafanaSource::Tarball,
+            Some("17949786146".into()),
+            "admin".into(),
+            None,
+            BTreeMap::new(),
+            "https://apt.grafana.com stable main".into(),
+            PathBuf::from("/etc/apt/keyrings/grafana.asc"),
+        )
     }
 }
 

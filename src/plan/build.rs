@@ -151,6 +151,7 @@ fn config_changed(files: &[FilePlan], kind: ComponentKind) -> bool {
                 }
                 ComponentKind::Alertmanager => f.file.role == FileRole::AlertmanagerConfig,
                 ComponentKind::NodeExporter => false,
+                ComponentKind::GrafanaServer => f.file.role == FileRole::GrafanaIni,
             }
     })
 }
@@ -188,6 +189,9 @@ fn services(
                     (Action::Restart, Some("running binary or flags differ"))
                 } else if pending.contains(&Owed::Restart(kind)) {
                     (Action::Restart, Some("owed by an interrupted apply"))
+                } else if config_changed(files, kind) && kind == ComponentKind::GrafanaServer {
+                    // Grafana reads grafana.ini only at start.
+                    (Action::Restart, Some("grafana.ini changed"))
                 } else if config_changed(files, kind) {
                     (Action::Reload, Some("configuration changed"))
                 } else if pending.contains(&Owed::Reload(kind)) {

@@ -42,6 +42,7 @@ fn file_component(role: FileRole) -> &'static str {
         FileRole::AlertmanagerConfig => "alertmanager",
         FileRole::Unit(kind) => kind.name(),
         FileRole::GrafanaProvisioning | FileRole::GrafanaDashboard => "grafana",
+        FileRole::GrafanaIni | FileRole::AptSource => "grafana_server",
         FileRole::Logrotate | FileRole::Rsyslog => "host",
     }
 }
