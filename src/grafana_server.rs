@@ -133,12 +133,15 @@ mod tests {
 
     #[test]
     fn apt_source_check_wants_signed_by_and_a_pin() {
-        let good = "deb [signed-by=/etc/apt/keyrings/grafana.asc] https://apt.grafana.com stable main\n";
+        let good =
+            "deb [signed-by=/etc/apt/keyrings/grafana.asc] https://apt.grafana.com stable main\n";
         assert_eq!(check_apt_source(good), Ok(()));
         assert!(check_apt_source("deb https://apt.grafana.com stable main\n").is_err());
-        assert!(check_apt_source("deb [signed-by=grafana.asc] https://apt.grafana.com stable main")
-            .unwrap_err()
-            .contains("absolute"));
+        assert!(check_apt_source(
+            "deb [signed-by=grafana.asc] https://apt.grafana.com stable main"
+        )
+        .unwrap_err()
+        .contains("absolute"));
         assert!(check_apt_source("deb [signed-by=/k] http://apt.grafana.com stable main").is_err());
         let pin = "Package: grafana\nPin: version 12.2.0\nPin-Priority: 1001\n";
         assert_eq!(check_apt_source(pin), Ok(()));

@@ -161,7 +161,8 @@ impl Release {
             let v = &comp.version;
             rel.file_name = format!("grafana_{v}_{build}_linux_{arch}.tar.gz");
             rel.top_dir = format!("grafana-{v}");
-            rel.url = format!("{}/grafana/release/{v}/{}", base.trim_end_matches('/'), rel.file_name);
+            rel.url =
+                format!("{}/grafana/release/{v}/{}", base.trim_end_matches('/'), rel.file_name);
             rel.sums_url = format!("{}.sha256", rel.url);
         }
         rel.tarball = comp.tarball.as_ref().map(|t| loaded.resolve(t));

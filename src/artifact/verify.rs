@@ -26,7 +26,10 @@ pub fn sidecar_digest(text: &str, file_name: &str) -> Result<String, String> {
     let mut words = line.split_whitespace();
     let hex = words.next().unwrap_or("");
     if !is_digest(hex) {
-        return Err(format!("`{}` is not a SHA-256 digest", hex.chars().take(80).collect::<String>()));
+        return Err(format!(
+            "`{}` is not a SHA-256 digest",
+            hex.chars().take(80).collect::<String>()
+        ));
     }
     match words.next() {
         None => Ok(hex.to_ascii_lowercase()),

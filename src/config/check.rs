@@ -204,13 +204,10 @@ fn grafana_server(ck: &mut Checks, l: &File) {
             );
         }
     }
+    ck.check(g.apt_keyring.is_absolute(), "grafana_server.apt_keyring", "must be an absolute path");
     ck.check(
-        g.apt_keyring.is_absolute(),
-        "grafana_server.apt_keyring",
-        "must be an absolute path",
-    );
-    ck.check(
-        g.apt_repository.starts_with("https://") && g.apt_repository.split_whitespace().count() >= 3,
+        g.apt_repository.starts_with("https://")
+            && g.apt_repository.split_whitespace().count() >= 3,
         "grafana_server.apt_repository",
         format!("`{}` must be `https://URL suite component`", g.apt_repository),
     );

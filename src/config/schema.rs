@@ -179,13 +179,11 @@ impl ComponentKind {
 
     /// Parse a CLI name.
     pub fn from_name(s: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|k| {
-                k.name() == s
-                    || (s == "node-exporter" && *k == Self::NodeExporter)
-                    || (s == "grafana-server" && *k == Self::GrafanaServer)
-            })
+        Self::ALL.into_iter().find(|k| {
+            k.name() == s
+                || (s == "node-exporter" && *k == Self::NodeExporter)
+                || (s == "grafana-server" && *k == Self::GrafanaServer)
+        })
     }
 
     /// GitHub project under `prometheus/` and tarball prefix (`grafana` for Grafana).
@@ -565,13 +563,8 @@ pub enum GrafanaSource {
 
 impl Default for GrafanaServer {
     fn default() -> Self {
-        let mut c = Component::new(
-            "12.2.0",
-            "/opt/grafana",
-            "/var/lib/grafana",
-            "grafana",
-            "0.0.0.0:3000",
-        );
+        let mut c =
+            Component::new("12.2.0", "/opt/grafana", "/var/lib/grafana", "grafana", "0.0.0.0:3000");
         c.enabled = false;
         c.base_url = Some("https://dl.grafana.com".into());
         Self::from_parts(

@@ -1,0 +1,252 @@
+//! `grafana_server`: Grafana installed through the artifact path into a fresh `--root`
+//! sandbox and run by `--service-manager direct`. The release tarball has Grafana's
+//! real layout (`grafana-<v>/bin/grafana`, `conf/defaults.ini`, `public/`, `VERSION`)
+//! and is served with its `.sha256` (12.4.3 format) from a loopback mirror in
+//! dl.grafana.com's path layout; its `bin/grafana` is the stand-in
+//! `grafana-emulator server`, which reads the rendered grafana.ini (port, admin user,
+//! `$__file{}` password) and serves the test emulator's Grafana API.
+
+#[path = "support/bin.rs"]
+mod bin;
+#[path = "support/mirror.rs"]
+mod mirror;
+
+use std::fs::{self, File};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use flate2::write::GzEncoder;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const VERSION: &str = "12.2.0";
+const BUILD: &str = "17949786146";
+const ADMIN_PW: &str = "s3cret-admin-pw-for-the-sandbox";
+
+fn arch() -> String {
+    monstack::artifact::host_arch()
+}
+
+fn file_name() -> String {
+    format!("grafana_{VERSION}_{BUILD}_linux_{}.tar.gz", arch())
+}
+
+/// The stand-in server binary: the emulator example, built on demand.
+fn stand_in() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let bin = target.join("examples/grafana-emulator");
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--offline", "--example", "grafana-emulator"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "building the stand-in failed");
+    assert!(bin.is_file(), "{}", bin.display());
+    bin
+}
+
+fn add(b: &mut tar::Builder<GzEncoder<File>>, path: &str, mode: u32, data: &[u8]) {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(mode);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    b.append_data(&mut h, path, data).unwrap();
+}
+
+/// `{mirror}/grafana/release/{v}/{file}` and `{file}.sha256` (`<hash>  dist/<file>`).
+fn publish(mirror_root: &Path) -> (PathBuf, String) {
+    let dir = mirror_root.join(format!("grafana/release/{VERSION}"));
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(file_name());
+    let mut b = tar::Builder::new(GzEncoder::new(
+        File::create(&path).unwrap(),
+        flate2::Compression::fast(),
+    ));
+    let top = format!("grafana-{VERSION}");
+    add(&mut b, &format!("{top}/bin/grafana"), 0o755, &fs::read(stand_in()).unwrap());
+    add(&mut b, &format!("{top}/conf/defaults.ini"), 0o644, b"[server]\nhttp_port = 3000\n");
+    add(&mut b, &format!("{top}/public/index.html"), 0o644, b"<html>grafana</html>\n");
+    add(&mut b, &format!("{top}/VERSION"), 0o644, format!("{VERSION}\n").as_bytes());
+    b.into_inner().unwrap().finish().unwrap();
+    let sha = hex::encode(Sha256::digest(fs::read(&path).unwrap()));
+    fs::write(
+        dir.join(format!("{}.sha256", file_name())),
+        format!("{sha}  dist/{}\n", file_name()),
+    )
+    .unwrap();
+    (path, sha)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Sandbox {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Sandbox {
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("monstack.yaml")
+    }
+    fn write_config(&self, base_url: &str, downloads_extra: &str) {
+        let pw = self.dir.path().join("admin-password");
+        fs::write(&pw, format!("{ADMIN_PW}\n")).unwrap();
+        let p = self.port;
+        let text = format!(
+            "downloads:\n  base_url: {base_url}\n  cache_dir: /var/cache/monstack\n{downloads_extra}\
+             prometheus:\n  enabled: false\n\
+             alertmanager:\n  enabled: false\n\
+             node_exporter:\n  enabled: false\n\
+             grafana_server:\n  enabled: true\n  version: {VERSION}\n  build_id: \"{BUILD}\"\n  \
+             base_url: {base_url}\n  listen_address: 127.0.0.1:{p}\n  \
+             admin_password_file: {pw}\n  settings:\n    users:\n      allow_sign_up: \"false\"\n\
+             grafana:\n  url: http://127.0.0.1:{p}\n  wait_timeout: 30s\n  \
+             datasource:\n    url: http://127.0.0.1:{p}/fake-prometheus\n",
+            pw = pw.display()
+        );
+        fs::write(self.config(), text).unwrap();
+    }
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = bin::Monstack::new().root(self.root()).config(self.config()).args(args).output();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+    fn apply(&self, extra: &[&str]) -> Value {
+        let mut args = vec!["apply", "--output", "json", "--service-manager", "direct"];
+        args.extend_from_slice(extra);
+        let (code, out, err) = self.run(&args);
+        assert_eq!(code, 0, "apply failed: {err}\n{out}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"))
+    }
+    fn pid(&self) -> Option<u32> {
+        let f = self.root().join("var/lib/monstack/run/grafana_server.pid");
+        fs::read_to_string(f).ok()?.lines().next()?.trim().parse().ok()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.run(&["stop", "--service-manager", "direct"]);
+        if let Some(pid) = self.pid() {
+            // SAFETY: a plain kill(2) of the process this test's apply started.
+            unsafe {
+                libc::kill(pid as i32, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+fn sandbox() -> Sandbox {
+    Sandbox { dir: tempfile::tempdir().unwrap(), port: free_port() }
+}
+
+fn get(url: &str, auth: Option<(&str, &str)>, bearer: Option<&str>) -> (u16, Value) {
+    let c = reqwest::blocking::Client::new();
+    let mut r = c.get(url);
+    if let Some((u, p)) = auth {
+        r = r.basic_auth(u, Some(p));
+    }
+    if let Some(t) = bearer {
+        r = r.bearer_auth(t);
+    }
+    let r = r.send().unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
+fn changes(report: &Value) -> Vec<String> {
+    report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] != "unchanged")
+        .map(|r| format!("{} {} {}", r["kind"], r["name"], r["action"]))
+        .collect()
+}
+
+#[test]
+fn one_apply_installs_starts_bootstraps_and_pushes_then_nothing_changes() {
+    let mirror_root = tempfile::tempdir().unwrap();
+    let (_, sha) = publish(mirror_root.path());
+    let m = mirror::Mirror::start(mirror_root.path());
+    let s = sandbox();
+    s.write_config(&m.base_url(), "");
+
+    // lock: the digest from the `.sha256` beside the tarball, the full URL beside it.
+    let (code, _, err) = s.run(&["lock"]);
+    assert_eq!(code, 0, "{err}");
+    let lock = fs::read_to_string(s.dir.path().join("monstack.lock")).unwrap();
+    assert!(lock.contains(&sha), "{lock}");
+    assert!(
+        lock.contains(&format!("{}/grafana/release/{VERSION}/{}", m.base_url(), file_name())),
+        "{lock}"
+    );
+
+    let started = Instant::now();
+    let first = s.apply(&[]);
+    let took = started.elapsed();
+    let ch = changes(&first).join("\n");
+    assert!(ch.contains("grafana_server"), "{ch}");
+    // Versioned install, `current` -> the release, grafana.ini with the password by file.
+    let root = s.root();
+    assert!(root.join(format!("opt/grafana/releases/{VERSION}/bin/grafana")).is_file());
+    assert_eq!(
+        fs::read_link(root.join("opt/grafana/current")).unwrap().file_name().unwrap(),
+        VERSION
+    );
+    let ini = fs::read_to_string(root.join("opt/grafana/grafana.ini")).unwrap();
+    assert!(ini.contains(&format!("http_port = {}", s.port)), "{ini}");
+    assert!(ini.contains("admin_password = $__file{"), "{ini}");
+    assert!(ini.contains("reporting_enabled = false"), "{ini}");
+    assert!(ini.contains("[users]\nallow_sign_up = false"), "{ini}");
+    assert!(!ini.contains(ADMIN_PW));
+    assert!(!first.to_string().contains(ADMIN_PW));
+
+    // The running stand-in answers /api/health with the configured version.
+    let base = format!("http://127.0.0.1:{}", s.port);
+    let (st, health) = get(&format!("{base}/api/health"), None, None);
+    assert_eq!((st, health["version"].as_str()), (200, Some(VERSION)));
+
+    // Bootstrap: a service account `monstack` and its token in a 0600 file.
+    let token_file = root.join("var/lib/monstack/grafana-token");
+    let mode = fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let token = fs::read_to_string(&token_file).unwrap().trim().to_string();
+    assert!(token.starts_with("glsa_"), "{token}");
+    assert!(!first.to_string().contains(&token));
+    let (_, sas) = get(
+        &format!("{base}/api/serviceaccounts/search?query=monstack"),
+        Some(("admin", ADMIN_PW)),
+        None,
+    );
+    assert_eq!(sas["totalCount"], 1, "{sas}");
+    assert_eq!(sas["serviceAccounts"][0]["role"], "Admin");
+    // The datasource was pushed, and the token reads it.
+    let (st, ds) = get(&format!("{base}/api/datasources"), None, Some(&token));
+    assert_eq!(st, 200);
+    assert_eq!(ds.as_array().map(Vec::len), Some(1), "{ds}");
+
+    // Second apply: nothing changes, the token is reused (no second account/token file).
+    let second = s.apply(&[]);
+    assert_eq!(changes(&second), Vec::<String>::new(), "{second:#}");
+    assert_eq!(fs::read_to_string(&token_file).unwrap().trim(), token);
+    let (_, sas) = get(
+        &format!("{base}/api/serviceaccounts/search?query=monstack"),
+        Some(("admin", ADMIN_PW)),
+        None,
+    );
+    assert_eq!(sas["totalCount"], 1);
+    eprintln!("first apply {took:?}");
+}
