@@ -15,7 +15,7 @@ use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use flate2::write::GzEncoder;
 use serde_json::Value;
@@ -30,7 +30,11 @@ fn arch() -> String {
 }
 
 fn file_name() -> String {
-    format!("grafana_{VERSION}_{BUILD}_linux_{}.tar.gz", arch())
+    name_of(VERSION, BUILD)
+}
+
+fn name_of(version: &str, build: &str) -> String {
+    format!("grafana_{version}_{build}_linux_{}.tar.gz", arch())
 }
 
 /// The stand-in server binary: the emulator example, built on demand.
@@ -38,11 +42,16 @@ fn stand_in() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let target = exe.parent().unwrap().parent().unwrap().to_path_buf();
     let bin = target.join("examples/grafana-emulator");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--offline", "--example", "grafana-emulator"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .unwrap();
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["build", "--offline", "--example", "grafana-emulator"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    // The variables cargo sets for this test would make build scripts run again.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CARGO_") && k != "CARGO_HOME" && k != "CARGO_TARGET_DIR" {
+            cmd.env_remove(k);
+        }
+    }
+    let status = cmd.status().unwrap();
     assert!(status.success(), "building the stand-in failed");
     assert!(bin.is_file(), "{}", bin.display());
     bin
@@ -59,25 +68,29 @@ fn add(b: &mut tar::Builder<GzEncoder<File>>, path: &str, mode: u32, data: &[u8]
 
 /// `{mirror}/grafana/release/{v}/{file}` and `{file}.sha256` (`<hash>  dist/<file>`).
 fn publish(mirror_root: &Path) -> (PathBuf, String) {
-    let dir = mirror_root.join(format!("grafana/release/{VERSION}"));
+    publish_version(mirror_root, VERSION, BUILD)
+}
+
+fn publish_version(mirror_root: &Path, version: &str, build: &str) -> (PathBuf, String) {
+    let file = name_of(version, build);
+    let dir = mirror_root.join(format!("grafana/release/{version}"));
     fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(file_name());
+    let path = dir.join(&file);
     let mut b = tar::Builder::new(GzEncoder::new(
         File::create(&path).unwrap(),
         flate2::Compression::fast(),
     ));
-    let top = format!("grafana-{VERSION}");
+    let top = format!("grafana-{version}");
     add(&mut b, &format!("{top}/bin/grafana"), 0o755, &fs::read(stand_in()).unwrap());
     add(&mut b, &format!("{top}/conf/defaults.ini"), 0o644, b"[server]\nhttp_port = 3000\n");
     add(&mut b, &format!("{top}/public/index.html"), 0o644, b"<html>grafana</html>\n");
-    add(&mut b, &format!("{top}/VERSION"), 0o644, format!("{VERSION}\n").as_bytes());
+    add(&mut b, &format!("{top}/VERSION"), 0o644, format!("{version}\n").as_bytes());
     b.into_inner().unwrap().finish().unwrap();
     let sha = hex::encode(Sha256::digest(fs::read(&path).unwrap()));
-    fs::write(
-        dir.join(format!("{}.sha256", file_name())),
-        format!("{sha}  dist/{}\n", file_name()),
-    )
-    .unwrap();
+    // 12.4.3's format (`<hash>  dist/<file>`); older releases publish the bare hash.
+    let sidecar =
+        if version == VERSION { format!("{sha}  dist/{file}\n") } else { format!("{sha}\n") };
+    fs::write(dir.join(format!("{file}.sha256")), sidecar).unwrap();
     (path, sha)
 }
 
@@ -98,6 +111,15 @@ impl Sandbox {
         self.dir.path().join("monstack.yaml")
     }
     fn write_config(&self, base_url: &str, downloads_extra: &str) {
+        self.write_config_version(base_url, downloads_extra, VERSION, BUILD);
+    }
+    fn write_config_version(
+        &self,
+        base_url: &str,
+        downloads_extra: &str,
+        version: &str,
+        build: &str,
+    ) {
         let pw = self.dir.path().join("admin-password");
         fs::write(&pw, format!("{ADMIN_PW}\n")).unwrap();
         let p = self.port;
@@ -106,7 +128,7 @@ impl Sandbox {
              prometheus:\n  enabled: false\n\
              alertmanager:\n  enabled: false\n\
              node_exporter:\n  enabled: false\n\
-             grafana_server:\n  enabled: true\n  version: {VERSION}\n  build_id: \"{BUILD}\"\n  \
+             grafana_server:\n  enabled: true\n  version: {version}\n  build_id: \"{build}\"\n  \
              base_url: {base_url}\n  listen_address: 127.0.0.1:{p}\n  \
              admin_password_file: {pw}\n  settings:\n    users:\n      allow_sign_up: \"false\"\n\
              grafana:\n  url: http://127.0.0.1:{p}\n  wait_timeout: 30s\n  \
@@ -249,4 +271,50 @@ fn one_apply_installs_starts_bootstraps_and_pushes_then_nothing_changes() {
     );
     assert_eq!(sas["totalCount"], 1);
     eprintln!("first apply {took:?}");
+}
+
+#[test]
+fn bundle_and_offline_cover_grafana_then_upgrade_and_rollback() {
+    let mirror_root = tempfile::tempdir().unwrap();
+    publish(mirror_root.path());
+    publish_version(mirror_root.path(), "12.3.0", "19497075765");
+    let m = mirror::Mirror::start(mirror_root.path());
+    let s = sandbox();
+    s.write_config(&m.base_url(), "");
+    let (code, _, err) = s.run(&["lock"]);
+    assert_eq!(code, 0, "{err}");
+    let out = s.dir.path().join("bundle");
+    let (code, _, err) = s.run(&["bundle", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.join(file_name()).is_file());
+    let sums = fs::read_to_string(out.join("sha256sums.txt")).unwrap();
+    assert!(sums.contains(&file_name()), "{sums}");
+
+    // An air-gapped sandbox: the bundle and the lock, a mirror that is gone, --offline.
+    let air = sandbox();
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    air.write_config(&dead, &format!("  local_dir: {}\n", out.display()));
+    fs::copy(s.dir.path().join("monstack.lock"), air.dir.path().join("monstack.lock")).unwrap();
+    let before = m.requests();
+    let report = air.apply(&["--offline"]);
+    assert!(changes(&report).join(" ").contains("grafana_server"), "{report:#}");
+    assert_eq!(m.requests(), before, "an offline apply used the network");
+    let (st, health) = get(&format!("http://127.0.0.1:{}/api/health", air.port), None, None);
+    assert_eq!((st, health["version"].as_str()), (200, Some(VERSION)));
+
+    // Upgrade to 12.3.0 (bare-hash sidecar) and roll back to 12.2.0 without network.
+    s.apply(&[]);
+    s.write_config_version(&m.base_url(), "", "12.3.0", "19497075765");
+    let (code, _, err) = s.run(&["lock"]);
+    assert_eq!(code, 0, "{err}");
+    let up = s.apply(&[]);
+    assert!(changes(&up).join(" ").contains("grafana_server"), "{up:#}");
+    let base = format!("http://127.0.0.1:{}", s.port);
+    assert_eq!(get(&format!("{base}/api/health"), None, None).1["version"], "12.3.0");
+    let (code, _, err) = s.run(&["rollback", "grafana_server"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        fs::read_link(s.root().join("opt/grafana/current")).unwrap().file_name().unwrap(),
+        VERSION
+    );
 }

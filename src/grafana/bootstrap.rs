@@ -60,6 +60,31 @@ pub(crate) fn stored(state_dir: &Path) -> Result<Option<Auth>, Error> {
     Ok(Some(Auth::Bearer(read_secret_file(&p)?)))
 }
 
+/// Switch `client` (signed in as the admin) to monstack's own token: the kept one
+/// while Grafana accepts it; else, when `write` (apply), a new one. A kept token that
+/// Grafana refuses (its database was reset) is replaced. plan without a token reads
+/// as the admin and creates nothing.
+pub(crate) fn authenticate(
+    client: &mut Client,
+    state_dir: &Path,
+    write: bool,
+) -> Result<(), Error> {
+    let admin = client.auth().clone();
+    if let Some(token) = stored(state_dir)? {
+        client.set_auth(token);
+        let check = client.send(Method::GET, "/api/datasources", None, "the kept token");
+        if !matches!(check, Err(Error::Unauthorized { .. })) {
+            return Ok(());
+        }
+        client.set_auth(admin);
+    }
+    if write {
+        let token = create(client, state_dir)?;
+        client.set_auth(token);
+    }
+    Ok(())
+}
+
 /// Create (or find) the service account and a new token with the admin's basic auth,
 /// store the token (0600) and return it.
 pub(crate) fn create(client: &Client, state_dir: &Path) -> Result<Auth, Error> {

@@ -158,6 +158,11 @@ pub(crate) struct Client {
 impl Client {
     /// Build a client from `grafana.*`: TLS verified unless `insecure_skip_verify`,
     /// an extra CA from `ca_file`, credentials from env or file.
+    /// How requests authenticate now.
+    pub(crate) fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
     /// Authenticate from now on with `auth`.
     pub(crate) fn set_auth(&mut self, auth: Auth) {
         self.auth = auth;

@@ -480,15 +480,7 @@ impl Session {
             Wait::Probe(limit) => client.probe(limit)?,
         }
         if bootstrap::applies(loaded) {
-            match bootstrap::stored(state_dir)? {
-                Some(token) => client.set_auth(token),
-                None if write => {
-                    let token = bootstrap::create(&client, state_dir)?;
-                    client.set_auth(token);
-                }
-                // plan reads as the admin; apply creates the token.
-                None => {}
-            }
+            bootstrap::authenticate(&mut client, state_dir, write)?;
         }
         let api = dashboard::discover(&client, g.org_id)?;
         let ledger = fingerprint::Ledger::open(
