@@ -94,6 +94,27 @@ fn publish_version(mirror_root: &Path, version: &str, build: &str) -> (PathBuf, 
     (path, sha)
 }
 
+/// grafana.com's API shape: `/api/dashboards/1860/revisions/37/download`, an export
+/// with a `${DS_PROMETHEUS}` datasource input.
+fn publish_gnet(mirror_root: &Path) {
+    let dir = mirror_root.join("api/dashboards/1860/revisions/37");
+    fs::create_dir_all(&dir).unwrap();
+    let export = serde_json::json!({
+        "__inputs": [{"name": "DS_PROMETHEUS", "label": "Prometheus", "type": "datasource",
+                      "pluginId": "prometheus", "pluginName": "Prometheus"}],
+        "__requires": [{"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"}],
+        "id": null,
+        "uid": "rYdddlPWk",
+        "title": "Node Exporter Full",
+        "schemaVersion": 39,
+        "panels": [{"id": 1, "type": "timeseries", "title": "CPU",
+                    "datasource": {"type": "prometheus", "uid": "${DS_PROMETHEUS}"},
+                    "targets": [{"expr": "node_load1", "refId": "A"}]}],
+        "templating": {"list": []}
+    });
+    fs::write(dir.join("download"), serde_json::to_vec_pretty(&export).unwrap()).unwrap();
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -131,7 +152,8 @@ impl Sandbox {
              grafana_server:\n  enabled: true\n  version: {version}\n  build_id: \"{build}\"\n  \
              base_url: {base_url}\n  listen_address: 127.0.0.1:{p}\n  \
              admin_password_file: {pw}\n  settings:\n    users:\n      allow_sign_up: \"false\"\n\
-             grafana:\n  url: http://127.0.0.1:{p}\n  wait_timeout: 30s\n  \
+             grafana:\n  url: http://127.0.0.1:{p}\n  wait_timeout: 30s\n  gnet_url: {base_url}\n  \
+             dashboards:\n    - {{gnet_id: 1860, revision: 37}}\n  \
              datasource:\n    url: http://127.0.0.1:{p}/fake-prometheus\n",
             pw = pw.display()
         );
@@ -202,6 +224,7 @@ fn changes(report: &Value) -> Vec<String> {
 fn one_apply_installs_starts_bootstraps_and_pushes_then_nothing_changes() {
     let mirror_root = tempfile::tempdir().unwrap();
     let (_, sha) = publish(mirror_root.path());
+    publish_gnet(mirror_root.path());
     let m = mirror::Mirror::start(mirror_root.path());
     let s = sandbox();
     s.write_config(&m.base_url(), "");
@@ -259,6 +282,13 @@ fn one_apply_installs_starts_bootstraps_and_pushes_then_nothing_changes() {
     let (st, ds) = get(&format!("{base}/api/datasources"), None, Some(&token));
     assert_eq!(st, 200);
     assert_eq!(ds.as_array().map(Vec::len), Some(1), "{ds}");
+    // The grafana.com dashboard, its `${DS_PROMETHEUS}` input now the managed datasource.
+    let ds_uid = ds[0]["uid"].as_str().unwrap().to_string();
+    let (st, dash) = get(&format!("{base}/api/dashboards/uid/rYdddlPWk"), None, Some(&token));
+    assert_eq!(st, 200, "{dash}");
+    assert_eq!(dash["dashboard"]["panels"][0]["datasource"]["uid"], ds_uid.as_str(), "{dash}");
+    assert!(!dash.to_string().contains("${DS_"), "{dash}");
+    assert!(dash["dashboard"].get("__inputs").is_none());
 
     // Second apply: nothing changes, the token is reused (no second account/token file).
     let second = s.apply(&[]);
@@ -277,6 +307,7 @@ fn one_apply_installs_starts_bootstraps_and_pushes_then_nothing_changes() {
 fn bundle_and_offline_cover_grafana_then_upgrade_and_rollback() {
     let mirror_root = tempfile::tempdir().unwrap();
     publish(mirror_root.path());
+    publish_gnet(mirror_root.path());
     publish_version(mirror_root.path(), "12.3.0", "19497075765");
     let m = mirror::Mirror::start(mirror_root.path());
     let s = sandbox();
@@ -289,6 +320,7 @@ fn bundle_and_offline_cover_grafana_then_upgrade_and_rollback() {
     assert!(out.join(file_name()).is_file());
     let sums = fs::read_to_string(out.join("sha256sums.txt")).unwrap();
     assert!(sums.contains(&file_name()), "{sums}");
+    assert!(out.join("gnet-1860-37.json").is_file());
 
     // An air-gapped sandbox: the bundle and the lock, a mirror that is gone, --offline.
     let air = sandbox();

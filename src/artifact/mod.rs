@@ -13,6 +13,7 @@ mod bundle;
 mod download;
 mod extract;
 mod fetch;
+pub mod gnet;
 mod install;
 mod lock;
 mod verify;

@@ -441,6 +441,9 @@ fn grafana(ck: &mut Checks, l: &File) {
         "grafana.concurrency",
         format!("{} must be between 1 and 32", g.concurrency),
     );
+    if let Some(m) = url_problem(&g.gnet_url, MIRROR_AUTH) {
+        ck.check(false, "grafana.gnet_url", m);
+    }
     for (field, value) in
         [("grafana.timeout", &g.timeout), ("grafana.max_retry_after", &g.max_retry_after)]
     {
@@ -546,7 +549,27 @@ fn grafana(ck: &mut Checks, l: &File) {
             );
         }
     }
+    let mut gnet = HashSet::new();
     for (i, d) in g.dashboards.iter().enumerate() {
+        let d = match d {
+            crate::config::DashboardEntry::Path(p) => p,
+            crate::config::DashboardEntry::Gnet(n) => {
+                ck.check(
+                    n.gnet_id > 0 && n.revision > 0,
+                    &format!("grafana.dashboards[{i}]"),
+                    "gnet_id and revision must be positive",
+                );
+                ck.check(
+                    gnet.insert(*n),
+                    &format!("grafana.dashboards[{i}]"),
+                    format!(
+                        "grafana.com dashboard {} revision {} is listed twice",
+                        n.gnet_id, n.revision
+                    ),
+                );
+                continue;
+            }
+        };
         let path = l.resolve(d);
         ck.check(
             path.exists(),

@@ -550,6 +550,37 @@ pub struct GrafanaServer {
 }
 }
 
+/// One `grafana.dashboards` entry: a file or directory, or a grafana.com dashboard.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum DashboardEntry {
+    /// A JSON file or a directory of them (relative to the config file).
+    Path(PathBuf),
+    /// A grafana.com dashboard revision.
+    Gnet(GnetDashboard),
+}
+
+impl DashboardEntry {
+    /// The path, for a file entry.
+    pub fn path(&self) -> Option<&PathBuf> {
+        match self {
+            DashboardEntry::Path(p) => Some(p),
+            DashboardEntry::Gnet(_) => None,
+        }
+    }
+}
+
+/// A grafana.com dashboard, pinned to a revision; fetched through the download path
+/// (digest in monstack.lock, copied by `bundle`, usable `--offline`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(deny_unknown_fields)]
+pub struct GnetDashboard {
+    /// The dashboard's id on grafana.com (e.g. 1860, Node Exporter Full).
+    pub gnet_id: u64,
+    /// Its revision (pinned: revisions change content).
+    pub revision: u64,
+}
+
 /// Where Grafana comes from.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
@@ -611,8 +642,12 @@ pub struct Grafana {
     pub folder: Folder,
     /// Push the built-in runbook dashboard.
     pub builtin_dashboard: bool,
-    /// Dashboard JSON files or directories (relative to the config file); each needs a uid.
-    pub dashboards: Vec<PathBuf>,
+    /// Dashboard JSON files or directories (relative to the config file); each needs a
+    /// uid. Or a grafana.com dashboard: `{gnet_id, revision}`.
+    pub dashboards: Vec<DashboardEntry>,
+    /// Where grafana.com dashboards come from (grafana.com's API shape:
+    /// `{gnet_url}/api/dashboards/{id}/revisions/{rev}/download`).
+    pub gnet_url: String,
     /// Delete dashboards in the managed folder that the config no longer lists.
     pub prune: bool,
     /// `mode: files`: Grafana's provisioning directory.
@@ -646,6 +681,7 @@ impl Default for Grafana {
             folder: Folder::default(),
             builtin_dashboard: true,
             dashboards: Vec::new(),
+            gnet_url: "https://grafana.com".into(),
             prune: false,
             provisioning_dir: PathBuf::from("/etc/grafana/provisioning"),
             dashboards_dir: PathBuf::from("/var/lib/grafana/dashboards/monstack"),
