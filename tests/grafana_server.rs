@@ -301,6 +301,21 @@ fn one_apply_installs_starts_bootstraps_and_pushes_then_nothing_changes() {
     );
     assert_eq!(sas["totalCount"], 1);
     eprintln!("first apply {took:?}");
+
+    // status: the service, /api/health with the configured version, the release.
+    let (code, out, err) = s.run(&["status", "--output", "json", "--service-manager", "direct"]);
+    let status: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+    let mine: Vec<String> = status["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["component"] == "grafana_server")
+        .map(|c| format!("{} {}", c["check"].as_str().unwrap(), c["level"].as_str().unwrap()))
+        .collect();
+    assert!(mine.contains(&"health ok".to_string()), "{mine:?}\n{out}");
+    assert!(mine.iter().any(|c| c.starts_with("release") && c.ends_with(" ok")), "{mine:?}");
+    assert!(mine.iter().any(|c| c.starts_with("service") && c.ends_with(" ok")), "{mine:?}");
+    let _ = code;
 }
 
 #[test]
