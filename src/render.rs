@@ -207,9 +207,7 @@ fn grafana_server_files(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<Ve
     let extra: Vec<Value> = g
         .settings
         .iter()
-        .map(|(name, keys)| {
-            json!({ "name": name, "keys": keys.iter().map(|(k, v)| (k, v)).collect::<Vec<_>>() })
-        })
+        .map(|(name, keys)| json!({ "name": name, "keys": keys.iter().collect::<Vec<_>>() }))
         .collect();
     let ctx = json!({
         "data_dir": g.data_dir,

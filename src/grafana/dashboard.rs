@@ -186,7 +186,7 @@ fn gnet_desired(loaded: &Loaded, n: &crate::config::GnetDashboard) -> Result<Des
             m.remove(k);
         }
         // grafana.com exports may carry no uid: a stable one from the id.
-        if m.get("uid").and_then(Value::as_str).is_none_or(str::is_empty) {
+        if m.get("uid").and_then(Value::as_str).map_or(true, str::is_empty) {
             m.insert("uid".into(), Value::String(format!("gnet-{}", n.gnet_id)));
         }
     }
