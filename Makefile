@@ -3,7 +3,7 @@ SHELL := /bin/bash
 # `make test` installs the Debian packages the tests need when they are missing.
 
 CARGO ?= cargo
-DEBS := prometheus prometheus-alertmanager prometheus-node-exporter logrotate systemd curl python3 time bc
+DEBS := prometheus prometheus-alertmanager prometheus-node-exporter logrotate systemd curl python3 time bc bzip2
 APT_STAMP := /var/lib/apt/lists/partial
 
 .PHONY: all build release test deps lint fmt bench demo demo-clean clean ci

@@ -157,6 +157,9 @@ pub struct InstallArgs {
 pub struct RollbackArgs {
     /// prometheus, alertmanager or node_exporter
     pub component: String,
+    /// Roll back across the TSDB format boundary (Prometheus 3.x to a release older than 2.55)
+    #[arg(long)]
+    pub allow_unsafe_version_change: bool,
 }
 
 /// `plan` and `apply`.
@@ -171,6 +174,9 @@ pub struct PlanArgs {
     /// Directory of *.tera templates overriding the embedded ones by name
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    /// Go ahead with a release change across the TSDB format boundary (Prometheus older than 2.55 <-> 3.x)
+    #[arg(long)]
+    pub allow_unsafe_version_change: bool,
     #[command(flatten)]
     pub net: NetArgs,
 }

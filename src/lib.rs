@@ -13,6 +13,7 @@ pub mod artifact;
 pub mod atomic_fs;
 pub mod cli;
 pub mod commands;
+pub mod component;
 pub mod config;
 pub mod error;
 pub mod grafana;
@@ -29,6 +30,8 @@ pub mod secrets;
 pub mod services;
 pub mod state;
 pub mod status;
+pub mod upgrade;
 pub mod validate;
+pub mod versions;
 
 pub use commands::run;

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use crate::config::{self, ComponentKind, GrafanaMode, Loaded};
 use crate::error::{ConfigError, ConfigErrors};
 use crate::paths::Root;
+use crate::versions;
 
 /// The embedded templates, by the file name `--templates DIR` overrides them with.
 pub const TEMPLATES: [(&str, &str); 6] = [
@@ -140,12 +141,20 @@ fn prometheus_files(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<Vec<Re
     } else {
         Vec::new()
     };
-    let ctx = json!({
+    let agent = p.mode == config::PrometheusMode::Agent;
+    if agent {
+        // Agent mode has no rules and no alerting.
+        rules.clear();
+    }
+    let alertmanagers = if agent { Vec::new() } else { alertmanagers };
+    let mut ctx = json!({
         "global": p.global,
         "rule_files": rules.iter().map(|(n, _)| format!("rules/{n}")).collect::<Vec<_>>(),
         "alertmanagers": alertmanagers,
-        "scrape_configs": p.scrape_configs,
     });
+    if let (Some(ctx), Value::Object(extra)) = (ctx.as_object_mut(), prometheus_yml_context(c)) {
+        ctx.extend(extra);
+    }
     out.push(RenderedFile::plain(
         p.install_dir.join("prometheus.yml"),
         render(tera, "prometheus.yml.tera", &ctx)?,
@@ -273,7 +282,7 @@ pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<Service
         // Refused again here (config validation already does) so no caller can build
         // a unit the target release would refuse to start with.
         for (i, f) in comp.extra_flags.iter().enumerate() {
-            if let Some(msg) = config::removed_flag(kind, &comp.version, config::flag_name(f)) {
+            if let Some(msg) = config::removed_flag(c, kind, &comp.version, f) {
                 return Err(ConfigErrors(vec![
                     loaded.error_at(&format!("{}.extra_flags[{i}]", kind.name()), msg)
                 ])
@@ -284,32 +293,7 @@ pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<Service
         let mut args = Vec::new();
         match kind {
             ComponentKind::Prometheus => {
-                let p = &c.prometheus;
-                args.push(format!(
-                    "--config.file={}",
-                    host(&comp.install_dir.join("prometheus.yml"))
-                ));
-                args.push(format!("--storage.tsdb.path={}", host(&comp.data_dir)));
-                // 3.x tarballs ship no consoles/ or console_libraries/.
-                if config::version_major(&comp.version) < 3 {
-                    args.push(format!(
-                        "--web.console.templates={}",
-                        host(&current.join("consoles"))
-                    ));
-                    args.push(format!(
-                        "--web.console.libraries={}",
-                        host(&current.join("console_libraries"))
-                    ));
-                }
-                args.push(format!("--web.listen-address={}", comp.listen_address));
-                // monstack reloads through POST /-/reload.
-                args.push("--web.enable-lifecycle".into());
-                if let Some(t) = &p.retention_time {
-                    args.push(format!("--storage.tsdb.retention.time={t}"));
-                }
-                if let Some(s) = &p.retention_size {
-                    args.push(format!("--storage.tsdb.retention.size={s}"));
-                }
+                args.extend(prometheus_args(c, &|p| host(p)));
             }
             ComponentKind::Alertmanager => {
                 args.push(format!(
@@ -331,7 +315,8 @@ pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<Service
                 args.push(format!("--homepath={}", host(&current)));
             }
         }
-        args.extend(comp.extra_flags.iter().cloned());
+        // Aliases (node_exporter's old collector flag names) under their current names.
+        args.extend(comp.extra_flags.iter().map(|f| crate::versions::current_flag(kind, f)));
         specs.push(ServiceSpec {
             kind,
             user: comp.user.clone(),
@@ -341,6 +326,77 @@ pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<Service
         });
     }
     Ok(specs)
+}
+
+/// Prometheus's command line (before the user's extra flags), chosen from the table:
+/// console flags only where the release ships consoles, retention as flags only
+/// before prometheus.yml can hold it, agent mode as its release spells it.
+/// `host` maps a host path into the root the argv is built for.
+pub fn prometheus_args(c: &config::Config, host: &dyn Fn(&Path) -> String) -> Vec<String> {
+    let p = &c.prometheus;
+    let version = p.version.as_str();
+    let current = p.install_dir.join("current");
+    let mut args = vec![format!("--config.file={}", host(&p.install_dir.join("prometheus.yml")))];
+    if p.mode == config::PrometheusMode::Agent {
+        if versions::has(ComponentKind::Prometheus, versions::Item::Flag("--agent"), version) {
+            args.push("--agent".into());
+        } else {
+            args.push("--enable-feature=agent".into());
+        }
+        args.push(format!("--storage.agent.path={}", host(&p.data_dir)));
+    } else {
+        args.push(format!("--storage.tsdb.path={}", host(&p.data_dir)));
+        if versions::has(ComponentKind::Prometheus, versions::Item::File("consoles"), version) {
+            args.push(format!("--web.console.templates={}", host(&current.join("consoles"))));
+            args.push(format!(
+                "--web.console.libraries={}",
+                host(&current.join("console_libraries"))
+            ));
+        }
+    }
+    args.push(format!("--web.listen-address={}", p.listen_address));
+    // monstack reloads through POST /-/reload.
+    args.push("--web.enable-lifecycle".into());
+    if p.mode == config::PrometheusMode::Server && !versions::retention_in_config(version) {
+        if let Some(t) = &p.retention_time {
+            args.push(format!("--storage.tsdb.retention.time={t}"));
+        }
+        if let Some(s) = &p.retention_size {
+            args.push(format!("--storage.tsdb.retention.size={s}"));
+        }
+    }
+    args
+}
+
+/// The version- and mode-dependent parts of the prometheus.yml template context:
+/// `agent`, `retention` (`{time, size}` or null), `remote_write`, and each scrape
+/// job's `classic_histograms` (`{key, value}` with the key name this release uses).
+pub fn prometheus_yml_context(c: &config::Config) -> serde_json::Value {
+    let p = &c.prometheus;
+    let agent = p.mode == config::PrometheusMode::Agent;
+    let retention = (!agent
+        && versions::retention_in_config(&p.version)
+        && (p.retention_time.is_some() || p.retention_size.is_some()))
+    .then(|| serde_json::json!({ "time": p.retention_time, "size": p.retention_size }));
+    let names = ["always_scrape_classic_histograms", "scrape_classic_histograms"];
+    let key = versions::key_name(ComponentKind::Prometheus, &names, &p.version);
+    let jobs: Vec<serde_json::Value> = p
+        .scrape_configs
+        .iter()
+        .map(|j| {
+            let mut v = serde_json::to_value(j).unwrap_or_default();
+            if let (Some(key), Some(value)) = (key, j.always_scrape_classic_histograms) {
+                v["classic_histograms"] = serde_json::json!({ "key": key, "value": value });
+            }
+            v
+        })
+        .collect();
+    serde_json::json!({
+        "agent": agent,
+        "retention": retention,
+        "remote_write": p.remote_write,
+        "scrape_configs": jobs,
+    })
 }
 
 /// Write rendered files under `out` (laid out relative to /) with their modes.

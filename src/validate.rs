@@ -42,6 +42,11 @@ impl Tool {
         }
     }
 
+    /// promtool and amtool come with the release; the others are the host's.
+    pub fn judged_per_release(self) -> bool {
+        matches!(self, Self::Promtool | Self::Amtool)
+    }
+
     /// The validator for a file role (`None`: checked by monstack itself, or not at all).
     pub fn for_role(role: FileRole) -> Option<Tool> {
         match role {
@@ -68,6 +73,10 @@ impl fmt::Display for Tool {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tools {
     paths: BTreeMap<Tool, PathBuf>,
+    /// Where a tool came from when not the host: `release 3.5.0`.
+    origins: BTreeMap<Tool, String>,
+    /// Check prometheus.yml as an agent-mode config (`promtool check config --agent`).
+    pub agent: bool,
 }
 
 impl Tools {
@@ -95,6 +104,36 @@ impl Tools {
         t
     }
 
+    /// promtool and amtool of the release the config asks for when it is on disk
+    /// (`{install_dir}/releases/{version}/`, installed or staged), so a 3.x config is
+    /// judged by a 3.x promtool; the host's (PATH) when that release has none.
+    pub fn for_release(root: &Root, loaded: &crate::config::Loaded) -> Self {
+        use crate::config::ComponentKind;
+        let mut t = Self::from_path();
+        for (tool, kind) in [
+            (Tool::Promtool, ComponentKind::Prometheus),
+            (Tool::Amtool, ComponentKind::Alertmanager),
+        ] {
+            let comp = loaded.config.component(kind);
+            let dir = root.host(comp.install_dir.join("releases").join(&comp.version));
+            let p = dir.join(tool.program());
+            if p.is_file() {
+                t.paths.insert(tool, p);
+                t.origins.insert(tool, format!("release {}", comp.version));
+            }
+        }
+        t.agent = loaded.config.prometheus.mode == crate::config::PrometheusMode::Agent;
+        t
+    }
+
+    /// Which binary judges `tool`'s files, for the report: `promtool 2.42.0 (release
+    /// 3.5.0)`, `amtool 0.25.0 (host)`; the version is what `--version` prints.
+    pub fn judged_by(&self, tool: Tool) -> Option<String> {
+        let bin = self.get(tool)?;
+        let origin = self.origins.get(&tool).map(String::as_str).unwrap_or("host");
+        Some(format!("{} {} ({origin})", tool.program(), tool_version(bin)))
+    }
+
     /// Use this binary for `tool`.
     pub fn set(&mut self, tool: Tool, binary: impl Into<PathBuf>) -> &mut Self {
         self.paths.insert(tool, binary.into());
@@ -105,6 +144,27 @@ impl Tools {
     pub fn get(&self, tool: Tool) -> Option<&Path> {
         self.paths.get(&tool).map(PathBuf::as_path)
     }
+}
+
+/// The version a validator reports (`promtool, version 2.42.0+ds (branch: …)` ->
+/// `2.42.0+ds`), or `version unknown`.
+pub fn tool_version(bin: &Path) -> String {
+    Command::new(bin)
+        .arg("--version")
+        .env("LC_ALL", "C")
+        .output()
+        .ok()
+        .and_then(|o| {
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let first = text.lines().next()?.to_string();
+            let v = first.split("version ").nth(1)?.split_whitespace().next()?.to_string();
+            Some(v)
+        })
+        .unwrap_or_else(|| "version unknown".into())
 }
 
 /// A file the validator accepted, with facts about the host worth telling.
@@ -200,12 +260,16 @@ fn check_file(
     };
     match tool {
         Tool::Promtool => {
-            let args: &[&str] = match role {
-                FileRole::PrometheusConfig if with_rules => &["check", "config"],
-                FileRole::PrometheusConfig => &["check", "config", "--syntax-only"],
-                _ => &["check", "rules"],
+            let mut args: Vec<&str> = match role {
+                FileRole::PrometheusConfig if with_rules => vec!["check", "config"],
+                FileRole::PrometheusConfig => vec!["check", "config", "--syntax-only"],
+                _ => vec!["check", "rules"],
             };
-            run_exit_code(tool, bin, args, path)
+            // An agent's config is checked as one (no rules, alerting or TSDB keys).
+            if role == FileRole::PrometheusConfig && tools.agent {
+                args.push("--agent");
+            }
+            run_exit_code(tool, bin, &args, path)
         }
         Tool::Amtool => run_exit_code(tool, bin, &["check-config"], path),
         Tool::SystemdAnalyze => systemd_verify(bin, path),

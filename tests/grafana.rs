@@ -1304,3 +1304,15 @@ fn a_datasource_edited_in_grafana_is_drift_shown_and_restored() {
     grafana::apply(&l, &s.state()).unwrap();
     assert_eq!(g.writes(), 0, "{:?}", g.write_log());
 }
+
+#[test]
+fn files_mode_refuses_a_v2_dashboard_by_name() {
+    let g = Emulator::start();
+    let s = Setup::new();
+    raw_dashboard(&s, "dyn", v2_file("dyn", "Dynamic"));
+    let l = s.load(&g, "  mode: files\n  builtin_dashboard: false\n");
+    let err = grafana::provisioning_files(&l).unwrap_err().to_string();
+    assert!(err.contains("dashboard `dyn`") && err.contains("v2 schema"), "{err}");
+    assert!(err.contains("grafana.mode: api"), "{err}");
+    assert_eq!(g.requests(), 0);
+}

@@ -538,7 +538,7 @@ fn unit(out: &Path, name: &str) -> String {
 #[test]
 fn unit_flags_follow_the_prometheus_version() {
     let t = tempfile::tempdir().unwrap();
-    let o = render(t.path(), "", &[], &[]);
+    let o = render(t.path(), "prometheus:\n  version: 2.45.0\n", &[], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let u = unit(&t.path().join("out"), "prometheus.service");
     assert!(u.contains("--web.console.templates=/opt/prometheus/current/consoles"), "{u}");
@@ -629,7 +629,9 @@ fn node_exporter_exits_on_sighup() {
 
 #[test]
 fn service_specs_map_paths_into_the_root() {
-    let loaded = config::parse(Path::new("monstack.yaml"), "").unwrap();
+    // The runbook's 2.45.0, pinned: its tarball ships consoles.
+    let loaded =
+        config::parse(Path::new("monstack.yaml"), "prometheus:\n  version: 2.45.0\n").unwrap();
     let root = monstack::paths::Root::new("/tmp/sandbox");
     let specs = monstack::render::service_specs(&loaded, &root).unwrap();
     assert_eq!(specs.len(), 3);
@@ -702,7 +704,7 @@ fn bad_configs_are_refused_with_located_errors() {
     let cases: &[(&str, &str)] = &[
         (
             "prometheus:\n  version: 2.45.0\n  scrape_intervall: 5s\n",
-            "error: monstack.yaml:3:3: `prometheus.scrape_intervall`: unknown field `scrape_intervall`, expected one of `enabled`, `version`, `sha256`, `base_url`, `tarball`, `install_dir`, `data_dir`, `user`, `listen_address`, `extra_flags`, `global`, `scrape_configs`, `default_rules`, `rule_files`, `alertmanagers`, `retention_time`, `retention_size`\n",
+            "error: monstack.yaml:3:3: `prometheus.scrape_intervall`: unknown field `scrape_intervall`, expected one of `enabled`, `version`, `sha256`, `base_url`, `tarball`, `install_dir`, `data_dir`, `user`, `listen_address`, `extra_flags`, `global`, `scrape_configs`, `default_rules`, `rule_files`, `alertmanagers`, `retention_time`, `retention_size`, `mode`, `remote_write`\n",
         ),
         ("prometheus:\n  scrape_configs: yes\n", "error: monstack.yaml:2:19: `prometheus.scrape_configs`: invalid type: string \"yes\", expected a sequence\n"),
         (

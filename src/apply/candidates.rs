@@ -1,8 +1,6 @@
 //! Step 1 of apply: every changed prometheus.yml, rule file and alertmanager.yml is
-//! checked by the validator runner of `validate` (promtool / amtool) before it can
-//! replace the live one.
-
-use std::path::PathBuf;
+//! checked by the validator runner of `validate` (promtool / amtool of the release it
+//! is for) before it can replace the live one.
 
 use crate::atomic_fs;
 use crate::config::{ComponentKind, Loaded};
@@ -15,16 +13,25 @@ use crate::validate::{self, Tool, Tools, ValidationError};
 
 /// Check the candidates, each alone in `staging/` (the config with `--syntax-only`:
 /// its rule_files point at the live paths; each rule file is checked on its own). The
-/// validators are the installed release's own tools when present, else those on PATH;
-/// a missing one is a warning.
+/// validators are the promtool/amtool of the release each file is for when it is on
+/// disk, else those on PATH; a missing one is a warning. Files of the components in
+/// `deferred` (a release still to be downloaded) are left for the check after it is.
+/// Which binary and version judged each file goes to `info`.
 pub(super) fn validate_candidates(
     root: &Root,
     loaded: &Loaded,
     state: &StateDir,
     plan: &Plan,
+    deferred: &[ComponentKind],
+    info: &dyn Fn(String),
 ) -> anyhow::Result<()> {
+    let owner = |role: FileRole| match role {
+        FileRole::AlertmanagerConfig => ComponentKind::Alertmanager,
+        _ => ComponentKind::Prometheus,
+    };
     let candidates: Vec<_> = plan
         .changed_files()
+        .filter(|f| !deferred.contains(&owner(f.file.role)))
         .filter(|f| {
             matches!(
                 f.file.role,
@@ -37,7 +44,7 @@ pub(super) fn validate_candidates(
     if candidates.is_empty() {
         return Ok(());
     }
-    let tools = tools(root, loaded);
+    let tools = Tools::for_release(root, loaded);
     let staging = state.staging();
     let _ = std::fs::remove_dir_all(&staging);
     let result = candidates.iter().enumerate().try_for_each(|(i, f)| {
@@ -45,8 +52,14 @@ pub(super) fn validate_candidates(
         let cand = staging.join(i.to_string()).join(name);
         atomic_fs::write_atomic(&cand, &f.file.content, 0o600, atomic_fs::Owner::default())?;
         let host = f.file.path.display().to_string();
+        let judge = |tool: Tool| tools.judged_by(tool).unwrap_or_else(|| tool.to_string());
         match validate::validate_candidate(f.file.role, &cand, &tools) {
-            Ok(_) => Ok(()),
+            Ok(c) => {
+                if let Some(tool) = c.tool {
+                    info(format!("{host}: checked by {}", judge(tool)));
+                }
+                Ok(())
+            }
             Err(ValidationError::ToolMissing { tool, .. }) => {
                 crate::printer::warn(format!(
                     "no `{tool}` installed or on PATH; `{host}` is not validated before it lands"
@@ -62,7 +75,7 @@ pub(super) fn validate_candidates(
                     ConfigError::new(
                         &f.file.path,
                         None,
-                        format!("rejected by `{bin}`:\n{message}"),
+                        format!("rejected by `{bin}` ({}):\n{message}", judge(tool)),
                     ),
                     "fix the config or the --templates override; nothing on the host was changed",
                 ))
@@ -74,18 +87,9 @@ pub(super) fn validate_candidates(
     result
 }
 
-/// promtool from the installed Prometheus, amtool from the installed Alertmanager,
-/// else from PATH.
-fn tools(root: &Root, loaded: &Loaded) -> Tools {
-    let mut tools = Tools::from_path();
-    for (kind, tool) in
-        [(ComponentKind::Prometheus, Tool::Promtool), (ComponentKind::Alertmanager, Tool::Amtool)]
-    {
-        let installed: PathBuf =
-            root.host(crate::artifact::current_dir(loaded, kind).join(tool.program()));
-        if installed.is_file() {
-            tools.set(tool, installed);
-        }
-    }
-    tools
+/// Whether the configured release of `kind` is already unpacked on this host.
+pub(super) fn release_on_disk(root: &Root, loaded: &Loaded, kind: ComponentKind) -> bool {
+    let comp = loaded.config.component(kind);
+    let dir = root.host(comp.install_dir.join("releases").join(&comp.version));
+    dir.join(kind.binaries()[0]).is_file()
 }

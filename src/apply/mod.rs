@@ -45,6 +45,8 @@ pub struct Options {
     pub service_manager: Option<ServiceManagerKind>,
     /// Directory of templates overriding the embedded ones by name.
     pub templates: Option<PathBuf>,
+    /// Go ahead with a release change across the TSDB format boundary.
+    pub allow_unsafe_version_change: bool,
     pub net: NetOptions,
 }
 
@@ -56,6 +58,13 @@ pub struct Session {
     kind: ServiceManagerKind,
     mgr: Box<dyn ServiceManager>,
     opts: Options,
+}
+
+impl Session {
+    /// The config this session plans for.
+    pub fn loaded(&self) -> &Loaded {
+        &self.loaded
+    }
 }
 
 /// Check everything that can be checked without changing the host: Grafana's inputs
@@ -84,12 +93,25 @@ pub fn plan(s: &Session) -> anyhow::Result<Report> {
         manager: s.mgr.as_ref(),
         grafana: true,
     })?;
-    Ok(Report::from_changes(plan.changes(), plan.errors.clone()))
+    let mut changes = plan.changes();
+    mark_crossings(&mut changes, &crossings(s)?);
+    Ok(Report::from_changes(changes, plan.errors.clone()))
+}
+
+/// The release changes a converge would make across a major version (with what the
+/// user should know), from the active releases on this host.
+pub fn crossings(s: &Session) -> anyhow::Result<Vec<crate::versions::Crossing>> {
+    crate::upgrade::planned_crossings(&s.root, &s.loaded)
 }
 
 /// `monstack apply`: converge the host. The report tells what was done even when the
-/// apply failed (then its `errors` hold the failure, returned as well).
+/// apply failed (then its `errors` hold the failure, returned as well). A release
+/// change across a major version is said first, and an unsafe one refused before
+/// anything is touched (exit 78) unless `--allow-unsafe-version-change`.
 pub fn apply(s: &Session, out: &Printer) -> anyhow::Result<(Report, Option<anyhow::Error>)> {
+    let crossings = crossings(s)?;
+    crate::upgrade::announce(&crossings, s.opts.allow_unsafe_version_change, out);
+    crate::upgrade::refuse(&s.loaded, &crossings, s.opts.allow_unsafe_version_change)?;
     let _lock = ApplyLock::acquire(&s.state)?;
     s.state.record_manager(s.kind)?;
     let mut done = Vec::new();
@@ -134,6 +156,21 @@ pub fn stop(root: &Root, loaded: Option<Loaded>) -> anyhow::Result<Report> {
         ));
     }
     Ok(Report::from_changes(changes, Vec::new()))
+}
+
+/// Say on each release that crosses a major version that it does.
+fn mark_crossings(changes: &mut [Change], crossings: &[crate::versions::Crossing]) {
+    for c in crossings {
+        let major = if crate::versions::Version::of(&c.from) < crate::versions::Version::of(&c.to) {
+            "major upgrade"
+        } else {
+            "major downgrade"
+        };
+        for ch in changes.iter_mut().filter(|ch| ch.kind == "release" && ch.name == c.kind.name()) {
+            let d = ch.detail.take().unwrap_or_default();
+            ch.detail = Some(format!("{d} ({major}; see the warnings)"));
+        }
+    }
 }
 
 /// Every planned resource, with what was done in place of the planned action
@@ -203,16 +240,27 @@ fn converge(
         manager: mgr,
         grafana: false,
     })?;
+    // Checked (and said) in `apply` before the lock; here each crossing release is marked.
     *all = plan.changes();
+    mark_crossings(all, &crossings(s)?);
     remove_stray_temps(&plan, state);
 
-    // 1. Candidates are checked before anything changes (with the installed release's
-    //    own tools when present, else those on PATH).
-    candidates::validate_candidates(root, loaded, state, &plan)?;
+    // 1. Candidates are checked before anything changes, with the tools of the release
+    //    they are for when it is on disk (else the host's); a release still to be
+    //    downloaded judges its own files once it is staged (below).
+    let deferred: Vec<ComponentKind> = plan
+        .releases
+        .iter()
+        .filter(|r| r.action.is_change() && !candidates::release_on_disk(root, loaded, r.kind))
+        .map(|r| r.kind)
+        .collect();
+    candidates::validate_candidates(root, loaded, state, &plan, &deferred, &|m| out.info(m))?;
 
     // 2. Releases.
     let mut installed_any = false;
+    let mut switched: Vec<(ComponentKind, Option<String>)> = Vec::new();
     for r in plan.releases.iter().filter(|r| r.action.is_change()) {
+        let before = crate::artifact::observe(root, loaded, r.kind)?.installed.map(|(v, _)| v);
         out.info(format!("installing {} {}", r.kind, r.detail.as_deref().unwrap_or("")));
         crate::artifact::install_with(
             root,
@@ -222,12 +270,26 @@ fn converge(
             &crate::artifact::Reporter { quiet: out.quiet },
         )
         .with_context(|| format!("cannot install `{}`", r.kind))?;
+        switched.push((r.kind, before));
         installed_any = true;
         done.push(r.change());
     }
     if installed_any {
-        // A new release's promtool/amtool may be stricter: check again before landing.
-        candidates::validate_candidates(root, loaded, state, &plan)?;
+        // The new release's promtool/amtool judge the files written for it; when they
+        // refuse one, `current` goes back to what it was and nothing lands.
+        if let Err(e) =
+            candidates::validate_candidates(root, loaded, state, &plan, &[], &|m| out.info(m))
+        {
+            for (kind, before) in switched.iter().rev() {
+                if before.is_some() {
+                    if let Ok((to, _)) = crate::artifact::rollback(root, loaded, *kind) {
+                        out.info(format!("{kind}: switched back to {to}"));
+                    }
+                }
+            }
+            done.retain(|c| c.kind != "release");
+            return Err(e);
+        }
     }
 
     // 3. Users and data dirs (a release install already sees to its own).

@@ -495,6 +495,18 @@ fn check_lock(
 }
 
 /// Switch `current` back to the previous release; returns (now active, was active).
+/// The active and the previous release of `kind` (versions), when both are known:
+/// what a rollback would switch between.
+pub fn rollback_versions(
+    root: &Root,
+    loaded: &Loaded,
+    kind: ComponentKind,
+) -> Option<(String, String)> {
+    let layout = Layout::new(root, loaded, kind);
+    let record = Record::read(&layout.record);
+    Some((layout.current_version()?, record.previous?.version))
+}
+
 /// No network: the previous release is still on disk.
 pub fn rollback(
     root: &Root,

@@ -11,6 +11,7 @@ fn session(ctx: &Context, args: &PlanArgs) -> anyhow::Result<apply::Session> {
     let opts = Options {
         service_manager: args.service_manager.map(Into::into),
         templates: args.templates.clone(),
+        allow_unsafe_version_change: args.allow_unsafe_version_change,
         net: (&args.net).into(),
     };
     apply::prepare(root, loaded, opts)
@@ -29,7 +30,12 @@ fn outcome(rep: &Report, detailed: bool) -> Outcome {
 pub fn plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<Outcome> {
     let s = session(ctx, args)?;
     let rep = apply::plan(&s)?;
+    // A release change across a major version: warnings, the plan, then the refusal
+    // of an unsafe one (exit 78) unless confirmed.
+    let crossings = apply::crossings(&s)?;
+    crate::upgrade::announce(&crossings, args.allow_unsafe_version_change, &ctx.out);
     report::print(&rep, &ctx.out, Mode::Plan);
+    crate::upgrade::refuse(s.loaded(), &crossings, args.allow_unsafe_version_change)?;
     if !rep.errors.is_empty() {
         // Already reported with the plan (each error carries its advice).
         return Ok(Outcome::Failed);

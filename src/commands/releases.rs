@@ -146,7 +146,18 @@ pub fn install(ctx: &Context, args: &InstallArgs) -> anyhow::Result<Outcome> {
 pub fn rollback(ctx: &Context, args: &RollbackArgs) -> anyhow::Result<Outcome> {
     let loaded = ctx.load_config()?;
     let kind = component(&args.component)?;
+    // Rolling back across the TSDB format boundary needs a confirmation.
+    if let Some((cur, prev)) = artifact::rollback_versions(&ctx.root, &loaded, kind) {
+        let crossing = crate::versions::crossing(kind, &cur, &prev);
+        let confirmed = args.allow_unsafe_version_change;
+        crate::upgrade::announce(crossing.as_slice(), confirmed, &ctx.out);
+        crate::upgrade::refuse(&loaded, crossing.as_slice(), confirmed)?;
+    }
     let (to, from) = artifact::rollback(&ctx.root, &loaded, kind)?;
+    // The previous binary gets the unit flags and config it understands back.
+    for path in crate::upgrade::restore_files(&ctx.root, &loaded, kind, &to)? {
+        ctx.out.info(format!("{kind}: restored `{}` as {to} needs it", path.display()));
+    }
     ctx.out.info(format!("hint: {}", rollback_hint(&loaded, kind, &to)));
     let text = format!("{kind}: rolled back to {to} (was {from})\n");
     let doc = RolledBack { component: kind, version: to, previous: from, status: "rolled_back" };

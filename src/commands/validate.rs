@@ -1,5 +1,6 @@
 //! `monstack validate`: render the config and run the real validators on every file.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -14,8 +15,11 @@ use crate::validate::{validate_rendered, Tool, Tools, ValidationError};
 pub fn validate(ctx: &Context, args: &ValidateArgs) -> anyhow::Result<Outcome> {
     let loaded = ctx.load_config()?;
     let files = crate::render::render_all(&loaded, args.templates.as_deref())?;
-    let tools = Tools::from_path();
+    // promtool/amtool of the configured release when it is on disk, else the host's.
+    let tools = Tools::for_release(&ctx.root, &loaded);
     let checks = validate_rendered(&files, &tools)?;
+    let judges: BTreeMap<Tool, String> =
+        Tool::ALL.into_iter().filter_map(|t| Some((t, tools.judged_by(t)?))).collect();
 
     let mut failed = 0;
     let mut rows = Vec::new();
@@ -53,7 +57,17 @@ pub fn validate(ctx: &Context, args: &ValidateArgs) -> anyhow::Result<Outcome> {
         for n in &notes {
             ctx.out.info(format!("note: {}: {n}", c.path.display()));
         }
-        rows.push(Row { path: c.path.clone(), role: c.role.label(), tool, status, message, notes });
+        let judged_by =
+            tool.filter(|_| status != "unchecked").and_then(|t| judges.get(&t).cloned());
+        rows.push(Row {
+            path: c.path.clone(),
+            role: c.role.label(),
+            tool,
+            judged_by,
+            status,
+            message,
+            notes,
+        });
     }
     let counts = Counts::of(&rows);
     let summary = Summary { valid: failed == 0, counts: counts.clone(), files: rows };
@@ -61,7 +75,14 @@ pub fn validate(ctx: &Context, args: &ValidateArgs) -> anyhow::Result<Outcome> {
         let mut text = String::new();
         for r in &summary.files {
             let tool = r.tool.map(|t| t.program()).unwrap_or("-");
-            text.push_str(&format!("{:<9} {:<15} {}\n", r.status, tool, r.path.display()));
+            // promtool and amtool come with the release: say which one judged.
+            let judge = r
+                .judged_by
+                .as_deref()
+                .filter(|_| r.tool.is_some_and(|t| t.judged_per_release()))
+                .map(|j| format!(" [{j}]"))
+                .unwrap_or_default();
+            text.push_str(&format!("{:<9} {:<15} {}{judge}\n", r.status, tool, r.path.display()));
         }
         text
     });
@@ -134,6 +155,9 @@ struct Row {
     path: PathBuf,
     role: String,
     tool: Option<Tool>,
+    /// The validator's binary and version, e.g. `promtool 3.5.0 (release 3.5.0)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    judged_by: Option<String>,
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<String>,

@@ -5,9 +5,10 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::locate::{error_in, Index};
-use super::schema::{ComponentKind, Config, SecretRef};
+use super::schema::{ComponentKind, Config, PrometheusMode, SecretRef};
 use super::values::*;
 use crate::error::ConfigError;
+use crate::versions::Item;
 
 /// More problems than this in one file are summed up in one last line.
 pub const MAX_ERRORS: usize = 50;
@@ -47,6 +48,7 @@ pub(super) fn check(path: &Path, source: &str, config: &Config) -> Vec<ConfigErr
     downloads(&mut ck, l);
     components(&mut ck, l);
     prometheus(&mut ck, l);
+    prometheus_versions(&mut ck, l);
     alertmanager(&mut ck, l);
     grafana_server(&mut ck, l);
     grafana(&mut ck, l);
@@ -141,7 +143,7 @@ fn components(ck: &mut Checks, l: &File) {
                 continue;
             }
             let flag = flag_name(f);
-            if let Some(msg) = removed_flag(kind, &comp.version, flag) {
+            if let Some(msg) = removed_flag(c, kind, &comp.version, f) {
                 ck.check(false, &field, msg);
             } else if managed.contains(&flag) {
                 ck.check(
@@ -659,35 +661,90 @@ fn rsyslog(ck: &mut Checks, l: &File) {
     }
 }
 
+/// The version- and mode-dependent checks of the `prometheus` section (agent mode,
+/// remote_write, keys a release does not have).
+fn prometheus_versions(ck: &mut Checks, l: &File) {
+    let p = &l.config.prometheus;
+    if !p.enabled {
+        return;
+    }
+    let kind = ComponentKind::Prometheus;
+    if p.mode == PrometheusMode::Agent {
+        ck.check(
+            crate::versions::has(kind, Item::Flag("--storage.agent.path"), &p.version),
+            "prometheus.mode",
+            format!(
+                "agent mode needs Prometheus 2.32 or later; the target version is {}",
+                p.version
+            ),
+        );
+        ck.check(
+            !p.remote_write.is_empty(),
+            "prometheus.remote_write",
+            "agent mode forwards every sample with remote_write: add at least one `url`",
+        );
+        for (field, set) in [
+            ("prometheus.rule_files", !p.rule_files.is_empty()),
+            ("prometheus.alertmanagers", !p.alertmanagers.is_empty()),
+            ("prometheus.retention_time", p.retention_time.is_some()),
+            ("prometheus.retention_size", p.retention_size.is_some()),
+        ] {
+            ck.check(!set, field, "not used in agent mode (no rules, alerting or TSDB): remove it");
+        }
+    }
+    let mut names = HashSet::new();
+    for (i, rw) in p.remote_write.iter().enumerate() {
+        let f = format!("prometheus.remote_write[{i}]");
+        let scheme_ok = rw.url.starts_with("http://") || rw.url.starts_with("https://");
+        ck.check(scheme_ok, &format!("{f}.url"), format!("`{}` is not an http(s) URL", rw.url));
+        if let Some(m) = url_problem(&rw.url, "use basic_auth with a password_file") {
+            ck.check(false, &format!("{f}.url"), m);
+        }
+        if let Some(n) = &rw.name {
+            ck.check(
+                !n.is_empty() && names.insert(n.clone()),
+                &format!("{f}.name"),
+                format!("`{n}` is empty or used twice"),
+            );
+        }
+        if let Some(b) = &rw.basic_auth {
+            ck.check(
+                b.password_file.is_absolute(),
+                &format!("{f}.basic_auth.password_file"),
+                "must be an absolute path on the host (Prometheus reads it)",
+            );
+        }
+    }
+    for (i, job) in p.scrape_configs.iter().enumerate() {
+        if job.always_scrape_classic_histograms.is_some() {
+            let names = ["always_scrape_classic_histograms", "scrape_classic_histograms"];
+            ck.check(
+                crate::versions::key_name(kind, &names, &p.version).is_some(),
+                &format!("prometheus.scrape_configs[{i}].always_scrape_classic_histograms"),
+                format!("Prometheus {} has no such setting (it arrived in 2.45)", p.version),
+            );
+        }
+    }
+}
+
 /// File name of the runbook's alert rules under `{install_dir}/rules`.
 pub const DEFAULT_RULES_FILE: &str = "snowflake_mcp_rules.yml";
-
-/// Prometheus flags that 3.0 removed (CHANGELOG 3.0, #14640, #14643): 3.x exits 2 on them.
-pub const PROMETHEUS_FLAGS_REMOVED_IN_3: [(&str, &str); 3] = [
-    ("--storage.tsdb.retention", "use prometheus.retention_time"),
-    ("--alertmanager.timeout", "drop it"),
-    ("--storage.tsdb.allow-overlapping-blocks", "overlapping blocks are always allowed"),
-];
 
 /// The flag name of `--name=value` (or `--name`).
 pub fn flag_name(flag: &str) -> &str {
     flag.split('=').next().unwrap_or(flag)
 }
 
-/// Major version number of `2.45.0` (0 when unparsable; versions are validated first).
-pub fn version_major(version: &str) -> u64 {
-    version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0)
-}
-
-/// Why `flag` cannot be passed to `kind` at `version`, if the release removed it.
-pub fn removed_flag(kind: ComponentKind, version: &str, flag: &str) -> Option<String> {
-    if kind != ComponentKind::Prometheus || version_major(version) < 3 {
-        return None;
-    }
-    PROMETHEUS_FLAGS_REMOVED_IN_3.iter().find(|(f, _)| *f == flag).map(|(f, instead)| {
-        format!(
-            "`{f}` was removed in Prometheus 3.0 and the target version is {version} ({instead})"
-        )
+/// Why `flag` (a user's extra flag, with its value) cannot be passed to `kind` at
+/// `version`: the release removed it or does not have it yet, or (Prometheus) the
+/// mode refuses it. The facts are in [`crate::versions::TABLE`].
+pub fn removed_flag(c: &Config, kind: ComponentKind, version: &str, flag: &str) -> Option<String> {
+    crate::versions::check_extra_flag(kind, version, flag).or_else(|| {
+        (kind == ComponentKind::Prometheus)
+            .then(|| {
+                crate::versions::mode_refusal(c.prometheus.mode == PrometheusMode::Agent, flag)
+            })
+            .flatten()
     })
 }
 
@@ -702,7 +759,12 @@ pub fn managed_flags(c: &Config, kind: ComponentKind) -> Vec<&'static str> {
                 "--web.listen-address",
                 "--web.enable-lifecycle",
             ];
-            if version_major(&p.version) < 3 {
+            if p.mode == PrometheusMode::Agent {
+                v.retain(|f| *f != "--storage.tsdb.path");
+                v.extend(["--agent", "--storage.agent.path"]);
+                return v;
+            }
+            if crate::versions::has(kind, Item::File("consoles"), &p.version) {
                 v.extend(["--web.console.templates", "--web.console.libraries"]);
             }
             if p.retention_time.is_some() {

@@ -16,10 +16,7 @@ mod resolve;
 mod schema;
 mod values;
 
-pub use check::{
-    flag_name, managed_flags, removed_flag, version_major, DEFAULT_RULES_FILE, MAX_ERRORS,
-    PROMETHEUS_FLAGS_REMOVED_IN_3,
-};
+pub use check::{flag_name, managed_flags, removed_flag, DEFAULT_RULES_FILE, MAX_ERRORS};
 pub use load::{find, load, parse, Loaded, DEFAULT_PATHS};
 pub use locate::{locate, Index, Position};
 pub use resolve::{ListenAddress, Resolved};
@@ -36,7 +33,7 @@ mod tests {
     fn defaults_are_valid_and_match_the_runbook() {
         let l = parse(Path::new("m.yaml"), "").expect("defaults valid");
         let p = &l.config.prometheus;
-        assert_eq!(p.version, "2.45.0");
+        assert_eq!(p.version, "3.5.5");
         assert_eq!(p.scrape_configs.len(), 3);
         assert_eq!(p.scrape_configs[0].job_name, "snowflake-mcp");
         assert_eq!(p.scrape_configs[0].scrape_interval.as_deref(), Some("30s"));

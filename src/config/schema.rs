@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::component::ComponentKind;
+
 /// The whole stack.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -148,79 +150,6 @@ impl Component {
     }
 }
 
-/// The three release components monstack installs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ComponentKind {
-    Prometheus,
-    Alertmanager,
-    NodeExporter,
-    GrafanaServer,
-}
-
-impl ComponentKind {
-    /// All kinds, in install order.
-    pub const ALL: [ComponentKind; 4] = [
-        ComponentKind::Prometheus,
-        ComponentKind::Alertmanager,
-        ComponentKind::NodeExporter,
-        ComponentKind::GrafanaServer,
-    ];
-
-    /// Config section and CLI name: `prometheus`, `alertmanager`, `node_exporter`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Prometheus => "prometheus",
-            Self::Alertmanager => "alertmanager",
-            Self::NodeExporter => "node_exporter",
-            Self::GrafanaServer => "grafana_server",
-        }
-    }
-
-    /// Parse a CLI name.
-    pub fn from_name(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| {
-            k.name() == s
-                || (s == "node-exporter" && *k == Self::NodeExporter)
-                || (s == "grafana-server" && *k == Self::GrafanaServer)
-        })
-    }
-
-    /// GitHub project under `prometheus/` and tarball prefix (`grafana` for Grafana).
-    pub fn project(self) -> &'static str {
-        match self {
-            Self::GrafanaServer => "grafana",
-            _ => self.name(),
-        }
-    }
-
-    /// Binaries shipped in the release tarball.
-    pub fn binaries(self) -> &'static [&'static str] {
-        match self {
-            Self::Prometheus => &["prometheus", "promtool"],
-            Self::Alertmanager => &["alertmanager", "amtool"],
-            Self::NodeExporter => &["node_exporter"],
-            Self::GrafanaServer => &["bin/grafana"],
-        }
-    }
-
-    /// systemd unit name.
-    pub fn unit(self) -> &'static str {
-        match self {
-            Self::Prometheus => "prometheus.service",
-            Self::Alertmanager => "alertmanager.service",
-            Self::NodeExporter => "node_exporter.service",
-            Self::GrafanaServer => "grafana-server.service",
-        }
-    }
-}
-
-impl std::fmt::Display for ComponentKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 /// Declares a component section: the common [`Component`] keys flat at the section's
 /// top level (as the YAML has them) plus the section's own keys. serde's `flatten`
 /// cannot be used: it disables `deny_unknown_fields` and per-section defaults.
@@ -301,18 +230,55 @@ pub struct Prometheus {
     pub rule_files: Vec<PathBuf>,
     /// Alertmanager targets; empty means the local Alertmanager when it is enabled.
     pub alertmanagers: Vec<String>,
-    /// `--storage.tsdb.retention.time`, e.g. `15d`.
+    /// Retention by time, e.g. `15d`: prometheus.yml `storage.tsdb.retention.time`
+    /// from 3.8, `--storage.tsdb.retention.time` before.
     pub retention_time: Option<String>,
-    /// `--storage.tsdb.retention.size`, e.g. `50GB`.
+    /// Retention by size, e.g. `50GB` (as `retention_time`).
     pub retention_size: Option<String>,
+    /// `server` (default) or `agent` (scrape and remote-write only).
+    pub mode: PrometheusMode,
+    /// prometheus.yml `remote_write` (required in agent mode).
+    pub remote_write: Vec<RemoteWrite>,
 }
+}
+
+/// How Prometheus runs.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PrometheusMode {
+    #[default]
+    Server,
+    /// `--agent` (3.x) / `--enable-feature=agent` (2.32-2.55): no TSDB, rules or
+    /// alerting; samples are forwarded with remote_write.
+    Agent,
+}
+
+/// One prometheus.yml `remote_write` entry. Credentials come from a file only.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteWrite {
+    pub url: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub basic_auth: Option<RemoteWriteBasicAuth>,
+}
+
+/// `remote_write[].basic_auth`: Prometheus reads the password from `password_file`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteWriteBasicAuth {
+    pub username: String,
+    /// Absolute path on the host, read by Prometheus (never by monstack).
+    pub password_file: PathBuf,
 }
 
 impl Default for Prometheus {
     fn default() -> Self {
         Self::from_parts(
+            // The current long-term-support line (prometheus.io/docs/introduction/release-cycle).
             Component::new(
-                "2.45.0",
+                "3.5.5",
                 "/opt/prometheus",
                 "/opt/prometheus/data",
                 "prometheus",
@@ -326,6 +292,7 @@ impl Default for Prometheus {
                     metrics_path: Some("/metrics".into()),
                     scrape_interval: Some("30s".into()),
                     labels: BTreeMap::new(),
+                    always_scrape_classic_histograms: None,
                 },
                 ScrapeConfig::simple("prometheus", "localhost:9090"),
                 ScrapeConfig::simple("node", "localhost:9100"),
@@ -335,6 +302,8 @@ impl Default for Prometheus {
             Vec::new(),
             None,
             None,
+            PrometheusMode::Server,
+            Vec::new(),
         )
     }
 }
@@ -371,6 +340,10 @@ pub struct ScrapeConfig {
     /// Labels added to every target of the job.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Also ingest the classic form of native histograms (`always_scrape_classic_histograms`
+    /// from 3.0, `scrape_classic_histograms` in 2.45-2.55).
+    #[serde(default)]
+    pub always_scrape_classic_histograms: Option<bool>,
 }
 
 impl ScrapeConfig {
@@ -381,6 +354,7 @@ impl ScrapeConfig {
             metrics_path: None,
             scrape_interval: None,
             labels: BTreeMap::new(),
+            always_scrape_classic_histograms: None,
         }
     }
 }
@@ -401,7 +375,7 @@ impl Default for Alertmanager {
     fn default() -> Self {
         Self::from_parts(
             Component::new(
-                "0.26.0",
+                "0.34.0",
                 "/opt/alertmanager",
                 "/opt/alertmanager/data",
                 "alertmanager",
@@ -516,7 +490,7 @@ pub struct NodeExporter {}
 impl Default for NodeExporter {
     fn default() -> Self {
         Self::from_parts(Component::new(
-            "1.6.1",
+            "1.12.1",
             "/opt/node_exporter",
             "/opt/node_exporter/data",
             "node_exporter",

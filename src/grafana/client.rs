@@ -585,6 +585,23 @@ mod tests {
     }
 
     #[test]
+    fn versions_and_retry_after_parse() {
+        let v = |s| ServerVersion::parse(s);
+        assert_eq!(v("12.1.0"), Some(ServerVersion { major: 12, minor: 1 }));
+        assert_eq!(v("13.0.0-16903967602"), Some(ServerVersion { major: 13, minor: 0 }));
+        assert_eq!(v("11.2.0-pre"), Some(ServerVersion { major: 11, minor: 2 }));
+        assert_eq!(v(""), None);
+        let h = |s: &str| parse_retry_after(&reqwest::header::HeaderValue::from_str(s).unwrap());
+        assert_eq!(h("120"), Some(Duration::from_secs(120)));
+        // An HTTP date in the past means "now"; one in the future is the time until then.
+        assert_eq!(h("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        let later = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(90));
+        let d = h(&later).unwrap();
+        assert!(d > Duration::from_secs(80) && d <= Duration::from_secs(90), "{d:?}");
+        assert_eq!(h("soon"), None);
+    }
+
+    #[test]
     fn credentials_come_from_files_and_never_show_in_debug() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("tok"), "glsa_abc\n").unwrap();

@@ -77,6 +77,20 @@ pub fn provisioning_files(loaded: &Loaded) -> anyhow::Result<Vec<RenderedFile>> 
         secrets: Vec::new(),
     });
     for d in dashboards {
+        if d.schema == dashboard::Schema::V2 {
+            // The file provider reads classic dashboard JSON; a v2 model written there
+            // would not load as v2 (INSTALL-AND-12-13 §5.3), so it is refused, not
+            // flattened.
+            return Err(loaded
+                .error_at(
+                    "grafana.dashboards",
+                    format!(
+                        "dashboard `{}` in `{}` uses the v2 schema, which `grafana.mode: files` cannot provision; use `grafana.mode: api` (Grafana 12+), or export it as classic JSON",
+                        d.uid, d.source
+                    ),
+                )
+                .into());
+        }
         let mut content = serde_json::to_vec_pretty(&d.model).expect("model serialises");
         content.push(b'\n');
         out.push(RenderedFile {

@@ -155,17 +155,12 @@ impl Ledger {
         if !self.dirty.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(());
         }
-        let io =
-            |e: std::io::Error| Error::State { path: self.path.clone(), reason: e.to_string() };
-        let dir = self.path.parent().expect("ledger has a dir");
-        std::fs::create_dir_all(dir).map_err(io)?;
         let text = {
             let o = self.objects.lock().expect("ledger lock");
             serde_json::to_vec_pretty(&*o).expect("ledger serialises")
         };
-        let tmp = self.path.with_extension("json.tmp");
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::rename(&tmp, &self.path).map_err(io)?;
+        atomic_fs::write_atomic(&self.path, &text, 0o600, atomic_fs::Owner::default())
+            .map_err(|e| Error::State { path: self.path.clone(), reason: e.to_string() })?;
         self.dirty.store(false, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }

@@ -94,10 +94,15 @@ pub fn prometheus(
     out.push(Check::new(C, "ready", Level::Ok, format!("{base}/-/ready")));
     out.push(reload(&http, C, &base, "prometheus_config_last_reload_successful"));
     out.extend(targets(&http, &base));
+    let p = &loaded.config.prometheus;
+    if p.mode == crate::config::PrometheusMode::Agent {
+        // An agent evaluates no rules and sends no alerts.
+        out.push(Check::new(C, "rules", Level::Skip, "agent mode: no rules or alerting"));
+        return out;
+    }
     out.extend(rules(&http, &base, expected_groups));
 
     // The Alertmanagers prometheus.yml lists (the local one unless configured).
-    let p = &loaded.config.prometheus;
     let wanted: Vec<String> = if !p.alertmanagers.is_empty() {
         p.alertmanagers.clone()
     } else if loaded.config.alertmanager.enabled {

@@ -2,8 +2,12 @@
 # Build a release mirror in the GitHub releases layout from Debian's binaries:
 #   OUT/prometheus/<project>/releases/download/v<VERSION>/<project>-<VERSION>.linux-<ARCH>.tar.gz
 #   ... and sha256sums.txt beside each tarball (promu's format: "<hex>  <name>").
-# Usage: make-mirror.sh OUT [prometheus=VER] [alertmanager=VER] [node_exporter=VER] [arch=ARCH]
+# Usage: make-mirror.sh OUT [prometheus=VER] [alertmanager=VER] [node_exporter=VER] [arch=ARCH] [tools=none] [only=PROJECT]
 # Defaults are the Debian package versions, so `prometheus --version` tells the truth.
+# The layout follows the release's version (promu's .promu.yml at that tag): consoles/ and
+# console_libraries/ before 3.0, npm_licenses.tar.bz2 before 3.13. `tools=none` leaves
+# promtool and amtool out (a release that ships no validators); `only=prometheus` packs that
+# project alone.
 set -euo pipefail
 out=${1:?usage: make-mirror.sh OUT [component=VERSION]...}
 shift
@@ -14,9 +18,13 @@ declare -A ver=(
   [node_exporter]=$(deb_version prometheus-node-exporter)
 )
 arch=$(dpkg --print-architecture)
+tools=yes
+projects="prometheus alertmanager node_exporter"
 for kv in "$@"; do
   case "$kv" in
     arch=*) arch=${kv#arch=} ;;
+    tools=*) tools=${kv#tools=} ;;
+    only=*) projects=${kv#only=} ;;
     *=*) ver[${kv%%=*}]=${kv#*=} ;;
     *) echo "bad argument: $kv" >&2; exit 64 ;;
   esac
@@ -28,13 +36,14 @@ declare -A bins=(
 )
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for project in prometheus alertmanager node_exporter; do
+for project in $projects; do
   v=${ver[$project]}
   [ -n "$v" ] || { echo "no version for $project (is its Debian package installed?)" >&2; exit 1; }
   name="$project-$v.linux-$arch"
   top="$work/$name"
   mkdir -p "$top"
   for pair in ${bins[$project]}; do
+    case "${pair%%:*}" in promtool|amtool) [ "$tools" = none ] && continue ;; esac
     install -m 0755 "${pair#*:}" "$top/${pair%%:*}"
   done
   echo "Apache License 2.0 (test mirror built from Debian binaries)" > "$top/LICENSE"
@@ -47,6 +56,10 @@ for project in prometheus alertmanager node_exporter; do
         mkdir -p "$top/consoles" "$top/console_libraries"
         echo '<h1>consoles</h1>' > "$top/consoles/index.html.example"
         echo '{{/* libs */}}' > "$top/console_libraries/prom.lib"
+      fi
+      # 3.13+ tarballs ship no npm_licenses.tar.bz2.
+      if [ "$(printf '%s\n3.13.0\n' "$v" | sort -V | head -1)" != 3.13.0 ]; then
+        tar -C "$work" -cjf "$top/npm_licenses.tar.bz2" --files-from /dev/null
       fi ;;
     alertmanager)
       printf 'route:\n  receiver: default\nreceivers:\n  - name: default\n' > "$top/alertmanager.yml" ;;

@@ -1,0 +1,81 @@
+//! The release components monstack installs, by kind: names, binaries, units.
+//! Ground type shared by the config and the version table.
+
+use serde::{Deserialize, Serialize};
+
+/// The release components monstack installs (Grafana only when `grafana_server` is on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentKind {
+    Prometheus,
+    Alertmanager,
+    NodeExporter,
+    GrafanaServer,
+}
+
+impl ComponentKind {
+    /// All kinds, in install order.
+    pub const ALL: [ComponentKind; 4] = [
+        ComponentKind::Prometheus,
+        ComponentKind::Alertmanager,
+        ComponentKind::NodeExporter,
+        ComponentKind::GrafanaServer,
+    ];
+
+    /// Config section and CLI name: `prometheus`, `alertmanager`, `node_exporter`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Prometheus => "prometheus",
+            Self::Alertmanager => "alertmanager",
+            Self::NodeExporter => "node_exporter",
+            Self::GrafanaServer => "grafana_server",
+        }
+    }
+
+    /// Parse a CLI name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| {
+                k.name() == s
+                    || (s == "node-exporter" && *k == Self::NodeExporter)
+                    || (s == "grafana-server" && *k == Self::GrafanaServer)
+            })
+    }
+
+    /// GitHub project under `prometheus/` and tarball prefix (`grafana` for Grafana).
+    pub fn project(self) -> &'static str {
+        match self {
+            Self::GrafanaServer => "grafana",
+            _ => self.name(),
+        }
+    }
+
+    /// Binaries a release tarball must ship (the server first). promtool and amtool
+    /// are used when the release has them, not required: validation then falls back
+    /// to the host's.
+    pub fn binaries(self) -> &'static [&'static str] {
+        match self {
+            Self::Prometheus => &["prometheus"],
+            Self::Alertmanager => &["alertmanager"],
+            Self::NodeExporter => &["node_exporter"],
+            Self::GrafanaServer => &["bin/grafana"],
+        }
+    }
+
+    /// systemd unit name.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Self::Prometheus => "prometheus.service",
+            Self::Alertmanager => "alertmanager.service",
+            Self::NodeExporter => "node_exporter.service",
+            Self::GrafanaServer => "grafana-server.service",
+        }
+    }
+}
+
+impl std::fmt::Display for ComponentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
