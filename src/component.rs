@@ -34,13 +34,11 @@ impl ComponentKind {
 
     /// Parse a CLI name.
     pub fn from_name(s: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|k| {
-                k.name() == s
-                    || (s == "node-exporter" && *k == Self::NodeExporter)
-                    || (s == "grafana-server" && *k == Self::GrafanaServer)
-            })
+        Self::ALL.into_iter().find(|k| {
+            k.name() == s
+                || (s == "node-exporter" && *k == Self::NodeExporter)
+                || (s == "grafana-server" && *k == Self::GrafanaServer)
+        })
     }
 
     /// GitHub project under `prometheus/` and tarball prefix (`grafana` for Grafana).

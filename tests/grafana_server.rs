@@ -365,3 +365,62 @@ fn bundle_and_offline_cover_grafana_then_upgrade_and_rollback() {
         VERSION
     );
 }
+
+/// `source: apt`: the signed-by sources file and the version pin are rendered and
+/// checked (no repository is reached); the tarball source's unit passes
+/// `systemd-analyze verify` and grafana.ini monstack's own check.
+#[test]
+fn apt_files_rendered_and_checked_unit_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pw");
+    fs::write(&pw, "pw\n").unwrap();
+    let config = dir.path().join("monstack.yaml");
+    let write = |source: &str| {
+        fs::write(
+            &config,
+            format!(
+                "grafana_server:\n  enabled: true\n  source: {source}\n  version: 12.2.0\n  admin_password_file: {}\n",
+                pw.display()
+            ),
+        )
+        .unwrap();
+    };
+    let run = |args: &[&str]| {
+        let o = bin::Monstack::new().config(&config).args(args).output();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    write("apt");
+    let out = dir.path().join("out");
+    let (code, text) = run(&["render", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{text}");
+    let list = fs::read_to_string(out.join("etc/apt/sources.list.d/grafana.list")).unwrap();
+    assert!(
+        list.contains(
+            "deb [signed-by=/etc/apt/keyrings/grafana.asc] https://apt.grafana.com stable main"
+        ),
+        "{list}"
+    );
+    let pin = fs::read_to_string(out.join("etc/apt/preferences.d/grafana")).unwrap();
+    assert!(pin.contains("Package: grafana\nPin: version 12.2.0\n"), "{pin}");
+    // The package runs Grafana: no unit and no release of monstack's.
+    assert!(!out.join("etc/systemd/system/grafana-server.service").exists());
+    let (code, text) = run(&["validate"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("/etc/apt/sources.list.d/grafana.list"), "{text}");
+
+    write("tarball");
+    let (code, text) = run(&["validate"]);
+    assert_eq!(code, Some(0), "{text}");
+    let line = |needle: &str| text.lines().any(|l| l.starts_with("ok") && l.contains(needle));
+    assert!(line("systemd-analyze /etc/systemd/system/grafana-server.service"), "{text}");
+    assert!(line("/opt/grafana/grafana.ini"), "{text}");
+
+    // No admin password file: a config error naming the field, exit 78.
+    fs::write(&config, "grafana_server:\n  enabled: true\n").unwrap();
+    let (code, text) = run(&["validate"]);
+    assert_eq!(code, Some(78), "{text}");
+    assert!(text.contains("grafana_server.admin_password_file"), "{text}");
+}
