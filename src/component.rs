@@ -67,7 +67,8 @@ impl ComponentKind {
             Self::Prometheus => "prometheus.service",
             Self::Alertmanager => "alertmanager.service",
             Self::NodeExporter => "node_exporter.service",
-            Self::GrafanaServer => "grafana-server.service",
+            // Not the package's `grafana-server.service`: never the same unit.
+            Self::GrafanaServer => "monstack-grafana.service",
         }
     }
 }

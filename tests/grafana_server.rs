@@ -406,7 +406,7 @@ fn apt_files_rendered_and_checked_unit_verified() {
     let pin = fs::read_to_string(out.join("etc/apt/preferences.d/grafana")).unwrap();
     assert!(pin.contains("Package: grafana\nPin: version 12.2.0\n"), "{pin}");
     // The package runs Grafana: no unit and no release of monstack's.
-    assert!(!out.join("etc/systemd/system/grafana-server.service").exists());
+    assert!(!out.join("etc/systemd/system/monstack-grafana.service").exists());
     let (code, text) = run(&["validate"]);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("/etc/apt/sources.list.d/grafana.list"), "{text}");
@@ -415,7 +415,7 @@ fn apt_files_rendered_and_checked_unit_verified() {
     let (code, text) = run(&["validate"]);
     assert_eq!(code, Some(0), "{text}");
     let line = |needle: &str| text.lines().any(|l| l.starts_with("ok") && l.contains(needle));
-    assert!(line("systemd-analyze /etc/systemd/system/grafana-server.service"), "{text}");
+    assert!(line("systemd-analyze /etc/systemd/system/monstack-grafana.service"), "{text}");
     assert!(line("/opt/grafana/grafana.ini"), "{text}");
 
     // No admin password file: a config error naming the field, exit 78.

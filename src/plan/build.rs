@@ -234,6 +234,11 @@ fn disabled_services(
         if !input.manager.present(kind)? {
             continue;
         }
+        // Grafana is opt-in: only a Grafana monstack installed is stopped, never one
+        // a package or the operator runs.
+        if kind == ComponentKind::GrafanaServer && !installed_by_monstack(input, kind) {
+            continue;
+        }
         out.push(ServicePlan {
             spec: stop_spec(input.loaded, kind),
             action: Action::Stop,
@@ -243,6 +248,12 @@ fn disabled_services(
         });
     }
     Ok(out)
+}
+
+/// A release of `kind` is on record as installed by monstack.
+fn installed_by_monstack(input: &PlanInput, kind: ComponentKind) -> bool {
+    let layout = crate::artifact::Layout::new(input.root, input.loaded, kind);
+    crate::artifact::Record::read(&layout.record).current.is_some()
 }
 
 /// Switched from `direct` to systemd: what `direct` started still runs from its pid
