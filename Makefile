@@ -3,10 +3,17 @@ SHELL := /bin/bash
 # `make test` installs the Debian packages the tests need when they are missing.
 
 CARGO ?= cargo
-DEBS := prometheus prometheus-alertmanager prometheus-node-exporter logrotate systemd curl python3 time bc bzip2
+DEBS := prometheus prometheus-alertmanager prometheus-node-exporter logrotate systemd curl python3 time bc bzip2 \
+  systemd-container socat openssh-server openssh-client rsyslog python3-venv cloud-init
 APT_STAMP := /var/lib/apt/lists/partial
+# ansible-core (pinned in ansible/requirements.txt) lives in this venv.
+VENV := target/venv
+PYTHON := $(shell command -v /usr/bin/python3 || command -v python3)
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+# More binaries for the collection, as SYSTEM_ARCH=PATH (e.g. linux_aarch64=target/aarch64-unknown-linux-gnu/release/monstack).
+ANSIBLE_EXTRA_BINARIES ?=
 
-.PHONY: all build release test deps lint fmt bench demo demo-clean clean ci
+.PHONY: all build release test deps venv lint fmt bench demo demo-clean clean ci ansible
 
 all: build
 
@@ -27,6 +34,20 @@ deps:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+	@$(MAKE) --no-print-directory venv
+
+## ansible-core from PyPI into target/venv, at the version ansible/requirements.txt pins.
+venv: $(VENV)/.installed
+$(VENV)/.installed: ansible/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r ansible/requirements.txt
+	touch $@
+
+## The Ansible collection monstack.stack with this build's binary for this machine's
+## platform (plus ANSIBLE_EXTRA_BINARIES): target/ansible/monstack-stack-VERSION.tar.gz.
+ansible: release venv
+	bash ansible/build.sh target/ansible $(VERSION) $(VENV)/bin/ansible-galaxy \
+	  linux_$$(uname -m)=target/release/monstack $(ANSIBLE_EXTRA_BINARIES)
 
 test: deps
 	$(CARGO) test --locked --no-fail-fast

@@ -174,6 +174,10 @@ pub struct PlanArgs {
     /// Directory of *.tera templates overriding the embedded ones by name
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    /// How long a started or restarted service may take to answer ready (e.g. 90s; a
+    /// large Prometheus WAL replay can take minutes)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "5m")]
+    pub ready_timeout: std::time::Duration,
     /// Go ahead with a release change across the TSDB format boundary (Prometheus older than 2.55 <-> 3.x)
     #[arg(long)]
     pub allow_unsafe_version_change: bool,

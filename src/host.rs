@@ -72,6 +72,36 @@ pub fn ensure_component(
     Ok(changes)
 }
 
+/// The owner and group a logrotate entry's `create` names exist (real host): logrotate
+/// refuses a file naming an unknown user, and with it the host's whole daily run. A
+/// missing one is created as a system user (no login shell, no home) with its own
+/// group; a missing group of another name as a system group. Returns what was created.
+pub fn ensure_log_owner(owner: &str, group: &str) -> Result<Vec<String>, Error> {
+    let mut created = Vec::new();
+    if lookup_user(owner).is_none() {
+        create_system_user(owner, Path::new("/nonexistent"))?;
+        created.push(owner.to_string());
+    }
+    if lookup_group(group).is_none() {
+        let out = Command::new("groupadd").args(["--system", group]).output();
+        let command = format!("groupadd --system {group}");
+        match out {
+            Ok(o) if o.status.success() => created.push(group.to_string()),
+            Ok(o) => {
+                return Err(Error::UserAdd {
+                    user: group.into(),
+                    command,
+                    detail: String::from_utf8_lossy(&o.stderr).trim().to_string(),
+                })
+            }
+            Err(e) => {
+                return Err(Error::UserAdd { user: group.into(), command, detail: e.to_string() })
+            }
+        }
+    }
+    Ok(created)
+}
+
 /// `chown -R` without following symlinks.
 fn chown_tree(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
     std::os::unix::fs::lchown(dir, Some(uid), Some(gid))?;
@@ -79,6 +109,19 @@ fn chown_tree(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
         for e in fs::read_dir(dir)? {
             chown_tree(&e?.path(), uid, gid)?;
         }
+    }
+    Ok(())
+}
+
+/// Changing this host (no `--root`) needs root: say so before anything is touched,
+/// instead of failing half-way on the first file or user.
+pub fn require_root(root: &Root, command: &str) -> anyhow::Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if root.is_host() && unsafe { libc::geteuid() } != 0 {
+        return Err(crate::error::with_hint(
+            anyhow::anyhow!("`monstack {command}` changes this host and needs root"),
+            "run it as root (sudo), or give --root DIR to work on a directory tree instead",
+        ));
     }
     Ok(())
 }
@@ -113,8 +156,11 @@ pub fn lookup_group(name: &str) -> Option<u32> {
 }
 
 /// The command that creates a system user with its own group, no home dir created
-/// and no login shell: `useradd` when present, else Debian's `adduser`.
+/// and no login shell: `useradd` when present, else Debian's `adduser`. A group of
+/// the user's name that already exists (left behind by a removed package, or made
+/// by hand) becomes its primary group instead of making useradd fail.
 pub fn user_add_command(user: &str, home: &Path) -> Option<Vec<String>> {
+    let group_exists = lookup_group(user).is_some();
     let shell = ["/usr/sbin/nologin", "/sbin/nologin"]
         .into_iter()
         .find(|p| Path::new(p).exists())
@@ -124,7 +170,7 @@ pub fn user_add_command(user: &str, home: &Path) -> Option<Vec<String>> {
         Some(vec![
             useradd.display().to_string(),
             "--system".into(),
-            "--user-group".into(),
+            if group_exists { format!("--gid={user}") } else { "--user-group".into() },
             "--no-create-home".into(),
             "--home-dir".into(),
             home,
@@ -136,7 +182,7 @@ pub fn user_add_command(user: &str, home: &Path) -> Option<Vec<String>> {
         Some(vec![
             adduser.display().to_string(),
             "--system".into(),
-            "--group".into(),
+            if group_exists { format!("--ingroup={user}") } else { "--group".into() },
             "--no-create-home".into(),
             "--home".into(),
             home,

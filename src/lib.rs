@@ -8,6 +8,7 @@
 //! `printer` writes to stdout and stderr.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod ansible_module;
 pub mod apply;
 pub mod artifact;
 pub mod atomic_fs;

@@ -81,6 +81,12 @@ impl Printer {
     }
 }
 
+/// One JSON value on one line of stdout, as it is (no `format_version`): the answer of
+/// the Ansible binary module, whose shape Ansible defines.
+pub fn json_line(value: &serde_json::Value) {
+    println!("{value}");
+}
+
 /// Colors on when stdout is a terminal and NO_COLOR is unset (or empty).
 pub fn use_color() -> bool {
     use std::io::IsTerminal;

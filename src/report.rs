@@ -42,12 +42,24 @@ pub struct Change {
     /// One line of detail, e.g. `2.45.0 -> 2.53.0` or `datasource health: OK`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// apply: the action failed, was undone after a failure, or was not done because
+    /// of one (`detail` says which). Such a resource counts neither as changed nor as
+    /// unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub failed: bool,
 }
 
 impl Change {
     /// A change without diff or detail.
     pub fn new(kind: impl Into<String>, name: impl Into<String>, action: Action) -> Self {
-        Self { kind: kind.into(), name: name.into(), action, diff: None, detail: None }
+        Self {
+            kind: kind.into(),
+            name: name.into(),
+            action,
+            diff: None,
+            detail: None,
+            failed: false,
+        }
     }
 }
 
@@ -55,15 +67,23 @@ impl Change {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub changed: usize,
+    /// Resources that failed, were undone or were not done (apply after a failure).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed: usize,
     pub resources: Vec<Change>,
     pub errors: Vec<String>,
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 impl Report {
-    /// A report over `resources`, counting the changes.
+    /// A report over `resources`, counting the changes (failed ones apart).
     pub fn from_changes(resources: Vec<Change>, errors: Vec<String>) -> Self {
-        let changed = resources.iter().filter(|c| c.action.is_change()).count();
-        Self { changed, resources, errors }
+        let changed = resources.iter().filter(|c| c.action.is_change() && !c.failed).count();
+        let failed = resources.iter().filter(|c| c.failed).count();
+        Self { changed, failed, resources, errors }
     }
 }
 
@@ -120,7 +140,7 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> Str
     let mut out = String::new();
     let mut unchanged = 0;
     for c in &rep.resources {
-        if !c.action.is_change() && !verbose && mode != Mode::Stop {
+        if !c.action.is_change() && !c.failed && !verbose && mode != Mode::Stop {
             unchanged += 1;
             continue;
         }
@@ -172,6 +192,10 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> Str
         ),
         Mode::Plan if rep.changed == 0 => format!("plan: no changes ({unchanged} unchanged)"),
         Mode::Plan => format!("plan: {} to change", rep.changed),
+        Mode::Apply if rep.failed > 0 => format!(
+            "apply: {} changed, {} failed or undone ({unchanged} unchanged)",
+            rep.changed, rep.failed
+        ),
         Mode::Apply if unchanged > 0 => {
             format!("apply: {} changed ({unchanged} unchanged)", rep.changed)
         }

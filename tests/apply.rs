@@ -563,7 +563,10 @@ fn a_failed_restart_brings_the_previous_process_back_and_says_so() {
     assert!(detail.contains("nope") && detail.ends_with("previous restored"), "{detail}");
     let u = find("unit", "/etc/systemd/system/alertmanager.service");
     assert!(u["detail"].as_str().unwrap().contains("restored"), "{u:#}");
-    assert!(report["changed"].as_u64().unwrap() > 0, "{report:#}");
+    // Restored files and the failed service count as failed, not as changed.
+    assert_eq!(report["changed"], 0, "{report:#}");
+    assert!(report["failed"].as_u64().unwrap() >= 2, "{report:#}");
+    assert_eq!(svc["failed"], true, "{svc:#}");
     assert!(report["errors"][0].as_str().unwrap().contains("nope"), "{report:#}");
 
     // Alertmanager runs again exactly as before the failed apply, on the old unit.

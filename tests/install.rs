@@ -238,8 +238,8 @@ fn rollback_switches_back_and_forth_without_network() {
     // The config still says 2.45.0: say what apply would do and how to stay.
     assert!(
         r.stderr.contains(&format!(
-            "hint: the running prometheus is not restarted, and the next `monstack apply` reinstalls the configured 2.45.0; \
-             to stay on {v}, set `prometheus.version: {v}` in {} and run `monstack apply` to restart on it",
+            "hint: the next `monstack apply` reinstalls the configured 2.45.0; \
+             to stay on {v}, set `prometheus.version: {v}` in {}",
             s.config().display()
         )),
         "{}",
@@ -257,7 +257,7 @@ fn rollback_switches_back_and_forth_without_network() {
     let r = s.run(&["rollback", "prometheus", "--output", "json"]).ok();
     assert!(
         r.stderr.contains(&format!(
-            "hint: the running prometheus is not restarted; run `monstack apply` to restart it on {v}"
+            "hint: prometheus was not running; `monstack apply` starts it on {v}"
         )),
         "{}",
         r.stderr
@@ -305,4 +305,24 @@ fn observe_reads_the_host_without_network() {
     assert_eq!(o.installed, Some((v, sha)));
     assert!(o.needs_install);
     assert_eq!(m.requests(), before);
+}
+
+#[test]
+fn install_takes_the_apply_lock() {
+    use std::os::fd::AsRawFd;
+    let m = Mirror::start(tree());
+    let s = Sandbox::new(&m.base_url(), &debian_prometheus());
+    let lock_path = s.root().join("var/lib/monstack/apply.lock");
+    fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
+    fs::write(&lock_path, "4242\n").unwrap();
+    let held = fs::OpenOptions::new().read(true).write(true).open(&lock_path).unwrap();
+    // SAFETY: flock on an owned descriptor, as apply does.
+    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
+    let before = m.requests();
+    let r = s.run(&["install"]).fails();
+    assert!(r.stderr.contains("is running (pid 4242)"), "{}", r.stderr);
+    assert_eq!(m.requests(), before, "nothing fetched while another run holds the lock");
+    assert!(!s.opt("current").exists());
+    drop(held);
+    s.run(&["install"]).ok();
 }

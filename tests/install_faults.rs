@@ -125,6 +125,23 @@ fn dropped_connection_mid_body_resumes_in_the_same_run() {
 }
 
 #[test]
+fn a_mirror_that_ignores_range_restarts_from_byte_zero_in_the_same_run() {
+    let m = Mirror::start(tree());
+    let s = with_old_installed(&m);
+    m.honor_range(false);
+    let tarball = release::tarball_path("prometheus", NEW);
+    m.fault(&tarball, Fault::DropAfter(150_000));
+    let r = s.run(&["install"]).ok();
+    assert!(r.stdout.contains("prometheus 2.45.0: installed (was 2.44.0)"), "{}", r.stdout);
+    assert!(r.stderr.contains("downloading again from the start"), "{}", r.stderr);
+    let log: Vec<_> = m.log().into_iter().filter(|(p, _)| p.contains(&tarball)).collect();
+    assert_eq!(log.len(), 3, "first try, the refused resume, the restart from 0: {log:?}");
+    assert_eq!(log[1].1.as_deref(), Some("bytes=150000-"));
+    assert_eq!(log[2].1, None);
+    assert!(s.prometheus_version().contains(NEW));
+}
+
+#[test]
 fn not_found_names_the_url_and_is_not_retried() {
     let m = Mirror::start(tree());
     let s = with_old_installed(&m);

@@ -65,6 +65,10 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Option<std::time::SystemTime>)> {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+            // install takes apply's lock, which records the pid of each run.
+            if e.file_name() == "apply.lock" {
+                continue;
+            }
             let m = fs::symlink_metadata(e.path()).unwrap();
             out.push((e.path(), m.modified().ok()));
             if m.is_dir() {

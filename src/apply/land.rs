@@ -8,8 +8,8 @@ use super::{checkpoint, lifecycle};
 use crate::atomic_fs::{self, Backups, Saved};
 use crate::config::ComponentKind;
 use crate::paths::Root;
-use crate::plan::{FilePlan, Plan, ServicePlan, RSYSLOG};
-use crate::render::ServiceSpec;
+use crate::plan::{owner_for, FilePlan, Plan, ServicePlan, RSYSLOG};
+use crate::render::{FileRole, ServiceSpec};
 use crate::report::{Action, Change};
 use crate::services::ServiceManagerKind;
 use crate::services::{self, Running, ServiceManager};
@@ -19,6 +19,7 @@ use crate::state::StateDir;
 /// previous files (daemon-reloading for a restored unit) and brings every service it
 /// touched back onto them, warning about what it could not.
 struct Landing<'a> {
+    root: &'a Root,
     state: &'a StateDir,
     mgr: &'a dyn ServiceManager,
     backups: Backups,
@@ -26,6 +27,9 @@ struct Landing<'a> {
     written: Vec<(&'a FilePlan, Saved)>,
     /// Services acted on, in the order they were.
     touched: Vec<Touched<'a>>,
+    /// Services this landing started (not running before) and stopped again after a
+    /// failure: plan index and outcome.
+    stopped: Vec<(usize, Result<(), String>)>,
     /// Committed, or already rolled back.
     settled: bool,
 }
@@ -42,13 +46,15 @@ struct Touched<'a> {
 }
 
 impl<'a> Landing<'a> {
-    fn new(state: &'a StateDir, mgr: &'a dyn ServiceManager) -> Self {
+    fn new(root: &'a Root, state: &'a StateDir, mgr: &'a dyn ServiceManager) -> Self {
         Self {
+            root,
             state,
             mgr,
             backups: state.backups(),
             written: Vec::new(),
             touched: Vec::new(),
+            stopped: Vec::new(),
             settled: false,
         }
     }
@@ -56,7 +62,9 @@ impl<'a> Landing<'a> {
     /// Back up what `f` replaces, then write it atomically.
     fn write(&mut self, f: &'a FilePlan) -> anyhow::Result<()> {
         let saved = self.backups.save(&f.file.path, &f.real)?;
-        atomic_fs::write_atomic(&f.real, &f.file.content, f.file.mode, f.owner)?;
+        // Owners are looked up now: the users this run created exist only since.
+        let owner = owner_for(self.root, f.file.owner.as_deref(), f.file.group.as_deref());
+        atomic_fs::write_atomic(&f.real, &f.file.content, f.file.mode, owner)?;
         self.written.push((f, saved));
         Ok(())
     }
@@ -64,6 +72,27 @@ impl<'a> Landing<'a> {
     /// Everything landed: keep it.
     fn commit(mut self) {
         self.settled = true;
+    }
+
+    /// Stop every service this landing started (it was not running before) while its
+    /// unit still exists; a unit this landing created is disabled too. So nothing keeps
+    /// running from a unit file that is about to be removed.
+    fn stop_started(&mut self) {
+        for t in self.touched.iter().filter(|t| t.service.action == Action::Start) {
+            let kind = t.service.spec.kind;
+            let new_unit = self
+                .written
+                .iter()
+                .any(|(f, _)| f.file.role == FileRole::Unit(kind) && f.action == Action::Create);
+            let r = if new_unit { self.mgr.disable(kind) } else { self.mgr.stop(kind) };
+            let r = r.map(|_| ()).map_err(|e| {
+                crate::printer::warn(format!(
+                    "`{kind}` could not be stopped after the failure: {e:#}"
+                ));
+                one_line(&e)
+            });
+            self.stopped.push((t.index, r));
+        }
     }
 
     /// Put the previous files back, newest first; systemd must re-read a restored unit
@@ -96,6 +125,12 @@ impl<'a> Landing<'a> {
                 let s = t.service;
                 let kind = s.spec.kind;
                 let outcome = match s.action {
+                    Action::Start => {
+                        self.stopped.iter().find(|(i, _)| *i == t.index).map(|(_, r)| match r {
+                            Ok(()) => Ok(()),
+                            Err(e) => Err(anyhow::anyhow!("cannot stop it: {e}")),
+                        })
+                    }
                     Action::Reload => Some(lifecycle::reload(kind, &s.spec.ready_address, mgr)),
                     Action::Restart => t.previous.as_ref().map(|prev| {
                         let address = previous_address(mgr, prev, &s.spec);
@@ -115,6 +150,7 @@ impl Drop for Landing<'_> {
         if self.settled {
             return;
         }
+        self.stop_started();
         self.restore_files(true);
         for (s, _, outcome) in self.bring_back() {
             if let Some(Err(e)) = outcome {
@@ -141,7 +177,7 @@ pub fn land(
     let mut owed = state.pending();
     owed.extend(plan.owed_actions());
     state.set_pending(&owed)?;
-    let mut landing = Landing::new(state, mgr);
+    let mut landing = Landing::new(root, state, mgr);
     let landed = plan.changed_files().try_for_each(|f| {
         landing.write(f)?;
         checkpoint("file-written");
@@ -244,6 +280,7 @@ fn roll_back(
 ) -> anyhow::Error {
     let (state, mgr) = (landing.state, landing.mgr);
     let written = landing.written.len();
+    landing.stop_started();
     landing.restore_files(true);
     mark_restored(&mut done[files_at..files_at + written]);
     if let Some(r) = e.downcast_ref::<lifecycle::Rejected>() {
@@ -262,6 +299,12 @@ fn roll_back(
     for (s, failed, outcome) in landing.bring_back() {
         let kind = s.spec.kind;
         let after = match (&outcome, failed) {
+            (Some(Ok(())), _) if s.action == Action::Start => {
+                "stopped again: it was not running before".to_string()
+            }
+            (Some(Err(re)), _) if s.action == Action::Start => {
+                format!("it was not running before, and {}", one_line(re))
+            }
             (Some(Ok(())), _) => {
                 if s.action == Action::Restart {
                     back.push(format!("`{kind}`"));
@@ -279,10 +322,12 @@ fn roll_back(
         if failed {
             let mut c = Change::new("service", s.name(), s.action);
             c.detail = Some(format!("{} failed: {}; {after}", s.action.as_str(), one_line(&e)));
+            c.failed = true;
             done.push(c);
         } else if let Some(c) = done.iter_mut().find(|c| c.kind == "service" && c.name == s.name())
         {
             c.detail = Some(format!("{}, then {after} after the failure", s.action.as_str()));
+            c.failed = true;
         }
     }
     let rejected = e.downcast_ref::<lifecycle::Rejected>().is_some();
@@ -322,6 +367,7 @@ fn mark_restored(changes: &mut [Change]) {
             _ => "written, then restored to the previous content: apply failed".to_string(),
         });
         c.diff = None;
+        c.failed = true;
     }
 }
 
@@ -348,15 +394,22 @@ fn previous_address(mgr: &dyn ServiceManager, prev: &Running, spec: &ServiceSpec
     spec.ready_address.clone()
 }
 
-fn wait_ready(
+pub(super) fn wait_ready(
     state: &StateDir,
     mgr: &dyn ServiceManager,
     kind: ComponentKind,
     address: &str,
 ) -> anyhow::Result<()> {
     let alive = || matches!(mgr.running(kind), Ok(Some(_)));
+    // The answer must come from the service's own process, not one holding its port.
+    let port = address.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok());
+    let serves = || match (mgr.running(kind), port) {
+        (Ok(Some(r)), Some(port)) => services::listens_on(r.pid, port).unwrap_or(true),
+        _ => true,
+    };
     let tail = || services::log_tail(state, kind, 15);
-    lifecycle::wait_ready(kind, address, lifecycle::READY_TIMEOUT, &alive, &tail)?;
+    let limit = lifecycle::ready_timeout();
+    lifecycle::wait_ready_serving(kind, address, limit, &alive, &serves, &tail)?;
     Ok(())
 }
 
@@ -373,7 +426,7 @@ fn error_lines(state: &StateDir, mgr: &dyn ServiceManager, kind: ComponentKind) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::{FileRole, RenderedFile};
+    use crate::render::RenderedFile;
     use std::path::{Path, PathBuf};
 
     fn file_plan(root: &Root, path: &str, content: &str, action: Action) -> FilePlan {
@@ -402,7 +455,7 @@ mod tests {
         std::fs::write(&old.real, "old a\n").unwrap();
 
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut l = Landing::new(&state, mgr.as_ref());
+            let mut l = Landing::new(&root, &state, mgr.as_ref());
             l.write(&old).unwrap();
             l.write(&fresh).unwrap();
             assert_eq!(std::fs::read_to_string(&old.real).unwrap(), "new a\n");
@@ -412,7 +465,7 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&old.real).unwrap(), "old a\n", "restored");
         assert!(!fresh.real.exists(), "a file that was not there is removed again");
 
-        let mut l = Landing::new(&state, mgr.as_ref());
+        let mut l = Landing::new(&root, &state, mgr.as_ref());
         l.write(&old).unwrap();
         l.commit();
         assert_eq!(std::fs::read_to_string(&old.real).unwrap(), "new a\n", "kept once committed");

@@ -5,15 +5,28 @@
 //! for a config the service rejects. `POST /-/reload` answers 500 with the error, and
 //! `*_config_last_reload_successful` on /metrics must read 1 afterwards.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::config::ComponentKind;
 use crate::http::{self, metric_value, root_cause};
 use crate::services::ServiceManager;
 
-/// How long a (re)started service may take to become ready. Prometheus replays its
-/// WAL before it answers ready, which takes minutes on a large TSDB.
-pub const READY_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long a (re)started service may take to become ready by default. Prometheus
+/// replays its WAL before it answers ready, which takes minutes on a large TSDB.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(300);
+
+static READY_TIMEOUT_MS: AtomicU64 = AtomicU64::new(READY_TIMEOUT.as_millis() as u64);
+
+/// The readiness deadline of this run (`--ready-timeout`).
+pub fn ready_timeout() -> Duration {
+    Duration::from_millis(READY_TIMEOUT_MS.load(Ordering::Relaxed))
+}
+
+/// Set the readiness deadline of this run.
+pub fn set_ready_timeout(d: Duration) {
+    READY_TIMEOUT_MS.store(d.as_millis().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+}
 
 /// A reload the service refused, with its own error text.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +60,19 @@ pub fn wait_ready(
     alive: &dyn Fn() -> bool,
     log_tail: &dyn Fn() -> String,
 ) -> anyhow::Result<Duration> {
+    wait_ready_serving(kind, address, timeout, alive, &|| true, log_tail)
+}
+
+/// [`wait_ready`], where a 200 counts only when `serves` says the answer came from
+/// the service itself (not from another process that holds its port).
+pub fn wait_ready_serving(
+    kind: ComponentKind,
+    address: &str,
+    timeout: Duration,
+    alive: &dyn Fn() -> bool,
+    serves: &dyn Fn() -> bool,
+    log_tail: &dyn Fn() -> String,
+) -> anyhow::Result<Duration> {
     let url = format!("http://{address}{}", ready_path(kind));
     let http = http::loopback(Duration::from_millis(500), Duration::from_secs(5))?;
     let start = Instant::now();
@@ -54,7 +80,10 @@ pub fn wait_ready(
     loop {
         let last = match http.get(&url).send() {
             // Ours must still be alive: another process may hold the port.
-            Ok(r) if r.status().is_success() && alive() => return Ok(start.elapsed()),
+            Ok(r) if r.status().is_success() && alive() && serves() => return Ok(start.elapsed()),
+            Ok(r) if r.status().is_success() && alive() => {
+                format!("{url} answered, but not from `{kind}`: another process holds the port")
+            }
             Ok(r) => format!("{} answered {}", url, r.status()),
             Err(e) => format!("{url}: {}", root_cause(&e)),
         };
@@ -79,6 +108,54 @@ pub fn wait_ready(
         delay = (delay * 2).min(Duration::from_secs(1));
     }
 }
+
+/// Poll Prometheus's `/api/v1/alertmanagers` until every one of `wanted` (`host:port`)
+/// is active, up to `timeout`: a started or reloaded Prometheus discovers even static
+/// Alertmanagers only after a few seconds, and `status` checks them. Err names the
+/// missing ones.
+pub fn wait_alertmanagers(
+    prometheus: &str,
+    wanted: &[String],
+    timeout: Duration,
+) -> anyhow::Result<Duration> {
+    let url = format!("http://{prometheus}/api/v1/alertmanagers");
+    let http = client();
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(50);
+    loop {
+        let active: Vec<String> = http
+            .get(&url)
+            .send()
+            .ok()
+            .and_then(|r| r.json::<serde_json::Value>().ok())
+            .and_then(|v| {
+                v.pointer("/data/activeAlertmanagers").and_then(|a| a.as_array()).map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.get("url").and_then(|u| u.as_str()).map(str::to_string))
+                        .collect()
+                })
+            })
+            .unwrap_or_default();
+        let missing: Vec<&String> = wanted
+            .iter()
+            .filter(|w| !active.iter().any(|u| u.contains(&format!("://{w}/"))))
+            .collect();
+        if missing.is_empty() {
+            return Ok(start.elapsed());
+        }
+        if start.elapsed() > timeout {
+            let m: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+            anyhow::bail!(
+                "Prometheus did not list {} among its active Alertmanagers within {}",
+                m.join(", "),
+                humantime::format_duration(Duration::from_secs(timeout.as_secs()))
+            );
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(500));
+    }
+}
+
 /// Metric names that tell whether the last reload took.
 fn reload_metrics(kind: ComponentKind) -> Option<(&'static str, &'static str)> {
     match kind {

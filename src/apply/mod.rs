@@ -48,6 +48,9 @@ pub struct Options {
     /// Go ahead with a release change across the TSDB format boundary.
     pub allow_unsafe_version_change: bool,
     pub net: NetOptions,
+    /// `--ready-timeout`: how long a started or restarted service may take to answer
+    /// ready (None: [`lifecycle::READY_TIMEOUT`]).
+    pub ready_timeout: Option<std::time::Duration>,
 }
 
 /// What plan and apply share before they touch anything.
@@ -82,9 +85,10 @@ pub fn prepare(root: Root, loaded: Loaded, opts: Options) -> anyhow::Result<Sess
     Ok(Session { root, loaded, state, kind, mgr, opts })
 }
 
-/// `monstack plan`: what apply would change (the report's `errors` say what it could
-/// not plan).
-pub fn plan(s: &Session) -> anyhow::Result<Report> {
+/// What apply would change, as the plan itself (files with their content and the
+/// paths on disk: the Ansible module's before/after diff); `errors` say what could not
+/// be observed.
+pub fn observe(s: &Session) -> anyhow::Result<Plan> {
     let plan = plan::plan(&PlanInput {
         root: &s.root,
         loaded: &s.loaded,
@@ -93,6 +97,13 @@ pub fn plan(s: &Session) -> anyhow::Result<Report> {
         manager: s.mgr.as_ref(),
         grafana: true,
     })?;
+    Ok(plan)
+}
+
+/// `monstack plan`: what apply would change (the report's `errors` say what it could
+/// not plan).
+pub fn plan(s: &Session) -> anyhow::Result<Report> {
+    let plan = observe(s)?;
     let mut changes = plan.changes();
     mark_crossings(&mut changes, &crossings(s)?);
     Ok(Report::from_changes(changes, plan.errors.clone()))
@@ -109,6 +120,10 @@ pub fn crossings(s: &Session) -> anyhow::Result<Vec<crate::versions::Crossing>> 
 /// change across a major version is said first, and an unsafe one refused before
 /// anything is touched (exit 78) unless `--allow-unsafe-version-change`.
 pub fn apply(s: &Session, out: &Printer) -> anyhow::Result<(Report, Option<anyhow::Error>)> {
+    crate::host::require_root(&s.root, "apply")?;
+    if let Some(d) = s.opts.ready_timeout {
+        lifecycle::set_ready_timeout(d);
+    }
     let crossings = crossings(s)?;
     crate::upgrade::announce(&crossings, s.opts.allow_unsafe_version_change, out);
     crate::upgrade::refuse(&s.loaded, &crossings, s.opts.allow_unsafe_version_change)?;
@@ -158,6 +173,64 @@ pub fn stop(root: &Root, loaded: Option<Loaded>) -> anyhow::Result<Report> {
     Ok(Report::from_changes(changes, Vec::new()))
 }
 
+/// After `rollback` switched `current`: restart the component's service (under the
+/// manager the last apply recorded) onto that release and wait until it is ready.
+/// `Ok(Some(manager))` when it was restarted, `Ok(None)` when it was not running.
+pub fn restart_onto_current(
+    root: &Root,
+    loaded: &Loaded,
+    kind: ComponentKind,
+) -> anyhow::Result<Option<&'static str>> {
+    let root = if root.dir().is_absolute() {
+        root.clone()
+    } else {
+        Root::new(std::path::absolute(root.dir())?)
+    };
+    let state = StateDir::new(&root, loaded);
+    let mkind = choose_manager(None, &root, &state);
+    if !matches!(mkind, ServiceManagerKind::Systemd | ServiceManagerKind::Direct) {
+        return Ok(None);
+    }
+    let mgr = services::manager(mkind, &root, &state)?;
+    if mgr.running(kind)?.is_none() {
+        return Ok(None);
+    }
+    let spec = plan::desired_specs(loaded, &root, mkind)?
+        .into_iter()
+        .find(|s| s.kind == kind)
+        .ok_or_else(|| anyhow::anyhow!("`{kind}` is not enabled in the config"))?;
+    mgr.restart(&spec)
+        .and_then(|_| land::wait_ready(&state, mgr.as_ref(), kind, &spec.ready_address))
+        .with_context(|| format!("`{kind}` did not come back after the restart"))?;
+    Ok(Some(if mkind == ServiceManagerKind::Systemd { "systemd" } else { "direct" }))
+}
+
+/// After Prometheus was started, restarted or reloaded: wait (bounded) until it lists
+/// the Alertmanagers its prometheus.yml names, as `status` checks right after apply.
+/// Not finding them in time is a warning: the stack is converged, discovery is late.
+fn wait_alertmanagers(loaded: &Loaded, done: &[Change], info: &dyn Fn(String)) {
+    let acted = done.iter().any(|c| {
+        c.kind == "service" && c.name == ComponentKind::Prometheus.name() && c.action.is_change()
+    });
+    let p = &loaded.config.prometheus;
+    let wanted: Vec<String> = if !p.alertmanagers.is_empty() {
+        p.alertmanagers.clone()
+    } else if loaded.config.alertmanager.enabled {
+        vec![loaded.local_address(ComponentKind::Alertmanager)]
+    } else {
+        Vec::new()
+    };
+    if !acted || wanted.is_empty() {
+        return;
+    }
+    info("waiting for Prometheus to discover its Alertmanagers".to_string());
+    let address = loaded.local_address(ComponentKind::Prometheus);
+    let limit = lifecycle::ready_timeout().min(std::time::Duration::from_secs(60));
+    if let Err(e) = lifecycle::wait_alertmanagers(&address, &wanted, limit) {
+        crate::printer::warn(format!("{e:#}"));
+    }
+}
+
 /// Say on each release that crosses a major version that it does.
 fn mark_crossings(changes: &mut [Change], crossings: &[crate::versions::Crossing]) {
     for c in crossings {
@@ -185,10 +258,10 @@ fn merge(planned: Vec<Change>, done: Vec<Change>, failed: bool) -> Vec<Change> {
                     (true, true) => Some(format!("{} not done: apply failed", p.action.as_str())),
                     (true, false) => None,
                 };
-                done.iter()
-                    .find(|d| d.kind == p.kind && d.name == p.name)
-                    .cloned()
-                    .unwrap_or(Change { action: Action::Unchanged, diff: None, detail, ..p })
+                let not_done = failed && p.action.is_change();
+                done.iter().find(|d| d.kind == p.kind && d.name == p.name).cloned().unwrap_or(
+                    Change { action: Action::Unchanged, diff: None, detail, failed: not_done, ..p },
+                )
             })
             .collect();
     for d in done {
@@ -297,11 +370,17 @@ fn converge(
         for (kind, _) in loaded.config.enabled_components() {
             crate::host::ensure_component(root, loaded, kind)?;
         }
+        if root.is_host() && loaded.config.logrotate.enabled {
+            for c in loaded.config.logrotate.entries.iter().filter_map(|e| e.create.as_ref()) {
+                crate::host::ensure_log_owner(&c.owner, &c.group)?;
+            }
+        }
         done.extend(plan.dirs.iter().filter(|d| d.action.is_change()).map(|d| d.change()));
     }
 
     // 4. Files, 5. services.
     land(root, &plan, state, mgr, &|m| out.info(m), done)?;
+    wait_alertmanagers(loaded, done, &|m| out.info(m));
 
     // 6. Grafana.
     let g = &loaded.config.grafana;

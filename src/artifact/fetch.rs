@@ -29,6 +29,8 @@ pub(super) struct Runtime<'a> {
     net: download::Net,
     offline: bool,
     max_bytes: u64,
+    /// A download already started over from byte 0 (a server that ignores `Range`).
+    restarted: std::cell::Cell<bool>,
 }
 
 impl<'a> Runtime<'a> {
@@ -47,6 +49,7 @@ impl<'a> Runtime<'a> {
             net: download::Net::new(d, net.offline)?,
             offline: net.offline,
             max_bytes: d.max_extract_bytes,
+            restarted: std::cell::Cell::new(false),
         })
     }
 
@@ -234,7 +237,21 @@ impl<'a> Runtime<'a> {
             Some(h) => self.stream(rel, h.take(from).chain(tail), total, staging, &label),
             None => self.stream(rel, tail, total, staging, &label),
         };
-        if let Some(e) = failure.borrow_mut().take() {
+        let failed = failure.borrow_mut().take();
+        if let Some(e) = failed {
+            if let download::Error::NoResume { .. } = e {
+                if !self.restarted.replace(true) {
+                    // The server answered a resume with the whole file: what was
+                    // received cannot be continued, so start over from byte 0 now.
+                    self.rep.note(format!(
+                        "{}: `{}` cannot resume (no 206 to `Range`); downloading again from the start",
+                        rel.kind, rel.url
+                    ));
+                    let _ = fs::remove_file(&partial);
+                    reset(staging)?;
+                    return self.obtain(rel, exp, staging);
+                }
+            }
             // Keep the partial for the next run to resume.
             return Err(network_error(e, rel));
         }

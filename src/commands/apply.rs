@@ -13,6 +13,7 @@ fn session(ctx: &Context, args: &PlanArgs) -> anyhow::Result<apply::Session> {
         templates: args.templates.clone(),
         allow_unsafe_version_change: args.allow_unsafe_version_change,
         net: (&args.net).into(),
+        ready_timeout: Some(args.ready_timeout),
     };
     apply::prepare(root, loaded, opts)
 }

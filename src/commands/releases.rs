@@ -1,5 +1,6 @@
 //! `lock`, `bundle`, `install` and `rollback`: component releases.
 
+use anyhow::Context as _;
 use serde::Serialize;
 
 use super::{Context, Outcome};
@@ -94,6 +95,9 @@ fn component(name: &str) -> anyhow::Result<ComponentKind> {
 pub fn install(ctx: &Context, args: &InstallArgs) -> anyhow::Result<Outcome> {
     let loaded = ctx.load_config()?;
     let kinds = parse_components(&args.components, &loaded)?;
+    crate::host::require_root(&ctx.root, "install")?;
+    // The same lock as apply: two runs would remove each other's staging dirs.
+    let _lock = crate::state::ApplyLock::acquire(&crate::state::StateDir::new(&ctx.root, &loaded))?;
     let net: NetOptions = (&args.net).into();
     let rep = ctx.reporter();
     let mut results = Vec::new();
@@ -146,6 +150,8 @@ pub fn install(ctx: &Context, args: &InstallArgs) -> anyhow::Result<Outcome> {
 pub fn rollback(ctx: &Context, args: &RollbackArgs) -> anyhow::Result<Outcome> {
     let loaded = ctx.load_config()?;
     let kind = component(&args.component)?;
+    crate::host::require_root(&ctx.root, "rollback")?;
+    let _lock = crate::state::ApplyLock::acquire(&crate::state::StateDir::new(&ctx.root, &loaded))?;
     // Rolling back across the TSDB format boundary needs a confirmation.
     if let Some((cur, prev)) = artifact::rollback_versions(&ctx.root, &loaded, kind) {
         let crossing = crate::versions::crossing(kind, &cur, &prev);
@@ -158,7 +164,13 @@ pub fn rollback(ctx: &Context, args: &RollbackArgs) -> anyhow::Result<Outcome> {
     for path in crate::upgrade::restore_files(&ctx.root, &loaded, kind, &to)? {
         ctx.out.info(format!("{kind}: restored `{}` as {to} needs it", path.display()));
     }
-    ctx.out.info(format!("hint: {}", rollback_hint(&loaded, kind, &to)));
+    // A running service is restarted onto the release `current` now points at.
+    let restarted = crate::apply::restart_onto_current(&ctx.root, &loaded, kind)
+        .with_context(|| format!("rolled back `current` to {to}, but"))?;
+    if let Some(how) = &restarted {
+        ctx.out.info(format!("restarted {kind} on {to} ({how}); it is ready"));
+    }
+    ctx.out.info(format!("hint: {}", rollback_hint(&loaded, kind, &to, restarted.is_some())));
     let text = format!("{kind}: rolled back to {to} (was {from})\n");
     let doc = RolledBack { component: kind, version: to, previous: from, status: "rolled_back" };
     ctx.out.result(&doc, || text);
@@ -167,16 +179,18 @@ pub fn rollback(ctx: &Context, args: &RollbackArgs) -> anyhow::Result<Outcome> {
 
 /// Rollback only switches `current`: the running service keeps its old binary until a
 /// restart, and `apply` converges on the configured version, so tell how to make it stick.
-fn rollback_hint(loaded: &Loaded, kind: ComponentKind, to: &str) -> String {
+fn rollback_hint(loaded: &Loaded, kind: ComponentKind, to: &str, restarted: bool) -> String {
     let configured = loaded.config.component(kind).version;
     let file = loaded.path.display();
-    if configured == to {
-        format!("the running {kind} is not restarted; run `monstack apply` to restart it on {to}")
-    } else {
-        format!(
-            "the running {kind} is not restarted, and the next `monstack apply` reinstalls the configured {configured}; \
-             to stay on {to}, set `{kind}.version: {to}` in {file} and run `monstack apply` to restart on it"
-        )
+    match (configured == to, restarted) {
+        (true, true) => format!("{kind} runs {to}, the configured version"),
+        (true, false) => {
+            format!("{kind} was not running; `monstack apply` starts it on {to}")
+        }
+        (false, _) => format!(
+            "the next `monstack apply` reinstalls the configured {configured}; \
+             to stay on {to}, set `{kind}.version: {to}` in {file}"
+        ),
     }
 }
 

@@ -26,6 +26,9 @@ use crate::state::StateDir;
 /// Prometheus flushes its head block on shutdown, which can take a while.
 const STOP_GRACE: Duration = Duration::from_secs(60);
 
+/// PATH of the processes `direct` starts (their whole environment, with `LANG`).
+pub const SERVICE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// What is known about a running service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Running {
@@ -299,6 +302,9 @@ impl Direct {
             .with_context(|| format!("cannot open log `{}`", log_path.display()))?;
         let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
         let mut cmd = Command::new(program);
+        // A clean environment, as a unit gets: monstack's own (GRAFANA_TOKEN, the SMTP
+        // password variable, ...) must not be readable in /proc/PID/environ.
+        cmd.env_clear().env("PATH", SERVICE_PATH).env("LANG", "C.UTF-8");
         cmd.arg0(argv0)
             .args(args)
             .stdin(Stdio::null())
@@ -433,6 +439,34 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
+/// Whether process `pid` holds the socket listening on TCP `port` (`/proc/PID/net/tcp*`
+/// and its fds). `None` when that cannot be told (no such listener yet, or the fds
+/// are not readable), so callers fall back to trusting the answer.
+pub fn listens_on(pid: u32, port: u16) -> Option<bool> {
+    let mut inodes = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/{table}")) else { continue };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // sl local_address rem_address st tx:rx tr:tm retrnsmt uid timeout inode
+            let (Some(local), Some(state), Some(inode)) = (f.get(1), f.get(3), f.get(9)) else {
+                continue;
+            };
+            let p = local.rsplit_once(':').and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+            if *state == "0A" && p == Some(port) {
+                inodes.push(format!("socket:[{inode}]"));
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return None;
+    }
+    let fds = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(fds.flatten().any(|e| {
+        fs::read_link(e.path()).is_ok_and(|l| inodes.iter().any(|i| l.as_os_str() == i.as_str()))
+    }))
+}
+
 /// argv and executable of a live process.
 pub fn observe_pid(pid: u32) -> Option<Running> {
     if !alive(pid) {
@@ -470,6 +504,23 @@ pub fn log_tail(state: &StateDir, kind: ComponentKind, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listens_on_tells_the_listener_owner() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        assert_eq!(listens_on(std::process::id(), port), Some(true));
+        let mut other = Command::new("sleep").arg("30").spawn().unwrap();
+        assert_eq!(
+            listens_on(other.id(), port),
+            Some(false),
+            "the port is held by another process"
+        );
+        other.kill().unwrap();
+        other.wait().unwrap();
+        drop(l);
+        assert_eq!(listens_on(std::process::id(), port), None, "nobody listens any more");
+    }
 
     #[test]
     fn log_tail_shows_only_the_last_spawn() {

@@ -50,7 +50,12 @@ pub struct Mirror {
 impl Mirror {
     /// Serve `root` on 127.0.0.1 with a port from the OS.
     pub fn start(root: impl Into<PathBuf>) -> Mirror {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        Mirror::start_on(TcpListener::bind("127.0.0.1:0").expect("bind loopback"), root)
+    }
+
+    /// Serve `root` on a listener the caller bound (e.g. inside a real test host's
+    /// network namespace, see realhost.rs).
+    pub fn start_on(listener: TcpListener, root: impl Into<PathBuf>) -> Mirror {
         let addr = listener.local_addr().unwrap();
         listener.set_nonblocking(true).unwrap();
         let root = root.into();
