@@ -1,21 +1,26 @@
-//! The three release components monstack installs, by kind: names, binaries, units.
+//! The release components monstack installs, by kind: names, binaries, units.
 //! Ground type shared by the config and the version table.
 
 use serde::{Deserialize, Serialize};
 
-/// The three release components monstack installs.
+/// The release components monstack installs (Grafana only when `grafana_server` is on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ComponentKind {
     Prometheus,
     Alertmanager,
     NodeExporter,
+    GrafanaServer,
 }
 
 impl ComponentKind {
     /// All kinds, in install order.
-    pub const ALL: [ComponentKind; 3] =
-        [ComponentKind::Prometheus, ComponentKind::Alertmanager, ComponentKind::NodeExporter];
+    pub const ALL: [ComponentKind; 4] = [
+        ComponentKind::Prometheus,
+        ComponentKind::Alertmanager,
+        ComponentKind::NodeExporter,
+        ComponentKind::GrafanaServer,
+    ];
 
     /// Config section and CLI name: `prometheus`, `alertmanager`, `node_exporter`.
     pub fn name(self) -> &'static str {
@@ -23,19 +28,25 @@ impl ComponentKind {
             Self::Prometheus => "prometheus",
             Self::Alertmanager => "alertmanager",
             Self::NodeExporter => "node_exporter",
+            Self::GrafanaServer => "grafana_server",
         }
     }
 
     /// Parse a CLI name.
     pub fn from_name(s: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.name() == s || (s == "node-exporter" && *k == Self::NodeExporter))
+        Self::ALL.into_iter().find(|k| {
+            k.name() == s
+                || (s == "node-exporter" && *k == Self::NodeExporter)
+                || (s == "grafana-server" && *k == Self::GrafanaServer)
+        })
     }
 
-    /// GitHub project under `prometheus/` and tarball prefix.
+    /// GitHub project under `prometheus/` and tarball prefix (`grafana` for Grafana).
     pub fn project(self) -> &'static str {
-        self.name()
+        match self {
+            Self::GrafanaServer => "grafana",
+            _ => self.name(),
+        }
     }
 
     /// Binaries a release tarball must ship (the server first). promtool and amtool
@@ -46,6 +57,7 @@ impl ComponentKind {
             Self::Prometheus => &["prometheus"],
             Self::Alertmanager => &["alertmanager"],
             Self::NodeExporter => &["node_exporter"],
+            Self::GrafanaServer => &["bin/grafana"],
         }
     }
 
@@ -55,6 +67,8 @@ impl ComponentKind {
             Self::Prometheus => "prometheus.service",
             Self::Alertmanager => "alertmanager.service",
             Self::NodeExporter => "node_exporter.service",
+            // Not the package's `grafana-server.service`: never the same unit.
+            Self::GrafanaServer => "monstack-grafana.service",
         }
     }
 }

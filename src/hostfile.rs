@@ -23,6 +23,10 @@ pub enum FileRole {
     Rsyslog,
     /// Grafana provisioning YAML (grafana.mode: files).
     GrafanaProvisioning,
+    /// grafana.ini of the installed Grafana (change => restart Grafana).
+    GrafanaIni,
+    /// The apt sources file of `grafana_server.source: apt` (checked by monstack).
+    AptSource,
     /// Grafana dashboard JSON (grafana.mode: files).
     GrafanaDashboard,
     /// A component's exporter-toolkit web config (`promtool check web-config`; the
@@ -46,6 +50,8 @@ impl FileRole {
             Self::Logrotate => "logrotate".into(),
             Self::Rsyslog => "rsyslog".into(),
             Self::GrafanaProvisioning => "grafana_provisioning".into(),
+            Self::GrafanaIni => "grafana_ini".into(),
+            Self::AptSource => "apt_source".into(),
             Self::GrafanaDashboard => "grafana_dashboard".into(),
             Self::WebConfig(kind) => format!("web_config:{kind}"),
             Self::Secret(kind) => format!("secret:{kind}"),

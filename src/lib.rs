@@ -18,6 +18,7 @@ pub mod component;
 pub mod config;
 pub mod error;
 pub mod grafana;
+pub mod grafana_server;
 pub mod host;
 pub mod hostfile;
 pub mod http;

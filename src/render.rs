@@ -20,12 +20,13 @@ use crate::paths::Root;
 use crate::versions;
 
 /// The embedded templates, by the file name `--templates DIR` overrides them with.
-pub const TEMPLATES: [(&str, &str); 5] = [
+pub const TEMPLATES: [(&str, &str); 6] = [
     ("prometheus.yml.tera", include_str!("../templates/prometheus.yml.tera")),
     ("alertmanager.yml.tera", include_str!("../templates/alertmanager.yml.tera")),
     ("unit.service.tera", include_str!("../templates/unit.service.tera")),
     ("logrotate.tera", include_str!("../templates/logrotate.tera")),
     ("rsyslog.conf.tera", include_str!("../templates/rsyslog.conf.tera")),
+    ("grafana.ini.tera", include_str!("../templates/grafana.ini.tera")),
 ];
 
 /// The runbook's five alerts (fixed: ratios use humanizePercentage), installed verbatim.
@@ -111,6 +112,9 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
                 secrets,
             });
         }
+    }
+    if c.grafana_server.enabled {
+        files.extend(grafana_server_files(loaded, &tera)?);
     }
     files.extend(unit_files(loaded, &tera, &specs)?);
 
@@ -284,6 +288,43 @@ fn alertmanager_file(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<Rende
     })
 }
 
+/// grafana.ini (mode 0640, root:grafana) and, for `source: apt`, the apt sources file.
+/// The admin password stays in its file: the ini names it through `$__file{...}`.
+fn grafana_server_files(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<Vec<RenderedFile>> {
+    let g = &loaded.config.grafana_server;
+    let listen = loaded.resolved.listen.get(&ComponentKind::GrafanaServer);
+    let (addr, port) = match listen {
+        Some(l) => (l.host.clone(), l.port),
+        None => ("0.0.0.0".to_string(), 3000),
+    };
+    let extra: Vec<Value> = g
+        .settings
+        .iter()
+        .map(|(name, keys)| json!({ "name": name, "keys": keys.iter().collect::<Vec<_>>() }))
+        .collect();
+    let ctx = json!({
+        "data_dir": g.data_dir,
+        "http_addr": addr,
+        "http_port": port,
+        "admin_user": g.admin_user,
+        "admin_password_file": g.admin_password_file,
+        "extra": extra,
+    });
+    let mut out = vec![RenderedFile {
+        path: config::grafana_ini_path(&loaded.config),
+        content: render(tera, "grafana.ini.tera", &ctx)?.into_bytes(),
+        mode: 0o640,
+        owner: Some("root".into()),
+        group: Some(g.user.clone()),
+        role: FileRole::GrafanaIni,
+        secrets: Vec::new(),
+    }];
+    if g.source == config::GrafanaSource::Apt {
+        out.extend(crate::grafana_server::apt_files(loaded));
+    }
+    Ok(out)
+}
+
 /// One systemd unit per enabled component, running the spec's argv.
 fn unit_files(
     loaded: &Loaded,
@@ -303,7 +344,8 @@ fn unit_files(
             "user": spec.user,
             "argv": argv,
             "data_dir": comp.data_dir,
-            "reloadable": spec.kind != ComponentKind::NodeExporter,
+            // node_exporter exits on SIGHUP; Grafana re-reads only its logging config.
+            "reloadable": !matches!(spec.kind, ComponentKind::NodeExporter | ComponentKind::GrafanaServer),
         });
         out.push(RenderedFile::plain(
             Path::new("/etc/systemd/system").join(spec.kind.unit()),
@@ -349,6 +391,12 @@ pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<Service
             }
             ComponentKind::NodeExporter => {
                 args.push(format!("--web.listen-address={}", comp.listen_address));
+            }
+            ComponentKind::GrafanaServer => {
+                // The official standalone start: `bin/grafana server --config --homepath`.
+                args.push("server".into());
+                args.push(format!("--config={}", host(&config::grafana_ini_path(c))));
+                args.push(format!("--homepath={}", host(&current)));
             }
         }
         if comp.web.is_some() {
@@ -617,6 +665,7 @@ fn description(kind: ComponentKind) -> &'static str {
         ComponentKind::Prometheus => "Prometheus",
         ComponentKind::Alertmanager => "Prometheus Alertmanager",
         ComponentKind::NodeExporter => "Prometheus node_exporter",
+        ComponentKind::GrafanaServer => "Grafana",
     }
 }
 
@@ -625,6 +674,7 @@ fn documentation(kind: ComponentKind) -> &'static str {
         ComponentKind::Prometheus => "https://prometheus.io/docs/prometheus/latest/",
         ComponentKind::Alertmanager => "https://prometheus.io/docs/alerting/latest/alertmanager/",
         ComponentKind::NodeExporter => "https://github.com/prometheus/node_exporter",
+        ComponentKind::GrafanaServer => "https://grafana.com/docs/grafana/latest/",
     }
 }
 

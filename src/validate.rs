@@ -60,7 +60,9 @@ impl Tool {
             | FileRole::GrafanaProvisioning
             | FileRole::GrafanaDashboard
             | FileRole::Secret(_)
-            | FileRole::Template(_) => None,
+            | FileRole::Template(_)
+            | FileRole::GrafanaIni
+            | FileRole::AptSource => None,
         }
     }
 }
@@ -570,6 +572,14 @@ fn check_builtin(role: FileRole, path: &Path) -> Result<Checked, ValidationError
             let text = fs::read(path).map_err(|e| malformed(e.to_string()))?;
             serde_norway::from_slice::<serde_norway::Value>(&text)
                 .map_err(|e| malformed(e.to_string()))?;
+        }
+        FileRole::GrafanaIni => {
+            let text = fs::read_to_string(path).map_err(|e| malformed(e.to_string()))?;
+            crate::grafana_server::check_ini(&text).map_err(malformed)?;
+        }
+        FileRole::AptSource => {
+            let text = fs::read_to_string(path).map_err(|e| malformed(e.to_string()))?;
+            crate::grafana_server::check_apt_source(&text).map_err(malformed)?;
         }
         _ => {}
     }

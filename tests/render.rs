@@ -319,7 +319,8 @@ fn embedded_assets_hold_no_credentials() {
                 || l.ends_with(": null")
                 || l.contains("{%- if smtp.password %}")
                 || l.contains("{%- if rw.bearer_token_file %}")
-                || l.contains("smtp_auth_password: {{ smtp.password | yaml }}");
+                || l.contains("smtp_auth_password: {{ smtp.password | yaml }}")
+                || l.contains("admin_password = $__file{{ \"{\" }}");
             assert!(ok, "{name}: {line}");
         }
         assert!(!text.contains("admin:admin") && !text.contains("\"admin\""), "{name}");

@@ -254,6 +254,8 @@ fn sampled(kind: ComponentKind) -> (&'static str, &'static [&'static str]) {
         ComponentKind::Prometheus => ("prometheus", &PROMETHEUS),
         ComponentKind::Alertmanager => ("alertmanager", &ALERTMANAGER),
         ComponentKind::NodeExporter => ("node_exporter", &NODE_EXPORTER),
+        // The table has no Grafana rows (Grafana is not in the version table).
+        ComponentKind::GrafanaServer => ("grafana_server", &[]),
     }
 }
 

@@ -51,6 +51,8 @@ fn client(web: &WebClient) -> anyhow::Result<reqwest::blocking::Client> {
 fn ready_path(kind: ComponentKind) -> &'static str {
     match kind {
         ComponentKind::NodeExporter => "/",
+        // Grafana: 200 once its database answers (API-FACTS §1).
+        ComponentKind::GrafanaServer => "/api/health",
         _ => "/-/ready",
     }
 }
@@ -179,7 +181,7 @@ fn reload_metrics(kind: ComponentKind) -> Option<(&'static str, &'static str)> {
             "alertmanager_config_last_reload_successful",
             "alertmanager_config_last_reload_success_timestamp_seconds",
         )),
-        ComponentKind::NodeExporter => None,
+        ComponentKind::NodeExporter | ComponentKind::GrafanaServer => None,
     }
 }
 

@@ -75,6 +75,9 @@ impl Session {
 /// that cannot work here is a usage error) — all before the lock creates the state
 /// dir. `root` must be absolute ([`absolute_root`]).
 pub fn prepare(root: Root, loaded: Loaded, opts: Options) -> anyhow::Result<Session> {
+    // grafana.com dashboards: fetched (or taken from the cache / local_dir) and
+    // verified against monstack.lock before anything else.
+    let loaded = crate::artifact::gnet::materialize(&root, loaded, &opts.net)?;
     crate::grafana::preflight(&loaded)?;
     let state = StateDir::new(&root, &loaded);
     let kind = choose_manager(opts.service_manager, &root, &state);

@@ -45,7 +45,7 @@ pub fn write_lock(
     let rt = Runtime::new(root, loaded, net, rep)?;
     let path = lock::path(loaded);
     let old = LockFile::read(&path)?;
-    let mut lock = LockFile { version: 1, components: Vec::new() };
+    let mut lock = LockFile { version: 1, components: Vec::new(), dashboards: Vec::new() };
     for (kind, comp) in loaded.config.enabled_components() {
         let rel = Release::desired(loaded, kind, &arch);
         let tarball = rel.checked_tarball()?;
@@ -66,6 +66,7 @@ pub fn write_lock(
             sha256: sha,
         });
     }
+    lock.dashboards = super::gnet::lock_entries(root, loaded, net)?;
     let changed = old.as_ref() != Some(&lock);
     if changed {
         lock.write(&path)?;
@@ -98,6 +99,9 @@ pub fn bundle(
         let configured = Release::desired(loaded, e.component, &e.arch);
         if configured.version == e.version {
             rel.tarball = configured.tarball;
+            // Grafana 12+ names carry a build id: the lock's URL is the truth.
+            rel.file_name = configured.file_name;
+            rel.top_dir = configured.top_dir;
         }
         let exp =
             Expected { sha256: e.sha256.clone(), trust: format!("from `{}`", path.display()) };
@@ -108,6 +112,11 @@ pub fn bundle(
         fs::copy(&cached, &tmp).map_err(fs_err("cannot write", &tmp))?;
         fs::rename(&tmp, &dest).map_err(fs_err("cannot write", &dest))?;
         sums.push_str(&format!("{}  {}\n", e.sha256, rel.file_name));
+        files.push(dest);
+    }
+    for (dest, sha) in super::gnet::bundle(root, loaded, net, &lock, out)? {
+        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        sums.push_str(&format!("{sha}  {name}\n"));
         files.push(dest);
     }
     let sums_path = out.join("sha256sums.txt");

@@ -109,6 +109,16 @@ impl<'a> Runtime<'a> {
                 rel.sums_url.clone(),
             ),
         };
+        if rel.kind == crate::config::ComponentKind::GrafanaServer && self.local_dir.is_none() {
+            // Grafana publishes one `.sha256` per tarball, in two formats over time.
+            let sha = verify::sidecar_digest(&text, &rel.file_name).map_err(|why| {
+                with_hint(
+                    anyhow::anyhow!("`{from}` cannot be used: {why}"),
+                    "pin `grafana_server.sha256` (from a source you trust) or check the version and build_id",
+                )
+            })?;
+            return Ok((sha, from));
+        }
         let sha = verify::find_digest(&text, &rel.file_name).ok_or_else(|| Error::NoDigest {
             sums_url: from.clone(),
             file: rel.file_name.clone(),

@@ -21,6 +21,9 @@ pub struct LockFile {
     /// Format version (1).
     pub version: u32,
     pub components: Vec<LockEntry>,
+    /// grafana.com dashboard revisions (`grafana.dashboards` `{gnet_id, revision}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dashboards: Vec<super::gnet::GnetLockEntry>,
 }
 
 /// One locked tarball.

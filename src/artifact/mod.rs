@@ -13,6 +13,7 @@ mod bundle;
 mod download;
 mod extract;
 mod fetch;
+pub mod gnet;
 mod install;
 mod lock;
 mod verify;
@@ -153,6 +154,18 @@ impl Release {
         let comp = loaded.config.component(kind);
         let base = comp.base_url.as_deref().unwrap_or(&loaded.config.downloads.base_url);
         let mut rel = Release::at(kind, &comp.version, arch, base);
+        if let (ComponentKind::GrafanaServer, Some(build)) =
+            (kind, loaded.config.grafana_server.build_id.as_deref().filter(|b| !b.is_empty()))
+        {
+            // Grafana 12+: `grafana/release/{v}/grafana_{v}_{build}_linux_{arch}.tar.gz`,
+            // top dir `grafana-{v}/` (INSTALL-AND-12-13 §4.1).
+            let v = &comp.version;
+            rel.file_name = format!("grafana_{v}_{build}_linux_{arch}.tar.gz");
+            rel.top_dir = format!("grafana-{v}");
+            rel.url =
+                format!("{}/grafana/release/{v}/{}", base.trim_end_matches('/'), rel.file_name);
+            rel.sums_url = format!("{}.sha256", rel.url);
+        }
         rel.tarball = comp.tarball.as_ref().map(|t| loaded.resolve(t));
         rel
     }
@@ -178,6 +191,22 @@ impl Release {
     }
 
     fn at(kind: ComponentKind, version: &str, arch: &str, base: &str) -> Release {
+        if kind == ComponentKind::GrafanaServer {
+            // The legacy path, still served for 12.x (INSTALL-AND-12-13 §4.1); its
+            // top dir is `grafana-v{version}/`.
+            let file_name = format!("grafana-{version}.linux-{arch}.tar.gz");
+            let url = format!("{}/oss/release/{file_name}", base.trim_end_matches('/'));
+            return Release {
+                kind,
+                version: version.into(),
+                arch: arch.into(),
+                sums_url: format!("{url}.sha256"),
+                url,
+                file_name,
+                top_dir: format!("grafana-v{version}"),
+                tarball: None,
+            };
+        }
         let project = kind.project();
         let top_dir = format!("{project}-{version}.linux-{arch}");
         let file_name = format!("{top_dir}.tar.gz");

@@ -17,6 +17,33 @@ pub fn find_digest(sums: &str, file_name: &str) -> Option<String> {
     })
 }
 
+/// The digest in a `.sha256` file published beside a tarball, in either of the
+/// formats Grafana has used: a bare hash (up to 12.4.2), or `<hash>  <path>` whose
+/// path ends in the tarball's name (12.4.3: `dist/grafana_..._linux_amd64.tar.gz`).
+/// A line naming another file is refused rather than trusted.
+pub fn sidecar_digest(text: &str, file_name: &str) -> Result<String, String> {
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let mut words = line.split_whitespace();
+    let hex = words.next().unwrap_or("");
+    if !is_digest(hex) {
+        return Err(format!(
+            "`{}` is not a SHA-256 digest",
+            hex.chars().take(80).collect::<String>()
+        ));
+    }
+    match words.next() {
+        None => Ok(hex.to_ascii_lowercase()),
+        Some(path) => {
+            let name = path.trim_start_matches('*').rsplit('/').next().unwrap_or("");
+            if name == file_name {
+                Ok(hex.to_ascii_lowercase())
+            } else {
+                Err(format!("it names `{path}`, not `{file_name}`"))
+            }
+        }
+    }
+}
+
 /// 64 hex characters.
 pub fn is_digest(s: &str) -> bool {
     s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit())
@@ -92,6 +119,19 @@ mod tests {
             Some("ab".repeat(32))
         );
         assert_eq!(find_digest(&sums, "prometheus-2.45.0.linux-arm64.tar.gz"), None);
+    }
+
+    #[test]
+    fn sidecar_in_both_formats_and_a_wrong_name_refused() {
+        let f = "grafana_12.4.3_24388279614_linux_amd64.tar.gz";
+        let h = "Ab".repeat(32);
+        assert_eq!(sidecar_digest(&format!("{h}\n"), f), Ok("ab".repeat(32)));
+        assert_eq!(sidecar_digest(&format!("{h}  dist/{f}\n"), f), Ok("ab".repeat(32)));
+        assert_eq!(sidecar_digest(&format!("{h} *{f}"), f), Ok("ab".repeat(32)));
+        let other = sidecar_digest(&format!("{h}  dist/grafana_12.4.3_1_linux_arm64.tar.gz"), f);
+        assert!(other.unwrap_err().contains("not `grafana_12.4.3"));
+        assert!(sidecar_digest("<html>not found</html>", f).is_err());
+        assert!(sidecar_digest("", f).is_err());
     }
 
     #[test]

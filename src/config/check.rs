@@ -50,6 +50,7 @@ pub(super) fn check(path: &Path, source: &str, config: &Config) -> Vec<ConfigErr
     prometheus(&mut ck, l);
     prometheus_versions(&mut ck, l);
     alertmanager(&mut ck, l);
+    grafana_server(&mut ck, l);
     grafana(&mut ck, l);
     logrotate(&mut ck, l);
     rsyslog(&mut ck, l);
@@ -207,6 +208,65 @@ fn web(ck: &mut Checks, name: &str, w: &super::schema::Web) {
             format!("password file `{}` does not exist or is not a file", path.display()),
         );
     }
+}
+
+/// The `grafana_server` section's own keys.
+fn grafana_server(ck: &mut Checks, l: &File) {
+    let g = &l.config.grafana_server;
+    if let Some(b) = &g.build_id {
+        ck.check(
+            !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()),
+            "grafana_server.build_id",
+            format!("`{b}` is not a CI build id (digits, e.g. 17949786146)"),
+        );
+    }
+    ck.check(
+        valid_user(&g.admin_user),
+        "grafana_server.admin_user",
+        format!("`{}` is not a plain user name", g.admin_user),
+    );
+    if let Some(f) = &g.admin_password_file {
+        ck.check(
+            f.is_absolute() && !f.to_string_lossy().contains(['{', '}', '\n']),
+            "grafana_server.admin_password_file",
+            "must be an absolute path without `{`, `}` (Grafana reads it through `$__file{...}`)",
+        );
+    } else if g.enabled {
+        ck.check(
+            false,
+            "grafana_server.admin_password_file",
+            "set it: Grafana's admin password is read from this file, never written into grafana.ini",
+        );
+    }
+    for (section, keys) in &g.settings {
+        let field = format!("grafana_server.settings.{section}");
+        let plain = |s: &str| {
+            !s.is_empty() && s.bytes().all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c))
+        };
+        ck.check(plain(section), &field, format!("`{section}` is not an ini section name"));
+        for (k, v) in keys {
+            ck.check(plain(k), &format!("{field}.{k}"), format!("`{k}` is not an ini key"));
+            ck.check(!v.contains(['\n', '\r']), &format!("{field}.{k}"), "must be one line");
+            let owned = matches!(
+                (section.as_str(), k.as_str()),
+                ("server", "http_addr" | "http_port")
+                    | ("paths", "data" | "logs" | "plugins")
+                    | ("security", "admin_user" | "admin_password")
+            );
+            ck.check(
+                !owned,
+                &format!("{field}.{k}"),
+                "set by monstack from listen_address, data_dir, admin_user and admin_password_file",
+            );
+        }
+    }
+    ck.check(g.apt_keyring.is_absolute(), "grafana_server.apt_keyring", "must be an absolute path");
+    ck.check(
+        g.apt_repository.starts_with("https://")
+            && g.apt_repository.split_whitespace().count() >= 3,
+        "grafana_server.apt_repository",
+        format!("`{}` must be `https://URL suite component`", g.apt_repository),
+    );
 }
 
 /// The `prometheus` section.
@@ -587,6 +647,9 @@ fn grafana(ck: &mut Checks, l: &File) {
         "grafana.concurrency",
         format!("{} must be between 1 and 32", g.concurrency),
     );
+    if let Some(m) = url_problem(&g.gnet_url, MIRROR_AUTH) {
+        ck.check(false, "grafana.gnet_url", m);
+    }
     for (field, value) in
         [("grafana.timeout", &g.timeout), ("grafana.max_retry_after", &g.max_retry_after)]
     {
@@ -692,7 +755,27 @@ fn grafana(ck: &mut Checks, l: &File) {
             );
         }
     }
+    let mut gnet = HashSet::new();
     for (i, d) in g.dashboards.iter().enumerate() {
+        let d = match d {
+            crate::config::DashboardEntry::Path(p) => p,
+            crate::config::DashboardEntry::Gnet(n) => {
+                ck.check(
+                    n.gnet_id > 0 && n.revision > 0,
+                    &format!("grafana.dashboards[{i}]"),
+                    "gnet_id and revision must be positive",
+                );
+                ck.check(
+                    gnet.insert(*n),
+                    &format!("grafana.dashboards[{i}]"),
+                    format!(
+                        "grafana.com dashboard {} revision {} is listed twice",
+                        n.gnet_id, n.revision
+                    ),
+                );
+                continue;
+            }
+        };
         let path = l.resolve(d);
         ck.check(
             path.exists(),
@@ -987,5 +1070,6 @@ fn section_flags(c: &Config, kind: ComponentKind) -> Vec<&'static str> {
             "--cluster.listen-address",
         ],
         ComponentKind::NodeExporter => vec!["--web.listen-address"],
+        ComponentKind::GrafanaServer => vec!["--config", "--homepath"],
     }
 }

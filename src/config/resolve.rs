@@ -46,6 +46,9 @@ pub struct Resolved {
     pub grafana_max_retry_after: Duration,
     /// Each component's `listen_address`.
     pub listen: BTreeMap<ComponentKind, ListenAddress>,
+    /// grafana.com dashboards' JSON, verified, by (gnet_id, revision): filled by
+    /// `artifact::gnet::materialize` before Grafana is planned or applied.
+    pub gnet: BTreeMap<(u64, u64), String>,
 }
 
 impl Resolved {
@@ -70,6 +73,7 @@ impl Resolved {
                 &c.grafana.request_timeout,
             )?,
             grafana_timeout: duration("grafana.timeout", &c.grafana.timeout)?,
+            gnet: BTreeMap::new(),
             grafana_max_retry_after: duration(
                 "grafana.max_retry_after",
                 &c.grafana.max_retry_after,
@@ -91,6 +95,7 @@ pub(super) fn absolutize(c: &mut Config, dir: &Path) {
     c.prometheus.tarball.iter_mut().for_each(abs);
     c.alertmanager.tarball.iter_mut().for_each(abs);
     c.node_exporter.tarball.iter_mut().for_each(abs);
+    c.grafana_server.tarball.iter_mut().for_each(abs);
     c.prometheus.rule_files.iter_mut().for_each(abs);
     for web in [&mut c.prometheus.web, &mut c.alertmanager.web, &mut c.node_exporter.web]
         .into_iter()
@@ -114,7 +119,11 @@ pub(super) fn absolutize(c: &mut Config, dir: &Path) {
     g.ca_file.iter_mut().for_each(abs);
     g.auth.token_file.iter_mut().for_each(abs);
     g.auth.password_file.iter_mut().for_each(abs);
-    g.dashboards.iter_mut().for_each(abs);
+    for d in g.dashboards.iter_mut() {
+        if let super::schema::DashboardEntry::Path(p) = d {
+            abs(p);
+        }
+    }
     for s in g.datasource.secure_json_data.values_mut() {
         s.file.iter_mut().for_each(abs);
     }

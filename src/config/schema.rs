@@ -16,6 +16,8 @@ pub struct Config {
     pub prometheus: Prometheus,
     pub alertmanager: Alertmanager,
     pub node_exporter: NodeExporter,
+    /// Grafana itself, installed and run by monstack (off by default).
+    pub grafana_server: GrafanaServer,
     pub grafana: Grafana,
     pub logrotate: Logrotate,
     pub rsyslog: Rsyslog,
@@ -30,12 +32,18 @@ impl Default for Config {
             prometheus: Prometheus::default(),
             alertmanager: Alertmanager::default(),
             node_exporter: NodeExporter::default(),
+            grafana_server: GrafanaServer::default(),
             grafana: Grafana::default(),
             logrotate: Logrotate::default(),
             rsyslog: Rsyslog::default(),
             state_dir: PathBuf::from("/var/lib/monstack"),
         }
     }
+}
+
+/// Where the installed Grafana's grafana.ini lives (host path).
+pub fn grafana_ini_path(c: &Config) -> PathBuf {
+    c.grafana_server.install_dir.join("grafana.ini")
 }
 
 impl Config {
@@ -45,6 +53,12 @@ impl Config {
             ComponentKind::Prometheus => self.prometheus.component(),
             ComponentKind::Alertmanager => self.alertmanager.component(),
             ComponentKind::NodeExporter => self.node_exporter.component(),
+            ComponentKind::GrafanaServer => {
+                let mut c = self.grafana_server.component();
+                // `source: apt`: the package installs and runs Grafana, not the artifact path.
+                c.enabled = c.enabled && self.grafana_server.source == GrafanaSource::Tarball;
+                c
+            }
         }
     }
 
@@ -733,6 +747,92 @@ impl Default for NodeExporter {
     }
 }
 
+component_section! {
+/// Grafana itself: the official release tarball (or the apt package), grafana.ini and
+/// a systemd unit. `extra_flags` are appended after `server --config ... --homepath ...`.
+pub struct GrafanaServer {
+    /// `tarball` (the release tarball through monstack's artifact path) or `apt`.
+    pub source: GrafanaSource,
+    /// The CI build id in Grafana 12+ tarball names (`grafana_{version}_{build_id}_linux_{arch}.tar.gz`
+    /// under `{base_url}/grafana/release/{version}/`); empty: the legacy
+    /// `{base_url}/oss/release/grafana-{version}.linux-{arch}.tar.gz`.
+    pub build_id: Option<String>,
+    /// `[security] admin_user`.
+    pub admin_user: String,
+    /// Host file with the admin password, read by Grafana through `$__file{...}` (never
+    /// written into grafana.ini) and by monstack to create its service account.
+    pub admin_password_file: Option<PathBuf>,
+    /// Extra grafana.ini settings: section -> key -> value (e.g. `users: {allow_sign_up: "false"}`).
+    pub settings: BTreeMap<String, BTreeMap<String, String>>,
+    /// `source: apt`: the repository line's URL and suite.
+    pub apt_repository: String,
+    /// `source: apt`: the keyring file the repository is `signed-by` (ASCII-armoured key,
+    /// put there by the operator; monstack never fetches keys).
+    pub apt_keyring: PathBuf,
+}
+}
+
+/// One `grafana.dashboards` entry: a file or directory, or a grafana.com dashboard.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum DashboardEntry {
+    /// A JSON file or a directory of them (relative to the config file).
+    Path(PathBuf),
+    /// A grafana.com dashboard revision.
+    Gnet(GnetDashboard),
+}
+
+impl DashboardEntry {
+    /// The path, for a file entry.
+    pub fn path(&self) -> Option<&PathBuf> {
+        match self {
+            DashboardEntry::Path(p) => Some(p),
+            DashboardEntry::Gnet(_) => None,
+        }
+    }
+}
+
+/// A grafana.com dashboard, pinned to a revision; fetched through the download path
+/// (digest in monstack.lock, copied by `bundle`, usable `--offline`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(deny_unknown_fields)]
+pub struct GnetDashboard {
+    /// The dashboard's id on grafana.com (e.g. 1860, Node Exporter Full).
+    pub gnet_id: u64,
+    /// Its revision (pinned: revisions change content).
+    pub revision: u64,
+}
+
+/// Where Grafana comes from.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum GrafanaSource {
+    /// The release tarball, verified, locked and bundled like the other components.
+    #[default]
+    Tarball,
+    /// The official apt repository, version pinned, `signed-by` keyring.
+    Apt,
+}
+
+impl Default for GrafanaServer {
+    fn default() -> Self {
+        let mut c =
+            Component::new("12.2.0", "/opt/grafana", "/var/lib/grafana", "grafana", "0.0.0.0:3000");
+        c.enabled = false;
+        c.base_url = Some("https://dl.grafana.com".into());
+        Self::from_parts(
+            c,
+            GrafanaSource::Tarball,
+            Some("17949786146".into()),
+            "admin".into(),
+            None,
+            BTreeMap::new(),
+            "https://apt.grafana.com stable main".into(),
+            PathBuf::from("/etc/apt/keyrings/grafana.asc"),
+        )
+    }
+}
+
 /// How monstack talks to Grafana.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
@@ -764,8 +864,12 @@ pub struct Grafana {
     pub folder: Folder,
     /// Push the built-in runbook dashboard.
     pub builtin_dashboard: bool,
-    /// Dashboard JSON files or directories (relative to the config file); each needs a uid.
-    pub dashboards: Vec<PathBuf>,
+    /// Dashboard JSON files or directories (relative to the config file); each needs a
+    /// uid. Or a grafana.com dashboard: `{gnet_id, revision}`.
+    pub dashboards: Vec<DashboardEntry>,
+    /// Where grafana.com dashboards come from (grafana.com's API shape:
+    /// `{gnet_url}/api/dashboards/{id}/revisions/{rev}/download`).
+    pub gnet_url: String,
     /// Delete dashboards in the managed folder that the config no longer lists.
     pub prune: bool,
     /// `mode: files`: Grafana's provisioning directory.
@@ -799,6 +903,7 @@ impl Default for Grafana {
             folder: Folder::default(),
             builtin_dashboard: true,
             dashboards: Vec::new(),
+            gnet_url: "https://grafana.com".into(),
             prune: false,
             provisioning_dir: PathBuf::from("/etc/grafana/provisioning"),
             dashboards_dir: PathBuf::from("/var/lib/grafana/dashboards/monstack"),

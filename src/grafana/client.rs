@@ -36,6 +36,11 @@ impl Auth {
     /// Read credentials from the configured file or env vars: token file, token env,
     /// then user (+ password file or env). The values never pass through a flag.
     pub(crate) fn from_config(loaded: &Loaded) -> Result<Auth, Error> {
+        if super::bootstrap::applies(loaded) {
+            // Grafana installed by monstack, no `grafana.auth`: the admin until the
+            // session swaps in monstack's own token (grafana::bootstrap).
+            return super::bootstrap::admin_auth(loaded);
+        }
         let a = &loaded.config.grafana.auth;
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         if let Some(f) = &a.token_file {
@@ -153,6 +158,16 @@ pub(crate) struct Client {
 impl Client {
     /// Build a client from `grafana.*`: TLS verified unless `insecure_skip_verify`,
     /// an extra CA from `ca_file`, credentials from env or file.
+    /// How requests authenticate now.
+    pub(crate) fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
+    /// Authenticate from now on with `auth`.
+    pub(crate) fn set_auth(&mut self, auth: Auth) {
+        self.auth = auth;
+    }
+
     pub(crate) fn new(loaded: &Loaded) -> Result<Client, Error> {
         let g: &Grafana = &loaded.config.grafana;
         if url::Url::parse(&g.url).is_ok_and(|u| !u.username().is_empty() || u.password().is_some())

@@ -107,6 +107,25 @@ pub(crate) fn load_desired(loaded: &Loaded) -> anyhow::Result<Vec<Desired>> {
         out.iter().map(|d| (d.uid.clone(), d.source.clone())).collect();
     for (i, entry) in g.dashboards.iter().enumerate() {
         let field = format!("grafana.dashboards[{i}]");
+        let entry = match entry {
+            crate::config::DashboardEntry::Path(p) => p,
+            crate::config::DashboardEntry::Gnet(n) => {
+                let d = gnet_desired(loaded, n).map_err(|msg| loaded.error_at(&field, msg))?;
+                if let Some(other) = seen.insert(d.uid.clone(), d.source.clone()) {
+                    return Err(loaded
+                        .error_at(
+                            &field,
+                            format!(
+                                "dashboard uid `{}` of {} is also used by {other}",
+                                d.uid, d.source
+                            ),
+                        )
+                        .into());
+                }
+                out.push(d);
+                continue;
+            }
+        };
         let path = loaded.resolve(entry);
         let files = if path.is_dir() {
             let mut v: Vec<PathBuf> = std::fs::read_dir(&path)
@@ -138,6 +157,40 @@ pub(crate) fn load_desired(loaded: &Loaded) -> anyhow::Result<Vec<Desired>> {
         }
     }
     Ok(out)
+}
+
+/// A grafana.com dashboard (fetched and verified by `artifact::gnet`): its export
+/// JSON with every `${DS_*}` input of type datasource rewritten to the managed
+/// datasource's uid, and the export's `__inputs`/`__requires`/`__elements` dropped.
+fn gnet_desired(loaded: &Loaded, n: &crate::config::GnetDashboard) -> Result<Desired, String> {
+    let source = format!("grafana.com dashboard {} revision {}", n.gnet_id, n.revision);
+    let text = loaded.resolved.gnet.get(&(n.gnet_id, n.revision)).ok_or_else(|| {
+        format!("{source} was not fetched (it is fetched by plan and apply; `monstack lock` records its digest)")
+    })?;
+    let mut model: Value =
+        serde_json::from_str(text).map_err(|e| format!("{source} is not JSON: {e}"))?;
+    let ds_uid = &loaded.config.grafana.datasource.uid;
+    let mut text = model.to_string();
+    if let Some(inputs) = model.get("__inputs").and_then(Value::as_array) {
+        for input in inputs {
+            let name = input.get("name").and_then(Value::as_str).unwrap_or("");
+            let is_ds = input.get("type").and_then(Value::as_str) == Some("datasource");
+            if is_ds && !name.is_empty() {
+                text = text.replace(&format!("${{{name}}}"), ds_uid);
+            }
+        }
+    }
+    model = serde_json::from_str(&text).map_err(|e| format!("{source}: {e}"))?;
+    if let Some(m) = model.as_object_mut() {
+        for k in ["__inputs", "__requires", "__elements", "id"] {
+            m.remove(k);
+        }
+        // grafana.com exports may carry no uid: a stable one from the id.
+        if m.get("uid").and_then(Value::as_str).map_or(true, str::is_empty) {
+            m.insert("uid".into(), Value::String(format!("gnet-{}", n.gnet_id)));
+        }
+    }
+    desired_from(model, source)
 }
 
 impl Desired {

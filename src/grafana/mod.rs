@@ -7,6 +7,7 @@
 //! The HTTP behaviour relied on is documented in the Grafana API facts the test
 //! emulator follows (sections cited as `API-FACTS §n`).
 
+pub mod bootstrap;
 mod client;
 mod dashboard;
 mod datasource;
@@ -180,7 +181,7 @@ pub fn plan(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Vec<Change>> {
 
 /// [`plan`], waiting for Grafana as `wait` says.
 pub fn plan_with(loaded: &Loaded, state_dir: &Path, wait: Wait) -> anyhow::Result<Vec<Change>> {
-    let Some(ctx) = Session::open(loaded, state_dir, wait)? else { return Ok(Vec::new()) };
+    let Some(ctx) = Session::open(loaded, state_dir, wait, false)? else { return Ok(Vec::new()) };
     let g = &loaded.config.grafana;
     let ds = datasource::observe(&ctx.client, &ctx.ds, &ctx.store, &ctx.ledger)?;
     let mut changes = vec![ds.change(&ctx.ds.uid)];
@@ -276,7 +277,7 @@ fn secret_file_field(loaded: &Loaded, path: &Path) -> String {
 /// written, or `grafana.timeout` passes, the error is a [`PartialFailure`] listing what
 /// landed and what did not.
 pub fn apply(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Vec<Change>> {
-    let Some(ctx) = Session::open(loaded, state_dir, Wait::Configured)? else {
+    let Some(ctx) = Session::open(loaded, state_dir, Wait::Configured, true)? else {
         return Ok(Vec::new());
     };
     let result = apply_session(loaded, &ctx);
@@ -457,7 +458,13 @@ impl Session {
     /// Load every input first (a bad dashboard file is a config error and nothing is
     /// sent), then wait for Grafana and find out which dashboard API it serves. The
     /// `grafana.timeout` deadline starts here. `None` when the API is not used.
-    fn open(loaded: &Loaded, state_dir: &Path, wait: Wait) -> anyhow::Result<Option<Session>> {
+    /// `write`: apply may create monstack's own service account token (bootstrap).
+    fn open(
+        loaded: &Loaded,
+        state_dir: &Path,
+        wait: Wait,
+        write: bool,
+    ) -> anyhow::Result<Option<Session>> {
         let g = &loaded.config.grafana;
         if !g.enabled || g.mode == GrafanaMode::Files {
             return Ok(None);
@@ -471,6 +478,9 @@ impl Session {
                 client.wait_ready(loaded.resolved.grafana_wait_timeout)?;
             }
             Wait::Probe(limit) => client.probe(limit)?,
+        }
+        if bootstrap::applies(loaded) {
+            bootstrap::authenticate(&mut client, state_dir, write)?;
         }
         let api = dashboard::discover(&client, g.org_id)?;
         let ledger = fingerprint::Ledger::open(

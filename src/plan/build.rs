@@ -206,6 +206,7 @@ fn config_changed(files: &[FilePlan], kind: ComponentKind) -> bool {
                 ),
                 // node_exporter reads its web config on every request.
                 ComponentKind::NodeExporter => false,
+                ComponentKind::GrafanaServer => f.file.role == FileRole::GrafanaIni,
             }
     })
 }
@@ -247,6 +248,9 @@ fn services(
                     (Action::Restart, Some("running binary or flags differ"))
                 } else if pending.contains(&Owed::Restart(kind)) {
                     (Action::Restart, Some("owed by an interrupted apply"))
+                } else if config_changed(files, kind) && kind == ComponentKind::GrafanaServer {
+                    // Grafana reads grafana.ini only at start.
+                    (Action::Restart, Some("grafana.ini changed"))
                 } else if config_changed(files, kind) {
                     (Action::Reload, Some("configuration changed"))
                 } else if pending.contains(&Owed::Reload(kind)) {
@@ -289,6 +293,11 @@ fn disabled_services(
         if !input.manager.present(kind)? {
             continue;
         }
+        // Grafana is opt-in: only a Grafana monstack installed is stopped, never one
+        // a package or the operator runs.
+        if kind == ComponentKind::GrafanaServer && !installed_by_monstack(input, kind) {
+            continue;
+        }
         out.push(ServicePlan {
             spec: stop_spec(input.loaded, kind),
             action: Action::Stop,
@@ -298,6 +307,12 @@ fn disabled_services(
         });
     }
     Ok(out)
+}
+
+/// A release of `kind` is on record as installed by monstack.
+fn installed_by_monstack(input: &PlanInput, kind: ComponentKind) -> bool {
+    let layout = crate::artifact::Layout::new(input.root, input.loaded, kind);
+    crate::artifact::Record::read(&layout.record).current.is_some()
 }
 
 /// Switched from `direct` to systemd: what `direct` started still runs from its pid

@@ -45,6 +45,7 @@ fn file_component(role: FileRole) -> &'static str {
         | FileRole::Secret(kind)
         | FileRole::Template(kind) => kind.name(),
         FileRole::GrafanaProvisioning | FileRole::GrafanaDashboard => "grafana",
+        FileRole::GrafanaIni | FileRole::AptSource => "grafana_server",
         FileRole::Logrotate | FileRole::Rsyslog => "host",
     }
 }

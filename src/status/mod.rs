@@ -132,6 +132,8 @@ pub fn run(
         &root,
     );
     let manager = services::manager(kind, &root, &state)?;
+    // grafana.com dashboards: from the cache by their locked digest (or fetched).
+    let loaded = &crate::artifact::gnet::materialize(&root, loaded.clone(), &Default::default())?;
     let inputs = Inputs {
         root: &root,
         loaded,
@@ -173,10 +175,11 @@ pub fn check_all(inputs: &Inputs) -> anyhow::Result<Status> {
     let files = crate::render::render_all(inputs.loaded, inputs.templates)?;
     let expected_groups = probe::expected_rule_groups(&files);
     let loaded = inputs.loaded;
-    let (host, prom, am, node, graf) = std::thread::scope(|s| {
+    let (host, prom, am, node, gs, graf) = std::thread::scope(|s| {
         let prom = s.spawn(|| probe::prometheus(loaded, &expected_groups, t));
         let am = s.spawn(|| probe::alertmanager(loaded, t));
         let node = s.spawn(|| probe::node_exporter(loaded, t));
+        let gs = s.spawn(|| probe::grafana_server(loaded, t));
         let graf = s.spawn(|| crate::grafana::health(loaded, &inputs.state.path, t));
         // The host checks read local files and /proc (no network): on this thread,
         // which also keeps the service manager off other threads.
@@ -186,6 +189,7 @@ pub fn check_all(inputs: &Inputs) -> anyhow::Result<Status> {
             prom.join().expect("prometheus probes do not panic"),
             am.join().expect("alertmanager probes do not panic"),
             node.join().expect("node_exporter probes do not panic"),
+            gs.join().expect("grafana_server probes do not panic"),
             graf.join().expect("grafana probes do not panic"),
         )
     });
@@ -198,10 +202,14 @@ pub fn check_all(inputs: &Inputs) -> anyhow::Result<Status> {
         (ComponentKind::Prometheus, prom),
         (ComponentKind::Alertmanager, am),
         (ComponentKind::NodeExporter, node),
+        (ComponentKind::GrafanaServer, gs),
     ] {
         let name = kind.name();
         if !c.component(kind).enabled {
-            checks.push(Check::new(name, "enabled", Level::Skip, "disabled in the config"));
+            // Grafana installed by monstack is opt-in: no line when it is off.
+            if kind != ComponentKind::GrafanaServer {
+                checks.push(Check::new(name, "enabled", Level::Skip, "disabled in the config"));
+            }
             continue;
         }
         checks.extend(take_component(&mut host, name));

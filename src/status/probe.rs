@@ -473,6 +473,45 @@ pub fn node_exporter(loaded: &Loaded, timeout: Duration) -> Vec<Check> {
     }]
 }
 
+/// Grafana installed by monstack (`grafana_server`): `/api/health` answers with the
+/// database ok and the configured version.
+pub fn grafana_server(loaded: &Loaded, timeout: Duration) -> Vec<Check> {
+    const C: &str = "grafana_server";
+    if !loaded.config.component(ComponentKind::GrafanaServer).enabled {
+        return Vec::new();
+    }
+    let http = match Http::new(loaded, ComponentKind::GrafanaServer, timeout) {
+        Ok(h) => h,
+        Err(e) => return vec![Check::new(C, "health", Level::Fail, e)],
+    };
+    let url = format!("http://{}/api/health", loaded.local_address(ComponentKind::GrafanaServer));
+    let body = http.get(&url).and_then(|text| {
+        serde_json::from_str::<Value>(&text).map_err(|e| format!("{url}: not JSON: {e}"))
+    });
+    vec![match body {
+        Err(e) => Check::new(C, "health", Level::Fail, e),
+        Ok(v) => health_check(&v, &url, &loaded.config.grafana_server.version),
+    }]
+}
+
+fn health_check(v: &Value, url: &str, want: &str) -> Check {
+    const C: &str = "grafana_server";
+    let db = v.get("database").and_then(Value::as_str).unwrap_or("");
+    let version = v.get("version").and_then(Value::as_str).unwrap_or("");
+    if db != "ok" {
+        Check::new(C, "health", Level::Fail, format!("{url}: database `{db}`"))
+    } else if version != want {
+        Check::new(
+            C,
+            "health",
+            Level::Fail,
+            format!("{url}: Grafana {version} runs, the config wants {want}"),
+        )
+    } else {
+        Check::new(C, "health", Level::Ok, format!("{url}: Grafana {version}, database ok"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,6 +533,17 @@ mod tests {
 
     fn group(file: &str, name: &str, rules: Value) -> Value {
         json!({"name": name, "file": file, "rules": rules})
+    }
+
+    #[test]
+    fn grafana_server_health_wants_the_configured_version() {
+        let ok = json!({"database": "ok", "version": "12.2.0"});
+        assert_eq!(health_check(&ok, "u", "12.2.0").level, Level::Ok);
+        let other = health_check(&ok, "u", "12.3.0");
+        assert_eq!(other.level, Level::Fail);
+        assert!(other.reason.contains("wants 12.3.0"), "{}", other.reason);
+        let db = json!({"database": "failing", "version": "12.2.0"});
+        assert_eq!(health_check(&db, "u", "12.2.0").level, Level::Fail);
     }
 
     #[test]

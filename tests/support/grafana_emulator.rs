@@ -151,6 +151,11 @@ struct State {
     min_refresh: Duration,
     /// Counter for `resourceVersion`s.
     next_rv: u64,
+    /// The basic-auth admin (`[security] admin_user` / `admin_password`).
+    admin: (String, String),
+    /// Service accounts (id, name, role) and the tokens issued for them.
+    service_accounts: Vec<(i64, String, String)>,
+    issued_tokens: Vec<String>,
 }
 
 /// The running emulator; stopped on drop.
@@ -251,8 +256,34 @@ impl Emulator {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/ca.pem")
     }
 
+    /// Listen on `addr` (Grafana's `http_addr:http_port`) with this admin, as
+    /// `version`: the stand-in `grafana server` of the install tests.
+    pub fn start_at(addr: &str, admin_user: &str, admin_password: &str, version: &str) -> Emulator {
+        let listener = TcpListener::bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+        let e = Self::start_on(listener, None);
+        {
+            let mut st = e.state.lock().unwrap();
+            st.admin = (admin_user.to_string(), admin_password.to_string());
+            let mut it = version.split('.');
+            st.version.0 = it.next().and_then(|v| v.parse().ok()).unwrap_or(11);
+            st.version.1 = it.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            st.version_text = version.to_string();
+        }
+        e
+    }
+
+    /// Service accounts created through the API (name, role).
+    pub fn service_accounts(&self) -> Vec<(String, String)> {
+        let st = self.state.lock().unwrap();
+        st.service_accounts.iter().map(|(_, n, r)| (n.clone(), r.clone())).collect()
+    }
+
     fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> Emulator {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        Self::start_on(listener, tls)
+    }
+
+    fn start_on(listener: TcpListener, tls: Option<Arc<rustls::ServerConfig>>) -> Emulator {
         let addr = listener.local_addr().unwrap();
         listener.set_nonblocking(true).unwrap();
         let state = Arc::new(Mutex::new(State {
@@ -269,6 +300,9 @@ impl Emulator {
             version_text: "11.2.0".into(),
             min_refresh: Duration::from_secs(5),
             next_rv: 1000,
+            admin: (ADMIN_USER.to_string(), ADMIN_PASSWORD.to_string()),
+            service_accounts: Vec::new(),
+            issued_tokens: Vec::new(),
         }));
         let requests = Arc::new(AtomicUsize::new(0));
         let writes = Arc::new(AtomicUsize::new(0));
@@ -748,14 +782,18 @@ fn decode_b64(s: &str) -> Option<Vec<u8>> {
 }
 
 /// API-FACTS §5.2: 401 bodies by case; `Ok` when the credentials are accepted.
-fn authenticate(authz: Option<&str>) -> Result<(), Reply> {
+fn authenticate(authz: Option<&str>, state: &Mutex<State>) -> Result<(), Reply> {
+    let (admin, issued) = {
+        let st = state.lock().unwrap();
+        (st.admin.clone(), st.issued_tokens.clone())
+    };
     let Some(a) = authz else {
         return Err(err_middleware(401, "auth.unauthorized", "Unauthorized"));
     };
     let (scheme, rest) = a.split_once(' ').unwrap_or((a, ""));
     match scheme.to_lowercase().as_str() {
         "bearer" => {
-            if rest.trim() == TOKEN {
+            if rest.trim() == TOKEN || issued.iter().any(|t| t == rest.trim()) {
                 Ok(())
             } else {
                 Err(err_middleware(401, "api-key.invalid", "Invalid API key"))
@@ -779,7 +817,7 @@ fn authenticate(authz: Option<&str>) -> Result<(), Reply> {
             if user == "api_key" && pw == TOKEN {
                 return Ok(()); // §5.1: legacy `Basic api_key:<token>`
             }
-            if user == ADMIN_USER && pw == ADMIN_PASSWORD {
+            if user == admin.0 && pw == admin.1 {
                 Ok(())
             } else {
                 Err(err_middleware(401, "password-auth.failed", "Invalid username or password"))
@@ -848,7 +886,7 @@ fn route(
     if let Some(rest) = path.strip_prefix("/fake-prometheus") {
         return fake_prometheus(rest);
     }
-    if let Err(r) = authenticate(authz) {
+    if let Err(r) = authenticate(authz, state) {
         return r;
     }
     let parsed: Result<Value, ()> = if body.trim().is_empty() {
@@ -863,6 +901,66 @@ fn route(
     // §2.1 / §5.4: datasource routes need Admin.
     let ds_perm = |perm: &str| -> Option<Reply> { (role != Role::Admin).then(|| err_rbac(perm)) };
     match (method, segs.as_slice()) {
+        // Service accounts and their tokens (12-13 §5.4), Admin only.
+        ("GET", ["api", "serviceaccounts", "search"]) => {
+            if role != Role::Admin {
+                return err_rbac("serviceaccounts:read");
+            }
+            let q = query_params(query)
+                .into_iter()
+                .find(|(k, _)| k == "query")
+                .map(|(_, v)| v)
+                .unwrap_or_default();
+            let list: Vec<Value> = st
+                .service_accounts
+                .iter()
+                .filter(|(_, n, _)| n.contains(&q))
+                .map(|(id, n, r)| {
+                    json!({"id": id, "name": n, "login": format!("sa-1-{n}"), "orgId": 1,
+                           "isDisabled": false, "role": r, "tokens": 0})
+                })
+                .collect();
+            reply(
+                200,
+                json!({"totalCount": list.len(), "serviceAccounts": list, "page": 1, "perPage": 1000}),
+            )
+        }
+        ("POST", ["api", "serviceaccounts"]) => {
+            if role != Role::Admin {
+                return err_rbac("serviceaccounts:create");
+            }
+            let Ok(b) = parsed else { return bad_request() };
+            let name = str_field(&b, "name");
+            if name.is_empty() {
+                return err_traced(400, "required value is missing: name");
+            }
+            if st.service_accounts.iter().any(|(_, n, _)| *n == name) {
+                return err_traced(400, "service account already exists");
+            }
+            st.next_id += 1;
+            let id = st.next_id;
+            let r = b.get("role").and_then(Value::as_str).unwrap_or("Viewer").to_string();
+            st.service_accounts.push((id, name.clone(), r.clone()));
+            reply(
+                201,
+                json!({"id": id, "name": name, "login": format!("sa-1-{name}"),
+                              "orgId": 1, "isDisabled": false, "role": r, "tokens": 0}),
+            )
+        }
+        ("POST", ["api", "serviceaccounts", id, "tokens"]) => {
+            if role != Role::Admin {
+                return err_rbac("serviceaccounts:write");
+            }
+            let Ok(b) = parsed else { return bad_request() };
+            if !st.service_accounts.iter().any(|(i, _, _)| i.to_string() == *id) {
+                return err_traced(404, "service account not found");
+            }
+            st.next_id += 1;
+            let tid = st.next_id;
+            let key = format!("glsa_emulatorIssued{tid:08}_{:08x}", st.next_rv * 2654435761);
+            st.issued_tokens.push(key.clone());
+            reply(200, json!({"id": tid, "name": str_field(&b, "name"), "key": key}))
+        }
         ("GET", ["api", "datasources"]) => {
             if let Some(r) = ds_perm("datasources:read") {
                 return r;
