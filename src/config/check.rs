@@ -260,6 +260,11 @@ fn grafana_server(ck: &mut Checks, l: &File) {
             );
         }
     }
+    ck.check(
+        l.config.component(ComponentKind::GrafanaServer).web.is_none(),
+        "grafana_server.web",
+        "not supported for Grafana: set its TLS through settings.server (protocol, cert_file, cert_key)",
+    );
     ck.check(g.apt_keyring.is_absolute(), "grafana_server.apt_keyring", "must be an absolute path");
     ck.check(
         g.apt_repository.starts_with("https://")
