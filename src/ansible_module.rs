@@ -290,7 +290,8 @@ impl Outcome {
             }
             out.insert("resources".into(), resources);
             out.insert("changed_count".into(), json!(rep.changed));
-            out.insert("errors".into(), json!(rep.errors));
+            let errors: Vec<&str> = rep.errors.iter().map(|e| e.message.as_str()).collect();
+            out.insert("errors".into(), json!(errors));
         }
         out.insert("config_changed".into(), json!(self.config_changed));
         if let Some(diff) = self.diff.filter(|_| !self.no_log) {
@@ -384,7 +385,8 @@ fn converge(args: &Args) -> crate::error::Result<Outcome> {
             if !rep.errors.is_empty() {
                 out.failed = true;
                 out.rc = exit::FAILURE;
-                out.msg = format!("check mode: cannot plan: {}", rep.errors.join("; "));
+                let errors: Vec<&str> = rep.errors.iter().map(|e| e.message.as_str()).collect();
+                out.msg = format!("check mode: cannot plan: {}", errors.join("; "));
             } else {
                 out.msg = summary("check mode", &rep, config_changed, true);
             }

@@ -85,6 +85,37 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
+/// One error as every JSON document lists it in `errors[]`; unknown parts are null.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Entry {
+    /// The exit code the error means: 78 config, 64 usage, 1 failure.
+    pub code: i32,
+    /// The whole message, causes included (`a: b: c`); may span lines.
+    pub message: String,
+    /// The config file, for config errors.
+    pub file: Option<String>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// The config key (dotted path) or command-line argument at fault.
+    pub key: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl Entry {
+    /// A runtime failure known only by its message.
+    pub fn failure(message: impl Into<String>) -> Self {
+        Self {
+            code: exit::FAILURE,
+            message: message.into(),
+            file: None,
+            line: None,
+            column: None,
+            key: None,
+            hint: None,
+        }
+    }
+}
+
 /// What kind of error a command failed with: decides the exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
@@ -164,6 +195,37 @@ impl Error {
     /// The innermost cause.
     pub fn root_cause(&self) -> &str {
         self.chain.last().map_or("", String::as_str)
+    }
+
+    /// This error as `errors[]` entries: one per config error, else one.
+    pub fn entries(&self) -> Vec<Entry> {
+        let code = self.exit_code();
+        let hint = self.hint.clone();
+        match &self.kind {
+            Kind::Config(errors) => {
+                // Context added above the config errors leads each message.
+                let context = self.chain[..self.chain.len().saturating_sub(1)].join(": ");
+                errors
+                    .iter()
+                    .map(|e| Entry {
+                        code,
+                        message: if context.is_empty() {
+                            e.message.clone()
+                        } else {
+                            format!("{context}: {}", e.message)
+                        },
+                        file: Some(e.file.display().to_string()),
+                        line: e.line,
+                        column: e.column,
+                        key: e.field.clone(),
+                        hint: hint.clone(),
+                    })
+                    .collect()
+            }
+            Kind::Usage | Kind::Failure => {
+                vec![Entry { code, message: format!("{self:#}"), hint, ..Entry::failure("") }]
+            }
+        }
     }
 
     /// The process exit code for this error.
@@ -306,6 +368,23 @@ mod tests {
         let u = usage(failure!("bad flag")).context("parsing");
         assert_eq!(u.exit_code(), exit::USAGE);
         assert_eq!(failure!("boom").exit_code(), exit::FAILURE);
+    }
+
+    #[test]
+    fn entries_locate_each_config_error() {
+        let mut a = ConfigError::new("m.yaml", Some("grafana.url".into()), "not a URL");
+        (a.line, a.column) = (Some(3), Some(5));
+        let b = ConfigError::new("m.yaml", None, "cannot read");
+        let e = Error::config(vec![a, b]).with_hint("see README");
+        let entries = e.entries();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].code, 78);
+        assert_eq!(entries[0].key.as_deref(), Some("grafana.url"));
+        assert_eq!((entries[0].line, entries[0].column), (Some(3), Some(5)));
+        assert_eq!(entries[1].hint.as_deref(), Some("see README"));
+        let f = failure!("disk full").context("cannot write `x`");
+        assert_eq!(f.entries()[0].message, "cannot write `x`: disk full");
+        assert_eq!(f.entries()[0].file, None);
     }
 
     #[test]

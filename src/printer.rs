@@ -4,10 +4,31 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::sync::Mutex;
+
 use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Entry, Error};
 
 /// Version of every JSON document on stdout; bumped when a field changes meaning or goes.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: `errors[]` holds objects (code, message, file, line, column, key, hint), in every
+/// document.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// With `--output json`: the command's result and the errors reported so far, printed
+/// as one document by [`Printer::finish`] (so a failure after the result, or before
+/// any, still yields exactly one document).
+static PENDING: Mutex<Pending> = Mutex::new(Pending { body: None, errors: Vec::new() });
+
+struct Pending {
+    body: Option<Value>,
+    errors: Vec<Entry>,
+}
+
+fn pending() -> std::sync::MutexGuard<'static, Pending> {
+    PENDING.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// stdout format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -17,14 +38,6 @@ pub enum OutputFormat {
     Human,
     /// One JSON document for pipelines
     Json,
-}
-
-/// A JSON document as printed: `format_version` first, then the command's own fields.
-#[derive(Debug, Serialize)]
-pub struct Document<'a, T: Serialize> {
-    pub format_version: u32,
-    #[serde(flatten)]
-    pub body: &'a T,
 }
 
 /// How results and notes are written for one run.
@@ -43,13 +56,12 @@ impl Printer {
         self.format == OutputFormat::Json
     }
 
-    /// Print a command's result: `json` as a versioned document with `--output json`,
-    /// else the text `human` makes (nothing when it is empty).
+    /// A command's result: `json` goes into the one document [`Printer::finish`] prints
+    /// with `--output json`, else the text `human` makes is printed (nothing when empty).
     pub fn result<T: Serialize>(&self, json: &T, human: impl FnOnce() -> String) {
         match self.format {
             OutputFormat::Json => {
-                let doc = Document { format_version: FORMAT_VERSION, body: json };
-                println!("{}", serde_json::to_string_pretty(&doc).expect("output serializes"));
+                pending().body = Some(serde_json::to_value(json).expect("output serializes"));
             }
             OutputFormat::Human => {
                 let text = human();
@@ -70,15 +82,90 @@ impl Printer {
         }
     }
 
-    /// An error the command reports and carries on from (`error: ...` lines).
-    pub fn error(&self, err: &crate::error::Error) {
+    /// An error the command reports and carries on from (`error: ...` lines on stderr;
+    /// listed in the JSON document's `errors`).
+    pub fn error(&self, err: &Error) {
         eprint!("{}", crate::error::render(err));
+        pending().errors.extend(err.entries());
+    }
+
+    /// An error already in `errors[]` form (e.g. what plan could not observe), on
+    /// stderr as `error: ...` and `hint: ...` lines.
+    pub fn error_entry(&self, e: &Entry) {
+        let mut text = String::new();
+        for (i, l) in e.message.lines().enumerate() {
+            text.push_str(if i == 0 { "error: " } else { "  " });
+            text.push_str(l);
+            text.push('\n');
+        }
+        if let Some(h) = &e.hint {
+            text.push_str(&format!("hint: {h}\n"));
+        }
+        eprint!("{text}");
+        pending().errors.push(e.clone());
     }
 
     /// A one-line error message the command carries on from.
     pub fn error_line(&self, msg: impl AsRef<str>) {
         eprintln!("error: {}", msg.as_ref());
+        pending().errors.push(Entry::failure(msg.as_ref()));
     }
+
+    /// End of a command: its error (if it failed) on stderr, once and complete; with
+    /// `--output json` the one document on stdout: `format_version`, the result's own
+    /// fields, and `errors` (the result's, those reported on the way, and this one).
+    pub fn finish(&self, failure: Option<&Error>) {
+        if let Some(e) = failure {
+            eprint!("{}", crate::error::render(e));
+        }
+        if self.format != OutputFormat::Json {
+            return;
+        }
+        let Pending { body, errors } = std::mem::replace(&mut *pending(), Pending::empty());
+        let entries = errors.into_iter().chain(failure.map(Error::entries).unwrap_or_default());
+        print_document(body, entries.collect());
+    }
+}
+
+impl Pending {
+    const fn empty() -> Self {
+        Pending { body: None, errors: Vec::new() }
+    }
+}
+
+fn print_document(body: Option<Value>, extra: Vec<Entry>) {
+    let doc = document(body, extra);
+    println!("{}", serde_json::to_string_pretty(&doc).expect("output serializes"));
+}
+
+/// `format_version` first, then the body's fields, then `errors` with `extra` added
+/// (each entry once).
+fn document(body: Option<Value>, extra: Vec<Entry>) -> Value {
+    let mut doc = Map::new();
+    doc.insert("format_version".into(), FORMAT_VERSION.into());
+    match body {
+        Some(Value::Object(fields)) => doc.extend(fields),
+        Some(other) => {
+            doc.insert("result".into(), other);
+        }
+        None => {}
+    }
+    let errors = doc.entry("errors").or_insert_with(|| Value::Array(Vec::new()));
+    if let Value::Array(list) = errors {
+        for e in extra {
+            let v = serde_json::to_value(e).expect("entry serializes");
+            if !list.contains(&v) {
+                list.push(v);
+            }
+        }
+    }
+    Value::Object(doc)
+}
+
+/// With `--output json`, a command line clap refused: the one document, its error as
+/// an entry (exit 64).
+pub fn usage_document(entry: Entry) {
+    print_document(None, vec![entry]);
 }
 
 /// One JSON value on one line of stdout, as it is (no `format_version`): the answer of
@@ -104,12 +191,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn documents_lead_with_format_version() {
-        #[derive(Serialize)]
-        struct Body {
-            changed: bool,
-        }
-        let doc = Document { format_version: FORMAT_VERSION, body: &Body { changed: true } };
-        assert_eq!(serde_json::to_string(&doc).unwrap(), r#"{"format_version":1,"changed":true}"#);
+    fn documents_lead_with_format_version_and_list_errors_once() {
+        let body = serde_json::json!({"changed": true});
+        let doc = document(Some(body), vec![]);
+        assert_eq!(doc.to_string(), r#"{"format_version":2,"changed":true,"errors":[]}"#);
+        let e = Entry::failure("boom");
+        let body = serde_json::json!({"errors": [e.clone()]});
+        let doc = document(Some(body), vec![e.clone(), Entry::failure("late")]);
+        let messages: Vec<&str> = doc["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["message"].as_str().unwrap())
+            .collect();
+        assert_eq!(messages, ["boom", "late"]);
+        assert!(doc["errors"][0]["file"].is_null());
     }
 }

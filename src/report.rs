@@ -1,5 +1,5 @@
 //! What plan and apply report: one [`Change`] per managed resource, and the stable
-//! JSON schema `{"format_version": 1, "changed": N, "resources": [...], "errors": [...]}`
+//! JSON schema `{"format_version": 2, "changed": N, "resources": [...], "errors": [...]}`
 //! (printed through [`crate::printer`]).
 
 use serde::{Deserialize, Serialize};
@@ -71,7 +71,8 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub failed: usize,
     pub resources: Vec<Change>,
-    pub errors: Vec<String>,
+    /// What failed (apply) or could not be observed (plan).
+    pub errors: Vec<crate::error::Entry>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -80,7 +81,7 @@ fn is_zero(n: &usize) -> bool {
 
 impl Report {
     /// A report over `resources`, counting the changes (failed ones apart).
-    pub fn from_changes(resources: Vec<Change>, errors: Vec<String>) -> Self {
+    pub fn from_changes(resources: Vec<Change>, errors: Vec<crate::error::Entry>) -> Self {
         let changed = resources.iter().filter(|c| c.action.is_change() && !c.failed).count();
         let failed = resources.iter().filter(|c| c.failed).count();
         Self { changed, failed, resources, errors }
@@ -203,12 +204,12 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> Str
         Mode::Stop => format!("stop: {} stopped", rep.changed),
     };
     out.push_str(&summary);
-    out.push('\n');
-    // A plan's errors go to stderr (see `print`); an apply lists them with what landed.
-    for e in rep.errors.iter().filter(|_| mode != Mode::Plan) {
-        out.push_str(&paint("31", &format!("error: {}", e.lines().next().unwrap_or(""))));
-        out.push('\n');
+    if mode == Mode::Apply && !rep.errors.is_empty() {
+        out.push_str(" - failed, error on stderr");
     }
+    out.push('\n');
+    // Errors go to stderr, once and complete: a plan's in `print`, an apply's when the
+    // command ends with it.
     out
 }
 
@@ -227,7 +228,7 @@ pub fn print(rep: &Report, out: &crate::printer::Printer, mode: Mode) {
         // What plan could not observe is an error: stderr, whatever the format
         // (stdout keeps the data; the JSON document lists them in `errors`).
         for e in &rep.errors {
-            out.error(&crate::failure!("{e}"));
+            out.error_entry(e);
         }
     }
     out.result(rep, || human_text(rep, mode, out.quiet, out.verbose > 0));

@@ -452,12 +452,14 @@ fn plan_reports_an_unreachable_grafana_at_once_and_apply_waits_for_it() {
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(elapsed < Duration::from_secs(30), "plan waited {elapsed:?} for Grafana");
     let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let err = rep["errors"][0].as_str().unwrap_or_default();
+    let err = rep["errors"][0]["message"].as_str().unwrap_or_default();
     assert!(
         err.contains(&format!("127.0.0.1:{closed}")) && err.contains("not reachable"),
         "{rep:#}"
     );
-    assert!(err.contains("grafana.enabled: false"), "hint: {err}");
+    assert_eq!(rep["errors"][0]["code"], 1, "{rep:#}");
+    let advice = format!("{err} {}", rep["errors"][0]["hint"].as_str().unwrap_or_default());
+    assert!(advice.contains("grafana.enabled: false"), "hint: {rep:#}");
     assert!(
         changes(&rep).contains(&"release prometheus create".to_string()),
         "the rest of the plan is shown: {rep:#}"
@@ -567,7 +569,11 @@ fn a_failed_restart_brings_the_previous_process_back_and_says_so() {
     assert_eq!(report["changed"], 0, "{report:#}");
     assert!(report["failed"].as_u64().unwrap() >= 2, "{report:#}");
     assert_eq!(svc["failed"], true, "{svc:#}");
-    assert!(report["errors"][0].as_str().unwrap().contains("nope"), "{report:#}");
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "the failure, once: {report:#}");
+    let message = errors[0]["message"].as_str().unwrap();
+    // Complete: the cause's later lines (the service's own log) are kept.
+    assert!(message.contains("nope") && message.contains("brought back"), "{report:#}");
 
     // Alertmanager runs again exactly as before the failed apply, on the old unit.
     let new = s.pid("alertmanager").expect("alertmanager was brought back");
@@ -584,6 +590,16 @@ fn a_failed_restart_brings_the_previous_process_back_and_says_so() {
         out.status.success().then_some(())
     });
     assert!(ready.is_some(), "the previous Alertmanager serves");
+
+    // For people: the error once, on stderr and complete; stdout keeps the report.
+    let out = s.run(&["apply", "--service-manager", "direct"]);
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stdout.lines().any(|l| l.starts_with("error:")), "no copy on stdout: {stdout}");
+    assert!(stdout.contains("failed, error on stderr"), "{stdout}");
+    assert_eq!(stderr.matches("error: apply failed").count(), 1, "printed once: {stderr}");
+    assert!(stderr.contains(r#"unrecognized log level "nope""#), "complete: {stderr}");
 
     // With the flag gone the host is converged as it was.
     *s.alertmanager_extra.lock().unwrap() = String::new();

@@ -1249,7 +1249,7 @@ fn cli_plan_with_grafana_down_reports_on_stderr_and_json_and_apply_ends_at_the_d
         cli(&s, &down, &["plan", "--service-manager", "none", "--output", "json"]);
     assert_eq!(code, Some(1));
     let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
-    assert!(doc["errors"][0].as_str().unwrap().contains("not reachable"), "{doc:#}");
+    assert!(doc["errors"][0]["message"].as_str().unwrap().contains("not reachable"), "{doc:#}");
     assert!(err.contains("not reachable"), "{err}");
 
     // A Grafana that hangs on every dashboard write: apply ends at `grafana.timeout`.

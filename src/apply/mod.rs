@@ -135,7 +135,7 @@ pub fn apply(
     Ok(match converge(s, out, &mut done, &mut all) {
         Ok(()) => (Report::from_changes(merge(all, done, false), Vec::new()), None),
         Err(err) => {
-            let rep = Report::from_changes(merge(all, done, true), vec![format!("{err:#}")]);
+            let rep = Report::from_changes(merge(all, done, true), err.entries());
             (rep, Some(err))
         }
     })

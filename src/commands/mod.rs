@@ -16,7 +16,7 @@ use clap::Parser as _;
 
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::config;
-use crate::error::exit;
+use crate::error::{self, exit};
 use crate::paths::Root;
 use crate::printer::Printer;
 
@@ -76,15 +76,54 @@ pub fn run() -> i32 {
             };
             // clap writes help to stdout and usage errors to stderr, in its own format.
             let _ = e.print();
+            if code == exit::USAGE && json_requested(std::env::args_os()) {
+                crate::printer::usage_document(clap_entry(&e));
+            }
             return code;
         }
     };
     let ctx = Context::from_global(&cli.global);
     let result = dispatch(&ctx, cli.command);
-    if let Err(err) = &result {
-        ctx.out.error(err);
-    }
+    ctx.out.finish(result.as_ref().err());
     exit_code(&result)
+}
+
+/// `--output json` on a command line clap refused (it did not get to parse it).
+fn json_requested(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    let args: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
+    let args = args.iter().take_while(|a| *a != "--");
+    let mut prev = "";
+    let mut json = false;
+    for a in args {
+        if a == "--output=json" || (prev == "--output" && a == "json") {
+            json = true;
+        }
+        prev = a;
+    }
+    json
+}
+
+/// clap's usage error as an `errors[]` entry: its message, the argument at fault and
+/// its tip.
+fn clap_entry(e: &clap::Error) -> error::Entry {
+    use clap::error::{ContextKind, ContextValue};
+    let text = e.render().to_string();
+    let message = text.lines().next().unwrap_or("").trim_start_matches("error: ").to_string();
+    let mut tips: Vec<&str> = text.lines().filter_map(|l| l.trim().strip_prefix("tip: ")).collect();
+    if tips.is_empty() {
+        tips.extend(text.lines().filter(|l| l.starts_with("For more information")));
+    }
+    let key = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    error::Entry {
+        code: exit::USAGE,
+        message,
+        key,
+        hint: (!tips.is_empty()).then(|| tips.join("; ")),
+        ..error::Entry::failure("")
+    }
 }
 
 fn dispatch(ctx: &Context, command: Command) -> crate::error::Result<Outcome> {
@@ -116,6 +155,21 @@ pub fn exit_code(result: &crate::error::Result<Outcome>) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_output_is_seen_on_a_refused_command_line() {
+        let args = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert!(json_requested(
+            args(&["monstack", "plan", "--output", "json", "--bad"]).into_iter()
+        ));
+        assert!(json_requested(args(&["monstack", "--output=json", "x"]).into_iter()));
+        assert!(!json_requested(args(&["monstack", "plan", "--", "--output=json"]).into_iter()));
+        assert!(!json_requested(args(&["monstack", "plan", "--bad"]).into_iter()));
+        let e = Cli::try_parse_from(["monstack", "plan", "--bogus"]).unwrap_err();
+        let entry = clap_entry(&e);
+        assert_eq!((entry.code, entry.key.as_deref()), (64, Some("--bogus")));
+        assert!(entry.message.contains("unexpected argument '--bogus'"), "{}", entry.message);
+    }
 
     #[test]
     fn outcomes_map_to_documented_codes() {

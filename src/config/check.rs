@@ -55,11 +55,15 @@ pub(super) fn check(path: &Path, source: &str, config: &Config) -> Vec<ConfigErr
     logrotate(&mut ck, l);
     rsyslog(&mut ck, l);
     ck.check(l.config.state_dir.is_absolute(), "state_dir", "must be an absolute path");
-    let mut errs = ck.errs;
+    ck.errs
+}
+
+/// At most [`MAX_ERRORS`] problems, the rest summed up in one last line.
+pub(super) fn cap(path: &Path, mut errs: Vec<ConfigError>) -> Vec<ConfigError> {
     if errs.len() > MAX_ERRORS {
         let more = errs.len() - MAX_ERRORS;
         errs.truncate(MAX_ERRORS);
-        errs.push(ConfigError::new(l.path, None, format!("... and {more} more problems")));
+        errs.push(ConfigError::new(path, None, format!("... and {more} more problems")));
     }
     errs
 }

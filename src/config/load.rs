@@ -69,24 +69,80 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigErrors> {
 }
 
 /// Parse and validate config text (`path` is used for messages and relative paths).
+/// Every problem of the file is reported at once (up to [`check::MAX_ERRORS`]): type
+/// errors and unknown keys in any section, then the value checks of what did parse.
 pub fn parse(path: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
-    let config: Config = if source.trim().is_empty() {
-        Config::default()
+    let (config, mut errors) = if source.trim().is_empty() {
+        (Some(Config::default()), Vec::new())
     } else {
-        let de = serde_norway::Deserializer::from_str(source);
-        serde_path_to_error::deserialize(de)
-            .map_err(|err| ConfigErrors(vec![serde_error(path, source, err)]))?
+        deserialize(path, source)
     };
-    let errors = check::check(path, source, &config);
-    if !errors.is_empty() {
-        return Err(ConfigErrors(errors));
+    if let Some(config) = &config {
+        errors.extend(check::check(path, source, config));
     }
+    let (Some(config), true) = (config, errors.is_empty()) else {
+        // In file order; errors without a position (whole-file problems) last.
+        errors.sort_by_key(|e| (e.line.is_none(), e.line, e.column));
+        return Err(ConfigErrors(check::cap(path, errors)));
+    };
     let resolved = Resolved::of(&config).map_err(|(field, message)| {
         ConfigErrors(vec![error_in(path, &Index::of(source), &field, message)])
     })?;
     let mut config = config;
     absolutize(&mut config, &config_dir(path));
     Ok(Loaded { config, path: path.to_path_buf(), source: source.to_string(), resolved })
+}
+
+/// Deserialize strictly. serde stops at the first mistake, so after a type error or an
+/// unknown key the offending key is dropped from a parsed copy of the file and the rest
+/// deserialized again (through YAML text, so scalars convert exactly as from the file),
+/// until it parses or nothing more can be dropped. Returns the config without the bad
+/// keys (the value checks then run on the rest) and one error per mistake.
+fn deserialize(path: &Path, source: &str) -> (Option<Config>, Vec<ConfigError>) {
+    let de = serde_norway::Deserializer::from_str(source);
+    let err = match serde_path_to_error::deserialize::<_, Config>(de) {
+        Ok(config) => return (Some(config), Vec::new()),
+        Err(err) => err,
+    };
+    let mut at = err.path().clone();
+    let mut errors = vec![serde_error(path, source, err, true)];
+    // A file that is not even YAML (or has duplicate keys) stops here.
+    let Ok(mut value) = serde_norway::from_str::<serde_norway::Value>(source) else {
+        return (None, errors);
+    };
+    // Bounded: each round drops one key; past the bound the count stops growing.
+    while errors.len() < 20 * check::MAX_ERRORS && drop_at(&mut value, &at) {
+        let Ok(text) = serde_norway::to_string(&value) else { break };
+        let de = serde_norway::Deserializer::from_str(&text);
+        match serde_path_to_error::deserialize::<_, Config>(de) {
+            Ok(config) => return (Some(config), errors),
+            Err(err) => {
+                at = err.path().clone();
+                // Positions in the re-serialized text mean nothing: locate by key.
+                errors.push(serde_error(path, source, err, false));
+            }
+        }
+    }
+    (None, errors)
+}
+
+/// Remove the mapping key `at` points to; false when it is not a mapping key (the
+/// document root, a list item, a missing field) or not there.
+fn drop_at(value: &mut serde_norway::Value, at: &serde_path_to_error::Path) -> bool {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = at.iter().collect();
+    let Some((Segment::Map { key }, parents)) = segments.split_last() else { return false };
+    let mut cur = value;
+    for s in parents {
+        let next = match s {
+            Segment::Seq { index } => cur.get_mut(*index),
+            Segment::Map { key } => cur.get_mut(key.as_str()),
+            _ => None,
+        };
+        let Some(next) = next else { return false };
+        cur = next;
+    }
+    cur.as_mapping_mut().and_then(|m| m.shift_remove(key.as_str())).is_some()
 }
 
 /// The absolute directory of the config file (relative paths in it resolve there).
@@ -103,6 +159,7 @@ fn serde_error(
     path: &Path,
     source: &str,
     err: serde_path_to_error::Error<serde_norway::Error>,
+    positioned: bool,
 ) -> ConfigError {
     let field = err.path().to_string();
     let inner = err.into_inner();
@@ -119,7 +176,7 @@ fn serde_error(
     let mut e = ConfigError::new(path, (field != ".").then(|| field.clone()), message);
     // serde_norway points at the enclosing mapping of a duplicate; the second key is the mistake.
     let at = duplicate
-        .or_else(|| inner.location().map(|loc| (loc.line(), loc.column())))
+        .or_else(|| inner.location().filter(|_| positioned).map(|l| (l.line(), l.column())))
         .or_else(|| index.locate(&field));
     if let Some((l, c)) = at {
         e.line = Some(l);

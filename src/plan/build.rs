@@ -352,7 +352,7 @@ fn stop_spec(loaded: &Loaded, kind: ComponentKind) -> ServiceSpec {
 
 /// What Grafana would change, and what could not be observed (an unreachable
 /// Grafana is reported with the rest of the plan instead of failing it).
-fn grafana(input: &PlanInput) -> crate::error::Result<(Vec<Change>, Vec<String>)> {
+fn grafana(input: &PlanInput) -> crate::error::Result<(Vec<Change>, Vec<crate::error::Entry>)> {
     let g = &input.loaded.config.grafana;
     if !(input.grafana && g.enabled && g.mode == GrafanaMode::Api) {
         return Ok((Vec::new(), Vec::new()));
@@ -361,7 +361,7 @@ fn grafana(input: &PlanInput) -> crate::error::Result<(Vec<Change>, Vec<String>)
     let wait = crate::grafana::Wait::Probe(crate::grafana::PLAN_PROBE_TIMEOUT);
     match crate::grafana::plan_with(input.loaded, &input.state.path, wait) {
         Ok(changes) => Ok((changes, Vec::new())),
-        Err(e) if !e.is_config() => Ok((Vec::new(), vec![format!("{e:#}")])),
+        Err(e) if !e.is_config() => Ok((Vec::new(), e.entries())),
         Err(e) => Err(e),
     }
 }

@@ -133,7 +133,7 @@ pub struct Plan {
     pub grafana: Vec<Change>,
     /// What could not be observed (an unreachable Grafana); plan reports these and
     /// exits 1.
-    pub errors: Vec<String>,
+    pub errors: Vec<crate::error::Entry>,
 }
 
 impl Plan {
