@@ -309,16 +309,16 @@ impl<T> Context<T> for Option<T> {
 }
 
 /// A runtime failure from a format string (like `anyhow!`).
-#[macro_export]
 macro_rules! failure {
     ($($arg:tt)*) => { $crate::error::Error::msg(format!($($arg)*)) };
 }
+pub(crate) use failure;
 
 /// Return early with a runtime failure from a format string (like `anyhow::bail!`).
-#[macro_export]
 macro_rules! bail {
-    ($($arg:tt)*) => { return Err($crate::failure!($($arg)*).into()) };
+    ($($arg:tt)*) => { return Err($crate::error::failure!($($arg)*).into()) };
 }
+pub(crate) use bail;
 
 /// Attach a hint to an error.
 pub fn with_hint(error: impl Into<Error>, hint: impl Into<String>) -> Error {

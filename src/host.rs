@@ -119,7 +119,7 @@ pub fn require_root(root: &Root, command: &str) -> crate::error::Result<()> {
     // SAFETY: geteuid has no preconditions.
     if root.is_host() && unsafe { libc::geteuid() } != 0 {
         return Err(crate::error::with_hint(
-            crate::failure!("`monstack {command}` changes this host and needs root"),
+            crate::error::failure!("`monstack {command}` changes this host and needs root"),
             "run it as root (sudo), or give --root DIR to work on a directory tree instead",
         ));
     }

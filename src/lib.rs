@@ -22,6 +22,7 @@ pub mod grafana_server;
 pub mod host;
 pub mod hostfile;
 pub mod http;
+pub mod manager_kind;
 pub mod paths;
 pub mod plan;
 pub mod printer;

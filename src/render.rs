@@ -505,12 +505,12 @@ pub fn write_tree(out: &Path, files: &[RenderedFile]) -> crate::error::Result<()
         let dest = root.host(&f.path);
         if let Some(dir) = dest.parent() {
             fs::create_dir_all(dir)
-                .map_err(|e| crate::failure!("cannot create `{}`: {e}", dir.display()))?;
+                .map_err(|e| crate::error::failure!("cannot create `{}`: {e}", dir.display()))?;
         }
         fs::write(&dest, &f.content)
-            .map_err(|e| crate::failure!("cannot write `{}`: {e}", dest.display()))?;
+            .map_err(|e| crate::error::failure!("cannot write `{}`: {e}", dest.display()))?;
         fs::set_permissions(&dest, fs::Permissions::from_mode(f.mode))
-            .map_err(|e| crate::failure!("cannot chmod `{}`: {e}", dest.display()))?;
+            .map_err(|e| crate::error::failure!("cannot chmod `{}`: {e}", dest.display()))?;
     }
     Ok(())
 }

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::atomic_fs::{self, Owner};
 use crate::config::{ComponentKind, Loaded};
+use crate::manager_kind::ServiceManagerKind;
 use crate::paths::Root;
-use crate::services::kind::ServiceManagerKind;
 
 /// The state dir of one config under one root.
 #[derive(Debug, Clone)]
@@ -182,7 +182,7 @@ impl ApplyLock {
     /// Take the lock or fail at once, naming the holder's pid.
     pub fn acquire(state: &StateDir) -> crate::error::Result<ApplyLock> {
         fs::create_dir_all(&state.path).map_err(|e| {
-            crate::failure!("cannot create state dir `{}`: {e}", state.path.display())
+            crate::error::failure!("cannot create state dir `{}`: {e}", state.path.display())
         })?;
         let path = state.path.join("apply.lock");
         let mut file = OpenOptions::new()
@@ -191,7 +191,7 @@ impl ApplyLock {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| crate::failure!("cannot open lock `{}`: {e}", path.display()))?;
+            .map_err(|e| crate::error::failure!("cannot open lock `{}`: {e}", path.display()))?;
         // SAFETY: flock on a valid, owned descriptor.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
@@ -206,7 +206,7 @@ impl ApplyLock {
                     "wait for it to finish; the lock is released as soon as that process exits",
                 ));
             }
-            crate::bail!("cannot lock `{}`: {err}", path.display());
+            crate::error::bail!("cannot lock `{}`: {err}", path.display());
         }
         file.set_len(0)?;
         file.rewind()?;

@@ -129,7 +129,7 @@ impl<'a> Landing<'a> {
                     Action::Start => {
                         self.stopped.iter().find(|(i, _)| *i == t.index).map(|(_, r)| match r {
                             Ok(()) => Ok(()),
-                            Err(e) => Err(crate::failure!("cannot stop it: {e}")),
+                            Err(e) => Err(crate::error::failure!("cannot stop it: {e}")),
                         })
                     }
                     Action::Reload => Some(

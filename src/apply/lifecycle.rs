@@ -135,7 +135,7 @@ pub fn wait_ready_serving(
         };
         if !alive() {
             let tail = log_tail();
-            crate::bail!(
+            crate::error::bail!(
                 "`{kind}` exited before it became ready{}",
                 if tail.is_empty() {
                     String::new()
@@ -145,7 +145,7 @@ pub fn wait_ready_serving(
             );
         }
         if start.elapsed() > timeout {
-            crate::bail!(
+            crate::error::bail!(
                 "`{kind}` was not ready after {}: {last}",
                 humantime::format_duration(Duration::from_secs(timeout.as_secs()))
             );
@@ -192,7 +192,7 @@ pub fn wait_alertmanagers(
         }
         if start.elapsed() > timeout {
             let m: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-            crate::bail!(
+            crate::error::bail!(
                 "Prometheus did not list {} among its active Alertmanagers within {}",
                 m.join(", "),
                 humantime::format_duration(Duration::from_secs(timeout.as_secs()))
@@ -223,9 +223,9 @@ fn metrics(address: &str, web: &WebClient) -> crate::error::Result<String> {
     let r = web
         .auth(client(web)?.get(&url))
         .send()
-        .map_err(|e| crate::failure!("{url}: {}", root_cause(&e)))?;
+        .map_err(|e| crate::error::failure!("{url}: {}", root_cause(&e)))?;
     if !r.status().is_success() {
-        crate::bail!("{url} answered {}", r.status());
+        crate::error::bail!("{url} answered {}", r.status());
     }
     Ok(r.text()?)
 }
@@ -245,7 +245,7 @@ pub fn reload(
     let resp = web
         .auth(client(web)?.post(&url))
         .send()
-        .map_err(|e| crate::failure!("{url}: {}", root_cause(&e)))?;
+        .map_err(|e| crate::error::failure!("{url}: {}", root_cause(&e)))?;
     let status = resp.status().as_u16();
     match status {
         200..=299 => {}
@@ -263,7 +263,7 @@ pub fn reload(
                     break;
                 }
                 if start.elapsed() > Duration::from_secs(30) {
-                    crate::bail!("`{kind}` did not reload within 30s of the signal");
+                    crate::error::bail!("`{kind}` did not reload within 30s of the signal");
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -281,7 +281,9 @@ pub fn reload(
             component: kind,
             message: format!("{ok_metric} is 0 after the reload (see the service's log)"),
         })),
-        None => crate::bail!("`{kind}` does not export {ok_metric}; cannot verify the reload"),
+        None => {
+            crate::error::bail!("`{kind}` does not export {ok_metric}; cannot verify the reload")
+        }
     }
 }
 

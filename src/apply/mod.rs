@@ -148,7 +148,7 @@ pub fn stop(root: &Root, loaded: Option<Loaded>) -> crate::error::Result<Report>
     let loaded = match loaded {
         Some(l) => l,
         None => crate::config::parse(Path::new("monstack.yaml"), "")
-            .map_err(|e| crate::failure!("{e}"))?,
+            .map_err(|e| crate::error::failure!("{e}"))?,
     };
     let state = StateDir::new(root, &loaded);
     let kind = state.recorded_manager().unwrap_or(ServiceManagerKind::Direct);
@@ -201,7 +201,7 @@ pub fn restart_onto_current(
     let spec = plan::desired_specs(loaded, &root, mkind)?
         .into_iter()
         .find(|s| s.kind == kind)
-        .ok_or_else(|| crate::failure!("`{kind}` is not enabled in the config"))?;
+        .ok_or_else(|| crate::error::failure!("`{kind}` is not enabled in the config"))?;
     if units_changed {
         mgr.daemon_reload()?;
     }

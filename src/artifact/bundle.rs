@@ -85,7 +85,10 @@ pub fn bundle(
     let path = lock::path(loaded);
     let lock = LockFile::read(&path)?.ok_or_else(|| {
         with_hint(
-            crate::failure!("bundle needs a lock file; there is none at `{}`", path.display()),
+            crate::error::failure!(
+                "bundle needs a lock file; there is none at `{}`",
+                path.display()
+            ),
             "run `monstack lock` first",
         )
     })?;

@@ -113,7 +113,7 @@ impl<'a> Runtime<'a> {
             // Grafana publishes one `.sha256` per tarball, in two formats over time.
             let sha = verify::sidecar_digest(&text, &rel.file_name).map_err(|why| {
                 with_hint(
-                    crate::failure!("`{from}` cannot be used: {why}"),
+                    crate::error::failure!("`{from}` cannot be used: {why}"),
                     "pin `grafana_server.sha256` (from a source you trust) or check the version and build_id",
                 )
             })?;

@@ -7,23 +7,13 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{download, fs_err, lock, LockFile, NetOptions, Reporter};
+use super::lock::{self, GnetLockEntry};
+use super::{download, fs_err, LockFile, NetOptions, Reporter};
 use crate::config::{DashboardEntry, GnetDashboard, Loaded};
 use crate::error::with_hint;
 use crate::paths::Root;
-
-/// One locked grafana.com dashboard revision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GnetLockEntry {
-    pub gnet_id: u64,
-    pub revision: u64,
-    pub url: String,
-    pub sha256: String,
-}
 
 /// The configured grafana.com dashboards, in config order.
 pub fn configured(loaded: &Loaded) -> Vec<GnetDashboard> {
@@ -65,7 +55,7 @@ fn what(n: &GnetDashboard) -> String {
 fn check_json(n: &GnetDashboard, text: &str, from: &str) -> crate::error::Result<()> {
     serde_json::from_str::<serde_json::Value>(text)
         .map(|_| ())
-        .map_err(|e| crate::failure!("{} from `{from}` is not JSON: {e}", what(n)))
+        .map_err(|e| crate::error::failure!("{} from `{from}` is not JSON: {e}", what(n)))
 }
 
 fn fetch(net: &download::Net, loaded: &Loaded, n: &GnetDashboard) -> crate::error::Result<String> {
@@ -113,7 +103,7 @@ fn cached(cache_dir: &Path, n: &GnetDashboard, sha: &str) -> PathBuf {
 fn keep(cache_dir: &Path, n: &GnetDashboard, sha: &str, text: &str) -> crate::error::Result<()> {
     let p = cached(cache_dir, n, sha);
     crate::atomic_fs::write_atomic(&p, text.as_bytes(), 0o644, Default::default())
-        .map_err(|e| crate::failure!("cannot keep `{}`: {e}", p.display()))
+        .map_err(|e| crate::error::failure!("cannot keep `{}`: {e}", p.display()))
 }
 
 /// The verified JSON of every configured revision, into `loaded.resolved.gnet`.
@@ -142,7 +132,7 @@ pub fn materialize(
         let Some(entry) = entry else {
             if net.locked || net.offline {
                 return Err(with_hint(
-                    crate::failure!(
+                    crate::error::failure!(
                         "{}{}: no entry in `{}`",
                         if net.locked { "--locked: " } else { "--offline: " },
                         what(&n),
@@ -179,7 +169,7 @@ pub fn materialize(
                 let sha = sha256(text.as_bytes());
                 if sha != entry.sha256 {
                     return Err(with_hint(
-                        crate::failure!(
+                        crate::error::failure!(
                             "checksum mismatch for {} from `{from}`\nexpected: {} (from `{}`)\ncomputed: {sha}",
                             what(&n),
                             entry.sha256,
@@ -225,7 +215,7 @@ pub(super) fn bundle(
                     crate::error::Error::from(err).context(format!("cannot fetch {}", what(&n)))
                 })?;
                 if sha256(t.as_bytes()) != e.sha256 {
-                    crate::bail!("checksum mismatch for {} from `{}`", what(&n), e.url);
+                    crate::error::bail!("checksum mismatch for {} from `{}`", what(&n), e.url);
                 }
                 keep(&cache_dir, &n, &e.sha256, &t)?;
                 t

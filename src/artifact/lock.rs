@@ -23,7 +23,17 @@ pub struct LockFile {
     pub components: Vec<LockEntry>,
     /// grafana.com dashboard revisions (`grafana.dashboards` `{gnet_id, revision}`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub dashboards: Vec<super::gnet::GnetLockEntry>,
+    pub dashboards: Vec<GnetLockEntry>,
+}
+
+/// One locked grafana.com dashboard revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GnetLockEntry {
+    pub gnet_id: u64,
+    pub revision: u64,
+    pub url: String,
+    pub sha256: String,
 }
 
 /// One locked tarball.

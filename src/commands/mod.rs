@@ -177,9 +177,9 @@ mod tests {
         assert_eq!(exit_code(&Ok(Outcome::Changes)), 2);
         assert_eq!(exit_code(&Ok(Outcome::Unhealthy)), 1);
         assert_eq!(exit_code(&Ok(Outcome::Failed)), 1);
-        assert_eq!(exit_code(&Err(crate::error::usage(crate::failure!("bad flag")))), 64);
+        assert_eq!(exit_code(&Err(crate::error::usage(crate::error::failure!("bad flag")))), 64);
         let cfg = crate::error::ConfigError::new("m.yaml", None, "bad");
         assert_eq!(exit_code(&Err(crate::error::Error::from(cfg).context("loading"))), 78);
-        assert_eq!(exit_code(&Err(crate::failure!("boom"))), 1);
+        assert_eq!(exit_code(&Err(crate::error::failure!("boom"))), 1);
     }
 }

@@ -85,7 +85,7 @@ fn parse_components(names: &[String], loaded: &Loaded) -> crate::error::Result<V
 
 fn component(name: &str) -> crate::error::Result<ComponentKind> {
     ComponentKind::from_name(name).ok_or_else(|| {
-        usage(crate::failure!(
+        usage(crate::error::failure!(
             "unknown component `{name}` (one of prometheus, alertmanager, node_exporter)"
         ))
     })

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::client::{read_secret_file, Auth, Client};
+use super::auth::{read_secret_file, Auth};
+use super::client::Client;
 use super::Error;
-use crate::config::Loaded;
 
 /// The service account monstack creates for itself.
 pub const ACCOUNT: &str = "monstack";
@@ -22,33 +22,6 @@ pub const TOKEN_FILE: &str = "grafana-token";
 /// Where the bootstrapped token lives.
 pub fn token_path(state_dir: &Path) -> PathBuf {
     state_dir.join(TOKEN_FILE)
-}
-
-/// True when monstack runs this Grafana and no credentials were configured in
-/// `grafana.auth`: then it uses (or makes) its own token.
-pub(crate) fn applies(loaded: &Loaded) -> bool {
-    if !crate::grafana_server::managed(loaded) {
-        return false;
-    }
-    let a = &loaded.config.grafana.auth;
-    let env = |name: &str| std::env::var(name).ok().is_some_and(|v| !v.trim().is_empty());
-    a.token_file.is_none()
-        && !env(&a.token_env)
-        && a.user.is_none()
-        && !env(&a.user_env)
-        && a.password_file.is_none()
-}
-
-/// The admin's basic auth, from `grafana_server.admin_user` and the password file
-/// (the same file grafana.ini names through `$__file{...}`).
-pub(crate) fn admin_auth(loaded: &Loaded) -> Result<Auth, Error> {
-    let g = &loaded.config.grafana_server;
-    let Some(f) = &g.admin_password_file else {
-        return Err(Error::NoCredentials {
-            detail: "set `grafana_server.admin_password_file` so monstack can create its service account".into(),
-        });
-    };
-    Ok(Auth::Basic { user: g.admin_user.clone(), password: read_secret_file(f)? })
 }
 
 /// The kept token, when there is one.

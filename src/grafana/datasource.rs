@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
-use super::client::{read_secret_file, Client, Response, Retry};
+use super::auth::read_secret_file;
+use super::client::{Client, Response, Retry};
 use super::fingerprint::{digest, Ledger, Record, Store, Written};
 use super::Error;
 use crate::config::{Loaded, SecretRef};

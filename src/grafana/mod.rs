@@ -7,6 +7,7 @@
 //! The HTTP behaviour relied on is documented in the Grafana API facts the test
 //! emulator follows (sections cited as `API-FACTS §n`).
 
+mod auth;
 pub mod bootstrap;
 mod client;
 mod dashboard;
@@ -535,7 +536,7 @@ impl Session {
             }
             Wait::Probe(limit) => client.probe(limit)?,
         }
-        if bootstrap::applies(loaded) {
+        if auth::applies(loaded) {
             bootstrap::authenticate(&mut client, state_dir, write)?;
         }
         let api = dashboard::discover(&client, g.org_id)?;

@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Context as _;
 
-pub mod kind;
-
-pub use kind::ServiceManagerKind;
+pub use crate::manager_kind::ServiceManagerKind;
 
 use crate::atomic_fs::{self, Owner};
 use crate::config::ComponentKind;
@@ -88,7 +86,7 @@ pub trait ServiceManager {
     /// Restart another unit of the host (rsyslog, to read a changed drop-in);
     /// only systemd can.
     fn restart_unit(&self, unit: &str) -> crate::error::Result<()> {
-        crate::bail!("`{unit}` can only be restarted under systemd")
+        crate::error::bail!("`{unit}` can only be restarted under systemd")
     }
     /// Ask the service to re-read its config by signal (used only when the HTTP
     /// reload endpoint is disabled); the caller verifies the outcome.
@@ -133,7 +131,7 @@ pub fn manager(
     Ok(match resolve_kind(kind, root) {
         ServiceManagerKind::Systemd => {
             if !root.is_host() {
-                return Err(crate::error::usage(crate::failure!(
+                return Err(crate::error::usage(crate::error::failure!(
                     "`--service-manager systemd` acts on this host's systemd and cannot be combined with --root; use `direct` or `none`"
                 )));
             }
@@ -195,7 +193,7 @@ impl Systemd {
     fn ok(&self, args: &[&str]) -> crate::error::Result<()> {
         let out = self.run(args)?;
         if !out.status.success() {
-            crate::bail!(
+            crate::error::bail!(
                 "`systemctl {}` failed: {}",
                 args.join(" "),
                 String::from_utf8_lossy(&out.stderr).trim()
@@ -412,10 +410,10 @@ impl ServiceManager for Direct {
     fn signal_reload(&self, kind: ComponentKind) -> crate::error::Result<()> {
         let r = self
             .running(kind)?
-            .ok_or_else(|| crate::failure!("`{kind}` is not running; cannot reload it"))?;
+            .ok_or_else(|| crate::error::failure!("`{kind}` is not running; cannot reload it"))?;
         // SAFETY: plain kill(2) on a pid we verified runs our binary.
         if unsafe { libc::kill(r.pid as i32, libc::SIGHUP) } != 0 {
-            crate::bail!(
+            crate::error::bail!(
                 "cannot signal `{kind}` (pid {}): {}",
                 r.pid,
                 std::io::Error::last_os_error()
@@ -449,7 +447,7 @@ pub fn terminate(pid: u32, grace: Duration) -> crate::error::Result<()> {
             let kill_start = Instant::now();
             while alive(pid) {
                 if kill_start.elapsed() > Duration::from_secs(10) {
-                    crate::bail!("process {pid} did not exit after SIGKILL");
+                    crate::error::bail!("process {pid} did not exit after SIGKILL");
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }

@@ -1,4 +1,5 @@
-//! The service manager a run uses, as a plain value (flags and the state dir record it).
+//! The service manager a run uses, as a plain value: a ground type (flags, the state
+//! dir and `services` all name it; `services` implements the managers).
 
 /// How services are managed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
