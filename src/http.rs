@@ -35,9 +35,41 @@ pub fn metric_value(text: &str, name: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The URLs of the active Alertmanagers in the `data` of Prometheus's
+/// `/api/v1/alertmanagers` answer.
+pub fn active_alertmanagers(data: &serde_json::Value) -> Vec<String> {
+    data.get("activeAlertmanagers")
+        .and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.get("url").and_then(serde_json::Value::as_str))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The `host:port`s of `wanted` that no active Alertmanager URL points at.
+pub fn missing_alertmanagers<'a>(wanted: &'a [String], active: &[String]) -> Vec<&'a str> {
+    wanted
+        .iter()
+        .filter(|w| !active.iter().any(|u| u.contains(&format!("://{w}/"))))
+        .map(String::as_str)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alertmanagers_not_active_are_missing() {
+        let data = serde_json::json!({"activeAlertmanagers": [
+            {"url": "http://127.0.0.1:9093/api/v2/alerts"}]});
+        let active = active_alertmanagers(&data);
+        let wanted = vec!["127.0.0.1:9093".to_string(), "10.0.0.2:9093".to_string()];
+        assert_eq!(missing_alertmanagers(&wanted, &active), ["10.0.0.2:9093"]);
+    }
 
     #[test]
     fn metric_values_are_read_from_unlabelled_lines() {

@@ -168,19 +168,12 @@ fn prometheus_files(loaded: &Loaded, tera: &tera::Tera) -> crate::error::Result<
         let name = rf.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         rules.push((name, content));
     }
-    let alertmanagers: Vec<String> = if !p.alertmanagers.is_empty() {
-        p.alertmanagers.clone()
-    } else if c.alertmanager.enabled {
-        vec![loaded.local_address(ComponentKind::Alertmanager)]
-    } else {
-        Vec::new()
-    };
+    let alertmanagers = loaded.alertmanagers();
     let agent = p.mode == config::PrometheusMode::Agent;
     if agent {
         // Agent mode has no rules and no alerting.
         rules.clear();
     }
-    let alertmanagers = if agent { Vec::new() } else { alertmanagers };
     // The local endpoints with a `web` section are reached with its TLS and auth.
     let mut reached = std::collections::BTreeSet::new();
     let mut client_of = |targets: &[String]| -> crate::error::Result<Value> {

@@ -170,31 +170,21 @@ pub fn wait_alertmanagers(
     let start = Instant::now();
     let mut delay = Duration::from_millis(50);
     loop {
-        let active: Vec<String> = web
+        let active = web
             .auth(http.get(&url))
             .send()
             .ok()
             .and_then(|r| r.json::<serde_json::Value>().ok())
-            .and_then(|v| {
-                v.pointer("/data/activeAlertmanagers").and_then(|a| a.as_array()).map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.get("url").and_then(|u| u.as_str()).map(str::to_string))
-                        .collect()
-                })
-            })
+            .and_then(|v| v.get("data").map(http::active_alertmanagers))
             .unwrap_or_default();
-        let missing: Vec<&String> = wanted
-            .iter()
-            .filter(|w| !active.iter().any(|u| u.contains(&format!("://{w}/"))))
-            .collect();
+        let missing = http::missing_alertmanagers(wanted, &active);
         if missing.is_empty() {
             return Ok(start.elapsed());
         }
         if start.elapsed() > timeout {
-            let m: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
             crate::error::bail!(
                 "Prometheus did not list {} among its active Alertmanagers within {}",
-                m.join(", "),
+                missing.join(", "),
                 humantime::format_duration(Duration::from_secs(timeout.as_secs()))
             );
         }

@@ -218,14 +218,7 @@ fn wait_alertmanagers(loaded: &Loaded, done: &[Change], info: &dyn Fn(String)) {
     let acted = done.iter().any(|c| {
         c.kind == "service" && c.name == ComponentKind::Prometheus.name() && c.action.is_change()
     });
-    let p = &loaded.config.prometheus;
-    let wanted: Vec<String> = if !p.alertmanagers.is_empty() {
-        p.alertmanagers.clone()
-    } else if loaded.config.alertmanager.enabled {
-        vec![loaded.local_address(ComponentKind::Alertmanager)]
-    } else {
-        Vec::new()
-    };
+    let wanted = loaded.alertmanagers();
     if !acted || wanted.is_empty() {
         return;
     }

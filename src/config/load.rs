@@ -37,6 +37,22 @@ impl Loaded {
         self.resolved.listen[&kind].local()
     }
 
+    /// The Alertmanagers Prometheus sends alerts to (`host:port`): those configured in
+    /// `prometheus.alertmanagers`, else the local one when it is enabled; none for an
+    /// agent, which has no alerting. prometheus.yml, apply's wait and `status` agree.
+    pub fn alertmanagers(&self) -> Vec<String> {
+        let c = &self.config;
+        if c.prometheus.mode == super::schema::PrometheusMode::Agent {
+            Vec::new()
+        } else if !c.prometheus.alertmanagers.is_empty() {
+            c.prometheus.alertmanagers.clone()
+        } else if c.alertmanager.enabled {
+            vec![self.local_address(ComponentKind::Alertmanager)]
+        } else {
+            Vec::new()
+        }
+    }
+
     /// A config error located at `field` in this file.
     pub fn error_at(&self, field: &str, message: impl Into<String>) -> ConfigError {
         error_in(&self.path, &Index::of(&self.source), field, message)

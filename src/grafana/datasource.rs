@@ -199,13 +199,9 @@ fn object(uid: &str) -> String {
     format!("datasource `{uid}`")
 }
 
-/// Read the datasource (by uid, then by name) and decide the action. Reads only.
-pub(crate) fn observe(
-    client: &Client,
-    d: &Desired,
-    store: &Store,
-    ledger: &Ledger,
-) -> Result<Plan, Error> {
+/// The datasource as Grafana has it: by uid, else by name (then the uid it has there,
+/// to adopt it).
+fn read_existing(client: &Client, d: &Desired) -> Result<(Option<Value>, Option<String>), Error> {
     let obj = object(&d.uid);
     let mut adopt_from = None;
     // API-FACTS §2.4: 200 with the full DTO (version, secureJsonFields) or 404.
@@ -226,6 +222,17 @@ pub(crate) fn observe(
         }
         _ => return Err(Error::api(&obj, &r, "")),
     };
+    Ok((existing, adopt_from))
+}
+
+/// Read the datasource (by uid, then by name) and decide the action. Reads only.
+pub(crate) fn observe(
+    client: &Client,
+    d: &Desired,
+    store: &Store,
+    ledger: &Ledger,
+) -> Result<Plan, Error> {
+    let (existing, adopt_from) = read_existing(client, d)?;
 
     let fingerprint = store.fingerprint(&d.secrets);
     let record = store.load(&d.uid);
@@ -256,10 +263,7 @@ pub(crate) fn observe(
     let unmoved = desired_same && written.as_ref().is_some_and(|w| w.version == have_version);
     let mut diff = Vec::new();
     for (k, want) in d.managed().into_iter().filter(|_| !unmoved) {
-        let mut have = existing.get(k).cloned().unwrap_or(Value::Null);
-        if k == "jsonData" && have.is_null() {
-            have = json!({}); // API-FACTS §2.2: stored jsonData defaults to {}
-        }
+        let have = stored_field(&existing, k);
         if have != want {
             diff.push(format!("~ {k}: {have} -> {want}"));
         }
@@ -267,13 +271,7 @@ pub(crate) fn observe(
     if let Some(from) = &adopt_from {
         diff.push(format!("~ uid: \"{from}\" -> \"{}\"", d.uid));
     }
-    // API-FACTS §2.2/§6.3: secrets are never echoed; secureJsonFields lists set keys.
-    let fields = existing.get("secureJsonFields").and_then(Value::as_object);
-    let missing: Vec<&String> = d
-        .secrets
-        .keys()
-        .filter(|k| !fields.and_then(|f| f.get(*k)).and_then(Value::as_bool).unwrap_or(false))
-        .collect();
+    let missing: Vec<&String> = d.secrets.keys().filter(|k| !secret_set(&existing, k)).collect();
     let changed = fingerprint.as_deref() != Some(record.fingerprint.as_str());
     let send_secrets = !d.secrets.is_empty() && (changed || !missing.is_empty());
     if send_secrets {
@@ -301,6 +299,20 @@ pub(crate) fn observe(
         record,
         detail,
     })
+}
+
+/// A managed field as Grafana stores it: a missing `jsonData` is `{}` (API-FACTS §2.2).
+fn stored_field(dto: &Value, key: &str) -> Value {
+    match dto.get(key) {
+        None | Some(Value::Null) if key == "jsonData" => json!({}),
+        v => v.cloned().unwrap_or(Value::Null),
+    }
+}
+
+/// True when Grafana reports secret `key` set: secrets are never echoed, only listed in
+/// `secureJsonFields` (API-FACTS §2.2/§6.3).
+fn secret_set(dto: &Value, key: &str) -> bool {
+    dto.get("secureJsonFields").and_then(|f| f.get(key)).and_then(Value::as_bool).unwrap_or(false)
 }
 
 /// The ledger version of a datasource DTO: `id/version` (API-FACTS §2.4).
@@ -344,14 +356,8 @@ pub(crate) fn apply(
         if r.status.as_u16() != 200 {
             return Ok(None);
         }
-        let fields = r.body.get("secureJsonFields").and_then(Value::as_object);
-        let same = d.managed().into_iter().all(|(k, want)| {
-            let have = r.body.get(k).cloned().unwrap_or(Value::Null);
-            have == want || (k == "jsonData" && have.is_null() && want == json!({}))
-        }) && d
-            .secrets
-            .keys()
-            .all(|k| fields.and_then(|f| f.get(k)).and_then(Value::as_bool).unwrap_or(false));
+        let same = d.managed().into_iter().all(|(k, want)| stored_field(&r.body, k) == want)
+            && d.secrets.keys().all(|k| secret_set(&r.body, k));
         Ok(same.then(|| Response { status: r.status, body: json!({"datasource": r.body}) }))
     };
     // The DTO Grafana answered a write with (API-FACTS §2.2/§2.5: `datasource`).
@@ -388,6 +394,19 @@ pub(crate) fn apply(
 /// Reads the datasource back after a write whose answer was lost.
 type Check<'a> = dyn Fn() -> Result<Option<Response>, Error> + Sync + 'a;
 
+/// Send a datasource body; an answer lost on the way is settled by reading the
+/// datasource back (`check`), not by sending again.
+fn write(
+    client: &Client,
+    method: Method,
+    path: &str,
+    body: Map<String, Value>,
+    obj: &str,
+    check: &Check<'_>,
+) -> Result<Response, Error> {
+    client.send_with(method, path, Some(&Value::Object(body)), obj, Retry::Verify(check))
+}
+
 /// API-FACTS §2.2: POST; 409 when the name or uid already exists. Returns the DTO
 /// Grafana answered with.
 fn create(
@@ -396,13 +415,7 @@ fn create(
     body: Map<String, Value>,
     check: &Check<'_>,
 ) -> Result<Option<Value>, Error> {
-    let r = client.send_with(
-        Method::POST,
-        "/api/datasources",
-        Some(&Value::Object(body)),
-        obj,
-        Retry::Verify(check),
-    )?;
+    let r = write(client, Method::POST, "/api/datasources", body, obj, check)?;
     match r.status.as_u16() {
         200 => Ok(r.body.get("datasource").cloned()),
         409 => Err(Error::api(
@@ -445,13 +458,7 @@ fn replace(
     let path = format!("/api/datasources/uid/{current_uid}");
     // With `version` a repeated PUT would meet its own first attempt (409), so it is
     // read back like a create.
-    let r = client.send_with(
-        Method::PUT,
-        &path,
-        Some(&Value::Object(body)),
-        obj,
-        Retry::Verify(check),
-    )?;
+    let r = write(client, Method::PUT, &path, body, obj, check)?;
     match r.status.as_u16() {
         200 => Ok(r.body.get("datasource").cloned()),
         409 => {

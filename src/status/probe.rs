@@ -135,28 +135,13 @@ pub fn prometheus(
     out.extend(rules(&http, &base, expected_groups));
 
     // The Alertmanagers prometheus.yml lists (the local one unless configured).
-    let wanted: Vec<String> = if !p.alertmanagers.is_empty() {
-        p.alertmanagers.clone()
-    } else if loaded.config.alertmanager.enabled {
-        vec![loaded.local_address(ComponentKind::Alertmanager)]
-    } else {
-        Vec::new()
-    };
+    let wanted = loaded.alertmanagers();
     if !wanted.is_empty() {
         out.push(match http.json(&format!("{base}/api/v1/alertmanagers")) {
             Err(e) => Check::new(C, "alertmanagers", Level::Fail, e),
             Ok(data) => {
-                let active: Vec<&str> = data
-                    .get("activeAlertmanagers")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter().filter_map(|x| x.get("url").and_then(Value::as_str)).collect()
-                    })
-                    .unwrap_or_default();
-                let missing: Vec<&String> = wanted
-                    .iter()
-                    .filter(|w| !active.iter().any(|u| u.contains(&format!("://{w}/"))))
-                    .collect();
+                let active = crate::http::active_alertmanagers(&data);
+                let missing = crate::http::missing_alertmanagers(&wanted, &active);
                 if missing.is_empty() {
                     Check::new(
                         C,
@@ -165,14 +150,13 @@ pub fn prometheus(
                         format!("knows {}", wanted.join(", ")),
                     )
                 } else {
-                    let m: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
                     Check::new(
                         C,
                         "alertmanagers",
                         Level::Fail,
                         format!(
                             "{} not among Prometheus's active Alertmanagers ({})",
-                            m.join(", "),
+                            missing.join(", "),
                             if active.is_empty() { "none".to_string() } else { active.join(", ") }
                         ),
                     )

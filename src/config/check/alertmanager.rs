@@ -85,63 +85,7 @@ pub(super) fn alertmanager(ck: &mut Checks, l: &File) {
 fn routing(ck: &mut Checks, l: &File) {
     let a = &l.config.alertmanager;
     let receivers: HashSet<&str> = a.receivers.iter().map(|r| r.name.as_str()).collect();
-    let mut intervals = HashSet::new();
-    for (i, t) in a.time_intervals.iter().enumerate() {
-        let f = format!("alertmanager.time_intervals[{i}]");
-        ck.check(!t.name.trim().is_empty(), &format!("{f}.name"), "must not be empty");
-        ck.check(
-            intervals.insert(t.name.as_str()),
-            &format!("{f}.name"),
-            format!("duplicate time interval `{}`", t.name),
-        );
-    }
-    let mut stack: Vec<(String, &crate::config::SubRoute)> = a
-        .route
-        .routes
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (format!("alertmanager.route.routes[{i}]"), r))
-        .collect();
-    while let Some((f, r)) = stack.pop() {
-        if let Some(name) = &r.receiver {
-            ck.check(
-                receivers.contains(name.as_str()),
-                &format!("{f}.receiver"),
-                format!("receiver `{name}` is not defined in alertmanager.receivers"),
-            );
-        }
-        for (j, m) in r.matchers.iter().enumerate() {
-            if let Some(msg) = matcher_problem(m) {
-                ck.check(false, &format!("{f}.matchers[{j}]"), msg);
-            }
-        }
-        for (key, v) in [
-            ("group_wait", &r.group_wait),
-            ("group_interval", &r.group_interval),
-            ("repeat_interval", &r.repeat_interval),
-        ] {
-            if let Some(v) = v {
-                ck.check(
-                    valid_duration(v),
-                    &format!("{f}.{key}"),
-                    format!("`{v}` is not a duration like 10s"),
-                );
-            }
-        }
-        for (key, names) in [
-            ("mute_time_intervals", &r.mute_time_intervals),
-            ("active_time_intervals", &r.active_time_intervals),
-        ] {
-            for (j, n) in names.iter().enumerate() {
-                ck.check(
-                    intervals.contains(n.as_str()),
-                    &format!("{f}.{key}[{j}]"),
-                    format!("time interval `{n}` is not defined in alertmanager.time_intervals"),
-                );
-            }
-        }
-        stack.extend(r.routes.iter().enumerate().map(|(j, c)| (format!("{f}.routes[{j}]"), c)));
-    }
+    route_tree(ck, a, &receivers);
     for (i, rule) in a.inhibit_rules.iter().enumerate() {
         let f = format!("alertmanager.inhibit_rules[{i}]");
         for (key, ms) in
@@ -212,5 +156,67 @@ fn routing(ck: &mut Checks, l: &File) {
                 format!("receiver `{r}` is not defined in alertmanager.receivers"),
             );
         }
+    }
+}
+
+/// The route tree: each route's receiver and time intervals are defined, its matchers
+/// and durations valid.
+fn route_tree(ck: &mut Checks, a: &crate::config::Alertmanager, receivers: &HashSet<&str>) {
+    let mut intervals = HashSet::new();
+    for (i, t) in a.time_intervals.iter().enumerate() {
+        let f = format!("alertmanager.time_intervals[{i}]");
+        ck.check(!t.name.trim().is_empty(), &format!("{f}.name"), "must not be empty");
+        ck.check(
+            intervals.insert(t.name.as_str()),
+            &format!("{f}.name"),
+            format!("duplicate time interval `{}`", t.name),
+        );
+    }
+    let mut stack: Vec<(String, &crate::config::SubRoute)> = a
+        .route
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (format!("alertmanager.route.routes[{i}]"), r))
+        .collect();
+    while let Some((f, r)) = stack.pop() {
+        if let Some(name) = &r.receiver {
+            ck.check(
+                receivers.contains(name.as_str()),
+                &format!("{f}.receiver"),
+                format!("receiver `{name}` is not defined in alertmanager.receivers"),
+            );
+        }
+        for (j, m) in r.matchers.iter().enumerate() {
+            if let Some(msg) = matcher_problem(m) {
+                ck.check(false, &format!("{f}.matchers[{j}]"), msg);
+            }
+        }
+        for (key, v) in [
+            ("group_wait", &r.group_wait),
+            ("group_interval", &r.group_interval),
+            ("repeat_interval", &r.repeat_interval),
+        ] {
+            if let Some(v) = v {
+                ck.check(
+                    valid_duration(v),
+                    &format!("{f}.{key}"),
+                    format!("`{v}` is not a duration like 10s"),
+                );
+            }
+        }
+        for (key, names) in [
+            ("mute_time_intervals", &r.mute_time_intervals),
+            ("active_time_intervals", &r.active_time_intervals),
+        ] {
+            for (j, n) in names.iter().enumerate() {
+                ck.check(
+                    intervals.contains(n.as_str()),
+                    &format!("{f}.{key}[{j}]"),
+                    format!("time interval `{n}` is not defined in alertmanager.time_intervals"),
+                );
+            }
+        }
+        stack.extend(r.routes.iter().enumerate().map(|(j, c)| (format!("{f}.routes[{j}]"), c)));
     }
 }

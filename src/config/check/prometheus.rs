@@ -28,59 +28,7 @@ pub(super) fn prometheus(ck: &mut Checks, l: &File) {
             format!("`{r}` is not a Prometheus duration like 15d"),
         );
     }
-    let mut seen = HashSet::new();
-    for (i, job) in p.scrape_configs.iter().enumerate() {
-        let f = format!("prometheus.scrape_configs[{i}]");
-        ck.check(!job.job_name.trim().is_empty(), &format!("{f}.job_name"), "must not be empty");
-        ck.check(
-            seen.insert(job.job_name.clone()),
-            &format!("{f}.job_name"),
-            format!("duplicate job name `{}`", job.job_name),
-        );
-        ck.check(
-            !job.targets.is_empty() || !job.file_sd.is_empty(),
-            &format!("{f}.targets"),
-            "needs at least one target (or `file_sd`)",
-        );
-        for (g, glob) in job.file_sd.iter().enumerate() {
-            ck.check(
-                valid_file_sd(glob),
-                &format!("{f}.file_sd[{g}]"),
-                format!(
-                    "`{glob}` is not a target file pattern: a path ending in .yml, .yaml or .json, \
-                     with `*` only in the last path element"
-                ),
-            );
-        }
-        for (t, target) in job.targets.iter().enumerate() {
-            ck.check(
-                valid_target(target),
-                &format!("{f}.targets[{t}]"),
-                format!("`{target}` is not a host:port target"),
-            );
-        }
-        if let Some(mp) = &job.metrics_path {
-            ck.check(
-                mp.starts_with('/'),
-                &format!("{f}.metrics_path"),
-                format!("`{mp}` must start with /"),
-            );
-        }
-        if let Some(si) = &job.scrape_interval {
-            ck.check(
-                valid_duration(si),
-                &format!("{f}.scrape_interval"),
-                format!("`{si}` is not a Prometheus duration like 30s"),
-            );
-        }
-        for k in job.labels.keys() {
-            ck.check(
-                valid_label_name(k),
-                &format!("{f}.labels.{k}"),
-                format!("`{k}` is not a valid label name"),
-            );
-        }
-    }
+    scrape_configs(ck, p);
     if let Some(size) = &p.retention_size {
         ck.check(
             valid_size(size),
@@ -253,6 +201,63 @@ fn remote_write_extras(ck: &mut Checks, f: &str, rw: &crate::config::RemoteWrite
                 valid_label_name(l),
                 &format!("{g}.source_labels[{k}]"),
                 format!("`{l}` is not a valid label name"),
+            );
+        }
+    }
+}
+
+/// `prometheus.scrape_configs`: unique job names, targets, paths, intervals, labels.
+fn scrape_configs(ck: &mut Checks, p: &crate::config::Prometheus) {
+    let mut seen = HashSet::new();
+    for (i, job) in p.scrape_configs.iter().enumerate() {
+        let f = format!("prometheus.scrape_configs[{i}]");
+        ck.check(!job.job_name.trim().is_empty(), &format!("{f}.job_name"), "must not be empty");
+        ck.check(
+            seen.insert(job.job_name.clone()),
+            &format!("{f}.job_name"),
+            format!("duplicate job name `{}`", job.job_name),
+        );
+        ck.check(
+            !job.targets.is_empty() || !job.file_sd.is_empty(),
+            &format!("{f}.targets"),
+            "needs at least one target (or `file_sd`)",
+        );
+        for (g, glob) in job.file_sd.iter().enumerate() {
+            ck.check(
+                valid_file_sd(glob),
+                &format!("{f}.file_sd[{g}]"),
+                format!(
+                    "`{glob}` is not a target file pattern: a path ending in .yml, .yaml or .json, \
+                     with `*` only in the last path element"
+                ),
+            );
+        }
+        for (t, target) in job.targets.iter().enumerate() {
+            ck.check(
+                valid_target(target),
+                &format!("{f}.targets[{t}]"),
+                format!("`{target}` is not a host:port target"),
+            );
+        }
+        if let Some(mp) = &job.metrics_path {
+            ck.check(
+                mp.starts_with('/'),
+                &format!("{f}.metrics_path"),
+                format!("`{mp}` must start with /"),
+            );
+        }
+        if let Some(si) = &job.scrape_interval {
+            ck.check(
+                valid_duration(si),
+                &format!("{f}.scrape_interval"),
+                format!("`{si}` is not a Prometheus duration like 30s"),
+            );
+        }
+        for k in job.labels.keys() {
+            ck.check(
+                valid_label_name(k),
+                &format!("{f}.labels.{k}"),
+                format!("`{k}` is not a valid label name"),
             );
         }
     }
