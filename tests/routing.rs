@@ -3,19 +3,16 @@
 //! whose secrets are files; judged by Debian's amtool, with the config's own
 //! `route_tests` run through `amtool config routes test` by `validate` and before
 //! `apply` lands anything.
+#[path = "support/bin.rs"]
+mod bin;
+#[path = "support/certs.rs"]
+mod certs;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn monstack(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_monstack"))
-        .current_dir(dir)
-        .arg("--config")
-        .arg(dir.join("monstack.yaml"))
-        .args(args)
-        .env_remove("MONSTACK_CONFIG")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
+    bin::Monstack::new().dir(dir).config(dir.join("monstack.yaml")).args(args).output()
 }
 
 fn text(o: &Output) -> String {
@@ -207,30 +204,10 @@ fn bad_routing_is_refused_with_located_errors() {
 fn validate_accepts_every_addition_at_once() {
     let t = setup();
     let dir = t.path();
-    let run = |args: &[&str]| {
-        let o = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        "-keyout",
-        "tls.key",
-        "-out",
-        "tls.pem",
-    ]);
+    certs::make_certs(dir);
     std::fs::write(dir.join("admin.pw"), "s3cret: #1\n").unwrap();
-    let web = "  web:\n    tls_cert_file: tls.pem\n    tls_key_file: tls.key\n    \
-               client_ca_file: tls.pem\n    ca_file: tls.pem\n    \
+    let web = "  web:\n    tls_cert_file: server.pem\n    tls_key_file: server.key\n    \
+               client_ca_file: ca.pem\n    ca_file: ca.pem\n    \
                basic_auth_users: {\"admin #1\": admin.pw}\n";
     let am = config(GOOD_TESTS).replace("prometheus:\n  enabled: false\n", "").replace(
         "node_exporter:\n  enabled: false\n",

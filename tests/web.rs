@@ -6,6 +6,8 @@
 //! anything lands.
 #[path = "support/bin.rs"]
 mod bin;
+#[path = "support/certs.rs"]
+mod certs;
 #[path = "support/mirror.rs"]
 mod mirror;
 #[path = "support/stack.rs"]
@@ -18,59 +20,6 @@ use std::time::Duration;
 
 use stack::{changes, poll, Stack, AM, NODE, PROM};
 
-/// A CA and a server certificate for localhost / 127.0.0.1 signed by it.
-fn make_certs(dir: &Path) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=test ca",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=localhost",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-    ]);
-    std::fs::write(dir.join("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "ext.cnf",
-        "-out",
-        "server.pem",
-    ]);
-}
-
 struct Env {
     s: Stack,
     tls: PathBuf,
@@ -81,7 +30,7 @@ impl Env {
         let s = Stack::new();
         let tls = s.dir.path().join("tls");
         std::fs::create_dir_all(&tls).unwrap();
-        make_certs(&tls);
+        certs::make_certs(&tls);
         for (name, pw) in [("prom", "prom-pass 1"), ("am", "am-pass: 2"), ("node", "node#pass'3")] {
             std::fs::write(tls.join(format!("{name}.pw")), format!("{pw}\n")).unwrap();
         }
