@@ -1,8 +1,10 @@
 //! The stack configuration (`monstack.yaml`).
 //!
-//! - `schema`: the sections and the defaults that reproduce the runbook;
-//! - `load`: find, read and parse (strict: `deny_unknown_fields`), serde's messages reworded;
-//! - `check`: semantic checks, every problem reported;
+//! - `schema/`: the sections and the defaults that reproduce the runbook, a file per
+//!   section group;
+//! - `load`: find, read and parse (strict: `deny_unknown_fields`; every type error and
+//!   unknown key reported, not only the first), serde's messages reworded;
+//! - `check/`: semantic checks, every problem reported, a file per section group;
 //! - `locate`: the one YAML walker that gives each error its line and column;
 //! - `values`: value syntax (durations, addresses, URLs, names).
 //!

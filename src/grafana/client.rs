@@ -305,23 +305,7 @@ impl Client {
                 }
                 timeout = timeout.min(rem);
             }
-            let mut req = self
-                .http
-                .request(method.clone(), &url)
-                .timeout(timeout)
-                .header("Accept", "application/json");
-            match &self.auth {
-                Auth::Bearer(t) => req = req.bearer_auth(t),
-                Auth::Basic { user, password } => req = req.basic_auth(user, Some(password)),
-            }
-            if let Some(org) = self.org_id {
-                // API-FACTS §5.5: the org comes from X-Grafana-Org-Id; the user's
-                // active org is never switched.
-                req = req.header("X-Grafana-Org-Id", org.to_string());
-            }
-            if let Some(b) = body {
-                req = req.json(b);
-            }
+            let req = self.request(method.clone(), &url, timeout, body);
             let mut retry_after = None;
             // Whether the server may have acted on the request before it failed.
             let ambiguous;
@@ -397,6 +381,31 @@ impl Client {
         }
         last.push_str(&cut);
         Err(Error::Transient { object: object.to_string(), attempts: self.attempts, last })
+    }
+
+    /// One attempt's request: credentials, the org header, the JSON body.
+    fn request(
+        &self,
+        method: Method,
+        url: &str,
+        timeout: Duration,
+        body: Option<&Value>,
+    ) -> reqwest::blocking::RequestBuilder {
+        let mut req =
+            self.http.request(method, url).timeout(timeout).header("Accept", "application/json");
+        match &self.auth {
+            Auth::Bearer(t) => req = req.bearer_auth(t),
+            Auth::Basic { user, password } => req = req.basic_auth(user, Some(password)),
+        }
+        if let Some(org) = self.org_id {
+            // API-FACTS §5.5: the org comes from X-Grafana-Org-Id; the user's
+            // active org is never switched.
+            req = req.header("X-Grafana-Org-Id", org.to_string());
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req
     }
 
     /// After a failure that may have been processed: with `Retry::Verify`, read the
