@@ -4,6 +4,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+mod blackbox;
+
 use super::locate::{error_in, Index};
 use super::schema::{ComponentKind, Config, PrometheusMode, SecretRef};
 use super::values::*;
@@ -49,6 +51,8 @@ pub(super) fn check(path: &Path, source: &str, config: &Config) -> Vec<ConfigErr
     components(&mut ck, l);
     prometheus(&mut ck, l);
     prometheus_versions(&mut ck, l);
+    blackbox::modules(&mut ck, l);
+    blackbox::probes(&mut ck, l);
     alertmanager(&mut ck, l);
     grafana_server(&mut ck, l);
     grafana(&mut ck, l);
@@ -1075,6 +1079,10 @@ fn section_flags(c: &Config, kind: ComponentKind) -> Vec<&'static str> {
             "--cluster.listen-address",
         ],
         ComponentKind::NodeExporter => vec!["--web.listen-address"],
+        // `--config.check` would make the service exit after checking.
+        ComponentKind::BlackboxExporter => {
+            vec!["--config.file", "--web.listen-address", "--config.check"]
+        }
         ComponentKind::GrafanaServer => vec!["--config", "--homepath"],
     }
 }

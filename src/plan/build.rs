@@ -206,6 +206,8 @@ fn config_changed(files: &[FilePlan], kind: ComponentKind) -> bool {
                 ),
                 // node_exporter reads its web config on every request.
                 ComponentKind::NodeExporter => false,
+                // Its web config, like node_exporter's, is read on every request.
+                ComponentKind::BlackboxExporter => f.file.role == FileRole::BlackboxConfig,
                 ComponentKind::GrafanaServer => f.file.role == FileRole::GrafanaIni,
             }
     })

@@ -24,7 +24,7 @@ pub fn mirror_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("apply-mirror");
-        let marker = dir.join(".complete");
+        let marker = dir.join(".complete-blackbox");
         if !marker.exists() {
             let _ = std::fs::remove_dir_all(&dir);
             build_mirror(&dir, &[]);
