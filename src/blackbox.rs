@@ -62,13 +62,14 @@ pub fn scrape_jobs(loaded: &Loaded, client: &Value) -> Vec<Value> {
         })
         .collect();
     let named = c.prometheus.probes.iter().any(|p| p.job_name == SELF_JOB);
-    let scraped = named || c.prometheus.scrape_configs.iter().any(|j| {
-        j.job_name == SELF_JOB
-            || j.targets.iter().any(|t| {
-                crate::web::local_component(loaded, t) == Some(ComponentKind::BlackboxExporter)
-                    || *t == exporter
-            })
-    });
+    let scraped = named
+        || c.prometheus.scrape_configs.iter().any(|j| {
+            j.job_name == SELF_JOB
+                || j.targets.iter().any(|t| {
+                    crate::web::local_component(loaded, t) == Some(ComponentKind::BlackboxExporter)
+                        || *t == exporter
+                })
+        });
     if !scraped {
         jobs.push(json!({
             "job_name": SELF_JOB,

@@ -205,7 +205,8 @@ fn prometheus_files(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<Vec<Re
         ctx.extend(extra);
     }
     let blackbox = [loaded.local_address(ComponentKind::BlackboxExporter)];
-    let blackbox_client = if c.blackbox_exporter.enabled { client_of(&blackbox)? } else { Value::Null };
+    let blackbox_client =
+        if c.blackbox_exporter.enabled { client_of(&blackbox)? } else { Value::Null };
     if let Some(Value::Array(jobs)) = ctx.get_mut("scrape_configs") {
         for (job, conf) in jobs.iter_mut().zip(&p.scrape_configs) {
             job["client"] = client_of(&conf.targets)?;

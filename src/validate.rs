@@ -311,7 +311,11 @@ fn check_file(
             if out.success {
                 Ok(Checked { tool: Some(tool), notes: Vec::new() })
             } else {
-                Err(ValidationError::Rejected { tool, file: path.into(), message: log_errors(&out.text) })
+                Err(ValidationError::Rejected {
+                    tool,
+                    file: path.into(),
+                    message: log_errors(&out.text),
+                })
             }
         }
         Tool::SystemdAnalyze => systemd_verify(bin, path),

@@ -41,7 +41,11 @@ pub(super) struct Http {
 
 impl Http {
     /// A client for component `kind` with its `web` TLS and credentials.
-    pub(super) fn new(loaded: &Loaded, kind: ComponentKind, timeout: Duration) -> Result<Http, String> {
+    pub(super) fn new(
+        loaded: &Loaded,
+        kind: ComponentKind,
+        timeout: Duration,
+    ) -> Result<Http, String> {
         let web = WebClient::of(loaded, kind).map_err(|e| format!("{e:#}"))?;
         let client = web
             .build(crate::http::builder().timeout(timeout).connect_timeout(timeout).no_proxy())

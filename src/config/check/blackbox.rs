@@ -15,9 +15,9 @@ pub(super) fn modules(ck: &mut Checks, l: &File) {
     for (name, m) in &b.modules {
         let f = format!("blackbox_exporter.modules.{name}");
         ck.check(
-            !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c.is_control()),
+            !name.trim().is_empty() && !name.chars().any(char::is_control),
             &f,
-            format!("`{name}` is not a module name (no spaces)"),
+            format!("`{name}` is not a module name (empty or with control characters)"),
         );
         if let Some(t) = &m.timeout {
             ck.check(
@@ -61,7 +61,10 @@ pub(super) fn probes(ck: &mut Checks, l: &File) {
         ck.check(
             seen.insert(&probe.job_name),
             &format!("{f}.job_name"),
-            format!("duplicate job name `{}` (scrape_configs and probes share names)", probe.job_name),
+            format!(
+                "duplicate job name `{}` (scrape_configs and probes share names)",
+                probe.job_name
+            ),
         );
         if c.blackbox_exporter.enabled {
             let known: Vec<&str> = c.blackbox_exporter.modules.keys().map(String::as_str).collect();
