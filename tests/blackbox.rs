@@ -291,3 +291,68 @@ fn bad_blackbox_input_is_refused_with_its_location() {
     assert!(text.contains("blackbox_exporter"), "{text}");
     assert!(text.contains("field valid_status_code not found"), "{text}");
 }
+
+/// Strings YAML treats specially, through every new string field (module names and
+/// their prober settings, probe job names, modules and targets): the rendered
+/// prometheus.yml and blackbox.yml parse back to them, and Go's parsers in promtool
+/// and blackbox_exporter accept both files.
+#[test]
+fn yaml_special_strings_round_trip_through_blackbox_fields() {
+    const SPECIAL: &[&str] = &[
+        "a: b", "#x", "'q'", "\"dq\"", "*star", "&amp", "!tag", "{x}", "[y]", "- dash", "null",
+        "true", "~", "%p", "@at", "`bt`", "|pipe", ">gt", "é✓", "0x10", "1e3", "tab\there",
+    ];
+    let t = tempfile::tempdir().unwrap();
+    let mut modules = serde_json::Map::new();
+    let mut probes = Vec::new();
+    for (i, s) in SPECIAL.iter().enumerate() {
+        // Module names refuse control characters (the tab).
+        let name = format!("m{i} {}", s.replace('\t', " "));
+        let headers = serde_json::json!({ format!("X-H{i}"): s });
+        modules.insert(
+            name.clone(),
+            serde_json::json!({"prober": "http", "http": {"headers": headers, "body": s}}),
+        );
+        let target = format!("http://127.0.0.1:9/{}", s.replace([' ', '\t'], "_"));
+        probes.push(serde_json::json!({
+            "job_name": format!("job{i} {s}"), "module": name, "targets": [target],
+        }));
+    }
+    let doc = serde_json::json!({
+        "grafana": {"enabled": false},
+        "blackbox_exporter": {"enabled": true, "modules": modules},
+        "prometheus": {"probes": probes},
+    });
+    let cfg = t.path().join("monstack.yaml");
+    std::fs::write(&cfg, serde_norway::to_string(&doc).unwrap()).unwrap();
+    let out = t.path().join("out");
+    let o = bin::Monstack::new().config(&cfg).args(["render", "--out"]).args([&out]).output();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let read = |p: &str| -> serde_norway::Value {
+        serde_norway::from_str(&std::fs::read_to_string(out.join(p)).unwrap()).unwrap()
+    };
+    let prom = read("opt/prometheus/prometheus.yml");
+    let bb = read("opt/blackbox_exporter/blackbox.yml");
+    let jobs = prom["scrape_configs"].as_sequence().unwrap();
+    for (i, s) in SPECIAL.iter().enumerate() {
+        let name = format!("m{i} {}", s.replace('\t', " "));
+        let job = jobs.iter().find(|j| j["job_name"].as_str() == Some(&format!("job{i} {s}")));
+        let job = job.unwrap_or_else(|| panic!("job{i} {s:?} missing"));
+        assert_eq!(job["params"]["module"][0].as_str(), Some(name.as_str()));
+        let target = format!("http://127.0.0.1:9/{}", s.replace([' ', '\t'], "_"));
+        assert_eq!(job["static_configs"][0]["targets"][0].as_str(), Some(target.as_str()));
+        let m = &bb["modules"][name.as_str()];
+        assert_eq!(m["http"]["headers"][format!("X-H{i}").as_str()].as_str(), Some(*s));
+        assert_eq!(m["http"]["body"].as_str(), Some(*s));
+    }
+
+    let check = |bin: &str, args: &[&str]| {
+        let o = Command::new(bin).args(args).output().unwrap();
+        assert!(o.status.success(), "{bin}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    let prom_yml = out.join("opt/prometheus/prometheus.yml");
+    check("promtool", &["check", "config", "--syntax-only", prom_yml.to_str().unwrap()]);
+    let bb_flag = format!("--config.file={}", out.join("opt/blackbox_exporter/blackbox.yml").display());
+    check("prometheus-blackbox-exporter", &[&bb_flag, "--config.check"]);
+}

@@ -86,7 +86,7 @@ fn parse_components(names: &[String], loaded: &Loaded) -> anyhow::Result<Vec<Com
 fn component(name: &str) -> anyhow::Result<ComponentKind> {
     ComponentKind::from_name(name).ok_or_else(|| {
         usage(anyhow::anyhow!(
-            "unknown component `{name}` (one of prometheus, alertmanager, node_exporter)"
+            "unknown component `{name}` (one of prometheus, alertmanager, node_exporter, blackbox_exporter, grafana_server)"
         ))
     })
 }
