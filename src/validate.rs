@@ -51,7 +51,7 @@ impl Tool {
     }
 
     /// Other names the host's copy goes by (Debian's package renames the binary).
-    fn aliases(self) -> &'static [&'static str] {
+    pub fn aliases(self) -> &'static [&'static str] {
         match self {
             Self::BlackboxExporter => &["prometheus-blackbox-exporter"],
             _ => &[],

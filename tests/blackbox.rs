@@ -299,8 +299,28 @@ fn bad_blackbox_input_is_refused_with_its_location() {
 #[test]
 fn yaml_special_strings_round_trip_through_blackbox_fields() {
     const SPECIAL: &[&str] = &[
-        "a: b", "#x", "'q'", "\"dq\"", "*star", "&amp", "!tag", "{x}", "[y]", "- dash", "null",
-        "true", "~", "%p", "@at", "`bt`", "|pipe", ">gt", "é✓", "0x10", "1e3", "tab\there",
+        "a: b",
+        "#x",
+        "'q'",
+        "\"dq\"",
+        "*star",
+        "&amp",
+        "!tag",
+        "{x}",
+        "[y]",
+        "- dash",
+        "null",
+        "true",
+        "~",
+        "%p",
+        "@at",
+        "`bt`",
+        "|pipe",
+        ">gt",
+        "é✓",
+        "0x10",
+        "1e3",
+        "tab\there",
     ];
     let t = tempfile::tempdir().unwrap();
     let mut modules = serde_json::Map::new();
@@ -353,6 +373,7 @@ fn yaml_special_strings_round_trip_through_blackbox_fields() {
     };
     let prom_yml = out.join("opt/prometheus/prometheus.yml");
     check("promtool", &["check", "config", "--syntax-only", prom_yml.to_str().unwrap()]);
-    let bb_flag = format!("--config.file={}", out.join("opt/blackbox_exporter/blackbox.yml").display());
+    let bb_flag =
+        format!("--config.file={}", out.join("opt/blackbox_exporter/blackbox.yml").display());
     check("prometheus-blackbox-exporter", &[&bb_flag, "--config.check"]);
 }
