@@ -23,7 +23,7 @@ struct File<'a> {
 }
 
 /// blackbox.yml for the configured modules (user strings quoted by the serializer).
-pub fn config_file(loaded: &Loaded) -> anyhow::Result<RenderedFile> {
+pub fn config_file(loaded: &Loaded) -> crate::error::Result<RenderedFile> {
     let b = &loaded.config.blackbox_exporter;
     let text = serde_norway::to_string(&File { modules: &b.modules })?;
     Ok(RenderedFile::plain(
