@@ -82,7 +82,7 @@ pub fn validate(ctx: &Context, args: &ValidateArgs) -> crate::error::Result<Outc
                 .filter(|_| r.tool.is_some_and(|t| t.judged_per_release()))
                 .map(|j| format!(" [{j}]"))
                 .unwrap_or_default();
-            text.push_str(&format!("{:<9} {:<17} {}{judge}\n", r.status, tool, r.path.display()));
+            text.push_str(&format!("{:<9} {:<15} {}{judge}\n", r.status, tool, r.path.display()));
         }
         text
     });

@@ -295,9 +295,10 @@ fn disabled_services(
         if !input.manager.present(kind)? {
             continue;
         }
-        // Grafana is opt-in: only a Grafana monstack installed is stopped, never one
-        // a package or the operator runs.
-        if kind == ComponentKind::GrafanaServer && !installed_by_monstack(input, kind) {
+        // Grafana and blackbox_exporter are opt-in: only one monstack installed is
+        // stopped, never one a package or the operator runs.
+        let opt_in = matches!(kind, ComponentKind::GrafanaServer | ComponentKind::BlackboxExporter);
+        if opt_in && !installed_by_monstack(input, kind) {
             continue;
         }
         out.push(ServicePlan {
