@@ -6,8 +6,6 @@
 //! anything lands.
 #[path = "support/bin.rs"]
 mod bin;
-#[path = "support/certs.rs"]
-mod certs;
 #[path = "support/mirror.rs"]
 mod mirror;
 #[path = "support/stack.rs"]
@@ -18,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use stack::{changes, poll, Stack, AM, NODE, PROM};
+use stack::{changes, make_certs, poll, Stack, AM, NODE, PROM};
 
 struct Env {
     s: Stack,
@@ -30,7 +28,7 @@ impl Env {
         let s = Stack::new();
         let tls = s.dir.path().join("tls");
         std::fs::create_dir_all(&tls).unwrap();
-        certs::make_certs(&tls);
+        make_certs(&tls);
         for (name, pw) in [("prom", "prom-pass 1"), ("am", "am-pass: 2"), ("node", "node#pass'3")] {
             std::fs::write(tls.join(format!("{name}.pw")), format!("{pw}\n")).unwrap();
         }

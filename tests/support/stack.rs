@@ -18,13 +18,15 @@ pub const PROM: &str = "2.42.0";
 pub const PROM_NEXT: &str = "2.42.1";
 pub const AM: &str = "0.25.0";
 pub const NODE: &str = "1.5.0";
+/// Debian's blackbox_exporter (prometheus-blackbox-exporter), packed by the mirror.
+pub const BLACKBOX: &str = "0.23.0";
 
 /// The mirror tree, built once per test binary (building packs ~45 MB of tarballs).
 pub fn mirror_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("apply-mirror");
-        let marker = dir.join(".complete");
+        let marker = dir.join(".complete-blackbox");
         if !marker.exists() {
             let _ = std::fs::remove_dir_all(&dir);
             build_mirror(&dir, &[]);
@@ -147,7 +149,7 @@ impl Stack {
 
     fn remember_pids(&self) {
         let mut seen = self.seen_pids.lock().unwrap();
-        for n in ["prometheus", "alertmanager", "node_exporter"] {
+        for n in ["prometheus", "alertmanager", "node_exporter", "blackbox_exporter"] {
             if let Some(p) = self.pid(n) {
                 if !seen.contains(&p) {
                     seen.push(p);
@@ -271,6 +273,13 @@ impl Drop for ChildGuard {
         }
     }
 }
+
+/// A CA and a server certificate for localhost / 127.0.0.1 signed by it.
+#[path = "certs.rs"]
+mod certs;
+// Not every test that includes the stack makes certificates.
+#[allow(unused_imports)]
+pub use certs::make_certs;
 
 /// Call `f` with backoff until it returns Some or `timeout` passes.
 pub fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {

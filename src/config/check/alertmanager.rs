@@ -110,7 +110,7 @@ fn routing(ck: &mut Checks, l: &File) {
     for (i, t) in a.templates.iter().enumerate() {
         let base = t.file_name().map(|b| b.to_string_lossy().into_owned()).unwrap_or_default();
         ck.check(
-            t.is_file(),
+            l.resolve(t).is_file(),
             &format!("alertmanager.templates[{i}]"),
             format!("template file `{}` does not exist", t.display()),
         );
@@ -131,7 +131,7 @@ fn routing(ck: &mut Checks, l: &File) {
                 (format!("{f}.pagerduty_configs[{j}].routing_key_file"), &p.routing_key_file)
             }));
         for (field, p) in files {
-            ck.check(p.is_file(), &field, format!("`{}` is not a file", p.display()));
+            ck.check(l.resolve(p).is_file(), &field, format!("`{}` is not a file", p.display()));
         }
     }
     for (i, t) in a.route_tests.iter().enumerate() {

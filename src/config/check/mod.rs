@@ -10,6 +10,7 @@ use crate::error::ConfigError;
 use crate::versions::Item;
 
 mod alertmanager;
+mod blackbox;
 mod grafana;
 mod logs;
 mod prometheus;
@@ -53,6 +54,8 @@ pub(super) fn check(path: &Path, source: &str, config: &Config) -> Vec<ConfigErr
     components(&mut ck, l);
     prometheus::prometheus(&mut ck, l);
     prometheus::prometheus_versions(&mut ck, l);
+    blackbox::modules(&mut ck, l);
+    blackbox::probes(&mut ck, l);
     alertmanager::alertmanager(&mut ck, l);
     grafana::grafana_server(&mut ck, l);
     grafana::grafana(&mut ck, l);
@@ -191,8 +194,9 @@ fn web(ck: &mut Checks, name: &str, w: &super::schema::Web) {
         ("ca_file", &w.ca_file),
     ] {
         if let Some(p) = path {
+            // Relative to the config file, as documented (not to the working directory).
             ck.check(
-                p.is_file(),
+                ck.l.resolve(p).is_file(),
                 &format!("{f}.{key}"),
                 format!("`{}` is not a file", p.display()),
             );
@@ -211,7 +215,7 @@ fn web(ck: &mut Checks, name: &str, w: &super::schema::Web) {
             format!("`{user}` is not a basic-auth user name (no `:` or control characters)"),
         );
         ck.check(
-            path.is_file(),
+            ck.l.resolve(path).is_file(),
             &field,
             format!("password file `{}` does not exist or is not a file", path.display()),
         );
@@ -281,6 +285,10 @@ fn section_flags(c: &Config, kind: ComponentKind) -> Vec<&'static str> {
             "--cluster.listen-address",
         ],
         ComponentKind::NodeExporter => vec!["--web.listen-address"],
+        // `--config.check` would make the service exit after checking.
+        ComponentKind::BlackboxExporter => {
+            vec!["--config.file", "--web.listen-address", "--config.check"]
+        }
         ComponentKind::GrafanaServer => vec!["--config", "--homepath"],
     }
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::probes::{BlackboxModule, Probe, Prober};
 pub use crate::component::ComponentKind;
 
 /// The whole stack.
@@ -18,6 +19,8 @@ pub struct Config {
     pub prometheus: Prometheus,
     pub alertmanager: Alertmanager,
     pub node_exporter: NodeExporter,
+    /// blackbox_exporter (off by default): the prober behind `prometheus.probes`.
+    pub blackbox_exporter: BlackboxExporter,
     /// Grafana itself, installed and run by monstack (off by default).
     pub grafana_server: GrafanaServer,
     pub grafana: Grafana,
@@ -34,6 +37,7 @@ impl Default for Config {
             prometheus: Prometheus::default(),
             alertmanager: Alertmanager::default(),
             node_exporter: NodeExporter::default(),
+            blackbox_exporter: BlackboxExporter::default(),
             grafana_server: GrafanaServer::default(),
             grafana: Grafana::default(),
             logrotate: Logrotate::default(),
@@ -55,6 +59,7 @@ impl Config {
             ComponentKind::Prometheus => self.prometheus.component(),
             ComponentKind::Alertmanager => self.alertmanager.component(),
             ComponentKind::NodeExporter => self.node_exporter.component(),
+            ComponentKind::BlackboxExporter => self.blackbox_exporter.component(),
             ComponentKind::GrafanaServer => {
                 let mut c = self.grafana_server.component();
                 // `source: apt`: the package installs and runs Grafana, not the artifact path.
@@ -275,6 +280,30 @@ impl Default for NodeExporter {
             "node_exporter",
             "0.0.0.0:9100",
         ))
+    }
+}
+
+component_section! {
+/// blackbox_exporter: its `modules` become blackbox.yml (checked with
+/// `blackbox_exporter --config.check`).
+pub struct BlackboxExporter {
+    /// Module name -> prober settings.
+    pub modules: BTreeMap<String, BlackboxModule>,
+}
+}
+
+impl Default for BlackboxExporter {
+    fn default() -> Self {
+        let mut c = Component::new(
+            "0.25.0",
+            "/opt/blackbox_exporter",
+            "/opt/blackbox_exporter/data",
+            "blackbox_exporter",
+            "0.0.0.0:9115",
+        );
+        c.enabled = false;
+        let http = BlackboxModule { prober: Prober::Http, ..BlackboxModule::default() };
+        Self::from_parts(c, BTreeMap::from([("http_2xx".to_string(), http)]))
     }
 }
 

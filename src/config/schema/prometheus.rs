@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::Component;
+use super::{Component, Probe};
 
 component_section! {
 /// Prometheus server: component settings plus prometheus.yml content.
@@ -27,6 +27,8 @@ pub struct Prometheus {
     pub mode: PrometheusMode,
     /// prometheus.yml `remote_write` (required in agent mode).
     pub remote_write: Vec<RemoteWrite>,
+    /// Blackbox probe jobs (`/probe` through the local blackbox_exporter).
+    pub probes: Vec<Probe>,
 }
 }
 
@@ -157,6 +159,7 @@ impl Default for Prometheus {
             None,
             None,
             PrometheusMode::Server,
+            Vec::new(),
             Vec::new(),
         )
     }
