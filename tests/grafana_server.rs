@@ -152,7 +152,7 @@ impl Sandbox {
              grafana_server:\n  enabled: true\n  version: {version}\n  build_id: \"{build}\"\n  \
              base_url: {base_url}\n  listen_address: 127.0.0.1:{p}\n  \
              admin_password_file: {pw}\n  settings:\n    users:\n      allow_sign_up: \"false\"\n\
-             grafana:\n  url: http://127.0.0.1:{p}\n  wait_timeout: 30s\n  gnet_url: {base_url}\n  \
+             grafana:\n  wait_timeout: 30s\n  gnet_url: {base_url}\n  \
              dashboards:\n    - {{gnet_id: 1860, revision: 37}}\n  \
              datasource:\n    url: http://127.0.0.1:{p}/fake-prometheus\n",
             pw = pw.display()
@@ -221,6 +221,7 @@ fn changes(report: &Value) -> Vec<String> {
 }
 
 #[test]
+/// `grafana.url` is not set: it defaults to `grafana_server.listen_address`.
 fn one_apply_installs_starts_bootstraps_and_pushes_then_nothing_changes() {
     let mirror_root = tempfile::tempdir().unwrap();
     let (_, sha) = publish(mirror_root.path());

@@ -267,11 +267,33 @@ fn grafana_server(ck: &mut Checks, l: &File) {
     );
     ck.check(g.apt_keyring.is_absolute(), "grafana_server.apt_keyring", "must be an absolute path");
     ck.check(
-        g.apt_repository.starts_with("https://")
+        crate::grafana_server::repository_url_ok(&g.apt_repository)
             && g.apt_repository.split_whitespace().count() >= 3,
         "grafana_server.apt_repository",
-        format!("`{}` must be `https://URL suite component`", g.apt_repository),
+        format!(
+            "`{}` must be `https://URL suite component` (http:// only on loopback)",
+            g.apt_repository
+        ),
     );
+    ck.check(
+        matches!(g.apt_package.as_str(), "grafana" | "grafana-enterprise"),
+        "grafana_server.apt_package",
+        format!("`{}` is neither `grafana` nor `grafana-enterprise`", g.apt_package),
+    );
+    if let Some(key) = &g.apt_key {
+        ck.check(
+            !key.contains("://") || key.starts_with("https://"),
+            "grafana_server.apt_key",
+            format!("`{key}` must be a file or an https:// URL"),
+        );
+        ck.check(
+            g.apt_key_sha256
+                .as_deref()
+                .is_some_and(|h| h.len() == 64 && h.bytes().all(|c| c.is_ascii_hexdigit())),
+            "grafana_server.apt_key_sha256",
+            "set it to the key's SHA-256 (64 hex digits): the key is verified before apt trusts it",
+        );
+    }
 }
 
 /// The `prometheus` section.

@@ -96,6 +96,11 @@ pub(super) fn absolutize(c: &mut Config, dir: &Path) {
     c.alertmanager.tarball.iter_mut().for_each(abs);
     c.node_exporter.tarball.iter_mut().for_each(abs);
     c.grafana_server.tarball.iter_mut().for_each(abs);
+    if let Some(k) = c.grafana_server.apt_key.as_mut().filter(|k| !k.contains("://")) {
+        let mut p = PathBuf::from(&*k);
+        abs(&mut p);
+        *k = p.to_string_lossy().into_owned();
+    }
     c.prometheus.rule_files.iter_mut().for_each(abs);
     for web in [&mut c.prometheus.web, &mut c.alertmanager.web, &mut c.node_exporter.web]
         .into_iter()

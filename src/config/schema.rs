@@ -41,9 +41,13 @@ impl Default for Config {
     }
 }
 
-/// Where the installed Grafana's grafana.ini lives (host path).
+/// Where the installed Grafana's grafana.ini lives (host path): the package's unit
+/// reads `/etc/grafana/grafana.ini`.
 pub fn grafana_ini_path(c: &Config) -> PathBuf {
-    c.grafana_server.install_dir.join("grafana.ini")
+    match c.grafana_server.source {
+        GrafanaSource::Apt => PathBuf::from("/etc/grafana/grafana.ini"),
+        GrafanaSource::Tarball => c.grafana_server.install_dir.join("grafana.ini"),
+    }
 }
 
 impl Config {
@@ -766,9 +770,16 @@ pub struct GrafanaServer {
     pub settings: BTreeMap<String, BTreeMap<String, String>>,
     /// `source: apt`: the repository line's URL and suite.
     pub apt_repository: String,
-    /// `source: apt`: the keyring file the repository is `signed-by` (ASCII-armoured key,
-    /// put there by the operator; monstack never fetches keys).
+    /// `source: apt`: the keyring file the repository is `signed-by` (ASCII-armoured key).
     pub apt_keyring: PathBuf,
+    /// `source: apt`: where the keyring comes from (a file, relative to the config file,
+    /// or an `https://` URL), verified against `apt_key_sha256`; unset: `apt_keyring` is
+    /// put there by the operator.
+    pub apt_key: Option<String>,
+    /// `source: apt`: the pinned SHA-256 of `apt_key`.
+    pub apt_key_sha256: Option<String>,
+    /// `source: apt`: `grafana` or `grafana-enterprise`.
+    pub apt_package: String,
 }
 }
 
@@ -829,6 +840,9 @@ impl Default for GrafanaServer {
             BTreeMap::new(),
             "https://apt.grafana.com stable main".into(),
             PathBuf::from("/etc/apt/keyrings/grafana.asc"),
+            None,
+            None,
+            "grafana".into(),
         )
     }
 }
