@@ -10,9 +10,6 @@
 //! real one uses `/usr/share/grafana` and `/usr/lib/systemd/system`), and the test gives
 //! the fresh host an empty dpkg database (its `/var` starts empty).
 
-#[path = "support/bin.rs"]
-#[allow(dead_code)]
-mod bin;
 #[path = "support/mirror.rs"]
 mod mirror;
 #[path = "support/realhost.rs"]
@@ -273,7 +270,7 @@ fn apt_source_installs_the_pinned_package_then_nothing_then_upgrades() {
     let joined = first.join("\n");
     for want in [
         "package grafana create",
-        "service grafana_server create",
+        "service grafana_server start",
         "file /etc/apt/keyrings/grafana.asc create",
     ] {
         assert!(first.iter().any(|c| c == want), "{want} not in:\n{joined}");
@@ -323,7 +320,7 @@ fn apt_source_installs_the_pinned_package_then_nothing_then_upgrades() {
     rig.config("12.3.0");
     let up = rig.apply();
     assert!(up.iter().any(|c| c == "package grafana update"), "{up:?}");
-    assert!(up.iter().any(|c| c == "service grafana_server update"), "{up:?}");
+    assert!(up.iter().any(|c| c == "service grafana_server restart"), "{up:?}");
     assert_eq!(rig.host.ok("dpkg-query -W -f '${Version}' grafana"), "12.3.0");
     assert_eq!(rig.health_version(), "12.3.0");
     let pin = rig.host.read("/etc/apt/preferences.d/grafana");

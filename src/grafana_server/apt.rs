@@ -43,9 +43,9 @@ pub fn planned(root: &Root, loaded: &Loaded) -> Vec<Change> {
     let action = if active && action == Action::Unchanged {
         Action::Unchanged
     } else if active {
-        Action::Update
+        Action::Restart
     } else {
-        Action::Create
+        Action::Start
     };
     out.push(Change::new("service", ComponentKind::GrafanaServer.name(), action));
     out
@@ -235,9 +235,9 @@ fn service(
     }
     let active = systemctl(&["is-active", "--quiet", UNIT]).is_ok();
     let (verb, action, why) = match (active, installed, ini_changed) {
-        (false, _, _) => ("start", Action::Create, "started"),
-        (true, true, _) => ("restart", Action::Update, "restarted: new package"),
-        (true, false, true) => ("restart", Action::Update, "restarted: grafana.ini changed"),
+        (false, _, _) => ("start", Action::Start, "not running"),
+        (true, true, _) => ("restart", Action::Restart, "new package"),
+        (true, false, true) => ("restart", Action::Restart, "grafana.ini changed"),
         (true, false, false) => return Ok(None),
     };
     info(format!("{verb}ing {UNIT}"));
