@@ -97,6 +97,12 @@ fn publish_version(mirror_root: &Path, version: &str, build: &str) -> (PathBuf, 
 /// grafana.com's API shape: `/api/dashboards/1860/revisions/37/download`, an export
 /// with a `${DS_PROMETHEUS}` datasource input.
 fn publish_gnet(mirror_root: &Path) {
+    // A second one, which the config puts in a folder of its own.
+    let own = mirror_root.join("api/dashboards/3662/revisions/2");
+    fs::create_dir_all(&own).unwrap();
+    let export = serde_json::json!({"uid": "prom-overview", "title": "Prometheus 2.0 Overview",
+        "schemaVersion": 39, "panels": []});
+    fs::write(own.join("download"), serde_json::to_vec(&export).unwrap()).unwrap();
     let dir = mirror_root.join("api/dashboards/1860/revisions/37");
     fs::create_dir_all(&dir).unwrap();
     let export = serde_json::json!({
@@ -153,7 +159,8 @@ impl Sandbox {
              base_url: {base_url}\n  listen_address: 127.0.0.1:{p}\n  \
              admin_password_file: {pw}\n  settings:\n    users:\n      allow_sign_up: \"false\"\n\
              grafana:\n  wait_timeout: 30s\n  gnet_url: {base_url}\n  \
-             dashboards:\n    - {{gnet_id: 1860, revision: 37}}\n  \
+             dashboards:\n    - {{gnet_id: 1860, revision: 37}}\n    \
+             - {{gnet_id: 3662, revision: 2, folder: {{uid: gnet-prom, title: Prometheus}}}}\n  \
              datasource:\n    url: http://127.0.0.1:{p}/fake-prometheus\n",
             pw = pw.display()
         );
@@ -290,6 +297,13 @@ fn one_apply_installs_starts_bootstraps_and_pushes_then_nothing_changes() {
     assert_eq!(dash["dashboard"]["panels"][0]["datasource"]["uid"], ds_uid.as_str(), "{dash}");
     assert!(!dash.to_string().contains("${DS_"), "{dash}");
     assert!(dash["dashboard"].get("__inputs").is_none());
+    assert_eq!(dash["meta"]["folderUid"], "monstack", "{dash}");
+    // The second one in its own folder, created with its title.
+    let (st, own) = get(&format!("{base}/api/dashboards/uid/prom-overview"), None, Some(&token));
+    assert_eq!(st, 200, "{own}");
+    assert_eq!(own["meta"]["folderUid"], "gnet-prom", "{own}");
+    let (st, folder) = get(&format!("{base}/api/folders/gnet-prom"), None, Some(&token));
+    assert_eq!((st, folder["title"].as_str()), (200, Some("Prometheus")), "{folder}");
 
     // Second apply: nothing changes, the token is reused (no second account/token file).
     let second = s.apply(&[]);
@@ -337,6 +351,7 @@ fn bundle_and_offline_cover_grafana_then_upgrade_and_rollback() {
     let sums = fs::read_to_string(out.join("sha256sums.txt")).unwrap();
     assert!(sums.contains(&file_name()), "{sums}");
     assert!(out.join("gnet-1860-37.json").is_file());
+    assert!(out.join("gnet-3662-2.json").is_file());
 
     // An air-gapped sandbox: the bundle and the lock, a mirror that is gone, --offline.
     let air = sandbox();

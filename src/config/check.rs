@@ -1,7 +1,7 @@
 //! Semantic checks of a parsed config: every problem of the file is reported (up to
 //! [`MAX_ERRORS`]), each located at its key by one walk over the text.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::locate::{error_in, Index};
@@ -783,6 +783,7 @@ fn grafana(ck: &mut Checks, l: &File) {
         }
     }
     let mut gnet = HashSet::new();
+    let mut folders = HashMap::new();
     for (i, d) in g.dashboards.iter().enumerate() {
         let d = match d {
             crate::config::DashboardEntry::Path(p) => p,
@@ -793,13 +794,16 @@ fn grafana(ck: &mut Checks, l: &File) {
                     "gnet_id and revision must be positive",
                 );
                 ck.check(
-                    gnet.insert(*n),
+                    gnet.insert((n.gnet_id, n.revision)),
                     &format!("grafana.dashboards[{i}]"),
                     format!(
                         "grafana.com dashboard {} revision {} is listed twice",
                         n.gnet_id, n.revision
                     ),
                 );
+                if let Some(f) = &n.folder {
+                    gnet_folder(ck, l, &format!("grafana.dashboards[{i}].folder"), f, &mut folders);
+                }
                 continue;
             }
         };
@@ -810,6 +814,45 @@ fn grafana(ck: &mut Checks, l: &File) {
             format!("dashboard file `{}` does not exist", path.display()),
         );
     }
+}
+
+/// A grafana.com dashboard's own folder: a valid uid and a title, not the managed
+/// folder, one title per uid (`titles`), and only through the API.
+fn gnet_folder(
+    ck: &mut Checks,
+    l: &File,
+    field: &str,
+    f: &crate::config::DashboardFolder,
+    titles: &mut HashMap<String, String>,
+) {
+    let g = &l.config.grafana;
+    ck.check(
+        valid_uid(&f.uid),
+        &format!("{field}.uid"),
+        format!("`{}` is not a folder uid (1-40 of a-zA-Z0-9-_)", f.uid),
+    );
+    ck.check(!f.title.trim().is_empty(), &format!("{field}.title"), "must not be empty");
+    ck.check(
+        f.uid != g.folder.uid,
+        &format!("{field}.uid"),
+        "is `grafana.folder`; leave `folder` out to use it",
+    );
+    ck.check(
+        !(f.parent_uid.is_some() && f.path.is_some()),
+        field,
+        "set `parent_uid` or `path`, not both",
+    );
+    let other = titles.entry(f.uid.clone()).or_insert_with(|| f.title.clone());
+    ck.check(
+        *other == f.title,
+        &format!("{field}.title"),
+        format!("folder `{}` is also titled `{other}`", f.uid),
+    );
+    ck.check(
+        g.mode == crate::config::GrafanaMode::Api,
+        field,
+        "per-dashboard folders need `grafana.mode: api` (the files provider has one folder)",
+    );
 }
 
 /// The `logrotate` section.

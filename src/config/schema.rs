@@ -805,13 +805,31 @@ impl DashboardEntry {
 
 /// A grafana.com dashboard, pinned to a revision; fetched through the download path
 /// (digest in monstack.lock, copied by `bundle`, usable `--offline`).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(deny_unknown_fields)]
 pub struct GnetDashboard {
     /// The dashboard's id on grafana.com (e.g. 1860, Node Exporter Full).
     pub gnet_id: u64,
     /// Its revision (pinned: revisions change content).
     pub revision: u64,
+    /// A folder of its own instead of `grafana.folder`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<DashboardFolder>,
+}
+
+/// The folder of one grafana.com dashboard: found by uid, created when missing,
+/// retitled and moved like `grafana.folder`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardFolder {
+    pub uid: String,
+    pub title: String,
+    /// Create (or move) it inside this existing folder.
+    #[serde(default)]
+    pub parent_uid: Option<String>,
+    /// Its parent folders by title, outermost first; not with `parent_uid`.
+    #[serde(default)]
+    pub path: Option<String>,
 }
 
 /// Where Grafana comes from.
