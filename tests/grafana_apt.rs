@@ -14,10 +14,12 @@
 mod mirror;
 #[path = "support/realhost.rs"]
 mod realhost;
+#[path = "support/stand_in.rs"]
+mod stand_in;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use realhost::{Host, Options};
@@ -27,23 +29,6 @@ const BIN_DIR: &str = "/test/bin";
 const CONFIG: &str = "/etc/monstack/monstack.yaml";
 const KEY_INSIDE: &str = "/root/grafana-key.asc";
 const PORT: u16 = 3000;
-
-/// The stand-in server binary: the emulator example, built on demand.
-fn stand_in() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let target = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let bin = target.join("examples/grafana-emulator");
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["build", "--offline", "--example", "grafana-emulator"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("CARGO_") && k != "CARGO_HOME" && k != "CARGO_TARGET_DIR" {
-            cmd.env_remove(k);
-        }
-    }
-    assert!(cmd.status().unwrap().success(), "building the stand-in failed");
-    bin
-}
 
 fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -113,7 +98,7 @@ fn build_deb(work: &Path, pool: &Path, version: &str, server: &Path) {
 
 /// A signed repository at `repo` (`dists/stable/main`); returns the armoured key.
 fn build_repo(work: &Path, repo: &Path, versions: &[&str]) -> Vec<u8> {
-    let server = stand_in();
+    let server = stand_in::stand_in();
     for v in versions {
         build_deb(work, &repo.join("pool/main"), v, &server);
     }
@@ -139,28 +124,38 @@ fn build_repo(work: &Path, repo: &Path, versions: &[&str]) -> Vec<u8> {
         ])
         .current_dir(repo));
     fs::write(repo.join("dists/stable/Release"), release.stdout).unwrap();
-    let gnupg = work.join("gnupg");
-    fs::create_dir_all(&gnupg).unwrap();
-    fs::set_permissions(&gnupg, fs::Permissions::from_mode(0o700)).unwrap();
+    let r = repo.join("dists/stable");
+    gpg_key(
+        &work.join("gnupg"),
+        &[
+            "--yes",
+            "--clearsign",
+            "-o",
+            r.join("InRelease").to_str().unwrap(),
+            r.join("Release").to_str().unwrap(),
+        ],
+    )
+}
+
+/// A new signing key in its own gpg home `home`; `sign` (gpg arguments) is run with it
+/// first when not empty. Returns the armoured public key.
+fn gpg_key(home: &Path, sign: &[&str]) -> Vec<u8> {
+    fs::create_dir_all(home).unwrap();
+    fs::set_permissions(home, fs::Permissions::from_mode(0o700)).unwrap();
     let gpg = |args: &[&str]| {
         let mut c = Command::new("gpg");
-        c.arg("--homedir").arg(&gnupg).args(["--batch", "--pinentry-mode", "loopback"]);
+        c.arg("--homedir").arg(home).args(["--batch", "--pinentry-mode", "loopback"]);
         c.args(["--passphrase", ""]).args(args);
         run(&mut c)
     };
     gpg(&["--quick-gen-key", "monstack apt test <apt@localhost>", "ed25519", "sign", "never"]);
-    let r = repo.join("dists/stable");
-    gpg(&[
-        "--yes",
-        "--clearsign",
-        "-o",
-        r.join("InRelease").to_str().unwrap(),
-        r.join("Release").to_str().unwrap(),
-    ]);
+    if !sign.is_empty() {
+        gpg(sign);
+    }
     let key = gpg(&["--armor", "--export"]).stdout;
     // gpg-agent was started for this home dir: end it with the test.
     let _ =
-        Command::new("gpgconf").arg("--homedir").arg(&gnupg).args(["--kill", "gpg-agent"]).status();
+        Command::new("gpgconf").arg("--homedir").arg(home).args(["--kill", "gpg-agent"]).status();
     key
 }
 
@@ -249,7 +244,7 @@ fn apt_source_installs_the_pinned_package_then_nothing_then_upgrades() {
     host.write(KEY_INSIDE, &key, 0o644);
     // Read by Grafana (user `grafana`, made by the package) through $__file{}.
     host.write("/etc/monstack/grafana-admin", "apt-admin-pw\n", 0o644);
-    let rig = Rig {
+    let mut rig = Rig {
         repo_url: mirror.base_url(),
         key_sha: hex::encode(Sha256::digest(&key)),
         host,
@@ -264,14 +259,29 @@ fn apt_source_installs_the_pinned_package_then_nothing_then_upgrades() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("checksum mismatch for the apt key"), "{err}");
     assert!(!rig.host.path("/etc/apt/keyrings/grafana.asc").exists());
+
+    // The pinned digest of another key: apt (gpgv) refuses the repository's signature,
+    // and nothing is installed.
+    let stranger = gpg_key(&work.path().join("stranger"), &[]);
+    rig.host.write(KEY_INSIDE, &stranger, 0o644);
+    rig.key_sha = hex::encode(Sha256::digest(&stranger));
+    rig.config("12.2.0");
+    let out = rig.host.run(&[&format!("{BIN_DIR}/monstack"), "apply"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("`apt-get update` failed"), "{err}");
+    assert!(rig.host.sh("dpkg-query -W grafana").stdout.is_empty());
+
     rig.host.write(KEY_INSIDE, &key, 0o644);
+    rig.key_sha = hex::encode(Sha256::digest(&key));
+    rig.config("12.2.0");
 
     let first = rig.apply();
     let joined = first.join("\n");
     for want in [
         "package grafana create",
         "service grafana_server start",
-        "file /etc/apt/keyrings/grafana.asc create",
+        "file /etc/apt/keyrings/grafana.asc update",
     ] {
         assert!(first.iter().any(|c| c == want), "{want} not in:\n{joined}");
     }
