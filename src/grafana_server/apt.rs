@@ -7,7 +7,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
+use crate::bail;
+use crate::error::{Context as _, Result};
 use sha2::{Digest, Sha256};
 
 use crate::atomic_fs::{self, Owner};
@@ -53,7 +54,7 @@ pub fn planned(root: &Root, loaded: &Loaded) -> Vec<Change> {
 
 /// Refuse what cannot work before anything changes: a package is installed on the
 /// host itself (not under `--root`), and its unit needs systemd.
-pub fn preflight(root: &Root, manager: ServiceManagerKind) -> anyhow::Result<()> {
+pub fn preflight(root: &Root, manager: ServiceManagerKind) -> Result<()> {
     if !root.is_host() {
         bail!(
             "`grafana_server.source: apt` installs a package: apply it to the host itself, \
@@ -72,11 +73,7 @@ pub fn preflight(root: &Root, manager: ServiceManagerKind) -> anyhow::Result<()>
 
 /// Converge the package after the files landed: keyring, install, service. `ini_changed`:
 /// grafana.ini was rewritten (Grafana reads it only at start).
-pub fn converge(
-    loaded: &Loaded,
-    ini_changed: bool,
-    info: &dyn Fn(String),
-) -> anyhow::Result<Vec<Change>> {
+pub fn converge(loaded: &Loaded, ini_changed: bool, info: &dyn Fn(String)) -> Result<Vec<Change>> {
     let g = &loaded.config.grafana_server;
     let mut done = Vec::new();
     if let Some(c) = ensure_keyring(loaded)? {
@@ -112,7 +109,7 @@ pub fn converge(
 }
 
 /// The installed version of `package` (dpkg-query), `None` when it is not installed.
-pub fn installed_version(package: &str) -> anyhow::Result<Option<String>> {
+pub fn installed_version(package: &str) -> Result<Option<String>> {
     let out = Command::new("dpkg-query")
         .args(["-W", "-f", "${db:Status-Status}\t${Version}", package])
         .output()
@@ -134,7 +131,7 @@ fn package_action(installed: Option<&str>, want: &str) -> (Action, Option<String
 
 /// `apt_key` (a file or an https URL) verified against `apt_key_sha256`, written to
 /// `apt_keyring` when that differs. Nothing is written when the digest does not match.
-fn ensure_keyring(loaded: &Loaded) -> anyhow::Result<Option<Change>> {
+fn ensure_keyring(loaded: &Loaded) -> Result<Option<Change>> {
     let g = &loaded.config.grafana_server;
     let (Some(src), Some(want)) = (&g.apt_key, &g.apt_key_sha256) else {
         if !g.apt_keyring.is_file() {
@@ -178,7 +175,7 @@ fn ensure_keyring(loaded: &Loaded) -> anyhow::Result<Option<Change>> {
 
 /// `apt-get update` of Grafana's source only, then `apt-get install PACKAGE=VERSION`
 /// (downgrades allowed: the config is the truth; grafana.ini kept as monstack wrote it).
-fn install(package: &str, version: &str) -> anyhow::Result<()> {
+fn install(package: &str, version: &str) -> Result<()> {
     apt_get(&[
         "update",
         "-q",
@@ -203,7 +200,7 @@ fn install(package: &str, version: &str) -> anyhow::Result<()> {
     ])
 }
 
-fn apt_get(args: &[&str]) -> anyhow::Result<()> {
+fn apt_get(args: &[&str]) -> Result<()> {
     let out = Command::new("apt-get")
         .args(args)
         .env("DEBIAN_FRONTEND", "noninteractive")
@@ -228,7 +225,7 @@ fn service(
     installed: bool,
     ini_changed: bool,
     info: &dyn Fn(String),
-) -> anyhow::Result<Option<Change>> {
+) -> Result<Option<Change>> {
     systemctl(&["daemon-reload"])?;
     if systemctl(&["is-enabled", "--quiet", UNIT]).is_err() {
         systemctl(&["enable", "--quiet", UNIT])?;
@@ -259,7 +256,7 @@ fn service(
     }))
 }
 
-fn systemctl(args: &[&str]) -> anyhow::Result<()> {
+fn systemctl(args: &[&str]) -> Result<()> {
     let out = Command::new("systemctl").args(args).output().context("cannot run `systemctl`")?;
     if !out.status.success() {
         bail!(

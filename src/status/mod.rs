@@ -8,13 +8,15 @@
 //!   may hold secrets), and the service as the recorded service manager sees it;
 //! - over loopback HTTP ([`probe`]): Prometheus readiness, every scrape target, the
 //!   rule groups and firing alerts, the Alertmanagers it knows; Alertmanager readiness;
-//!   node_exporter's /metrics; Grafana through [`crate::grafana::health`].
+//!   node_exporter's /metrics; blackbox_exporter's health and each probe's
+//!   `probe_success` ([`blackbox`]); Grafana through [`crate::grafana::health`].
 //!
 //! Components are checked concurrently and every request has the same short timeout,
 //! so a dead component slows `status` by about that timeout, not more.
 //!
 //! Exit codes: 0 healthy, 1 unhealthy, 78 config error (never retried by `--wait`).
 
+mod blackbox;
 mod host;
 pub mod output;
 mod probe;
@@ -22,7 +24,7 @@ mod probe;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+use crate::error::Context as _;
 use serde::Serialize;
 
 use crate::config::{ComponentKind, GrafanaMode, Loaded};
@@ -122,7 +124,7 @@ pub fn run(
     loaded: &Loaded,
     opts: &Options,
     out: &Printer,
-) -> anyhow::Result<(Status, Duration)> {
+) -> crate::error::Result<(Status, Duration)> {
     let root = absolute_root(root)?;
     let state = StateDir::new(&root, loaded);
     let kind = services::resolve_kind(
@@ -169,16 +171,17 @@ pub fn run(
 
 /// Run every check once: the host checks and each component's probes concurrently.
 /// Errors only for config problems (exit 78) or an unusable state dir.
-pub fn check_all(inputs: &Inputs) -> anyhow::Result<Status> {
+pub fn check_all(inputs: &Inputs) -> crate::error::Result<Status> {
     let c = &inputs.loaded.config;
     let t = inputs.timeout;
     let files = crate::render::render_all(inputs.loaded, inputs.templates)?;
     let expected_groups = probe::expected_rule_groups(&files);
     let loaded = inputs.loaded;
-    let (host, prom, am, node, gs, graf) = std::thread::scope(|s| {
+    let (host, prom, am, node, bb, gs, graf) = std::thread::scope(|s| {
         let prom = s.spawn(|| probe::prometheus(loaded, &expected_groups, t));
         let am = s.spawn(|| probe::alertmanager(loaded, t));
         let node = s.spawn(|| probe::node_exporter(loaded, t));
+        let bb = s.spawn(|| blackbox::checks(loaded, t));
         let gs = s.spawn(|| probe::grafana_server(loaded, t));
         let graf = s.spawn(|| crate::grafana::health(loaded, &inputs.state.path, t));
         // The host checks read local files and /proc (no network): on this thread,
@@ -189,6 +192,7 @@ pub fn check_all(inputs: &Inputs) -> anyhow::Result<Status> {
             prom.join().expect("prometheus probes do not panic"),
             am.join().expect("alertmanager probes do not panic"),
             node.join().expect("node_exporter probes do not panic"),
+            bb.join().expect("blackbox_exporter probes do not panic"),
             gs.join().expect("grafana_server probes do not panic"),
             graf.join().expect("grafana probes do not panic"),
         )
@@ -202,6 +206,7 @@ pub fn check_all(inputs: &Inputs) -> anyhow::Result<Status> {
         (ComponentKind::Prometheus, prom),
         (ComponentKind::Alertmanager, am),
         (ComponentKind::NodeExporter, node),
+        (ComponentKind::BlackboxExporter, bb),
         (ComponentKind::GrafanaServer, gs),
     ] {
         let name = kind.name();
@@ -213,8 +218,8 @@ pub fn check_all(inputs: &Inputs) -> anyhow::Result<Status> {
             continue;
         }
         if !c.component(kind).enabled {
-            // Grafana installed by monstack is opt-in: no line when it is off.
-            if kind != ComponentKind::GrafanaServer {
+            // Grafana and blackbox_exporter are opt-in: no line when they are off.
+            if !matches!(kind, ComponentKind::GrafanaServer | ComponentKind::BlackboxExporter) {
                 checks.push(Check::new(name, "enabled", Level::Skip, "disabled in the config"));
             }
             continue;
@@ -252,7 +257,7 @@ fn take_component(checks: &mut Vec<Check>, component: &str) -> Vec<Check> {
 }
 
 /// `--root` made absolute: `direct` records absolute paths in its pid files and argv.
-fn absolute_root(root: &Root) -> anyhow::Result<Root> {
+fn absolute_root(root: &Root) -> crate::error::Result<Root> {
     if root.dir().is_absolute() {
         return Ok(root.clone());
     }
