@@ -105,6 +105,7 @@ pub fn observe(s: &Session) -> crate::error::Result<Plan> {
 pub fn plan(s: &Session) -> crate::error::Result<Report> {
     let plan = observe(s)?;
     let mut changes = plan.changes();
+    changes.extend(crate::grafana_server::apt::planned(&s.root, &s.loaded));
     mark_crossings(&mut changes, &crossings(s)?);
     Ok(Report::from_changes(changes, plan.errors.clone()))
 }
@@ -318,6 +319,11 @@ fn converge(
     })?;
     // Checked (and said) in `apply` before the lock; here each crossing release is marked.
     *all = plan.changes();
+    let apt = crate::grafana_server::apt_managed(loaded);
+    if apt {
+        crate::grafana_server::apt::preflight(root, s.kind)?;
+        all.extend(crate::grafana_server::apt::planned(root, loaded));
+    }
     mark_crossings(all, &crossings(s)?);
     remove_stray_temps(&plan, state);
 
@@ -333,6 +339,58 @@ fn converge(
     candidates::validate_candidates(root, loaded, state, &plan, &deferred, &|m| out.info(m))?;
 
     // 2. Releases.
+    install_releases(s, &plan, out, done)?;
+
+    // 3. Users and data dirs (a release install already sees to its own).
+    if plan.dirs.iter().any(|d| d.action.is_change()) {
+        for (kind, _) in loaded.config.enabled_components() {
+            crate::host::ensure_component(root, loaded, kind)?;
+        }
+        if root.is_host() && loaded.config.logrotate.enabled {
+            for c in loaded.config.logrotate.entries.iter().filter_map(|e| e.create.as_ref()) {
+                crate::host::ensure_log_owner(&c.owner, &c.group)?;
+            }
+        }
+        done.extend(plan.dirs.iter().filter(|d| d.action.is_change()).map(|d| d.change()));
+    }
+
+    // 4. Files, 5. services.
+    land(root, &plan, state, mgr, &|m| out.info(m), done)?;
+    wait_alertmanagers(loaded, done, &|m| out.info(m));
+    if apt {
+        // 5b. Grafana's package and the package's unit (its sources and pin just landed).
+        let ini_changed = plan
+            .files
+            .iter()
+            .any(|f| f.file.role == crate::render::FileRole::GrafanaIni && f.action.is_change());
+        done.extend(crate::grafana_server::apt::converge(loaded, ini_changed, &|m| out.info(m))?);
+    }
+
+    // 6. Grafana.
+    let g = &loaded.config.grafana;
+    if g.enabled && g.mode == GrafanaMode::Api {
+        let changes = match crate::grafana::apply(loaded, &state.path) {
+            Ok(c) => c,
+            Err(e) => {
+                // What landed before the failure (or the deadline) is in the report.
+                done.extend(e.landed().iter().filter(|c| c.action.is_change()).cloned());
+                return Err(e.into());
+            }
+        };
+        done.extend(changes.into_iter().filter(|c| c.action.is_change()));
+    }
+    Ok(())
+}
+
+/// Step 2 of apply: install the changed releases; when the new release's tools refuse a
+/// file written for it, `current` goes back to what it was and nothing lands.
+fn install_releases(
+    s: &Session,
+    plan: &Plan,
+    out: &Printer,
+    done: &mut Vec<Change>,
+) -> crate::error::Result<()> {
+    let (root, loaded, state) = (&s.root, &s.loaded, &s.state);
     let mut installed_any = false;
     let mut switched: Vec<(ComponentKind, Option<String>)> = Vec::new();
     for r in plan.releases.iter().filter(|r| r.action.is_change()) {
@@ -354,7 +412,7 @@ fn converge(
         // The new release's promtool/amtool judge the files written for it; when they
         // refuse one, `current` goes back to what it was and nothing lands.
         if let Err(e) =
-            candidates::validate_candidates(root, loaded, state, &plan, &[], &|m| out.info(m))
+            candidates::validate_candidates(root, loaded, state, plan, &[], &|m| out.info(m))
         {
             for (kind, before) in switched.iter().rev() {
                 if before.is_some() {
@@ -366,37 +424,6 @@ fn converge(
             done.retain(|c| c.kind != "release");
             return Err(e);
         }
-    }
-
-    // 3. Users and data dirs (a release install already sees to its own).
-    if plan.dirs.iter().any(|d| d.action.is_change()) {
-        for (kind, _) in loaded.config.enabled_components() {
-            crate::host::ensure_component(root, loaded, kind)?;
-        }
-        if root.is_host() && loaded.config.logrotate.enabled {
-            for c in loaded.config.logrotate.entries.iter().filter_map(|e| e.create.as_ref()) {
-                crate::host::ensure_log_owner(&c.owner, &c.group)?;
-            }
-        }
-        done.extend(plan.dirs.iter().filter(|d| d.action.is_change()).map(|d| d.change()));
-    }
-
-    // 4. Files, 5. services.
-    land(root, &plan, state, mgr, &|m| out.info(m), done)?;
-    wait_alertmanagers(loaded, done, &|m| out.info(m));
-
-    // 6. Grafana.
-    let g = &loaded.config.grafana;
-    if g.enabled && g.mode == GrafanaMode::Api {
-        let changes = match crate::grafana::apply(loaded, &state.path) {
-            Ok(c) => c,
-            Err(e) => {
-                // What landed before the failure (or the deadline) is in the report.
-                done.extend(e.landed().iter().filter(|c| c.action.is_change()).cloned());
-                return Err(e.into());
-            }
-        };
-        done.extend(changes.into_iter().filter(|c| c.action.is_change()));
     }
     Ok(())
 }

@@ -106,6 +106,7 @@ pub fn parse(path: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
     })?;
     let mut config = config;
     absolutize(&mut config, &config_dir(path));
+    default_grafana_url(&mut config, &resolved, source);
     Ok(Loaded { config, path: path.to_path_buf(), source: source.to_string(), resolved })
 }
 
@@ -159,6 +160,17 @@ fn drop_at(value: &mut serde_norway::Value, at: &serde_path_to_error::Path) -> b
         cur = next;
     }
     cur.as_mapping_mut().and_then(|m| m.shift_remove(key.as_str())).is_some()
+}
+
+/// `grafana.url` unset while monstack runs Grafana itself: the installed Grafana's
+/// local address (from `grafana_server.listen_address`), not the generic default.
+fn default_grafana_url(config: &mut Config, resolved: &Resolved, source: &str) {
+    if !config.grafana_server.enabled || Index::of(source).has("grafana.url") {
+        return;
+    }
+    if let Some(listen) = resolved.listen.get(&ComponentKind::GrafanaServer) {
+        config.grafana.url = format!("http://{}", listen.local());
+    }
 }
 
 /// The absolute directory of the config file (relative paths in it resolve there).

@@ -47,9 +47,13 @@ impl Default for Config {
     }
 }
 
-/// Where the installed Grafana's grafana.ini lives (host path).
+/// Where the installed Grafana's grafana.ini lives (host path): the package's unit
+/// reads `/etc/grafana/grafana.ini`.
 pub fn grafana_ini_path(c: &Config) -> PathBuf {
-    c.grafana_server.install_dir.join("grafana.ini")
+    match c.grafana_server.source {
+        GrafanaSource::Apt => PathBuf::from("/etc/grafana/grafana.ini"),
+        GrafanaSource::Tarball => c.grafana_server.install_dir.join("grafana.ini"),
+    }
 }
 
 impl Config {
