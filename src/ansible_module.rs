@@ -22,7 +22,7 @@ use crate::error::{self, exit};
 use crate::paths::Root;
 use crate::plan::Plan;
 use crate::printer::{OutputFormat, Printer};
-use crate::report::Report;
+use crate::report::{Action, Report};
 use crate::secrets::{mask, MASK};
 use crate::services::ServiceManagerKind;
 
@@ -454,6 +454,17 @@ fn summary(what: &str, rep: &Report, config_changed: bool, plan: bool) -> String
 fn plan_diff(plan: &Plan) -> Vec<Value> {
     let mut out = Vec::new();
     for f in plan.changed_files() {
+        if f.action == Action::Delete {
+            // Its secrets are not known any more: the removed content is not shown.
+            let header = f.file.path.display().to_string();
+            out.push(json!({
+                "before_header": header.clone(),
+                "after_header": format!("{header} (absent)"),
+                "before": "(written by monstack; content not shown)\n",
+                "after": "",
+            }));
+            continue;
+        }
         let before = std::fs::read(&f.real).ok();
         out.push(file_diff(&f.file.path, before.as_deref(), &f.file.content, &f.file.secrets));
     }

@@ -35,18 +35,12 @@ pub fn checks(inputs: &Inputs) -> anyhow::Result<Vec<Check>> {
     Ok(out)
 }
 
-/// The component a rendered file belongs to.
+/// The component a rendered file belongs to (`grafana` and `host` for the stack's own).
 fn file_component(role: FileRole) -> &'static str {
-    match role {
-        FileRole::PrometheusConfig | FileRole::PrometheusRules => "prometheus",
-        FileRole::AlertmanagerConfig => "alertmanager",
-        FileRole::Unit(kind)
-        | FileRole::WebConfig(kind)
-        | FileRole::Secret(kind)
-        | FileRole::Template(kind) => kind.name(),
-        FileRole::GrafanaProvisioning | FileRole::GrafanaDashboard => "grafana",
-        FileRole::GrafanaIni | FileRole::AptSource => "grafana_server",
-        FileRole::Logrotate | FileRole::Rsyslog => "host",
+    match (role.component(), role) {
+        (Some(kind), _) => kind.name(),
+        (None, FileRole::GrafanaProvisioning | FileRole::GrafanaDashboard) => "grafana",
+        (None, _) => "host",
     }
 }
 
