@@ -31,6 +31,7 @@ pub mod secrets;
 pub mod services;
 pub mod state;
 pub mod status;
+pub mod uninstall;
 pub mod upgrade;
 pub mod validate;
 pub mod versions;

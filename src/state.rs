@@ -8,6 +8,7 @@
 //! - `pending`             service actions owed (survives a killed apply), a JSON [`Owed`] a line
 //! - `owned`               every file monstack wrote and still owns, a JSON [`OwnedFile`] a line:
 //!   the only files apply deletes (once the config no longer has them) and uninstall removes
+//! - `kept-data`           data dirs an uninstall kept (a later `uninstall --purge` removes them)
 //! - `backups/`            previous content of every file apply replaced
 //! - `run/<name>.pid`      pids of processes `direct` started
 //! - `log/<name>.log`      their stdout and stderr
@@ -86,6 +87,32 @@ impl StateDir {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    fn kept_data_file(&self) -> PathBuf {
+        self.path.join("kept-data")
+    }
+
+    /// Data dirs an uninstall kept, per component.
+    pub fn kept_data(&self) -> BTreeMap<ComponentKind, PathBuf> {
+        fs::read(self.kept_data_file())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Replace the record of kept data dirs (removed when empty).
+    pub fn set_kept_data(&self, dirs: &BTreeMap<ComponentKind, PathBuf>) -> anyhow::Result<()> {
+        if &self.kept_data() == dirs {
+            return Ok(());
+        }
+        if dirs.is_empty() {
+            atomic_fs::remove_file(&self.kept_data_file())?;
+            return Ok(());
+        }
+        let body = serde_json::to_vec_pretty(dirs)?;
+        atomic_fs::write_atomic(&self.kept_data_file(), &body, 0o644, Owner::default())?;
+        Ok(())
     }
 
     /// Replace the record of owned files (no write when it is unchanged).
