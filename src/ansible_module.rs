@@ -541,6 +541,42 @@ mod tests {
     }
 
     #[test]
+    fn a_deleted_file_diffs_without_its_content() {
+        use crate::hostfile::{FileRole, RenderedFile};
+        use crate::plan::FilePlan;
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("alertmanager.yml");
+        std::fs::write(&real, "smtp_auth_password: hunter2\n").unwrap();
+        let gone = FilePlan {
+            file: RenderedFile::plain(
+                "/opt/alertmanager/alertmanager.yml",
+                Vec::new(),
+                FileRole::AlertmanagerConfig,
+            ),
+            real,
+            owner: Default::default(),
+            action: Action::Delete,
+            diff: None,
+            detail: None,
+        };
+        let plan = Plan {
+            manager: ServiceManagerKind::None,
+            releases: vec![],
+            dirs: vec![],
+            files: vec![gone],
+            daemon_reload: false,
+            services: vec![],
+            rsyslog_restart: false,
+            grafana: vec![],
+            errors: vec![],
+        };
+        let diff = plan_diff(&plan);
+        assert_eq!(diff.len(), 1);
+        assert_eq!(diff[0]["after_header"], "/opt/alertmanager/alertmanager.yml (absent)");
+        assert!(!diff[0].to_string().contains("hunter2"), "{}", diff[0]);
+    }
+
+    #[test]
     fn options_and_internal_keys() {
         let a = args(json!({
             "config": {"prometheus": {"version": "2.45.0"}},

@@ -78,6 +78,14 @@ fn dropped_rule_file_is_deleted_restored_on_failure_and_foreign_files_stay() {
         "{plan:#}"
     );
     assert!(landed.exists(), "plan removed nothing");
+    let out = s.run(&["status"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out)
+            .contains("/opt/prometheus/rules/extra.yml no longer in the config (apply removes it)"),
+        "{}",
+        stdout(&out)
+    );
 
     // An apply that fails after the delete (node_exporter moved to a port in use): the
     // landing guard puts the rule file back and Prometheus reloads it again.

@@ -149,6 +149,9 @@ fn files_check(component: &str, files: &[&FilePlan]) -> Check {
         match f.action {
             Action::Unchanged => {}
             Action::Create => problems.push(format!("{path} missing")),
+            Action::Delete => {
+                problems.push(format!("{path} no longer in the config (apply removes it)"))
+            }
             _ => {
                 let mut what = Vec::new();
                 if f.diff.is_some() {
