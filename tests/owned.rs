@@ -164,3 +164,29 @@ fn a_disabled_component_loses_its_files_and_unit_but_not_its_release() {
     );
     assert_eq!(changes(&s.apply_ok()), Vec::<String>::new(), "second apply changes nothing");
 }
+
+#[test]
+fn an_apply_killed_after_writing_still_owns_the_files_it_created() {
+    let s = Stack::new();
+    let out = s
+        .cmd(&["apply", "--service-manager", "direct"])
+        .env("MONSTACK_CRASH_AT", "files-landed")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "killed at the checkpoint");
+    let owned = std::fs::read_to_string(s.root.join("var/lib/monstack/owned")).unwrap();
+    for path in ["/opt/prometheus/prometheus.yml", "/etc/systemd/system/node_exporter.service"] {
+        assert!(owned.contains(path), "{path}: {owned}");
+    }
+    s.apply_ok();
+    // Disabling node_exporter now removes the unit the killed apply wrote.
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    let text =
+        text.replace("node_exporter:\n  version:", "node_exporter:\n  enabled: false\n  version:");
+    std::fs::write(&s.config, text).unwrap();
+    let done = changes(&s.apply_ok());
+    assert!(
+        done.contains(&"unit /etc/systemd/system/node_exporter.service delete".to_string()),
+        "{done:?}"
+    );
+}

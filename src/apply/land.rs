@@ -189,6 +189,18 @@ pub fn land(
     // disabled: systemctl cannot disable a unit whose file is gone.
     let (units_gone, early): (Vec<&FilePlan>, Vec<&FilePlan>) =
         plan.changed_files().partition(|f| f.is_unit() && f.action == Action::Delete);
+    // Files about to be created are recorded first, so a killed apply still owns what it
+    // wrote (nobody else's content is at those paths). Replaced files become monstack's
+    // only once the landing is kept.
+    let owned_before = state.owned();
+    let mut intent = owned_before.clone();
+    intent.extend(
+        early
+            .iter()
+            .filter(|f| f.action == Action::Create)
+            .map(|f| (f.file.path.clone(), f.file.role)),
+    );
+    state.set_owned(&intent)?;
     let landed = early.into_iter().try_for_each(|f| {
         landing.write(f)?;
         checkpoint("file-written");
@@ -199,6 +211,7 @@ pub fn land(
         landing.restore_files(false);
         landing.settled = true;
         mark_restored(done, &landing.written);
+        state.set_owned(&owned_before)?;
         return Err(e);
     }
 
@@ -219,6 +232,7 @@ pub fn land(
         }
         Some(e) => {
             let e = roll_back(landing, e, done);
+            state.set_owned(&owned_before)?;
             state.clear_pending()?;
             Err(e)
         }
