@@ -310,8 +310,8 @@ fn stale(
     }
 }
 
-/// Disabled components still running (or enabled at boot) are stopped; their files,
-/// unit and releases stay on disk.
+/// Disabled components still running (or enabled at boot) are stopped; the files
+/// monstack wrote for them go ([`orphans`]), their releases and data stay.
 fn disabled_services(
     input: &PlanInput,
     enabled: &[ComponentKind],
