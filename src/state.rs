@@ -102,7 +102,10 @@ impl StateDir {
     }
 
     /// Replace the record of kept data dirs (removed when empty).
-    pub fn set_kept_data(&self, dirs: &BTreeMap<ComponentKind, PathBuf>) -> anyhow::Result<()> {
+    pub fn set_kept_data(
+        &self,
+        dirs: &BTreeMap<ComponentKind, PathBuf>,
+    ) -> crate::error::Result<()> {
         if &self.kept_data() == dirs {
             return Ok(());
         }
@@ -116,7 +119,7 @@ impl StateDir {
     }
 
     /// Replace the record of owned files (no write when it is unchanged).
-    pub fn set_owned(&self, files: &BTreeMap<PathBuf, FileRole>) -> anyhow::Result<()> {
+    pub fn set_owned(&self, files: &BTreeMap<PathBuf, FileRole>) -> crate::error::Result<()> {
         if &self.owned() == files {
             return Ok(());
         }
@@ -141,7 +144,7 @@ impl StateDir {
     }
 
     /// Record the service manager apply used (no write when it is already recorded).
-    pub fn record_manager(&self, kind: ServiceManagerKind) -> anyhow::Result<()> {
+    pub fn record_manager(&self, kind: ServiceManagerKind) -> crate::error::Result<()> {
         if self.recorded_manager() == Some(kind) {
             return Ok(());
         }
@@ -167,7 +170,7 @@ impl StateDir {
     }
 
     /// Record service actions owed before the files that need them land.
-    pub fn set_pending(&self, items: &BTreeSet<Owed>) -> anyhow::Result<()> {
+    pub fn set_pending(&self, items: &BTreeSet<Owed>) -> crate::error::Result<()> {
         if items.is_empty() {
             return self.clear_pending();
         }
@@ -184,11 +187,13 @@ impl StateDir {
     }
 
     /// Every owed action was done.
-    pub fn clear_pending(&self) -> anyhow::Result<()> {
+    pub fn clear_pending(&self) -> crate::error::Result<()> {
         match fs::remove_file(self.pending_file()) {
             Ok(()) => Ok(atomic_fs::sync_dir(&self.path)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(anyhow::Error::new(e).context("cannot remove the pending-actions file")),
+            Err(e) => {
+                Err(crate::error::Error::from(e).context("cannot remove the pending-actions file"))
+            }
         }
     }
 }
@@ -252,9 +257,9 @@ pub struct ApplyLock {
 
 impl ApplyLock {
     /// Take the lock or fail at once, naming the holder's pid.
-    pub fn acquire(state: &StateDir) -> anyhow::Result<ApplyLock> {
+    pub fn acquire(state: &StateDir) -> crate::error::Result<ApplyLock> {
         fs::create_dir_all(&state.path).map_err(|e| {
-            anyhow::anyhow!("cannot create state dir `{}`: {e}", state.path.display())
+            crate::failure!("cannot create state dir `{}`: {e}", state.path.display())
         })?;
         let path = state.path.join("apply.lock");
         let mut file = OpenOptions::new()
@@ -263,7 +268,7 @@ impl ApplyLock {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| anyhow::anyhow!("cannot open lock `{}`: {e}", path.display()))?;
+            .map_err(|e| crate::failure!("cannot open lock `{}`: {e}", path.display()))?;
         // SAFETY: flock on a valid, owned descriptor.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
@@ -278,7 +283,7 @@ impl ApplyLock {
                     "wait for it to finish; the lock is released as soon as that process exits",
                 ));
             }
-            anyhow::bail!("cannot lock `{}`: {err}", path.display());
+            crate::bail!("cannot lock `{}`: {err}", path.display());
         }
         file.set_len(0)?;
         file.rewind()?;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
+use crate::error::Context as _;
 
 use crate::artifact::{Layout, Record};
 use crate::atomic_fs;
@@ -100,7 +100,7 @@ pub struct Target<'a> {
 }
 
 /// What uninstall would remove (reads only).
-pub fn plan(t: &Target, opts: &Options) -> anyhow::Result<Teardown> {
+pub fn plan(t: &Target, opts: &Options) -> crate::error::Result<Teardown> {
     let whole_stack = opts.components.is_empty();
     let components: Vec<ComponentKind> = ComponentKind::ALL
         .into_iter()
@@ -163,7 +163,7 @@ fn versions(layout: &Layout) -> Vec<String> {
     v
 }
 
-fn direct(t: &Target) -> anyhow::Result<Box<dyn ServiceManager>> {
+fn direct(t: &Target) -> crate::error::Result<Box<dyn ServiceManager>> {
     services::manager(ServiceManagerKind::Direct, t.root, t.state)
 }
 
@@ -174,9 +174,9 @@ pub fn run(
     t: &Target,
     teardown: &Teardown,
     info: &dyn Fn(String),
-) -> (Report, Option<anyhow::Error>) {
+) -> (Report, Option<crate::error::Error>) {
     let mut changes = Vec::new();
-    let mut errors: Vec<anyhow::Error> = Vec::new();
+    let mut errors: Vec<crate::error::Error> = Vec::new();
     let mut units_gone = false;
     let mut rsyslog_gone = false;
     for step in &teardown.steps {
@@ -227,7 +227,7 @@ pub fn run(
     (Report::from_changes(changes, messages), first)
 }
 
-fn run_step(t: &Target, step: &Step) -> anyhow::Result<()> {
+fn run_step(t: &Target, step: &Step) -> crate::error::Result<()> {
     match step {
         Step::Service { kind, direct: false } => {
             t.mgr.disable(*kind).map(|_| ()).with_context(|| format!("cannot stop `{kind}`"))
@@ -248,7 +248,7 @@ fn run_step(t: &Target, step: &Step) -> anyhow::Result<()> {
 }
 
 /// Remove a file, symlink or directory tree; one already gone is fine.
-fn remove_path(path: &Path) -> anyhow::Result<()> {
+fn remove_path(path: &Path) -> crate::error::Result<()> {
     let r = match fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => Err(e),
@@ -260,7 +260,7 @@ fn remove_path(path: &Path) -> anyhow::Result<()> {
 
 /// Update the state: removed files are no longer owned; a kept data dir is remembered
 /// (so a later `--purge` finds it), a removed one forgotten.
-fn forget(t: &Target, teardown: &Teardown, changes: &[Change]) -> anyhow::Result<()> {
+fn forget(t: &Target, teardown: &Teardown, changes: &[Change]) -> crate::error::Result<()> {
     let removed = |name: &str| changes.iter().any(|c| c.name == name && !c.failed);
     let mut owned = t.state.owned();
     owned.retain(|host, _| !removed(&host.display().to_string()) && t.root.host(host).exists());

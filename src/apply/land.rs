@@ -2,9 +2,10 @@
 //! [`Landing`] guard that puts back what it did when the landing does not finish — an
 //! error, an early return or a panic.
 
-use anyhow::Context as _;
+use crate::error::Context as _;
 
-use super::{checkpoint, lifecycle};
+use super::checkpoint;
+use super::lifecycle::{self, ReloadError};
 use crate::atomic_fs::{self, Backups, Saved};
 use crate::config::ComponentKind;
 use crate::paths::Root;
@@ -61,7 +62,7 @@ impl<'a> Landing<'a> {
 
     /// Back up what `f` replaces, then write it atomically (or remove it, for a file
     /// the config no longer has).
-    fn write(&mut self, f: &'a FilePlan) -> anyhow::Result<()> {
+    fn write(&mut self, f: &'a FilePlan) -> crate::error::Result<()> {
         let saved = self.backups.save(&f.file.path, &f.real)?;
         if f.action == Action::Delete {
             atomic_fs::remove_file(&f.real)?;
@@ -120,7 +121,7 @@ impl<'a> Landing<'a> {
     /// Bring each touched service back onto the restored files, in plan order: a
     /// reloaded one reloads again, a restarted one is relaunched as it ran before.
     /// `None` where there was nothing to bring back.
-    fn bring_back(&mut self) -> Vec<(&'a ServicePlan, bool, Option<anyhow::Result<()>>)> {
+    fn bring_back(&mut self) -> Vec<(&'a ServicePlan, bool, Option<crate::error::Result<()>>)> {
         self.settled = true;
         self.touched.sort_by_key(|t| t.index);
         let (state, mgr) = (self.state, self.mgr);
@@ -133,12 +134,13 @@ impl<'a> Landing<'a> {
                     Action::Start => {
                         self.stopped.iter().find(|(i, _)| *i == t.index).map(|(_, r)| match r {
                             Ok(()) => Ok(()),
-                            Err(e) => Err(anyhow::anyhow!("cannot stop it: {e}")),
+                            Err(e) => Err(crate::failure!("cannot stop it: {e}")),
                         })
                     }
-                    Action::Reload => {
-                        Some(lifecycle::reload(kind, &s.spec.ready_address, &s.spec.web, mgr))
-                    }
+                    Action::Reload => Some(
+                        lifecycle::reload(kind, &s.spec.ready_address, &s.spec.web, mgr)
+                            .map_err(crate::error::Error::from),
+                    ),
                     Action::Restart => t.previous.as_ref().map(|prev| {
                         let address = previous_address(mgr, prev, &s.spec);
                         mgr.relaunch(&s.spec, prev)
@@ -180,7 +182,7 @@ pub fn land(
     mgr: &dyn ServiceManager,
     info: &dyn Fn(String),
     done: &mut Vec<Change>,
-) -> anyhow::Result<()> {
+) -> crate::error::Result<()> {
     let mut owed = state.pending();
     owed.extend(plan.owed_actions());
     state.set_pending(&owed)?;
@@ -204,7 +206,7 @@ pub fn land(
     let landed = early.into_iter().try_for_each(|f| {
         landing.write(f)?;
         checkpoint("file-written");
-        anyhow::Ok(())
+        Ok::<_, crate::error::Error>(())
     });
     done.extend(landing.written.iter().map(|(f, _)| f.change()));
     if let Err(e) = landed {
@@ -218,7 +220,7 @@ pub fn land(
     checkpoint("files-landed");
 
     let failure = run_services(root, plan, &mut landing, info, done)
-        .or_else(|| remove_units(&mut landing, &units_gone, done).err());
+        .or_else(|| remove_units(&mut landing, &units_gone, done).err().map(ReloadError::from));
     match failure {
         None => {
             let owned = owned_after(state, &landing.written);
@@ -245,7 +247,7 @@ fn remove_units<'a>(
     landing: &mut Landing<'a>,
     units: &[&'a FilePlan],
     done: &mut Vec<Change>,
-) -> anyhow::Result<()> {
+) -> crate::error::Result<()> {
     for f in units {
         landing.write(f)?;
         done.push(f.change());
@@ -281,11 +283,11 @@ fn run_services<'a>(
     landing: &mut Landing<'a>,
     info: &dyn Fn(String),
     done: &mut Vec<Change>,
-) -> Option<anyhow::Error> {
+) -> Option<ReloadError> {
     let (state, mgr) = (landing.state, landing.mgr);
     if plan.daemon_reload {
         if let Err(e) = mgr.daemon_reload() {
-            return Some(e);
+            return Some(e.into());
         }
     }
     let (leftovers, rest): (Vec<_>, Vec<_>) =
@@ -293,26 +295,30 @@ fn run_services<'a>(
     for (index, s) in leftovers.into_iter().chain(rest) {
         let kind = s.spec.kind;
         let mut previous = None;
-        let r = match s.action {
+        let r: Result<(), ReloadError> = match s.action {
             Action::Stop if s.leftover => {
                 info(format!("stopping {kind} started by `direct`"));
-                services::manager(ServiceManagerKind::Direct, root, state).and_then(|direct| {
-                    direct
-                        .stop(kind)
-                        .map(|_| ())
-                        .with_context(|| format!("cannot stop `{}`", s.name()))
-                })
+                services::manager(ServiceManagerKind::Direct, root, state)
+                    .and_then(|direct| {
+                        direct
+                            .stop(kind)
+                            .map(|_| ())
+                            .with_context(|| format!("cannot stop `{}`", s.name()))
+                    })
+                    .map_err(ReloadError::from)
             }
             Action::Start => {
                 info(format!("starting {kind}"));
                 mgr.start(&s.spec)
                     .and_then(|_| wait_ready(state, mgr, &s.spec, &s.spec.ready_address))
+                    .map_err(ReloadError::from)
             }
             Action::Restart => {
                 info(format!("restarting {kind}"));
                 previous = mgr.running(kind).ok().flatten();
                 mgr.restart(&s.spec)
                     .and_then(|_| wait_ready(state, mgr, &s.spec, &s.spec.ready_address))
+                    .map_err(ReloadError::from)
             }
             Action::Reload => {
                 info(format!("reloading {kind}"));
@@ -320,7 +326,10 @@ fn run_services<'a>(
             }
             Action::Stop => {
                 info(format!("stopping {kind} (disabled)"));
-                mgr.disable(kind).map(|_| ()).with_context(|| format!("cannot stop `{kind}`"))
+                mgr.disable(kind)
+                    .map(|_| ())
+                    .with_context(|| format!("cannot stop `{kind}`"))
+                    .map_err(ReloadError::from)
             }
             _ => continue,
         };
@@ -333,25 +342,30 @@ fn run_services<'a>(
     None
 }
 
-/// Undo a landing whose services failed with `e`, and say in `done` what happened to
-/// each file and service; the error to return.
-fn roll_back(mut landing: Landing, mut e: anyhow::Error, done: &mut Vec<Change>) -> anyhow::Error {
+/// Undo a landing whose services failed with `failure`, and say in `done` what happened
+/// to each file and service; the error to return.
+fn roll_back(
+    mut landing: Landing,
+    failure: ReloadError,
+    done: &mut Vec<Change>,
+) -> crate::error::Error {
     let (state, mgr) = (landing.state, landing.mgr);
     let written = landing.written.len();
     landing.stop_started();
     landing.restore_files(true);
     mark_restored(done, &landing.written);
-    if let Some(r) = e.downcast_ref::<lifecycle::Rejected>() {
-        // The API gives a summary; the service's log says which setting failed.
-        let lines = error_lines(state, mgr, r.component);
-        if !lines.is_empty() {
-            e = lifecycle::Rejected {
-                component: r.component,
-                message: format!("{}; its log says:\n{lines}", r.message),
+    let rejected = matches!(failure, ReloadError::Rejected(_));
+    let e = match failure {
+        ReloadError::Rejected(mut r) => {
+            // The API gives a summary; the service's log says which setting failed.
+            let lines = error_lines(state, mgr, r.component);
+            if !lines.is_empty() {
+                r.message = format!("{}; its log says:\n{lines}", r.message);
             }
-            .into();
+            crate::error::Error::from(r)
         }
-    }
+        ReloadError::Failed(e) => e,
+    };
 
     let mut back = Vec::new();
     for (s, failed, outcome) in landing.bring_back() {
@@ -388,7 +402,6 @@ fn roll_back(mut landing: Landing, mut e: anyhow::Error, done: &mut Vec<Change>)
             c.failed = true;
         }
     }
-    let rejected = e.downcast_ref::<lifecycle::Rejected>().is_some();
     let mut note = if written == 0 {
         String::new()
     } else if rejected {
@@ -436,7 +449,7 @@ fn mark_restored(done: &mut [Change], written: &[(&FilePlan, Saved)]) {
 
 /// An error on one line, for a report's detail: its first line, and the last line of
 /// a multi-line message (the end of a service's log).
-fn one_line(e: &anyhow::Error) -> String {
+fn one_line(e: &crate::error::Error) -> String {
     let text = format!("{e:#}");
     let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     match lines.as_slice() {
@@ -462,7 +475,7 @@ pub(super) fn wait_ready(
     mgr: &dyn ServiceManager,
     spec: &ServiceSpec,
     address: &str,
-) -> anyhow::Result<()> {
+) -> crate::error::Result<()> {
     let kind = spec.kind;
     let alive = || matches!(mgr.running(kind), Ok(Some(_)));
     // The answer must come from the service's own process, not one holding its port.

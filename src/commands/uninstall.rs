@@ -23,12 +23,12 @@ struct UninstallOutput<'a> {
 }
 
 /// `monstack uninstall`.
-pub fn uninstall(ctx: &Context, args: &UninstallArgs) -> anyhow::Result<Outcome> {
+pub fn uninstall(ctx: &Context, args: &UninstallArgs) -> crate::error::Result<Outcome> {
     let components: Vec<ComponentKind> = args
         .components
         .iter()
         .map(|n| super::releases::component(n))
-        .collect::<anyhow::Result<_>>()?;
+        .collect::<crate::error::Result<_>>()?;
     let root = crate::apply::absolute_root(&ctx.root)?;
     let loaded = ctx.load_config()?;
     let state = StateDir::new(&root, &loaded);
@@ -54,7 +54,7 @@ pub fn uninstall(ctx: &Context, args: &UninstallArgs) -> anyhow::Result<Outcome>
     if !args.yes {
         if !crate::printer::stdin_is_terminal() {
             return Err(error::with_hint(
-                error::usage(anyhow::anyhow!(
+                error::usage(crate::failure!(
                     "`monstack uninstall` asks for confirmation and stdin is not a terminal"
                 )),
                 "pass `--yes` to uninstall without asking, or `--dry-run` to see what it would remove",
