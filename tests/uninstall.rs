@@ -114,6 +114,24 @@ fn uninstall_is_planned_confirmed_keeps_data_and_is_a_no_op_the_second_time() {
     assert!(!r("opt/node_exporter/current").exists());
     assert!(!r("etc/systemd/system/node_exporter.service").exists());
 
+    // --output json on a terminal: the plan and the question on stderr, one JSON
+    // document (the outcome) on stdout.
+    let stderr = s.dir.path().join("stderr.txt");
+    let out = on_terminal(&s, &format!("--output json alertmanager 2>{}", stderr.display()), "y\n");
+    assert!(out.status.success(), "{}", text(&out));
+    // The terminal echoes the typed answer before the document.
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    let echoed = shown.find('{').unwrap_or(0);
+    assert_eq!(shown[..echoed].trim(), "y", "only the echo before the document: {shown}");
+    let doc: serde_json::Value = serde_json::from_str(&shown[echoed..])
+        .unwrap_or_else(|e| panic!("one JSON document on stdout ({e}): {shown}"));
+    assert_eq!(doc["dry_run"], false);
+    assert!(resources(&doc).contains(&"release alertmanager delete".to_string()), "{doc:#}");
+    let asked = std::fs::read_to_string(&stderr).unwrap();
+    assert!(asked.contains("- release            alertmanager (delete)"), "{asked}");
+    assert!(asked.contains("remove all of the above? [y/N]"), "{asked}");
+    assert!(!listening(s.am) && listening(s.prom));
+
     // The rest of the stack, in a pipeline.
     let out = s.run(&["uninstall", "--yes", "--output", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -121,13 +139,12 @@ fn uninstall_is_planned_confirmed_keeps_data_and_is_a_no_op_the_second_time() {
     assert_eq!(rep["dry_run"], false);
     let done = resources(&rep);
     for want in [
-        "service alertmanager stop",
         "service prometheus stop",
-        "unit /etc/systemd/system/alertmanager.service delete",
+        "unit /etc/systemd/system/prometheus.service delete",
         "file /opt/prometheus/prometheus.yml delete",
         "file /opt/prometheus/rules/snowflake_mcp_rules.yml delete",
         "file /etc/rsyslog.d/30-snowflake-mcp.conf delete",
-        "release alertmanager delete",
+        "release prometheus delete",
         "dir /opt/prometheus/data unchanged",
     ] {
         assert!(done.contains(&want.to_string()), "{want}: {done:?}");

@@ -60,7 +60,12 @@ pub fn uninstall(ctx: &Context, args: &UninstallArgs) -> crate::error::Result<Ou
                 "pass `--yes` to uninstall without asking, or `--dry-run` to see what it would remove",
             ));
         }
-        print(&planned, Mode::UninstallPlan);
+        if ctx.out.json_output() {
+            // stdout keeps one JSON document (the outcome): the plan to confirm goes to stderr.
+            ctx.out.info(report::render_human(&planned, Mode::UninstallPlan, false, false));
+        } else {
+            print(&planned, Mode::UninstallPlan);
+        }
         if !ctx.out.confirm("remove all of the above?")? {
             ctx.out.info("uninstall: cancelled, nothing changed");
             return Ok(Outcome::Done);
