@@ -190,3 +190,21 @@ fn an_apply_killed_after_writing_still_owns_the_files_it_created() {
         "{done:?}"
     );
 }
+
+#[test]
+fn a_file_removed_by_hand_is_forgotten_so_a_later_one_there_is_not_monstacks() {
+    let s = Stack::new();
+    std::fs::write(s.dir.path().join("extra.yml"), EXTRA_RULES).unwrap();
+    s.write_config(stack::PROM, &[], "  rule_files: ['extra.yml']\n");
+    s.apply_ok();
+    let landed = s.root.join("opt/prometheus/rules/extra.yml");
+    // The operator deletes it by hand and drops it from the config: nothing to delete.
+    std::fs::remove_file(&landed).unwrap();
+    s.write_config(stack::PROM, &[], "");
+    let done = changes(&s.apply_ok());
+    assert!(!done.iter().any(|c| c.ends_with(" delete")), "{done:?}");
+    // Their own file at that path later is not monstack's.
+    std::fs::write(&landed, "groups: []\n").unwrap();
+    assert_eq!(changes(&s.apply_ok()), Vec::<String>::new());
+    assert_eq!(std::fs::read_to_string(&landed).unwrap(), "groups: []\n");
+}

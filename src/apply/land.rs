@@ -223,7 +223,7 @@ pub fn land(
         .or_else(|| remove_units(&mut landing, &units_gone, done).err().map(ReloadError::from));
     match failure {
         None => {
-            let owned = owned_after(state, &landing.written);
+            let owned = owned_after(root, state, &landing.written);
             landing.commit();
             if plan.rsyslog_restart {
                 done.push(rsyslog_restart(mgr, info));
@@ -259,12 +259,15 @@ fn remove_units<'a>(
 }
 
 /// The state's record of owned files once a landing is kept: what it wrote is
-/// monstack's, what it removed no longer is.
+/// monstack's, what it removed no longer is, and neither is a file someone else removed
+/// (a file later put at that path would be theirs).
 fn owned_after(
+    root: &Root,
     state: &StateDir,
     written: &[(&FilePlan, Saved)],
 ) -> std::collections::BTreeMap<std::path::PathBuf, FileRole> {
     let mut owned = state.owned();
+    owned.retain(|path, _| crate::state::is_file(&root.host(path)));
     for (f, _) in written {
         if f.action == Action::Delete {
             owned.remove(&f.file.path);
