@@ -109,7 +109,7 @@ pub fn plan(t: &Target, opts: &Options) -> crate::error::Result<Teardown> {
     let owned = t.state.owned();
     let kept = t.state.kept_data();
     let ours = |kind: ComponentKind| {
-        Path::new(&Layout::new(t.root, t.loaded, kind).record).exists()
+        Layout::new(t.root, t.loaded, kind).record.exists()
             || owned.values().any(|r| r.component() == Some(kind))
     };
     let mut steps = Vec::new();
@@ -139,13 +139,15 @@ pub fn plan(t: &Target, opts: &Options) -> crate::error::Result<Teardown> {
         let data =
             kept.get(&kind).cloned().unwrap_or_else(|| t.loaded.config.component(kind).data_dir);
         if (ours(kind) || kept.contains_key(&kind)) && t.root.host(&data).is_dir() {
-            steps.push(Step::Data { kind, host: data, remove: opts.purge });
+            // Never a whole top-level tree (`/`, `/var`), whatever `data_dir` says.
+            let remove = opts.purge && data.components().count() > 2;
+            steps.push(Step::Data { kind, host: data, remove });
         }
     }
     Ok(Teardown { steps, components })
 }
 
-/// The release dirs on disk, newest name last; the recorded ones when the dir is gone.
+/// The release dirs on disk, by name; the recorded ones when the dir is gone.
 fn versions(layout: &Layout) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(&layout.releases)
         .map(|rd| {
