@@ -148,7 +148,7 @@ pub struct BundleArgs {
 /// `install`.
 #[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// Components to install: prometheus, alertmanager, node_exporter
+    /// Components to install: prometheus, alertmanager, node_exporter, blackbox_exporter
     pub components: Vec<String>,
     #[command(flatten)]
     pub net: NetArgs,
@@ -157,7 +157,7 @@ pub struct InstallArgs {
 /// `rollback`.
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
-    /// prometheus, alertmanager or node_exporter
+    /// prometheus, alertmanager, node_exporter or blackbox_exporter
     pub component: String,
     /// Roll back across the TSDB format boundary (Prometheus 3.x to a release older than 2.55)
     #[arg(long)]
@@ -211,7 +211,7 @@ pub struct StopArgs {}
 /// `uninstall`.
 #[derive(Debug, Args)]
 pub struct UninstallArgs {
-    /// Components to remove: prometheus, alertmanager, node_exporter, grafana_server [default: the whole stack, with its logrotate and rsyslog files]
+    /// Components to remove: prometheus, alertmanager, node_exporter, blackbox_exporter, grafana_server [default: the whole stack, with its logrotate and rsyslog files]
     pub components: Vec<String>,
     /// Remove the data dirs too (Prometheus's TSDB, Alertmanager's silences, Grafana's database)
     #[arg(long)]
