@@ -30,7 +30,7 @@ impl Action {
 /// One managed resource and its action.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
-    /// `release`, `file`, `dir`, `user`, `unit`, `service`, `grafana_datasource`,
+    /// `release`, `package`, `file`, `dir`, `user`, `unit`, `service`, `grafana_datasource`,
     /// `grafana_folder`, `grafana_dashboard`.
     pub kind: String,
     /// A host path, component or Grafana uid.
