@@ -94,6 +94,9 @@ pub enum Mode {
     Plan,
     Apply,
     Stop,
+    /// `uninstall --dry-run`, and the plan shown before the confirmation.
+    UninstallPlan,
+    Uninstall,
 }
 
 impl Action {
@@ -141,7 +144,9 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> Str
     let mut out = String::new();
     let mut unchanged = 0;
     for c in &rep.resources {
-        if !c.action.is_change() && !c.failed && !verbose && mode != Mode::Stop {
+        // stop and uninstall show every resource (a kept data dir is news too).
+        let all = matches!(mode, Mode::Stop | Mode::UninstallPlan | Mode::Uninstall);
+        if !c.action.is_change() && !c.failed && !verbose && !all {
             unchanged += 1;
             continue;
         }
@@ -202,6 +207,14 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> Str
         }
         Mode::Apply => format!("apply: {} changed", rep.changed),
         Mode::Stop => format!("stop: {} stopped", rep.changed),
+        Mode::UninstallPlan | Mode::Uninstall if rep.changed == 0 && rep.failed == 0 => {
+            "uninstall: nothing to remove".to_string()
+        }
+        Mode::UninstallPlan => format!("uninstall: {} to remove", rep.changed),
+        Mode::Uninstall if rep.failed > 0 => {
+            format!("uninstall: {} removed, {} failed", rep.changed, rep.failed)
+        }
+        Mode::Uninstall => format!("uninstall: {} removed", rep.changed),
     };
     out.push_str(&summary);
     if mode == Mode::Apply && !rep.errors.is_empty() {
