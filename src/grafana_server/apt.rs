@@ -276,31 +276,9 @@ fn journal_tail(unit: &str) -> String {
         .unwrap_or_default()
 }
 
-/// `status` for the package: installed at the configured version, unit active.
-pub fn status_checks(loaded: &Loaded) -> Vec<crate::status::Check> {
-    use crate::status::{Check, Level};
-    const C: &str = "grafana_server";
-    let g = &loaded.config.grafana_server;
-    let pkg = match installed_version(&g.apt_package) {
-        Ok(Some(v)) if v == g.version => {
-            Check::new(C, "package", Level::Ok, format!("{} {v} installed", g.apt_package))
-        }
-        Ok(Some(v)) => Check::new(
-            C,
-            "package",
-            Level::Fail,
-            format!("{} {v} installed, the config wants {}", g.apt_package, g.version),
-        ),
-        Ok(None) => {
-            Check::new(C, "package", Level::Fail, format!("{} is not installed", g.apt_package))
-        }
-        Err(e) => Check::new(C, "package", Level::Fail, format!("{e:#}")),
-    };
-    let svc = match systemctl(&["is-active", "--quiet", UNIT]) {
-        Ok(()) => Check::new(C, "service", Level::Ok, format!("{UNIT} active")),
-        Err(_) => Check::new(C, "service", Level::Fail, format!("{UNIT} is not active")),
-    };
-    vec![pkg, svc]
+/// True when the package's unit is active.
+pub fn unit_active() -> bool {
+    systemctl(&["is-active", "--quiet", UNIT]).is_ok()
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@
 //! Exit codes: 0 healthy, 1 unhealthy, 78 config error (never retried by `--wait`).
 
 mod blackbox;
+mod grafana_apt;
 mod host;
 pub mod output;
 mod probe;
@@ -213,7 +214,7 @@ pub fn check_all(inputs: &Inputs) -> crate::error::Result<Status> {
         if kind == ComponentKind::GrafanaServer && crate::grafana_server::apt_managed(loaded) {
             // The package: its version and unit here, then /api/health.
             checks.extend(take_component(&mut host, name));
-            checks.extend(crate::grafana_server::apt::status_checks(loaded));
+            checks.extend(grafana_apt::status_checks(loaded));
             checks.extend(probes);
             continue;
         }
