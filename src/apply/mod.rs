@@ -104,9 +104,27 @@ pub fn observe(s: &Session) -> anyhow::Result<Plan> {
 /// not plan).
 pub fn plan(s: &Session) -> anyhow::Result<Report> {
     let plan = observe(s)?;
+    check_candidates(s, &plan)?;
     let mut changes = plan.changes();
     mark_crossings(&mut changes, &crossings(s)?);
     Ok(Report::from_changes(changes, plan.errors.clone()))
+}
+
+/// What apply checks before it changes anything, checked for plan: the candidate files
+/// (the validator runner apply uses, in a temporary staging dir: plan writes nothing on
+/// the host). promtool/amtool of a release still to be downloaded cannot be run yet;
+/// the host's judge those files here, the release's own judge them again in apply.
+pub fn check_candidates(s: &Session, plan: &Plan) -> anyhow::Result<()> {
+    let tmp = tempfile::Builder::new().prefix("monstack-plan-").tempdir()?;
+    let staging = tmp.path().join("staging");
+    candidates::validate_candidates(
+        &s.root,
+        &s.loaded,
+        &staging,
+        plan,
+        candidates::Scope::Before(&[]),
+        &|_| {},
+    )
 }
 
 /// The release changes a converge would make across a major version (with what the
@@ -334,7 +352,9 @@ fn converge(
         .filter(|r| r.action.is_change() && !candidates::release_on_disk(root, loaded, r.kind))
         .map(|r| r.kind)
         .collect();
-    candidates::validate_candidates(root, loaded, state, &plan, &deferred, &|m| out.info(m))?;
+    let staging = state.staging();
+    let scope = candidates::Scope::Before(&deferred);
+    candidates::validate_candidates(root, loaded, &staging, &plan, scope, &|m| out.info(m))?;
 
     // 2. Releases.
     let mut installed_any = false;
@@ -357,8 +377,9 @@ fn converge(
     if installed_any {
         // The new release's promtool/amtool judge the files written for it; when they
         // refuse one, `current` goes back to what it was and nothing lands.
+        let scope = candidates::Scope::ReleaseJudged;
         if let Err(e) =
-            candidates::validate_candidates(root, loaded, state, &plan, &[], &|m| out.info(m))
+            candidates::validate_candidates(root, loaded, &staging, &plan, scope, &|m| out.info(m))
         {
             for (kind, before) in switched.iter().rev() {
                 if before.is_some() {

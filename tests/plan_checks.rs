@@ -1,0 +1,61 @@
+//! `plan` finds what apply would refuse, before anything is downloaded or written:
+//! candidate files go through apply's validator runner (promtool, amtool,
+//! systemd-analyze, logrotate), and the artifact inputs (a pin contradicting
+//! monstack.lock, a release missing under `--offline`) are checked up front.
+#[path = "support/bin.rs"]
+mod bin;
+#[path = "support/grafana_emulator.rs"]
+mod grafana_emulator;
+#[path = "support/mirror.rs"]
+mod mirror;
+#[path = "support/stack.rs"]
+mod stack;
+
+use stack::Stack;
+
+/// The `error:` block of a run's stderr (what plan and apply say about a refusal).
+fn error_block(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let start = text.find("error: ").unwrap_or_else(|| panic!("no error in: {text}"));
+    text[start..].to_string()
+}
+
+#[test]
+fn plan_refuses_a_broken_rule_file_exactly_as_apply_does() {
+    let s = Stack::new();
+    s.apply_ok();
+    let before = s.snapshot();
+    std::fs::write(
+        s.dir.path().join("mine.yml"),
+        "groups:\n  - name: mine\n    rules:\n      - alert: Broken\n        expr: rate(x[5m) > 1\n",
+    )
+    .unwrap();
+    s.write_config(stack::PROM, &[], "  rule_files: [mine.yml]\n");
+
+    let plan = s.run(&["plan"]);
+    let plan_err = error_block(&plan.stderr);
+    assert_eq!(plan.status.code(), Some(78), "{plan_err}");
+    assert!(plan_err.contains("/opt/prometheus/rules/mine.yml: 5:"), "file and line: {plan_err}");
+    assert!(plan_err.contains("could not parse expression"), "promtool's reason: {plan_err}");
+    assert!(plan.stdout.is_empty(), "no plan printed for a refused candidate");
+
+    let apply = s.run(&["apply", "--service-manager", "direct"]);
+    assert_eq!(apply.status.code(), Some(78));
+    assert_eq!(error_block(&apply.stderr), plan_err, "plan says what apply says");
+    assert_eq!(s.snapshot(), before, "nothing changed on the host");
+}
+
+#[test]
+fn plan_runs_logrotate_on_the_candidate() {
+    let s = Stack::new();
+    let tpl = s.dir.path().join("tpl");
+    std::fs::create_dir_all(&tpl).unwrap();
+    let orig = include_str!("../templates/logrotate.tera");
+    std::fs::write(tpl.join("logrotate.tera"), orig.replace("    rotate ", "    rotatee ")).unwrap();
+    let out = s.run(&["plan", "--templates", tpl.to_str().unwrap()]);
+    let err = error_block(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("/etc/logrotate.d/snowflake-mcp"), "names the file: {err}");
+    assert!(err.contains("rotatee"), "logrotate's reason: {err}");
+    assert!(!s.root.exists(), "plan wrote nothing: {:?}", s.leftovers());
+}
