@@ -59,3 +59,53 @@ fn plan_runs_logrotate_on_the_candidate() {
     assert!(err.contains("rotatee"), "logrotate's reason: {err}");
     assert!(!s.root.exists(), "plan wrote nothing: {:?}", s.leftovers());
 }
+
+/// The data dirs a plan would create, from its JSON report.
+fn planned_dirs(dir: &std::path::Path, config: &str) -> Vec<String> {
+    std::fs::write(dir.join("m.yaml"), config).unwrap();
+    let out = bin::Monstack::new()
+        .dir(dir)
+        .config("m.yaml")
+        .root("root")
+        .args(["plan", "--output", "json", "--service-manager", "none"])
+        .output();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let changes = rep["resources"].as_array().expect("resources");
+    changes
+        .iter()
+        .filter(|c| c["kind"] == "dir")
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn data_dir_follows_install_dir_unless_set() {
+    let t = tempfile::tempdir().unwrap();
+    // The init scaffold with install_dir moved: its data_dir (null) moves along.
+    let o = bin::Monstack::new().dir(t.path()).config("init.yaml").args(["init"]).output();
+    assert!(o.status.success());
+    let scaffold = std::fs::read_to_string(t.path().join("init.yaml")).unwrap();
+    let moved = scaffold
+        .replacen("install_dir: /opt/prometheus ", "install_dir: /srv/prom ", 1)
+        .replacen("install_dir: /opt/alertmanager ", "install_dir: /srv/am ", 1)
+        .replacen("grafana:\n  enabled: true\n", "grafana:\n  enabled: false\n", 1);
+    assert_ne!(moved, scaffold);
+    let dirs = planned_dirs(t.path(), &moved);
+    assert_eq!(dirs, ["/srv/prom/data", "/srv/am/data", "/opt/node_exporter/data"]);
+
+    // A data_dir the file sets stays where it is set; one it leaves out follows.
+    let dirs = planned_dirs(
+        t.path(),
+        "prometheus:\n  install_dir: /srv/prom\nalertmanager:\n  install_dir: /srv/am\n  \
+         data_dir: /var/lib/am\ngrafana:\n  enabled: false\n",
+    );
+    assert_eq!(dirs, ["/srv/prom/data", "/var/lib/am", "/opt/node_exporter/data"]);
+    let unit =
+        bin::Monstack::new().dir(t.path()).config("m.yaml").args(["render", "--out", "out"]).output();
+    assert!(unit.status.success());
+    let unit = std::fs::read_to_string(t.path().join("out/etc/systemd/system/prometheus.service"))
+        .unwrap();
+    assert!(unit.contains("--storage.tsdb.path=/srv/prom/data"), "{unit}");
+    assert!(unit.contains("ReadWritePaths=/srv/prom/data"), "{unit}");
+}
