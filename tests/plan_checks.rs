@@ -109,3 +109,56 @@ fn data_dir_follows_install_dir_unless_set() {
     assert!(unit.contains("--storage.tsdb.path=/srv/prom/data"), "{unit}");
     assert!(unit.contains("ReadWritePaths=/srv/prom/data"), "{unit}");
 }
+
+#[test]
+fn the_default_logrotate_file_passes_logrotate_on_this_host() {
+    let t = tempfile::tempdir().unwrap();
+    let o = bin::Monstack::new().dir(t.path()).args(["init"]).output();
+    assert!(o.status.success());
+    let o = bin::Monstack::new().dir(t.path()).args(["render", "--out", "out"]).output();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let file = t.path().join("out/etc/logrotate.d/snowflake-mcp");
+    let lr = std::process::Command::new("logrotate")
+        .arg("-d")
+        .arg("--state")
+        .arg(t.path().join("state"))
+        .arg(&file)
+        .output()
+        .expect("logrotate is installed (make deps)");
+    let text = String::from_utf8_lossy(&lr.stderr);
+    assert!(lr.status.success(), "{text}");
+    assert!(!text.contains("error:"), "{text}");
+}
+
+/// `plan` on the real host (no `--root`; plan only reads, and is refused before that).
+fn plan_on_host(dir: &std::path::Path, owner: &str, group: &str) -> std::process::Output {
+    let config = format!(
+        "grafana:\n  enabled: false\nlogrotate:\n  entries:\n    - name: app\n      \
+         paths: [/var/log/app/*.log]\n      create: {{mode: '0640', owner: {owner}, group: {group}}}\n"
+    );
+    std::fs::write(dir.join("m.yaml"), config).unwrap();
+    bin::Monstack::new()
+        .dir(dir)
+        .config("m.yaml")
+        .args(["plan", "--service-manager", "none"])
+        .output()
+}
+
+#[test]
+fn plan_refuses_a_log_owner_the_host_lacks_unless_monstack_manages_it() {
+    let t = tempfile::tempdir().unwrap();
+    let out = plan_on_host(t.path(), "no-such-user-16", "no-such-group-16");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("m.yaml:7:"), "file and line: {err}");
+    assert!(err.contains("`logrotate.entries[0].create.owner`: user `no-such-user-16`"), "{err}");
+    assert!(err.contains("`logrotate.entries[0].create.group`: group `no-such-group-16`"), "{err}");
+    assert!(err.contains("hint: create it first"), "{err}");
+    assert!(out.stdout.is_empty(), "refused before planning");
+
+    // A component's service user is created by apply: not refused.
+    let out = plan_on_host(t.path(), "node_exporter", "node_exporter");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("create.owner"), "{err}");
+    assert_ne!(out.status.code(), Some(78), "{err}");
+}

@@ -79,6 +79,7 @@ pub fn prepare(root: Root, loaded: Loaded, opts: Options) -> anyhow::Result<Sess
     // verified against monstack.lock before anything else.
     let loaded = crate::artifact::gnet::materialize(&root, loaded, &opts.net)?;
     crate::grafana::preflight(&loaded)?;
+    crate::host::check_log_owners(&root, &loaded)?;
     let state = StateDir::new(&root, &loaded);
     let kind = choose_manager(opts.service_manager, &root, &state);
     let mgr = services::manager(kind, &root, &state)?;
@@ -397,11 +398,6 @@ fn converge(
     if plan.dirs.iter().any(|d| d.action.is_change()) {
         for (kind, _) in loaded.config.enabled_components() {
             crate::host::ensure_component(root, loaded, kind)?;
-        }
-        if root.is_host() && loaded.config.logrotate.enabled {
-            for c in loaded.config.logrotate.entries.iter().filter_map(|e| e.create.as_ref()) {
-                crate::host::ensure_log_owner(&c.owner, &c.group)?;
-            }
         }
         done.extend(plan.dirs.iter().filter(|d| d.action.is_change()).map(|d| d.change()));
     }
