@@ -16,6 +16,7 @@
 //! Exit codes: 0 healthy, 1 unhealthy, 78 config error (never retried by `--wait`).
 
 mod host;
+mod logrotate;
 pub mod output;
 mod probe;
 

@@ -162,3 +162,45 @@ fn plan_refuses_a_log_owner_the_host_lacks_unless_monstack_manages_it() {
     assert!(!err.contains("create.owner"), "{err}");
     assert_ne!(out.status.code(), Some(78), "{err}");
 }
+
+/// `status --output json`: exit code and the `host logrotate` check.
+fn logrotate_status(s: &Stack) -> (i32, serde_json::Value) {
+    let out = s.run(&["status", "--output", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let check = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["component"] == "host" && c["check"] == "logrotate")
+        .unwrap_or_else(|| panic!("no host logrotate check: {doc:#}"))
+        .clone();
+    (out.status.code().unwrap_or(-1), check)
+}
+
+#[test]
+fn status_runs_logrotate_over_the_landed_files_together() {
+    let s = Stack::new();
+    // Two entries naming the same log: each file passes `logrotate -d` alone (apply
+    // lands both), but logrotate refuses the pair in its run.
+    let entry = |name: &str| {
+        format!("    - {{name: {name}, paths: [/var/log/app/app.log], create: {{mode: '0640', owner: root, group: adm}}}}\n")
+    };
+    *s.grafana.lock().unwrap() =
+        format!("grafana:\n  enabled: false\nlogrotate:\n  entries:\n{}{}", entry("a"), entry("b"));
+    s.write_config(stack::PROM, &[], "");
+    s.apply_ok();
+    let (code, check) = logrotate_status(&s);
+    assert_eq!(code, 1, "{check:#}");
+    assert_eq!(check["level"], "fail", "{check:#}");
+    let reason = check["reason"].as_str().unwrap();
+    assert!(reason.contains("/etc/logrotate.d/b:2 duplicate log entry for /var/log/app/app.log"), "{reason}");
+
+    *s.grafana.lock().unwrap() =
+        format!("grafana:\n  enabled: false\nlogrotate:\n  entries:\n{}", entry("a"));
+    s.write_config(stack::PROM, &[], "");
+    s.apply_ok();
+    let (_, check) = logrotate_status(&s);
+    assert_eq!(check["level"], "ok", "{check:#}");
+    assert_eq!(check["reason"], "1 landed file passes `logrotate -d`");
+}
