@@ -83,7 +83,8 @@ pub fn check_log_owners(root: &Root, loaded: &Loaded) -> anyhow::Result<()> {
     if !root.is_host() || !c.logrotate.enabled {
         return Ok(());
     }
-    let managed: Vec<String> = c.enabled_components().into_iter().map(|(_, comp)| comp.user).collect();
+    let managed: Vec<String> =
+        c.enabled_components().into_iter().map(|(_, comp)| comp.user).collect();
     let mut errors = Vec::new();
     for (i, e) in c.logrotate.entries.iter().enumerate() {
         let Some(create) = &e.create else { continue };

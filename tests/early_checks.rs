@@ -51,7 +51,8 @@ fn plan_runs_logrotate_on_the_candidate() {
     let tpl = s.dir.path().join("tpl");
     std::fs::create_dir_all(&tpl).unwrap();
     let orig = include_str!("../templates/logrotate.tera");
-    std::fs::write(tpl.join("logrotate.tera"), orig.replace("    rotate ", "    rotatee ")).unwrap();
+    std::fs::write(tpl.join("logrotate.tera"), orig.replace("    rotate ", "    rotatee "))
+        .unwrap();
     let out = s.run(&["plan", "--templates", tpl.to_str().unwrap()]);
     let err = error_block(&out.stderr);
     assert_eq!(out.status.code(), Some(78), "{err}");
@@ -101,8 +102,11 @@ fn data_dir_follows_install_dir_unless_set() {
          data_dir: /var/lib/am\ngrafana:\n  enabled: false\n",
     );
     assert_eq!(dirs, ["/srv/prom/data", "/var/lib/am", "/opt/node_exporter/data"]);
-    let unit =
-        bin::Monstack::new().dir(t.path()).config("m.yaml").args(["render", "--out", "out"]).output();
+    let unit = bin::Monstack::new()
+        .dir(t.path())
+        .config("m.yaml")
+        .args(["render", "--out", "out"])
+        .output();
     assert!(unit.status.success());
     let unit = std::fs::read_to_string(t.path().join("out/etc/systemd/system/prometheus.service"))
         .unwrap();
@@ -194,7 +198,10 @@ fn status_runs_logrotate_over_the_landed_files_together() {
     assert_eq!(code, 1, "{check:#}");
     assert_eq!(check["level"], "fail", "{check:#}");
     let reason = check["reason"].as_str().unwrap();
-    assert!(reason.contains("/etc/logrotate.d/b:2 duplicate log entry for /var/log/app/app.log"), "{reason}");
+    assert!(
+        reason.contains("/etc/logrotate.d/b:2 duplicate log entry for /var/log/app/app.log"),
+        "{reason}"
+    );
 
     *s.grafana.lock().unwrap() =
         format!("grafana:\n  enabled: false\nlogrotate:\n  entries:\n{}", entry("a"));
@@ -203,4 +210,66 @@ fn status_runs_logrotate_over_the_landed_files_together() {
     let (_, check) = logrotate_status(&s);
     assert_eq!(check["level"], "ok", "{check:#}");
     assert_eq!(check["reason"], "1 landed file passes `logrotate -d`");
+}
+
+/// Files under `dir` (the root a plan or a refused apply must leave alone).
+fn under(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |rd| {
+        rd.flatten().map(|e| if e.path().is_dir() { under(&e.path()) } else { 1 }).sum()
+    })
+}
+
+#[test]
+fn offline_and_pin_problems_are_found_before_any_download() {
+    let s = Stack::new();
+    let lock = s.run(&["lock"]);
+    assert!(lock.status.success(), "{}", String::from_utf8_lossy(&lock.stderr));
+    let requests = s.mirror.requests();
+
+    // --offline with an empty cache: plan and apply say which release is missing and
+    // where they looked, before anything is downloaded or written.
+    for cmd in ["plan", "apply"] {
+        let out = s.run(&[cmd, "--offline", "--service-manager", "direct"]);
+        let err = error_block(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {err}");
+        assert!(
+            err.contains(&format!(
+                "error: --offline: `prometheus` {} (`prometheus-{}.linux-",
+                stack::PROM,
+                stack::PROM
+            )),
+            "{cmd}: {err}"
+        );
+        assert!(err.contains("is not in the cache; looked at `"), "{cmd}: {err}");
+        assert!(err.contains("/var/cache/monstack/"), "{cmd}: {err}");
+        assert!(err.contains("hint: run `monstack lock` and `monstack bundle`"), "{cmd}: {err}");
+        assert!(out.stdout.is_empty(), "{cmd}: refused before the plan");
+        assert_eq!(under(&s.root), 0, "{cmd}: nothing written: {:?}", s.leftovers());
+    }
+
+    // A pin that contradicts monstack.lock: refused up front (apply used to find it
+    // after the download).
+    let pin = "0".repeat(64);
+    s.write_config(stack::PROM, &[], &format!("  sha256: {pin}\n"));
+    for cmd in ["plan", "apply"] {
+        let out = s.run(&[cmd, "--service-manager", "direct"]);
+        let err = error_block(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {err}");
+        assert!(
+            err.contains(&format!(
+                "`prometheus` {}: the config pins sha256 {pin} but `",
+                stack::PROM
+            )),
+            "{cmd}: {err}"
+        );
+        assert!(err.contains("hint: fix the pin or re-run `monstack lock`"), "{cmd}: {err}");
+        assert_eq!(under(&s.root), 0, "{cmd}: nothing written");
+    }
+    assert_eq!(s.mirror.requests(), requests, "nothing was downloaded");
+
+    // Once the releases are in the cache, an offline plan goes through.
+    s.write_config(stack::PROM, &[], "");
+    s.apply_ok();
+    let out = s.run(&["plan", "--offline", "--service-manager", "direct"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }

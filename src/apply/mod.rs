@@ -78,6 +78,9 @@ pub fn prepare(root: Root, loaded: Loaded, opts: Options) -> anyhow::Result<Sess
     // grafana.com dashboards: fetched (or taken from the cache / local_dir) and
     // verified against monstack.lock before anything else.
     let loaded = crate::artifact::gnet::materialize(&root, loaded, &opts.net)?;
+    // Releases: a pin contradicting the lock, or bytes nowhere without network, are
+    // refused here, before anything is downloaded.
+    crate::artifact::preflight(&root, &loaded, &opts.net)?;
     crate::grafana::preflight(&loaded)?;
     crate::host::check_log_owners(&root, &loaded)?;
     let state = StateDir::new(&root, &loaded);

@@ -71,16 +71,10 @@ fn run(bin: &Path, args: &[PathBuf]) -> std::io::Result<Vec<String>> {
         .args(args)
         .env("LC_ALL", "C")
         .output()?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut errors: Vec<String> = text
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("error: "))
-        .map(str::to_string)
-        .collect();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let mut errors: Vec<String> =
+        text.lines().filter_map(|l| l.trim().strip_prefix("error: ")).map(str::to_string).collect();
     if errors.is_empty() && !out.status.success() {
         errors.push(format!("exit status {}", out.status.code().unwrap_or(-1)));
     }
