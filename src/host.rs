@@ -78,7 +78,7 @@ pub fn ensure_component(
 /// its group before the file lands); any other missing name is refused here, before
 /// anything changes (exit 78, every entry at once), with a hint. Under `--root` no
 /// user is created or looked up: nothing to check.
-pub fn check_log_owners(root: &Root, loaded: &Loaded) -> anyhow::Result<()> {
+pub fn check_log_owners(root: &Root, loaded: &Loaded) -> crate::error::Result<()> {
     let c = &loaded.config;
     if !root.is_host() || !c.logrotate.enabled {
         return Ok(());
@@ -126,11 +126,11 @@ fn chown_tree(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
 
 /// Changing this host (no `--root`) needs root: say so before anything is touched,
 /// instead of failing half-way on the first file or user.
-pub fn require_root(root: &Root, command: &str) -> anyhow::Result<()> {
+pub fn require_root(root: &Root, command: &str) -> crate::error::Result<()> {
     // SAFETY: geteuid has no preconditions.
     if root.is_host() && unsafe { libc::geteuid() } != 0 {
         return Err(crate::error::with_hint(
-            anyhow::anyhow!("`monstack {command}` changes this host and needs root"),
+            crate::failure!("`monstack {command}` changes this host and needs root"),
             "run it as root (sudo), or give --root DIR to work on a directory tree instead",
         ));
     }

@@ -49,7 +49,7 @@ pub fn validate_candidates(
     plan: &Plan,
     scope: Scope,
     info: &dyn Fn(String),
-) -> anyhow::Result<()> {
+) -> crate::error::Result<()> {
     let candidates: Vec<_> = plan
         .changed_files()
         .filter(|f| validate::has_check(f.file.role))
@@ -100,7 +100,7 @@ pub fn validate_candidates(
                 Err(rejected(Some(tool), message))
             }
             Err(ValidationError::Malformed { message, .. }) => Err(rejected(None, message)),
-            Err(e) => Err(anyhow::Error::new(e)),
+            Err(e) => Err(crate::error::Error::from(e)),
         }
     });
     let _ = std::fs::remove_dir_all(staging);

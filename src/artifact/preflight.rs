@@ -31,7 +31,7 @@ fn list(paths: &[PathBuf]) -> String {
 }
 
 /// Check every enabled component's release that is not active yet; reads only.
-pub fn preflight(root: &Root, loaded: &Loaded, net: &NetOptions) -> anyhow::Result<()> {
+pub fn preflight(root: &Root, loaded: &Loaded, net: &NetOptions) -> crate::error::Result<()> {
     let arch = target_arch(loaded, net.arch.as_deref());
     let lock_path = lock::path(loaded);
     let lock = LockFile::read(&lock_path)?;
@@ -70,7 +70,7 @@ fn available_offline(
     net: &NetOptions,
     rel: &Release,
     known: Option<&str>,
-) -> anyhow::Result<()> {
+) -> crate::error::Result<()> {
     let d = &loaded.config.downloads;
     let local_dir = d.local_dir.as_ref().map(|p| loaded.resolve(p));
     if !net.offline && local_dir.is_none() {
