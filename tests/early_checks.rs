@@ -23,13 +23,35 @@ fn error_block(stderr: &[u8]) -> String {
 #[test]
 fn plan_refuses_a_broken_rule_file_exactly_as_apply_does() {
     let s = Stack::new();
-    s.apply_ok();
-    let before = s.snapshot();
     std::fs::write(
         s.dir.path().join("mine.yml"),
         "groups:\n  - name: mine\n    rules:\n      - alert: Broken\n        expr: rate(x[5m) > 1\n",
     )
     .unwrap();
+    s.write_config(stack::PROM, &[], "  rule_files: [mine.yml]\n");
+    // A fresh host: the release is not downloaded, the host's promtool (same major
+    // version) judges the rule file.
+    let fresh = s.run(&["plan"]);
+    assert_eq!(fresh.status.code(), Some(78), "{}", error_block(&fresh.stderr));
+    assert!(error_block(&fresh.stderr).contains("could not parse expression"));
+    // A 3.x release not downloaded yet: a 2.x promtool cannot judge 3.x syntax, so
+    // its refusal is a warning (apply judges with the release's own promtool).
+    s.write_config("3.5.5", &[], "  rule_files: [mine.yml]\n");
+    let other = s.run(&["plan"]);
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert_eq!(other.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(
+            "warning: `/opt/prometheus/rules/mine.yml` is refused by the host's promtool 2."
+        ),
+        "{err}"
+    );
+    assert!(err.contains("apply judges it with the `promtool` of prometheus 3.5.5"), "{err}");
+    assert!(!s.root.exists(), "plan wrote nothing");
+
+    s.write_config(stack::PROM, &[], "");
+    s.apply_ok();
+    let before = s.snapshot();
     s.write_config(stack::PROM, &[], "  rule_files: [mine.yml]\n");
 
     let plan = s.run(&["plan"]);

@@ -23,6 +23,11 @@ pub enum Scope<'a> {
     Before(&'a [ComponentKind]),
     /// After releases were installed: the files their promtool/amtool judge, again.
     ReleaseJudged,
+    /// plan: every checked file. Those of the components in the slice (releases not
+    /// downloaded yet) are judged by the host's promtool/amtool; when that one is of
+    /// another major version than the release, its refusal is a warning: apply judges
+    /// them with the release's own tool, and a 2.x promtool cannot judge 3.x syntax.
+    Plan(&'a [ComponentKind]),
 }
 
 /// The component whose release's promtool/amtool judges files of `role`.
@@ -57,6 +62,7 @@ pub fn validate_candidates(
             (Scope::Before(deferred), Some(kind)) => !deferred.contains(&kind),
             (Scope::Before(_), None) => true,
             (Scope::ReleaseJudged, judged) => judged.is_some(),
+            (Scope::Plan(_), _) => true,
         })
         .collect();
     if candidates.is_empty() {
@@ -97,7 +103,17 @@ pub fn validate_candidates(
                 Ok(())
             }
             Err(ValidationError::Rejected { tool, message, .. }) => {
-                Err(rejected(Some(tool), message))
+                match other_major(loaded, &tools, scope, f.file.role, tool) {
+                    Some(release) => {
+                        crate::printer::warn(format!(
+                            "`{host}` is refused by the host's {}, but apply judges it with the `{tool}` of {release} (not downloaded yet):\n{}",
+                            judge(tool),
+                            message.replace(&cand.display().to_string(), &host)
+                        ));
+                        Ok(())
+                    }
+                    None => Err(rejected(Some(tool), message)),
+                }
             }
             Err(ValidationError::Malformed { message, .. }) => Err(rejected(None, message)),
             Err(e) => Err(crate::error::Error::from(e)),
@@ -105,6 +121,25 @@ pub fn validate_candidates(
     });
     let _ = std::fs::remove_dir_all(staging);
     result
+}
+
+/// Under [`Scope::Plan`], for a file of a release not downloaded yet judged by a host
+/// tool of another major version: that release (`prometheus 3.5.5`).
+fn other_major(
+    loaded: &Loaded,
+    tools: &Tools,
+    scope: Scope,
+    role: FileRole,
+    tool: Tool,
+) -> Option<String> {
+    let (Scope::Plan(undownloaded), Some(kind)) = (scope, judged_by_release(role)) else {
+        return None;
+    };
+    let version = loaded.config.component(kind).version;
+    let major = |v: &str| v.split('.').next().unwrap_or_default().to_string();
+    let host = validate::tool_version(tools.get(tool)?);
+    (undownloaded.contains(&kind) && major(&host) != major(&version))
+        .then(|| format!("{kind} {version}"))
 }
 
 /// Whether the configured release of `kind` is already unpacked on this host.

@@ -116,19 +116,23 @@ pub fn plan(s: &Session) -> crate::error::Result<Report> {
 
 /// What apply checks before it changes anything, checked for plan: the candidate files
 /// (the validator runner apply uses, in a temporary staging dir: plan writes nothing on
-/// the host). promtool/amtool of a release still to be downloaded cannot be run yet;
-/// the host's judge those files here, the release's own judge them again in apply.
+/// the host). promtool/amtool of a release still to be downloaded cannot be run yet:
+/// the host's judge those files here ([`candidates::Scope::Plan`]).
 pub fn check_candidates(s: &Session, plan: &Plan) -> crate::error::Result<()> {
     let tmp = tempfile::Builder::new().prefix("monstack-plan-").tempdir()?;
     let staging = tmp.path().join("staging");
-    candidates::validate_candidates(
-        &s.root,
-        &s.loaded,
-        &staging,
-        plan,
-        candidates::Scope::Before(&[]),
-        &|_| {},
-    )
+    let undownloaded = undownloaded(&s.root, &s.loaded, plan);
+    let scope = candidates::Scope::Plan(&undownloaded);
+    candidates::validate_candidates(&s.root, &s.loaded, &staging, plan, scope, &|_| {})
+}
+
+/// The components whose planned release is not on disk yet (apply downloads it first).
+fn undownloaded(root: &Root, loaded: &Loaded, plan: &Plan) -> Vec<ComponentKind> {
+    plan.releases
+        .iter()
+        .filter(|r| r.action.is_change() && !candidates::release_on_disk(root, loaded, r.kind))
+        .map(|r| r.kind)
+        .collect()
 }
 
 /// The release changes a converge would make across a major version (with what the
@@ -353,12 +357,7 @@ fn converge(
     // 1. Candidates are checked before anything changes, with the tools of the release
     //    they are for when it is on disk (else the host's); a release still to be
     //    downloaded judges its own files once it is staged (below).
-    let deferred: Vec<ComponentKind> = plan
-        .releases
-        .iter()
-        .filter(|r| r.action.is_change() && !candidates::release_on_disk(root, loaded, r.kind))
-        .map(|r| r.kind)
-        .collect();
+    let deferred = undownloaded(root, loaded, &plan);
     let staging = state.staging();
     let scope = candidates::Scope::Before(&deferred);
     candidates::validate_candidates(root, loaded, &staging, &plan, scope, &|m| out.info(m))?;
