@@ -30,10 +30,11 @@ pub enum Scope<'a> {
     Plan(&'a [ComponentKind]),
 }
 
-/// The component whose release's promtool/amtool judges files of `role`.
+/// The component whose release's promtool/amtool/blackbox_exporter judges files of `role`.
 fn judged_by_release(role: FileRole) -> Option<ComponentKind> {
     match role {
         FileRole::AlertmanagerConfig => Some(ComponentKind::Alertmanager),
+        FileRole::BlackboxConfig => Some(ComponentKind::BlackboxExporter),
         FileRole::PrometheusConfig | FileRole::PrometheusRules | FileRole::WebConfig(_) => {
             Some(ComponentKind::Prometheus)
         }
