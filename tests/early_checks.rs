@@ -207,7 +207,7 @@ fn logrotate_status(s: &Stack) -> (i32, serde_json::Value) {
 #[test]
 fn status_runs_logrotate_over_the_landed_files_together() {
     let s = Stack::new();
-    // Two entries naming the same log: each file passes `logrotate -d` alone (apply
+    // Two entries naming the same log: each file is accepted by `logrotate -d` alone (apply
     // lands both), but logrotate refuses the pair in its run.
     let entry = |name: &str| {
         format!("    - {{name: {name}, paths: [/var/log/app/app.log], create: {{mode: '0640', owner: root, group: adm}}}}\n")
@@ -231,7 +231,7 @@ fn status_runs_logrotate_over_the_landed_files_together() {
     s.apply_ok();
     let (_, check) = logrotate_status(&s);
     assert_eq!(check["level"], "ok", "{check:#}");
-    assert_eq!(check["reason"], "1 landed file passes `logrotate -d`");
+    assert_eq!(check["reason"], "`logrotate -d` finds no error in 1 landed file");
 }
 
 /// Files under `dir` (the root a plan or a refused apply must leave alone).

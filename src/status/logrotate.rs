@@ -1,5 +1,5 @@
 //! The `host logrotate` check: `logrotate -d` over what the host's daily run reads.
-//! Each file apply lands passes `logrotate -d` alone, yet the run can still fail: an
+//! Each file apply lands is accepted by `logrotate -d` alone, yet the run can still fail: an
 //! owner that went away, a log path another file also names (`duplicate log entry`),
 //! a file changed by hand. logrotate stops the whole run on such an error, so status
 //! says so. On the real host it reads the host's real `/etc/logrotate.conf` (which
@@ -39,19 +39,21 @@ pub fn check(root: &Root, files: &[FilePlan]) -> Option<Check> {
     let args: Vec<PathBuf> =
         if root.is_host() { vec![PathBuf::from(HOST_CONFIG)] } else { landed.clone() };
     let what = if root.is_host() {
-        format!("the host's run (`logrotate -d {HOST_CONFIG}`)")
+        format!("the host's run (`{HOST_CONFIG}`)")
     } else {
         format!("{} landed file{}", landed.len(), if landed.len() == 1 { "" } else { "s" })
     };
     match run(&bin, &args) {
         Err(e) => new(Level::Fail, format!("cannot run `{}`: {e}", bin.display())),
-        Ok(errors) if errors.is_empty() => new(Level::Ok, format!("{what} passes `logrotate -d`")),
+        Ok(errors) if errors.is_empty() => {
+            new(Level::Ok, format!("`logrotate -d` finds no error in {what}"))
+        }
         Ok(errors) => {
             let shown = errors.iter().map(|e| strip_root(root, e)).collect::<Vec<_>>();
             new(
                 Level::Fail,
                 format!(
-                    "{what} fails, and logrotate stops at it: {}; run `logrotate -d {}`",
+                    "`logrotate -d` fails on {what}, and logrotate stops its run there: {}; run `logrotate -d {}`",
                     shown.join("; "),
                     args.iter().map(|a| a.display().to_string()).collect::<Vec<_>>().join(" ")
                 ),
