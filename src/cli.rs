@@ -87,6 +87,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Stop the services that `--service-manager direct` started
     Stop(StopArgs),
+    /// Stop and remove what monstack installed: services, units, config files and releases (data kept unless --purge)
+    Uninstall(UninstallArgs),
 }
 
 /// `init`.
@@ -205,6 +207,25 @@ pub struct StatusArgs {
 /// `stop`.
 #[derive(Debug, Args)]
 pub struct StopArgs {}
+
+/// `uninstall`.
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Components to remove: prometheus, alertmanager, node_exporter, blackbox_exporter, grafana_server [default: the whole stack, with its logrotate and rsyslog files]
+    pub components: Vec<String>,
+    /// Remove the data dirs too (Prometheus's TSDB, Alertmanager's silences, Grafana's database)
+    #[arg(long)]
+    pub purge: bool,
+    /// Do not ask for confirmation (required when stdin is not a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Only show what would be removed
+    #[arg(long, conflicts_with = "yes")]
+    pub dry_run: bool,
+    /// How services are managed [default: what the last apply used, else auto]
+    #[arg(long, value_enum)]
+    pub service_manager: Option<ServiceManagerKind>,
+}
 
 impl From<OutputFormat> for crate::printer::OutputFormat {
     fn from(f: OutputFormat) -> Self {

@@ -13,6 +13,7 @@ use crate::error::ConfigError;
 use crate::paths::Root;
 use crate::plan::Plan;
 use crate::render::FileRole;
+use crate::report::Action;
 use crate::validate::{self, Tool, Tools, ValidationError};
 
 /// Which candidates a run checks.
@@ -58,6 +59,7 @@ pub fn validate_candidates(
 ) -> crate::error::Result<()> {
     let candidates: Vec<_> = plan
         .changed_files()
+        .filter(|f| f.action != Action::Delete)
         .filter(|f| validate::has_check(f.file.role))
         .filter(|f| match (scope, judged_by_release(f.file.role)) {
             (Scope::Before(deferred), Some(kind)) => !deferred.contains(&kind),

@@ -8,6 +8,7 @@ mod init;
 mod releases;
 mod render;
 mod status;
+mod uninstall;
 mod validate;
 
 use std::path::PathBuf;
@@ -100,6 +101,7 @@ fn dispatch(ctx: &Context, command: Command) -> crate::error::Result<Outcome> {
         Command::Apply(a) => apply::apply(ctx, &a),
         Command::Status(a) => status::status(ctx, &a),
         Command::Stop(a) => apply::stop(ctx, &a),
+        Command::Uninstall(a) => uninstall::uninstall(ctx, &a),
     }
 }
 
