@@ -88,15 +88,20 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigErrors> {
 /// Every problem of the file is reported at once (up to [`check::MAX_ERRORS`]): type
 /// errors and unknown keys in any section, then the value checks of what did parse.
 pub fn parse(path: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
-    let (config, mut errors) = if source.trim().is_empty() {
+    let (mut config, mut errors) = if source.trim().is_empty() {
         (Some(Config::default()), Vec::new())
     } else {
         deserialize(path, source)
     };
-    if let Some(config) = &config {
+    if let Some(config) = &mut config {
+        // It parsed as a Config, so it parses as a YAML value.
+        let value: serde_norway::Value = serde_norway::from_str(source).unwrap_or_default();
+        config.default_data_dirs(|section| {
+            value.get(section).and_then(|s| s.get("data_dir")).is_some_and(|v| !v.is_null())
+        });
         errors.extend(check::check(path, source, config));
     }
-    let (Some(config), true) = (config, errors.is_empty()) else {
+    let (Some(mut config), true) = (config, errors.is_empty()) else {
         // In file order; errors without a position (whole-file problems) last.
         errors.sort_by_key(|e| (e.line.is_none(), e.line, e.column));
         return Err(ConfigErrors(check::cap(path, errors)));
@@ -104,7 +109,6 @@ pub fn parse(path: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
     let resolved = Resolved::of(&config).map_err(|(field, message)| {
         ConfigErrors(vec![error_in(path, &Index::of(source), &field, message)])
     })?;
-    let mut config = config;
     absolutize(&mut config, &config_dir(path));
     default_grafana_url(&mut config, &resolved, source);
     Ok(Loaded { config, path: path.to_path_buf(), source: source.to_string(), resolved })

@@ -19,6 +19,7 @@
 mod blackbox;
 mod grafana_apt;
 mod host;
+mod logrotate;
 pub mod output;
 mod probe;
 

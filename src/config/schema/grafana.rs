@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::Component;
+use super::{Component, GRAFANA_DATA_DIR};
 
 component_section! {
 /// Grafana itself: the official release tarball (or the apt package), grafana.ini and
@@ -103,7 +103,7 @@ pub enum GrafanaSource {
 impl Default for GrafanaServer {
     fn default() -> Self {
         let mut c =
-            Component::new("12.2.0", "/opt/grafana", "/var/lib/grafana", "grafana", "0.0.0.0:3000");
+            Component::new("12.2.0", "/opt/grafana", GRAFANA_DATA_DIR, "grafana", "0.0.0.0:3000");
         c.enabled = false;
         c.base_url = Some("https://dl.grafana.com".into());
         Self::from_parts(

@@ -66,7 +66,9 @@ pub struct LogCreate {
 
 impl Default for LogCreate {
     fn default() -> Self {
-        Self { mode: "0644".into(), owner: "snowflake-mcp".into(), group: "snowflake-mcp".into() }
+        // What rsyslog (which writes the runbook's log through the drop-in) creates its
+        // files as on Debian and Ubuntu; both exist on a fresh host.
+        Self { mode: "0640".into(), owner: "root".into(), group: "adm".into() }
     }
 }
 
