@@ -54,7 +54,12 @@ const MAX_ARGS_BYTES: u64 = 64 << 20;
 
 /// The args file when argv is exactly `monstack FILE`, FILE is not a subcommand or
 /// flag, and it holds a JSON object with at least one `_ansible_*` key.
-pub fn detect(argv: impl IntoIterator<Item = OsString>) -> Option<PathBuf> {
+/// `is_subcommand` comes from the command layer (`cli::is_subcommand`), which alone knows
+/// the clap tree: a lone argument naming a subcommand is never an args file.
+pub fn detect(
+    argv: impl IntoIterator<Item = OsString>,
+    is_subcommand: impl Fn(&str) -> bool,
+) -> Option<PathBuf> {
     let argv: Vec<OsString> = argv.into_iter().collect();
     let [_, arg] = argv.as_slice() else { return None };
     let text = arg.to_str()?;
@@ -70,11 +75,6 @@ pub fn detect(argv: impl IntoIterator<Item = OsString>) -> Option<PathBuf> {
         return None;
     };
     map.keys().any(|k| k.starts_with("_ansible_")).then_some(path)
-}
-
-fn is_subcommand(name: &str) -> bool {
-    use clap::CommandFactory;
-    crate::cli::Cli::command().get_subcommands().any(|c| c.get_name() == name)
 }
 
 /// Run as the module: print the result object on stdout; 0 when the task did not fail.
@@ -619,20 +619,22 @@ mod tests {
     fn detection_needs_a_json_object_with_ansible_keys() {
         let dir = tempfile::tempdir().unwrap();
         let argv = |p: &Path| vec![OsString::from("monstack"), p.as_os_str().to_owned()];
+        // main.rs passes cli::is_subcommand; the library does not see the clap tree.
+        let is_sub = |name: &str| name == "plan";
         let good = dir.path().join("args");
         std::fs::write(&good, r#"{"config": {}, "_ansible_check_mode": false}"#).unwrap();
-        assert_eq!(detect(argv(&good)), Some(good.clone()));
+        assert_eq!(detect(argv(&good), is_sub), Some(good.clone()));
         let plain = dir.path().join("plain.json");
         std::fs::write(&plain, r#"{"config": {}}"#).unwrap();
-        assert_eq!(detect(argv(&plain)), None, "no _ansible_ key: not a module call");
+        assert_eq!(detect(argv(&plain), is_sub), None, "no _ansible_ key: not a module call");
         let yaml = dir.path().join("monstack.yaml");
         std::fs::write(&yaml, "prometheus: {}\n").unwrap();
-        assert_eq!(detect(argv(&yaml)), None);
-        assert_eq!(detect(argv(Path::new("plan"))), None);
-        assert_eq!(detect(argv(&dir.path().join("missing"))), None);
+        assert_eq!(detect(argv(&yaml), is_sub), None);
+        assert_eq!(detect(argv(Path::new("plan")), is_sub), None);
+        assert_eq!(detect(argv(&dir.path().join("missing")), is_sub), None);
         let mut three = argv(&good);
         three.push("extra".into());
-        assert_eq!(detect(three), None, "exactly one argument");
+        assert_eq!(detect(three, is_sub), None, "exactly one argument");
     }
 
     #[test]

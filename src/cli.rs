@@ -252,3 +252,9 @@ impl From<&NetArgs> for crate::artifact::NetOptions {
         Self { offline: n.offline, locked: n.locked, arch: n.arch.clone() }
     }
 }
+
+/// Whether `name` is one of monstack's subcommands (the Ansible module entry asks).
+pub fn is_subcommand(name: &str) -> bool {
+    use clap::CommandFactory;
+    Cli::command().get_subcommands().any(|c| c.get_name() == name)
+}
