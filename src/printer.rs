@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 /// Version of every JSON document on stdout; bumped when a field changes meaning or goes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// stdout format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -110,6 +110,6 @@ mod tests {
             changed: bool,
         }
         let doc = Document { format_version: FORMAT_VERSION, body: &Body { changed: true } };
-        assert_eq!(serde_json::to_string(&doc).unwrap(), r#"{"format_version":1,"changed":true}"#);
+        assert_eq!(serde_json::to_string(&doc).unwrap(), r#"{"format_version":2,"changed":true}"#);
     }
 }

@@ -296,7 +296,7 @@ fn status_of_a_real_stack_through_healthy_drifted_down_and_stopped() {
     let progress = drain.join().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}{progress}", text(&out));
     let doc: Status = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc.format_version, 1);
+    assert_eq!(doc.format_version, 2);
     assert!(doc.healthy);
 
     // 4. One target down: a scrape job on a closed loopback port gives that target's
@@ -377,7 +377,7 @@ fn config_errors_exit_78_and_disabled_components_are_skipped() {
     let out = run(&["--output", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let doc: Status = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc.format_version, 1);
+    assert_eq!(doc.format_version, 2);
     assert!(doc.healthy);
     for c in ["prometheus", "alertmanager", "node_exporter", "grafana"] {
         let check = doc.get(c, "enabled");

@@ -323,14 +323,12 @@ fn roll_back(
             (None, false) => continue,
         };
         if failed {
-            let mut c = Change::new("service", s.name(), s.action);
-            c.detail = Some(format!("{} failed: {}; {after}", s.action.as_str(), one_line(&e)));
-            c.failed = true;
-            done.push(c);
+            let detail = format!("{} failed: {}; {after}", s.action.as_str(), one_line(&e));
+            done.push(Change::new("service", s.name(), s.action).into_failed(detail));
         } else if let Some(c) = done.iter_mut().find(|c| c.kind == "service" && c.name == s.name())
         {
-            c.detail = Some(format!("{}, then {after} after the failure", s.action.as_str()));
-            c.failed = true;
+            let detail = format!("{}, then {after} after the failure", s.action.as_str());
+            *c = c.clone().into_failed(detail);
         }
     }
     let rejected = e.downcast_ref::<lifecycle::Rejected>().is_some();
@@ -356,7 +354,7 @@ fn rsyslog_restart(mgr: &dyn ServiceManager, info: &dyn Fn(String)) -> Change {
         Ok(()) => c.detail = Some("its drop-in changed".into()),
         Err(e) => {
             crate::printer::warn(format!("{e:#}"));
-            c.detail = Some(format!("restart failed: {}", one_line(&e)));
+            return c.into_failed(format!("restart failed: {}", one_line(&e)));
         }
     }
     c
@@ -365,12 +363,11 @@ fn rsyslog_restart(mgr: &dyn ServiceManager, info: &dyn Fn(String)) -> Change {
 /// Files written by a failed apply and then put back.
 fn mark_restored(changes: &mut [Change]) {
     for c in changes {
-        c.detail = Some(match c.action {
-            Action::Create => "written, then removed again: apply failed".to_string(),
-            _ => "written, then restored to the previous content: apply failed".to_string(),
-        });
-        c.diff = None;
-        c.failed = true;
+        let detail = match c.action {
+            Action::Create => "written, then removed again: apply failed",
+            _ => "written, then restored to the previous content: apply failed",
+        };
+        *c = c.clone().into_failed(detail.to_string());
     }
 }
 

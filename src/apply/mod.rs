@@ -253,24 +253,21 @@ fn mark_crossings(changes: &mut [Change], crossings: &[crate::versions::Crossing
     }
 }
 
-/// Every planned resource, with what was done in place of the planned action
-/// (resources not done are unchanged; after a failure their detail says so).
+/// Every planned resource, with what was done in place of the planned action: a
+/// planned change that was not done is `skipped` after a failure (else unchanged).
 fn merge(planned: Vec<Change>, done: Vec<Change>, failed: bool) -> Vec<Change> {
-    let mut out: Vec<Change> =
-        planned
-            .into_iter()
-            .map(|p| {
-                let detail = match (p.action.is_change(), failed) {
-                    (false, _) => p.detail.clone(),
-                    (true, true) => Some(format!("{} not done: apply failed", p.action.as_str())),
-                    (true, false) => None,
-                };
-                let not_done = failed && p.action.is_change();
-                done.iter().find(|d| d.kind == p.kind && d.name == p.name).cloned().unwrap_or(
-                    Change { action: Action::Unchanged, diff: None, detail, failed: not_done, ..p },
-                )
-            })
-            .collect();
+    let mut out: Vec<Change> = planned
+        .into_iter()
+        .map(|p| match done.iter().find(|d| d.kind == p.kind && d.name == p.name) {
+            Some(d) => d.clone(),
+            None if !p.action.is_change() => p,
+            None if failed => {
+                let detail = format!("{} not done: apply failed", p.action.as_str());
+                p.into_skipped(detail)
+            }
+            None => Change { action: Action::Unchanged, diff: None, detail: None, ..p },
+        })
+        .collect();
     for d in done {
         if !out.iter().any(|o| o.kind == d.kind && o.name == d.name) {
             out.push(d);
@@ -342,14 +339,14 @@ fn converge(
     for r in plan.releases.iter().filter(|r| r.action.is_change()) {
         let before = crate::artifact::observe(root, loaded, r.kind)?.installed.map(|(v, _)| v);
         out.info(format!("installing {} {}", r.kind, r.detail.as_deref().unwrap_or("")));
-        crate::artifact::install_with(
-            root,
-            loaded,
-            r.kind,
-            &s.opts.net,
-            &crate::artifact::Reporter { quiet: out.quiet },
-        )
-        .with_context(|| format!("cannot install `{}`", r.kind))?;
+        let reporter = crate::artifact::Reporter { quiet: out.quiet };
+        if let Err(e) = crate::artifact::install_with(root, loaded, r.kind, &s.opts.net, &reporter)
+        {
+            let e = e.context(format!("cannot install `{}`", r.kind));
+            let first = format!("{e:#}").lines().next().unwrap_or_default().to_string();
+            done.push(r.change().into_failed(format!("install failed: {first}")));
+            return Err(e);
+        }
         switched.push((r.kind, before));
         installed_any = true;
         done.push(r.change());
