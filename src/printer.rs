@@ -31,7 +31,7 @@ pub struct Document<'a, T: Serialize> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Printer {
     pub format: OutputFormat,
-    /// Only errors on stderr (and human results only when something happened).
+    /// Print nothing but errors (a JSON document is still printed).
     pub quiet: bool,
     /// More detail (repeatable flag).
     pub verbose: u8,
@@ -44,8 +44,18 @@ impl Printer {
     }
 
     /// Print a command's result: `json` as a versioned document with `--output json`,
-    /// else the text `human` makes (nothing when it is empty).
+    /// else the text `human` makes (nothing when it is empty, or with `--quiet`: errors
+    /// reach stderr on their own).
     pub fn result<T: Serialize>(&self, json: &T, human: impl FnOnce() -> String) {
+        if self.quiet && self.format == OutputFormat::Human {
+            return;
+        }
+        self.product(json, human);
+    }
+
+    /// Print what the command was asked to produce (a completion script, a man page),
+    /// `--quiet` or not.
+    pub fn product<T: Serialize>(&self, json: &T, human: impl FnOnce() -> String) {
         match self.format {
             OutputFormat::Json => {
                 let doc = Document { format_version: FORMAT_VERSION, body: json };

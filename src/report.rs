@@ -239,16 +239,8 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> Str
     out
 }
 
-/// What `print` shows for people: nothing when quiet and nothing changed or failed.
-pub fn human_text(rep: &Report, mode: Mode, quiet: bool, verbose: bool) -> String {
-    if quiet && rep.changed == 0 && rep.errors.is_empty() {
-        return String::new();
-    }
-    render_human(rep, mode, crate::printer::use_color(), verbose)
-}
-
-/// Print a report to stdout in the printer's format (quiet: JSON still printed, human
-/// text only when something changed or failed).
+/// Print a report to stdout in the printer's format (quiet: JSON only; the errors
+/// reach stderr on their own).
 pub fn print(rep: &Report, out: &crate::printer::Printer, mode: Mode) {
     if mode == Mode::Plan {
         // What plan could not observe is an error: stderr, whatever the format
@@ -257,7 +249,7 @@ pub fn print(rep: &Report, out: &crate::printer::Printer, mode: Mode) {
             out.error(&anyhow::anyhow!("{e}"));
         }
     }
-    out.result(rep, || human_text(rep, mode, out.quiet, out.verbose > 0));
+    out.result(rep, || render_human(rep, mode, crate::printer::use_color(), out.verbose > 0));
 }
 
 #[cfg(test)]

@@ -560,7 +560,10 @@ fn a_failed_apply_reports_failed_and_skipped_work_as_such() {
     let out = s.run(&["apply", "--service-manager", "direct"]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("  ! release            alertmanager (failed): install failed: "), "{text}");
+    assert!(
+        text.contains("  ! release            alertmanager (failed): install failed: "),
+        "{text}"
+    );
     assert!(
         text.contains(
             "  . file               /opt/prometheus/prometheus.yml (skipped): create not done: apply failed"
