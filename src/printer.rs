@@ -91,6 +91,35 @@ impl Printer {
     }
 }
 
+/// The overall progress of a command that runs in phases: one line per phase on
+/// stderr as it starts, `[3/6] download + verify: prometheus (+1.2s)` (time since the
+/// command started). Human output only: nothing with `--quiet` or `--output json`.
+#[derive(Debug)]
+pub struct Steps {
+    printer: Printer,
+    total: usize,
+    started: std::time::Instant,
+    at: std::cell::Cell<usize>,
+}
+
+impl Steps {
+    /// Progress over `total` phases, timed from now.
+    pub fn new(printer: &Printer, total: usize) -> Self {
+        Self { printer: *printer, total, started: std::time::Instant::now(), at: 0.into() }
+    }
+
+    /// The next phase starts: `phase`, then what it is about to do.
+    pub fn step(&self, phase: &str, detail: impl AsRef<str>) {
+        self.at.set(self.at.get() + 1);
+        if self.printer.quiet || self.printer.json_output() {
+            return;
+        }
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let (at, total, detail) = (self.at.get(), self.total, detail.as_ref());
+        eprintln!("[{at}/{total}] {phase}: {detail} (+{elapsed:.1}s)");
+    }
+}
+
 /// One JSON value on one line of stdout, as it is (no `format_version`): the answer of
 /// the Ansible binary module, whose shape Ansible defines.
 pub fn json_line(value: &serde_json::Value) {

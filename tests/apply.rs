@@ -83,6 +83,32 @@ fn first_apply_converges_second_changes_nothing_new_job_reloads_only() {
     let pids_after: Vec<_> =
         ["prometheus", "alertmanager", "node_exporter"].map(|n| s.pid(n)).into();
     assert_eq!(pids, pids_after);
+    assert!(!stderr.contains("[1/6]"), "no progress lines with --output json: {stderr}");
+
+    // Human output: one progress line per phase on stderr, in order, with the elapsed time.
+    let out = s.run(&["apply"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let phases = [
+        "[1/6] render: ",
+        "[2/6] validate: 0 changed files",
+        "[3/6] download + verify: nothing to download",
+        "[4/6] land: users, data dirs and 0 files",
+        "[5/6] services: 0 actions",
+        "[6/6] grafana: nothing to do",
+    ];
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(lines.len(), phases.len(), "{err}");
+    for (line, want) in lines.iter().zip(phases) {
+        assert!(line.starts_with(want) && line.ends_with("s)") && line.contains("(+"), "{err}");
+    }
+    let n = report["resources"].as_array().unwrap().len();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("apply: 0 changed ({n} unchanged)\n"));
+    // -q: nothing at all when all is well.
+    let out = s.run(&["-q", "apply"]);
+    assert!(out.status.success());
+    assert_eq!((out.stdout.len(), String::from_utf8_lossy(&out.stderr)), (0, "".into()));
+
     // plan agrees (and defaults to the recorded `direct` manager).
     let out = s.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));

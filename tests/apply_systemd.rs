@@ -262,7 +262,8 @@ fn a_failed_restart_restores_the_unit_daemon_reloads_then_restarts_on_it() {
     assert!(plan.daemon_reload);
     assert_eq!(plan.services[0].action, Action::Restart);
     let mut done = Vec::new();
-    let err = monstack::apply::land(&root, &plan, &state, &sd, &|_| {}, &mut done).unwrap_err();
+    let err =
+        monstack::apply::land(&root, &plan, &state, &sd, &|_| {}, &|| {}, &mut done).unwrap_err();
     ready.unblock();
     serving.join().unwrap();
     let msg = format!("{err:#}");
@@ -363,7 +364,7 @@ fn a_changed_rsyslog_drop_in_restarts_rsyslog_under_systemd_only() {
         ["file /etc/rsyslog.d/30-snowflake-mcp.conf update", "service rsyslog restart"]
     );
     let mut done = Vec::new();
-    monstack::apply::land(&root, &plan, &state, &mgr, &|_| {}, &mut done).unwrap();
+    monstack::apply::land(&root, &plan, &state, &mgr, &|_| {}, &|| {}, &mut done).unwrap();
     assert_eq!(*mgr.restarted.borrow(), ["rsyslog.service"]);
     assert!(
         done.iter()

@@ -167,13 +167,14 @@ impl Drop for Landing<'_> {
 /// previous files are put back (daemon-reloaded when a unit was among them), every
 /// service this run touched is brought back onto them (a restarted one relaunched as
 /// it ran before), and `done` tells what happened to each, the failed service and the
-/// restored files included.
+/// restored files included. `services_step` is called when the files have landed.
 pub fn land(
     root: &Root,
     plan: &Plan,
     state: &StateDir,
     mgr: &dyn ServiceManager,
     info: &dyn Fn(String),
+    services_step: &dyn Fn(),
     done: &mut Vec<Change>,
 ) -> anyhow::Result<()> {
     let mut owed = state.pending();
@@ -195,6 +196,7 @@ pub fn land(
     }
 
     checkpoint("files-landed");
+    services_step();
 
     match run_services(root, plan, &mut landing, info, done) {
         None => {

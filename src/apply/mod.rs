@@ -22,7 +22,7 @@ use crate::atomic_fs;
 use crate::config::{ComponentKind, GrafanaMode, Loaded};
 use crate::paths::Root;
 use crate::plan::{self, Plan, PlanInput};
-use crate::printer::Printer;
+use crate::printer::{Printer, Steps};
 use crate::report::{Action, Change, Report};
 use crate::services::{self, ServiceManager, ServiceManagerKind};
 use crate::state::{ApplyLock, StateDir};
@@ -300,6 +300,9 @@ fn choose_manager(
     services::resolve_kind(k, root)
 }
 
+/// The phases of an apply, in order, as the progress lines number them.
+const PHASES: usize = 6;
+
 /// The whole apply; pushes to `done` what it changed, as it goes, so a failure still
 /// reports what landed.
 fn converge(
@@ -309,6 +312,8 @@ fn converge(
     all: &mut Vec<Change>,
 ) -> anyhow::Result<()> {
     let (root, loaded, state, mgr) = (&s.root, &s.loaded, &s.state, s.mgr.as_ref());
+    let steps = Steps::new(out, PHASES);
+    steps.step("render", "observe the host and render every file");
     let plan = plan::plan(&PlanInput {
         root,
         loaded,
@@ -331,45 +336,15 @@ fn converge(
         .filter(|r| r.action.is_change() && !candidates::release_on_disk(root, loaded, r.kind))
         .map(|r| r.kind)
         .collect();
+    let changed = plan.changed_files().count();
+    steps.step("validate", format!("{changed} changed file{}", plural(changed)));
     candidates::validate_candidates(root, loaded, state, &plan, &deferred, &|m| out.info(m))?;
 
     // 2. Releases.
-    let mut installed_any = false;
-    let mut switched: Vec<(ComponentKind, Option<String>)> = Vec::new();
-    for r in plan.releases.iter().filter(|r| r.action.is_change()) {
-        let before = crate::artifact::observe(root, loaded, r.kind)?.installed.map(|(v, _)| v);
-        out.info(format!("installing {} {}", r.kind, r.detail.as_deref().unwrap_or("")));
-        let reporter = crate::artifact::Reporter { quiet: out.quiet };
-        if let Err(e) = crate::artifact::install_with(root, loaded, r.kind, &s.opts.net, &reporter)
-        {
-            let e = e.context(format!("cannot install `{}`", r.kind));
-            let first = format!("{e:#}").lines().next().unwrap_or_default().to_string();
-            done.push(r.change().into_failed(format!("install failed: {first}")));
-            return Err(e);
-        }
-        switched.push((r.kind, before));
-        installed_any = true;
-        done.push(r.change());
-    }
-    if installed_any {
-        // The new release's promtool/amtool judge the files written for it; when they
-        // refuse one, `current` goes back to what it was and nothing lands.
-        if let Err(e) =
-            candidates::validate_candidates(root, loaded, state, &plan, &[], &|m| out.info(m))
-        {
-            for (kind, before) in switched.iter().rev() {
-                if before.is_some() {
-                    if let Ok((to, _)) = crate::artifact::rollback(root, loaded, *kind) {
-                        out.info(format!("{kind}: switched back to {to}"));
-                    }
-                }
-            }
-            done.retain(|c| c.kind != "release");
-            return Err(e);
-        }
-    }
+    install_releases(s, &plan, out, &steps, done)?;
 
     // 3. Users and data dirs (a release install already sees to its own).
+    steps.step("land", format!("users, data dirs and {changed} file{}", plural(changed)));
     if plan.dirs.iter().any(|d| d.action.is_change()) {
         for (kind, _) in loaded.config.enabled_components() {
             crate::host::ensure_component(root, loaded, kind)?;
@@ -383,23 +358,88 @@ fn converge(
     }
 
     // 4. Files, 5. services.
-    land(root, &plan, state, mgr, &|m| out.info(m), done)?;
+    let services = plan.services.iter().filter(|s| s.action.is_change()).count();
+    let services_step = || steps.step("services", format!("{services} action{}", plural(services)));
+    land(root, &plan, state, mgr, &|m| out.info(m), &services_step, done)?;
     wait_alertmanagers(loaded, done, &|m| out.info(m));
 
     // 6. Grafana.
     let g = &loaded.config.grafana;
-    if g.enabled && g.mode == GrafanaMode::Api {
-        let changes = match crate::grafana::apply(loaded, &state.path) {
-            Ok(c) => c,
-            Err(e) => {
-                // What landed before the failure (or the deadline) is in the report.
-                if let Some(p) = e.downcast_ref::<crate::grafana::PartialFailure>() {
-                    done.extend(p.landed.iter().filter(|c| c.action.is_change()).cloned());
-                }
-                return Err(e);
+    if !(g.enabled && g.mode == GrafanaMode::Api) {
+        steps.step("grafana", "nothing to do (not managed through the API)");
+        return Ok(());
+    }
+    steps.step("grafana", "datasource, folder and dashboards");
+    let changes = match crate::grafana::apply(loaded, &state.path) {
+        Ok(c) => c,
+        Err(e) => {
+            // What landed before the failure (or the deadline) is in the report.
+            if let Some(p) = e.downcast_ref::<crate::grafana::PartialFailure>() {
+                done.extend(p.landed.iter().filter(|c| c.action.is_change()).cloned());
             }
-        };
-        done.extend(changes.into_iter().filter(|c| c.action.is_change()));
+            return Err(e);
+        }
+    };
+    done.extend(changes.into_iter().filter(|c| c.action.is_change()));
+    Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Download, verify and switch each release that changes; then the new releases'
+/// promtool/amtool judge the files written for them, and when they refuse one,
+/// `current` goes back to what it was and nothing lands.
+fn install_releases(
+    s: &Session,
+    plan: &Plan,
+    out: &Printer,
+    steps: &Steps,
+    done: &mut Vec<Change>,
+) -> anyhow::Result<()> {
+    let (root, loaded, state) = (&s.root, &s.loaded, &s.state);
+    let changing: Vec<_> = plan.releases.iter().filter(|r| r.action.is_change()).collect();
+    let names: Vec<String> = changing.iter().map(|r| r.kind.to_string()).collect();
+    // The digest is computed while the tarball streams in: one phase, not two.
+    steps.step(
+        "download + verify",
+        if names.is_empty() { "nothing to download".to_string() } else { names.join(", ") },
+    );
+    let mut switched: Vec<(ComponentKind, Option<String>)> = Vec::new();
+    for r in changing {
+        let before = crate::artifact::observe(root, loaded, r.kind)?.installed.map(|(v, _)| v);
+        out.info(format!("installing {} {}", r.kind, r.detail.as_deref().unwrap_or("")));
+        let reporter = crate::artifact::Reporter { quiet: out.quiet };
+        if let Err(e) = crate::artifact::install_with(root, loaded, r.kind, &s.opts.net, &reporter)
+        {
+            let e = e.context(format!("cannot install `{}`", r.kind));
+            let first = format!("{e:#}").lines().next().unwrap_or_default().to_string();
+            done.push(r.change().into_failed(format!("install failed: {first}")));
+            return Err(e);
+        }
+        switched.push((r.kind, before));
+        done.push(r.change());
+    }
+    if switched.is_empty() {
+        return Ok(());
+    }
+    if let Err(e) =
+        candidates::validate_candidates(root, loaded, state, plan, &[], &|m| out.info(m))
+    {
+        for (kind, before) in switched.iter().rev() {
+            if before.is_some() {
+                if let Ok((to, _)) = crate::artifact::rollback(root, loaded, *kind) {
+                    out.info(format!("{kind}: switched back to {to}"));
+                }
+            }
+        }
+        done.retain(|c| c.kind != "release");
+        return Err(e);
     }
     Ok(())
 }
