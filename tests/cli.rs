@@ -245,3 +245,41 @@ fn help_keeps_global_options_apart_and_ends_with_examples() {
     let global = plan.find("\nGlobal options:\n").unwrap();
     assert!(plan.find("--detailed-exitcode").unwrap() < global, "{plan}");
 }
+
+/// `make install` with DESTDIR and PREFIX puts the binary, a man page per subcommand and
+/// the bash, zsh and fish completions where those tools look, and they work.
+#[test]
+fn make_install_places_binary_man_pages_and_completions() {
+    let dest = tempfile::tempdir().unwrap();
+    let out = Command::new(tool("make"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("--no-print-directory")
+        .arg("install")
+        .arg(format!("DESTDIR={}", dest.path().display()))
+        .arg("PREFIX=/usr")
+        .arg(format!("BIN={}", env!("CARGO_BIN_EXE_monstack")))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let usr = dest.path().join("usr");
+
+    let bin = usr.join("bin/monstack");
+    let meta = std::fs::metadata(&bin).unwrap();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777, 0o755);
+    let v = Command::new(&bin).arg("--version").output().unwrap();
+    assert_eq!(v.stdout, run(&["--version"]).stdout, "the installed binary is this build");
+
+    let pages = usr.join("share/man/man1");
+    assert!(man(&pages.join("monstack.1")).contains("GLOBAL OPTIONS"));
+    assert!(man(&pages.join("monstack-apply.1")).contains("--ready-timeout"));
+    let count = std::fs::read_dir(&pages).unwrap().count();
+    assert_eq!(count, 14, "monstack.1 and one page per subcommand");
+
+    let bash = usr.join("share/bash-completion/completions/monstack");
+    assert_eq!(bash_complete(&bash, &["monstack", "stat"]), ["status"]);
+    let zsh = std::fs::read_to_string(usr.join("share/zsh/site-functions/_monstack")).unwrap();
+    assert!(zsh.starts_with("#compdef monstack"), "{zsh}");
+    let fish = usr.join("share/fish/vendor_completions.d/monstack.fish");
+    assert!(std::fs::read_to_string(fish).unwrap().contains("complete -c monstack"));
+}
