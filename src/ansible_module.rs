@@ -13,7 +13,7 @@ use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
+use crate::error::Context as _;
 use serde_json::{json, Map, Value};
 
 use crate::apply::Options;
@@ -332,14 +332,14 @@ fn execute(args: &Args) -> Outcome {
     }
     let mut out = match converge(args) {
         Ok(o) => o,
-        Err(e) => Outcome::fail(error::render(&e).trim_end(), error::exit_code(&e)),
+        Err(e) => Outcome::fail(error::render(&e).trim_end(), e.exit_code()),
     };
     out.secrets = secrets;
     out.no_log = args.no_log;
     out
 }
 
-fn converge(args: &Args) -> anyhow::Result<Outcome> {
+fn converge(args: &Args) -> crate::error::Result<Outcome> {
     let root = args.root.clone().map(Root::new).unwrap_or_default();
     let (real, candidate) = match (&args.config, &args.config_file) {
         (Some(doc), _) => (root.host(CONFIG_PATH), Some(inline_text(doc)?)),
@@ -396,14 +396,14 @@ fn converge(args: &Args) -> anyhow::Result<Outcome> {
         crate::atomic_fs::write_atomic(&real, text.as_bytes(), 0o600, Default::default())
             .with_context(|| format!("cannot write the config to `{}`", real.display()))?;
     }
-    let restore_config = |e: &anyhow::Error| {
+    let restore_config = |e: &crate::error::Error| {
         // A config-class failure (a candidate promtool refused): the host keeps
         // its previous config file too.
-        if config_changed && error::exit_code(e) == exit::CONFIG {
+        if config_changed && e.is_config() {
             let _ = match &before {
                 Some(b) => crate::atomic_fs::write_atomic(&real, b, 0o600, Default::default())
-                    .map_err(anyhow::Error::from),
-                None => std::fs::remove_file(&real).map_err(anyhow::Error::from),
+                    .map_err(crate::error::Error::from),
+                None => std::fs::remove_file(&real).map_err(crate::error::Error::from),
             };
         }
     };
@@ -420,7 +420,7 @@ fn converge(args: &Args) -> anyhow::Result<Outcome> {
         Some(e) => {
             restore_config(&e);
             out.failed = true;
-            out.rc = error::exit_code(&e);
+            out.rc = e.exit_code();
             out.msg = error::render(&e).trim_end().to_string();
         }
     }
@@ -429,7 +429,7 @@ fn converge(args: &Args) -> anyhow::Result<Outcome> {
 }
 
 /// The inline config as the YAML file written on the target.
-fn inline_text(doc: &Map<String, Value>) -> anyhow::Result<String> {
+fn inline_text(doc: &Map<String, Value>) -> crate::error::Result<String> {
     let yaml = if doc.is_empty() {
         String::new()
     } else {

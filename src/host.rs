@@ -115,11 +115,11 @@ fn chown_tree(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
 
 /// Changing this host (no `--root`) needs root: say so before anything is touched,
 /// instead of failing half-way on the first file or user.
-pub fn require_root(root: &Root, command: &str) -> anyhow::Result<()> {
+pub fn require_root(root: &Root, command: &str) -> crate::error::Result<()> {
     // SAFETY: geteuid has no preconditions.
     if root.is_host() && unsafe { libc::geteuid() } != 0 {
         return Err(crate::error::with_hint(
-            anyhow::anyhow!("`monstack {command}` changes this host and needs root"),
+            crate::failure!("`monstack {command}` changes this host and needs root"),
             "run it as root (sudo), or give --root DIR to work on a directory tree instead",
         ));
     }

@@ -81,7 +81,7 @@ impl Printer {
     }
 
     /// An error the command reports and carries on from (`error: ...` lines).
-    pub fn error(&self, err: &anyhow::Error) {
+    pub fn error(&self, err: &crate::error::Error) {
         eprint!("{}", crate::error::render(err));
     }
 

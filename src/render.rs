@@ -67,7 +67,10 @@ pub enum RenderError {
 }
 
 /// Every file the host should receive for this config, in a stable order.
-pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<Vec<RenderedFile>> {
+pub fn render_all(
+    loaded: &Loaded,
+    templates: Option<&Path>,
+) -> crate::error::Result<Vec<RenderedFile>> {
     let c = &loaded.config;
     // Flags are checked (and refused) before any template runs.
     let specs = service_specs(loaded, &Root::default())?;
@@ -146,7 +149,7 @@ pub fn render_all(loaded: &Loaded, templates: Option<&Path>) -> anyhow::Result<V
 }
 
 /// prometheus.yml and the rule files (the default rules, then the configured ones).
-fn prometheus_files(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<Vec<RenderedFile>> {
+fn prometheus_files(loaded: &Loaded, tera: &tera::Tera) -> crate::error::Result<Vec<RenderedFile>> {
     let c = &loaded.config;
     let mut out = Vec::new();
     let p = &c.prometheus;
@@ -180,7 +183,7 @@ fn prometheus_files(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<Vec<Re
     let alertmanagers = if agent { Vec::new() } else { alertmanagers };
     // The local endpoints with a `web` section are reached with its TLS and auth.
     let mut reached = std::collections::BTreeSet::new();
-    let mut client_of = |targets: &[String]| -> anyhow::Result<Value> {
+    let mut client_of = |targets: &[String]| -> crate::error::Result<Value> {
         let kinds: std::collections::BTreeSet<_> =
             targets.iter().map(|t| crate::web::local_component(loaded, t)).collect();
         match kinds.into_iter().collect::<Vec<_>>()[..] {
@@ -236,7 +239,7 @@ fn prometheus_files(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<Vec<Re
 }
 
 /// alertmanager.yml: mode 0640 (it can hold the SMTP password, listed for masking).
-fn alertmanager_file(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<RenderedFile> {
+fn alertmanager_file(loaded: &Loaded, tera: &tera::Tera) -> crate::error::Result<RenderedFile> {
     let c = &loaded.config;
     let a = &c.alertmanager;
     let mut secrets = Vec::new();
@@ -290,7 +293,10 @@ fn alertmanager_file(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<Rende
 
 /// grafana.ini (mode 0640, root:grafana) and, for `source: apt`, the apt sources file.
 /// The admin password stays in its file: the ini names it through `$__file{...}`.
-fn grafana_server_files(loaded: &Loaded, tera: &tera::Tera) -> anyhow::Result<Vec<RenderedFile>> {
+fn grafana_server_files(
+    loaded: &Loaded,
+    tera: &tera::Tera,
+) -> crate::error::Result<Vec<RenderedFile>> {
     let g = &loaded.config.grafana_server;
     let listen = loaded.resolved.listen.get(&ComponentKind::GrafanaServer);
     let (addr, port) = match listen {
@@ -330,7 +336,7 @@ fn unit_files(
     loaded: &Loaded,
     tera: &tera::Tera,
     specs: &[ServiceSpec],
-) -> anyhow::Result<Vec<RenderedFile>> {
+) -> crate::error::Result<Vec<RenderedFile>> {
     let c = &loaded.config;
     let mut out = Vec::new();
     for spec in specs {
@@ -358,7 +364,7 @@ fn unit_files(
 
 /// The argv of each enabled component with host paths mapped into `root`
 /// (`Root::default()` for units; the real `--root` for `direct` mode).
-pub fn service_specs(loaded: &Loaded, root: &Root) -> anyhow::Result<Vec<ServiceSpec>> {
+pub fn service_specs(loaded: &Loaded, root: &Root) -> crate::error::Result<Vec<ServiceSpec>> {
     let c = &loaded.config;
     let host = |p: &Path| root.host(p).to_string_lossy().into_owned();
     let mut specs = Vec::new();
@@ -492,19 +498,19 @@ pub fn prometheus_yml_context(c: &config::Config) -> serde_json::Value {
 
 /// Write rendered files under `out` (laid out relative to /) with their modes.
 /// Ownership is not applied: the tree is for inspection and validation.
-pub fn write_tree(out: &Path, files: &[RenderedFile]) -> anyhow::Result<()> {
+pub fn write_tree(out: &Path, files: &[RenderedFile]) -> crate::error::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let root = Root::new(out);
     for f in files {
         let dest = root.host(&f.path);
         if let Some(dir) = dest.parent() {
             fs::create_dir_all(dir)
-                .map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", dir.display()))?;
+                .map_err(|e| crate::failure!("cannot create `{}`: {e}", dir.display()))?;
         }
         fs::write(&dest, &f.content)
-            .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", dest.display()))?;
+            .map_err(|e| crate::failure!("cannot write `{}`: {e}", dest.display()))?;
         fs::set_permissions(&dest, fs::Permissions::from_mode(f.mode))
-            .map_err(|e| anyhow::anyhow!("cannot chmod `{}`: {e}", dest.display()))?;
+            .map_err(|e| crate::failure!("cannot chmod `{}`: {e}", dest.display()))?;
     }
     Ok(())
 }

@@ -246,7 +246,7 @@ pub fn print(rep: &Report, out: &crate::printer::Printer, mode: Mode) {
         // What plan could not observe is an error: stderr, whatever the format
         // (stdout keeps the data; the JSON document lists them in `errors`).
         for e in &rep.errors {
-            out.error(&anyhow::anyhow!("{e}"));
+            out.error(&crate::failure!("{e}"));
         }
     }
     out.result(rep, || render_human(rep, mode, crate::printer::use_color(), out.verbose > 0));

@@ -80,7 +80,7 @@ impl StateDir {
     }
 
     /// Record the service manager apply used (no write when it is already recorded).
-    pub fn record_manager(&self, kind: ServiceManagerKind) -> anyhow::Result<()> {
+    pub fn record_manager(&self, kind: ServiceManagerKind) -> crate::error::Result<()> {
         if self.recorded_manager() == Some(kind) {
             return Ok(());
         }
@@ -106,7 +106,7 @@ impl StateDir {
     }
 
     /// Record service actions owed before the files that need them land.
-    pub fn set_pending(&self, items: &BTreeSet<Owed>) -> anyhow::Result<()> {
+    pub fn set_pending(&self, items: &BTreeSet<Owed>) -> crate::error::Result<()> {
         if items.is_empty() {
             return self.clear_pending();
         }
@@ -123,11 +123,13 @@ impl StateDir {
     }
 
     /// Every owed action was done.
-    pub fn clear_pending(&self) -> anyhow::Result<()> {
+    pub fn clear_pending(&self) -> crate::error::Result<()> {
         match fs::remove_file(self.pending_file()) {
             Ok(()) => Ok(atomic_fs::sync_dir(&self.path)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(anyhow::Error::new(e).context("cannot remove the pending-actions file")),
+            Err(e) => {
+                Err(crate::error::Error::from(e).context("cannot remove the pending-actions file"))
+            }
         }
     }
 }
@@ -178,9 +180,9 @@ pub struct ApplyLock {
 
 impl ApplyLock {
     /// Take the lock or fail at once, naming the holder's pid.
-    pub fn acquire(state: &StateDir) -> anyhow::Result<ApplyLock> {
+    pub fn acquire(state: &StateDir) -> crate::error::Result<ApplyLock> {
         fs::create_dir_all(&state.path).map_err(|e| {
-            anyhow::anyhow!("cannot create state dir `{}`: {e}", state.path.display())
+            crate::failure!("cannot create state dir `{}`: {e}", state.path.display())
         })?;
         let path = state.path.join("apply.lock");
         let mut file = OpenOptions::new()
@@ -189,7 +191,7 @@ impl ApplyLock {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| anyhow::anyhow!("cannot open lock `{}`: {e}", path.display()))?;
+            .map_err(|e| crate::failure!("cannot open lock `{}`: {e}", path.display()))?;
         // SAFETY: flock on a valid, owned descriptor.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
@@ -204,7 +206,7 @@ impl ApplyLock {
                     "wait for it to finish; the lock is released as soon as that process exits",
                 ));
             }
-            anyhow::bail!("cannot lock `{}`: {err}", path.display());
+            crate::bail!("cannot lock `{}`: {err}", path.display());
         }
         file.set_len(0)?;
         file.rewind()?;

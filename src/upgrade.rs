@@ -12,7 +12,7 @@ use crate::versions::{self, Crossing, CONFIRM_FLAG};
 
 /// The crossings a converge to the configured versions would make, from the active
 /// releases on this host.
-pub fn planned_crossings(root: &Root, loaded: &Loaded) -> anyhow::Result<Vec<Crossing>> {
+pub fn planned_crossings(root: &Root, loaded: &Loaded) -> crate::error::Result<Vec<Crossing>> {
     let mut out = Vec::new();
     for (kind, comp) in loaded.config.enabled_components() {
         let obs = crate::artifact::observe(root, loaded, kind)?;
@@ -121,7 +121,11 @@ pub fn announce(crossings: &[Crossing], confirmed: bool, out: &Printer) {
 
 /// Refuse an unsafe crossing unless confirmed: a configuration error (exit 78) naming
 /// the component's `version` key.
-pub fn refuse(loaded: &Loaded, crossings: &[Crossing], confirmed: bool) -> anyhow::Result<()> {
+pub fn refuse(
+    loaded: &Loaded,
+    crossings: &[Crossing],
+    confirmed: bool,
+) -> crate::error::Result<()> {
     let errs: Vec<_> = crossings
         .iter()
         .filter(|_| !confirmed)
@@ -148,7 +152,7 @@ pub fn restore_files(
     loaded: &Loaded,
     kind: ComponentKind,
     version: &str,
-) -> anyhow::Result<Vec<std::path::PathBuf>> {
+) -> crate::error::Result<Vec<std::path::PathBuf>> {
     let mut written = Vec::new();
     for f in files_for_version(loaded, kind, version)? {
         let real = root.host(&f.path);
@@ -168,7 +172,7 @@ pub fn files_for_version(
     loaded: &Loaded,
     kind: ComponentKind,
     version: &str,
-) -> anyhow::Result<Vec<RenderedFile>> {
+) -> crate::error::Result<Vec<RenderedFile>> {
     let l = at_version(loaded, kind, version);
     let files = render::render_all(&l, None)?;
     Ok(files

@@ -301,7 +301,10 @@ pub struct FileCheck {
 
 /// Write `files` into a temporary tree laid out as on the host and validate each;
 /// messages name the host path, not the temporary one, and never show a secret.
-pub fn validate_rendered(files: &[RenderedFile], tools: &Tools) -> anyhow::Result<Vec<FileCheck>> {
+pub fn validate_rendered(
+    files: &[RenderedFile],
+    tools: &Tools,
+) -> crate::error::Result<Vec<FileCheck>> {
     let tmp = tempfile::Builder::new().prefix("monstack-validate-").tempdir()?;
     render::write_tree(tmp.path(), files)?;
     let root = Root::new(tmp.path());

@@ -83,7 +83,7 @@ pub fn users(loaded: &Loaded, kind: ComponentKind) -> Result<Vec<(String, String
 pub fn render(
     loaded: &Loaded,
     kind: ComponentKind,
-) -> anyhow::Result<Option<(Vec<u8>, Vec<String>)>> {
+) -> crate::error::Result<Option<(Vec<u8>, Vec<String>)>> {
     let Some(web) = loaded.config.component(kind).web else { return Ok(None) };
     let users = users(loaded, kind)?;
     let mut file =
@@ -106,7 +106,7 @@ fn tls_server(web: &Web) -> Option<TlsServer> {
     })
 }
 
-fn serialize(file: &WebConfigFile) -> anyhow::Result<Vec<u8>> {
+fn serialize(file: &WebConfigFile) -> crate::error::Result<Vec<u8>> {
     Ok(format!("{HEADER}{}", serde_norway::to_string(file)?).into_bytes())
 }
 
@@ -118,7 +118,7 @@ pub fn keep_hashes(
     kind: ComponentKind,
     current: &[u8],
     desired: &mut Vec<u8>,
-) -> anyhow::Result<()> {
+) -> crate::error::Result<()> {
     let Ok(old) = serde_norway::from_slice::<WebConfigFile>(current) else { return Ok(()) };
     let mut new: WebConfigFile = serde_norway::from_slice(desired)?;
     let mut kept = false;
@@ -158,7 +158,7 @@ impl fmt::Debug for WebClient {
 impl WebClient {
     /// The client for `kind` as configured (plain HTTP without a `web` section); the
     /// first basic-auth user's password is read here.
-    pub fn of(loaded: &Loaded, kind: ComponentKind) -> anyhow::Result<Self> {
+    pub fn of(loaded: &Loaded, kind: ComponentKind) -> crate::error::Result<Self> {
         let Some(web) = loaded.config.component(kind).web else { return Ok(Self::default()) };
         let ca_pem = match &web.ca_file {
             Some(p) => Some(std::fs::read(p).map_err(|e| {
@@ -186,7 +186,7 @@ impl WebClient {
     pub fn build(
         &self,
         builder: reqwest::blocking::ClientBuilder,
-    ) -> anyhow::Result<reqwest::blocking::Client> {
+    ) -> crate::error::Result<reqwest::blocking::Client> {
         let mut b = builder;
         if let Some(pem) = &self.ca_pem {
             b = b.add_root_certificate(reqwest::Certificate::from_pem(pem)?);

@@ -98,7 +98,7 @@ fn prometheus_direct_start_reload_reject_stop() {
     std::fs::write(&cfg, "global:\n  scrape_interval: banana\n").unwrap();
     let err = lifecycle::reload(ComponentKind::Prometheus, &spec.ready_address, &spec.web, mgr)
         .unwrap_err();
-    let rejected = err.downcast_ref::<lifecycle::Rejected>().expect("a Rejected error");
+    let lifecycle::ReloadError::Rejected(rejected) = err else { panic!("not rejected: {err:?}") };
     assert!(rejected.message.contains("banana"), "{rejected}");
     // Same pid: a reload never restarts.
     assert_eq!(mgr.running(ComponentKind::Prometheus).unwrap().unwrap().pid, running.pid);

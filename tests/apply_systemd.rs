@@ -106,29 +106,29 @@ impl ServiceManager for AllRunning {
     fn kind(&self) -> ServiceManagerKind {
         ServiceManagerKind::Systemd
     }
-    fn running(&self, kind: ComponentKind) -> anyhow::Result<Option<Running>> {
+    fn running(&self, kind: ComponentKind) -> monstack::error::Result<Option<Running>> {
         let bin = self.root.host(format!("/opt/{}/current/{}", kind.name(), kind.binaries()[0]));
         Ok(Some(Running { pid: 1, argv: vec![], exe: std::fs::canonicalize(bin).ok() }))
     }
-    fn daemon_reload(&self) -> anyhow::Result<()> {
+    fn daemon_reload(&self) -> monstack::error::Result<()> {
         unreachable!("plan never acts")
     }
-    fn start(&self, _: &ServiceSpec) -> anyhow::Result<()> {
+    fn start(&self, _: &ServiceSpec) -> monstack::error::Result<()> {
         unreachable!("plan never acts")
     }
-    fn restart(&self, _: &ServiceSpec) -> anyhow::Result<()> {
+    fn restart(&self, _: &ServiceSpec) -> monstack::error::Result<()> {
         unreachable!("plan never acts")
     }
-    fn signal_reload(&self, _: ComponentKind) -> anyhow::Result<()> {
+    fn signal_reload(&self, _: ComponentKind) -> monstack::error::Result<()> {
         unreachable!("plan never acts")
     }
-    fn stop(&self, _: ComponentKind) -> anyhow::Result<bool> {
+    fn stop(&self, _: ComponentKind) -> monstack::error::Result<bool> {
         Ok(false)
     }
-    fn unit_active(&self, _: &str) -> anyhow::Result<bool> {
+    fn unit_active(&self, _: &str) -> monstack::error::Result<bool> {
         Ok(true)
     }
-    fn restart_unit(&self, unit: &str) -> anyhow::Result<()> {
+    fn restart_unit(&self, unit: &str) -> monstack::error::Result<()> {
         self.restarted.borrow_mut().push(unit.to_string());
         Ok(())
     }

@@ -341,7 +341,7 @@ fn persistent_failure_names_the_object_and_reports_what_landed() {
     let l = s.load(&g, "  builtin_dashboard: false\n");
     g.fault("/api/dashboards/uid/d2", Fault::Status(500), 100);
     let err = grafana::apply(&l, &s.state()).unwrap_err();
-    let partial = err.downcast_ref::<grafana::PartialFailure>().expect("a partial failure");
+    let partial = err.partial().expect("a partial failure");
     assert_eq!(partial.failed.len(), 1, "{err:#}");
     assert!(
         partial.failed[0].contains("dashboard `d2`") && partial.failed[0].contains("3 attempt")
@@ -564,7 +564,8 @@ fn a_dashboard_without_uid_is_a_config_error_and_nothing_is_sent() {
     std::fs::write(s.path("dash/broken.json"), r#"{"title": "No uid"}"#).unwrap();
     let l = s.load(&g, "");
     let err = grafana::apply(&l, &s.state()).unwrap_err();
-    assert_eq!(monstack::error::exit_code(&err), 78);
+    let err = monstack::error::Error::from(err);
+    assert_eq!(err.exit_code(), 78);
     let msg = format!("{err:#}");
     assert!(msg.contains("broken.json") && msg.contains("no `uid`"), "{msg}");
     assert!(msg.contains("grafana.dashboards[0]"), "{msg}");
@@ -721,7 +722,7 @@ fn a_401_mid_push_stops_the_rest_and_says_what_landed() {
     // The token is revoked after the datasource and folder were written.
     g.fault("GET /api/dashboards/uid/", Fault::Status(401), 1);
     let err = grafana::apply(&l, &s.state()).unwrap_err();
-    let p = err.downcast_ref::<grafana::PartialFailure>().expect("partial failure");
+    let p = err.partial().expect("partial failure");
     assert_eq!((p.failed.len(), p.not_attempted.len()), (1, 10), "{err:#}");
     assert!(p.failed[0].contains("401"), "{err:#}");
     let msg = format!("{err:#}");
@@ -933,7 +934,7 @@ fn a_hanging_grafana_ends_at_the_deadline_with_what_landed_and_what_did_not() {
     let err = grafana::apply(&l, &s.state()).unwrap_err();
     let took = t.elapsed();
     assert!(took < Duration::from_secs(4), "ended at the deadline: {took:?}");
-    let p = err.downcast_ref::<grafana::PartialFailure>().expect("partial failure");
+    let p = err.partial().expect("partial failure");
     let msg = format!("{err:#}");
     assert!(msg.contains("`grafana.timeout` (2s) passed"), "{msg}");
     let written: Vec<&str> =

@@ -24,7 +24,7 @@ pub(super) fn validate_candidates(
     plan: &Plan,
     deferred: &[ComponentKind],
     info: &dyn Fn(String),
-) -> anyhow::Result<()> {
+) -> crate::error::Result<()> {
     let owner = |role: FileRole| match role {
         FileRole::AlertmanagerConfig => ComponentKind::Alertmanager,
         _ => ComponentKind::Prometheus,
@@ -81,7 +81,7 @@ pub(super) fn validate_candidates(
                     "fix the config or the --templates override; nothing on the host was changed",
                 ))
             }
-            Err(e) => Err(anyhow::Error::new(e)),
+            Err(e) => Err(crate::error::Error::from(e)),
         }
     });
     let _ = std::fs::remove_dir_all(&staging);

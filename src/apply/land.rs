@@ -2,9 +2,10 @@
 //! [`Landing`] guard that puts back what it did when the landing does not finish — an
 //! error, an early return or a panic.
 
-use anyhow::Context as _;
+use crate::error::Context as _;
 
-use super::{checkpoint, lifecycle};
+use super::checkpoint;
+use super::lifecycle::{self, ReloadError};
 use crate::atomic_fs::{self, Backups, Saved};
 use crate::config::ComponentKind;
 use crate::paths::Root;
@@ -60,7 +61,7 @@ impl<'a> Landing<'a> {
     }
 
     /// Back up what `f` replaces, then write it atomically.
-    fn write(&mut self, f: &'a FilePlan) -> anyhow::Result<()> {
+    fn write(&mut self, f: &'a FilePlan) -> crate::error::Result<()> {
         let saved = self.backups.save(&f.file.path, &f.real)?;
         // Owners are looked up now: the users this run created exist only since.
         let owner = owner_for(self.root, f.file.owner.as_deref(), f.file.group.as_deref());
@@ -115,7 +116,7 @@ impl<'a> Landing<'a> {
     /// Bring each touched service back onto the restored files, in plan order: a
     /// reloaded one reloads again, a restarted one is relaunched as it ran before.
     /// `None` where there was nothing to bring back.
-    fn bring_back(&mut self) -> Vec<(&'a ServicePlan, bool, Option<anyhow::Result<()>>)> {
+    fn bring_back(&mut self) -> Vec<(&'a ServicePlan, bool, Option<crate::error::Result<()>>)> {
         self.settled = true;
         self.touched.sort_by_key(|t| t.index);
         let (state, mgr) = (self.state, self.mgr);
@@ -128,12 +129,13 @@ impl<'a> Landing<'a> {
                     Action::Start => {
                         self.stopped.iter().find(|(i, _)| *i == t.index).map(|(_, r)| match r {
                             Ok(()) => Ok(()),
-                            Err(e) => Err(anyhow::anyhow!("cannot stop it: {e}")),
+                            Err(e) => Err(crate::failure!("cannot stop it: {e}")),
                         })
                     }
-                    Action::Reload => {
-                        Some(lifecycle::reload(kind, &s.spec.ready_address, &s.spec.web, mgr))
-                    }
+                    Action::Reload => Some(
+                        lifecycle::reload(kind, &s.spec.ready_address, &s.spec.web, mgr)
+                            .map_err(crate::error::Error::from),
+                    ),
                     Action::Restart => t.previous.as_ref().map(|prev| {
                         let address = previous_address(mgr, prev, &s.spec);
                         mgr.relaunch(&s.spec, prev)
@@ -176,7 +178,7 @@ pub fn land(
     info: &dyn Fn(String),
     services_step: &dyn Fn(),
     done: &mut Vec<Change>,
-) -> anyhow::Result<()> {
+) -> crate::error::Result<()> {
     let mut owed = state.pending();
     owed.extend(plan.owed_actions());
     state.set_pending(&owed)?;
@@ -184,7 +186,7 @@ pub fn land(
     let landed = plan.changed_files().try_for_each(|f| {
         landing.write(f)?;
         checkpoint("file-written");
-        anyhow::Ok(())
+        Ok::<_, crate::error::Error>(())
     });
     let files_at = done.len();
     done.extend(landing.written.iter().map(|(f, _)| f.change()));
@@ -223,11 +225,11 @@ fn run_services<'a>(
     landing: &mut Landing<'a>,
     info: &dyn Fn(String),
     done: &mut Vec<Change>,
-) -> Option<anyhow::Error> {
+) -> Option<ReloadError> {
     let (state, mgr) = (landing.state, landing.mgr);
     if plan.daemon_reload {
         if let Err(e) = mgr.daemon_reload() {
-            return Some(e);
+            return Some(e.into());
         }
     }
     let (leftovers, rest): (Vec<_>, Vec<_>) =
@@ -235,26 +237,30 @@ fn run_services<'a>(
     for (index, s) in leftovers.into_iter().chain(rest) {
         let kind = s.spec.kind;
         let mut previous = None;
-        let r = match s.action {
+        let r: Result<(), ReloadError> = match s.action {
             Action::Stop if s.leftover => {
                 info(format!("stopping {kind} started by `direct`"));
-                services::manager(ServiceManagerKind::Direct, root, state).and_then(|direct| {
-                    direct
-                        .stop(kind)
-                        .map(|_| ())
-                        .with_context(|| format!("cannot stop `{}`", s.name()))
-                })
+                services::manager(ServiceManagerKind::Direct, root, state)
+                    .and_then(|direct| {
+                        direct
+                            .stop(kind)
+                            .map(|_| ())
+                            .with_context(|| format!("cannot stop `{}`", s.name()))
+                    })
+                    .map_err(ReloadError::from)
             }
             Action::Start => {
                 info(format!("starting {kind}"));
                 mgr.start(&s.spec)
                     .and_then(|_| wait_ready(state, mgr, &s.spec, &s.spec.ready_address))
+                    .map_err(ReloadError::from)
             }
             Action::Restart => {
                 info(format!("restarting {kind}"));
                 previous = mgr.running(kind).ok().flatten();
                 mgr.restart(&s.spec)
                     .and_then(|_| wait_ready(state, mgr, &s.spec, &s.spec.ready_address))
+                    .map_err(ReloadError::from)
             }
             Action::Reload => {
                 info(format!("reloading {kind}"));
@@ -262,7 +268,10 @@ fn run_services<'a>(
             }
             Action::Stop => {
                 info(format!("stopping {kind} (disabled)"));
-                mgr.disable(kind).map(|_| ()).with_context(|| format!("cannot stop `{kind}`"))
+                mgr.disable(kind)
+                    .map(|_| ())
+                    .with_context(|| format!("cannot stop `{kind}`"))
+                    .map_err(ReloadError::from)
             }
             _ => continue,
         };
@@ -275,30 +284,31 @@ fn run_services<'a>(
     None
 }
 
-/// Undo a landing whose services failed with `e`, and say in `done` what happened to
-/// each file and service; the error to return.
+/// Undo a landing whose services failed with `failure`, and say in `done` what happened
+/// to each file and service; the error to return.
 fn roll_back(
     mut landing: Landing,
-    mut e: anyhow::Error,
+    failure: ReloadError,
     done: &mut Vec<Change>,
     files_at: usize,
-) -> anyhow::Error {
+) -> crate::error::Error {
     let (state, mgr) = (landing.state, landing.mgr);
     let written = landing.written.len();
     landing.stop_started();
     landing.restore_files(true);
     mark_restored(&mut done[files_at..files_at + written]);
-    if let Some(r) = e.downcast_ref::<lifecycle::Rejected>() {
-        // The API gives a summary; the service's log says which setting failed.
-        let lines = error_lines(state, mgr, r.component);
-        if !lines.is_empty() {
-            e = lifecycle::Rejected {
-                component: r.component,
-                message: format!("{}; its log says:\n{lines}", r.message),
+    let rejected = matches!(failure, ReloadError::Rejected(_));
+    let e = match failure {
+        ReloadError::Rejected(mut r) => {
+            // The API gives a summary; the service's log says which setting failed.
+            let lines = error_lines(state, mgr, r.component);
+            if !lines.is_empty() {
+                r.message = format!("{}; its log says:\n{lines}", r.message);
             }
-            .into();
+            crate::error::Error::from(r)
         }
-    }
+        ReloadError::Failed(e) => e,
+    };
 
     let mut back = Vec::new();
     for (s, failed, outcome) in landing.bring_back() {
@@ -333,7 +343,6 @@ fn roll_back(
             *c = c.clone().into_failed(detail);
         }
     }
-    let rejected = e.downcast_ref::<lifecycle::Rejected>().is_some();
     let mut note = if written == 0 {
         String::new()
     } else if rejected {
@@ -375,7 +384,7 @@ fn mark_restored(changes: &mut [Change]) {
 
 /// An error on one line, for a report's detail: its first line, and the last line of
 /// a multi-line message (the end of a service's log).
-fn one_line(e: &anyhow::Error) -> String {
+fn one_line(e: &crate::error::Error) -> String {
     let text = format!("{e:#}");
     let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     match lines.as_slice() {
@@ -401,7 +410,7 @@ pub(super) fn wait_ready(
     mgr: &dyn ServiceManager,
     spec: &ServiceSpec,
     address: &str,
-) -> anyhow::Result<()> {
+) -> crate::error::Result<()> {
     let kind = spec.kind;
     let alive = || matches!(mgr.running(kind), Ok(Some(_)));
     // The answer must come from the service's own process, not one holding its port.

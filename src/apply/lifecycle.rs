@@ -37,7 +37,40 @@ pub struct Rejected {
     pub message: String,
 }
 
-fn client(web: &WebClient) -> anyhow::Result<reqwest::blocking::Client> {
+/// Why a [`reload`] did not take: the service refused the configuration (apply then
+/// adds the service's log and restores the previous files), or the reload could not be
+/// done or verified at all.
+#[derive(Debug)]
+pub enum ReloadError {
+    Rejected(Rejected),
+    Failed(crate::error::Error),
+}
+
+impl std::fmt::Display for ReloadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReloadError::Rejected(r) => std::fmt::Display::fmt(r, f),
+            ReloadError::Failed(e) => std::fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl From<crate::error::Error> for ReloadError {
+    fn from(e: crate::error::Error) -> Self {
+        Self::Failed(e)
+    }
+}
+
+impl From<ReloadError> for crate::error::Error {
+    fn from(e: ReloadError) -> Self {
+        match e {
+            ReloadError::Rejected(r) => r.into(),
+            ReloadError::Failed(e) => e,
+        }
+    }
+}
+
+fn client(web: &WebClient) -> crate::error::Result<reqwest::blocking::Client> {
     web.build(
         http::builder()
             .connect_timeout(Duration::from_secs(2))
@@ -66,7 +99,7 @@ pub fn wait_ready(
     timeout: Duration,
     alive: &dyn Fn() -> bool,
     log_tail: &dyn Fn() -> String,
-) -> anyhow::Result<Duration> {
+) -> crate::error::Result<Duration> {
     wait_ready_serving(kind, address, web, timeout, alive, &|| true, log_tail)
 }
 
@@ -80,7 +113,7 @@ pub fn wait_ready_serving(
     alive: &dyn Fn() -> bool,
     serves: &dyn Fn() -> bool,
     log_tail: &dyn Fn() -> String,
-) -> anyhow::Result<Duration> {
+) -> crate::error::Result<Duration> {
     let url = web.url(address, ready_path(kind));
     let http = web.build(
         http::builder()
@@ -102,7 +135,7 @@ pub fn wait_ready_serving(
         };
         if !alive() {
             let tail = log_tail();
-            anyhow::bail!(
+            crate::bail!(
                 "`{kind}` exited before it became ready{}",
                 if tail.is_empty() {
                     String::new()
@@ -112,7 +145,7 @@ pub fn wait_ready_serving(
             );
         }
         if start.elapsed() > timeout {
-            anyhow::bail!(
+            crate::bail!(
                 "`{kind}` was not ready after {}: {last}",
                 humantime::format_duration(Duration::from_secs(timeout.as_secs()))
             );
@@ -131,7 +164,7 @@ pub fn wait_alertmanagers(
     web: &WebClient,
     wanted: &[String],
     timeout: Duration,
-) -> anyhow::Result<Duration> {
+) -> crate::error::Result<Duration> {
     let url = web.url(prometheus, "/api/v1/alertmanagers");
     let http = client(web)?;
     let start = Instant::now();
@@ -159,7 +192,7 @@ pub fn wait_alertmanagers(
         }
         if start.elapsed() > timeout {
             let m: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-            anyhow::bail!(
+            crate::bail!(
                 "Prometheus did not list {} among its active Alertmanagers within {}",
                 m.join(", "),
                 humantime::format_duration(Duration::from_secs(timeout.as_secs()))
@@ -185,14 +218,14 @@ fn reload_metrics(kind: ComponentKind) -> Option<(&'static str, &'static str)> {
     }
 }
 
-fn metrics(address: &str, web: &WebClient) -> anyhow::Result<String> {
+fn metrics(address: &str, web: &WebClient) -> crate::error::Result<String> {
     let url = web.url(address, "/metrics");
     let r = web
         .auth(client(web)?.get(&url))
         .send()
-        .map_err(|e| anyhow::anyhow!("{url}: {}", root_cause(&e)))?;
+        .map_err(|e| crate::failure!("{url}: {}", root_cause(&e)))?;
     if !r.status().is_success() {
-        anyhow::bail!("{url} answered {}", r.status());
+        crate::bail!("{url} answered {}", r.status());
     }
     Ok(r.text()?)
 }
@@ -205,14 +238,14 @@ pub fn reload(
     address: &str,
     web: &WebClient,
     manager: &dyn ServiceManager,
-) -> anyhow::Result<()> {
+) -> Result<(), ReloadError> {
     let Some((ok_metric, ts_metric)) = reload_metrics(kind) else { return Ok(()) };
     let url = web.url(address, "/-/reload");
     let before = metrics(address, web).ok().and_then(|m| metric_value(&m, ts_metric));
     let resp = web
         .auth(client(web)?.post(&url))
         .send()
-        .map_err(|e| anyhow::anyhow!("{url}: {}", root_cause(&e)))?;
+        .map_err(|e| crate::failure!("{url}: {}", root_cause(&e)))?;
     let status = resp.status().as_u16();
     match status {
         200..=299 => {}
@@ -230,25 +263,25 @@ pub fn reload(
                     break;
                 }
                 if start.elapsed() > Duration::from_secs(30) {
-                    anyhow::bail!("`{kind}` did not reload within 30s of the signal");
+                    crate::bail!("`{kind}` did not reload within 30s of the signal");
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
         _ => {
             let body = resp.text().unwrap_or_default();
-            return Err(Rejected { component: kind, message: body.trim().to_string() }.into());
+            let message = body.trim().to_string();
+            return Err(ReloadError::Rejected(Rejected { component: kind, message }));
         }
     }
     let m = metrics(address, web)?;
     match metric_value(&m, ok_metric) {
         Some(1.0) => Ok(()),
-        Some(_) => Err(Rejected {
+        Some(_) => Err(ReloadError::Rejected(Rejected {
             component: kind,
             message: format!("{ok_metric} is 0 after the reload (see the service's log)"),
-        }
-        .into()),
-        None => anyhow::bail!("`{kind}` does not export {ok_metric}; cannot verify the reload"),
+        })),
+        None => crate::bail!("`{kind}` does not export {ok_metric}; cannot verify the reload"),
     }
 }
 

@@ -15,7 +15,7 @@ pub use land::land;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
+use crate::error::Context as _;
 
 use crate::artifact::NetOptions;
 use crate::atomic_fs;
@@ -29,7 +29,7 @@ use crate::state::{ApplyLock, StateDir};
 
 /// `--root` made absolute: `direct` starts processes whose paths must not depend on
 /// their working directory.
-pub fn absolute_root(root: &Root) -> anyhow::Result<Root> {
+pub fn absolute_root(root: &Root) -> crate::error::Result<Root> {
     if root.dir().is_absolute() {
         return Ok(root.clone());
     }
@@ -74,7 +74,7 @@ impl Session {
 /// (a bad dashboard or missing credentials is exit 78) and the service manager (one
 /// that cannot work here is a usage error) — all before the lock creates the state
 /// dir. `root` must be absolute ([`absolute_root`]).
-pub fn prepare(root: Root, loaded: Loaded, opts: Options) -> anyhow::Result<Session> {
+pub fn prepare(root: Root, loaded: Loaded, opts: Options) -> crate::error::Result<Session> {
     // grafana.com dashboards: fetched (or taken from the cache / local_dir) and
     // verified against monstack.lock before anything else.
     let loaded = crate::artifact::gnet::materialize(&root, loaded, &opts.net)?;
@@ -88,7 +88,7 @@ pub fn prepare(root: Root, loaded: Loaded, opts: Options) -> anyhow::Result<Sess
 /// What apply would change, as the plan itself (files with their content and the
 /// paths on disk: the Ansible module's before/after diff); `errors` say what could not
 /// be observed.
-pub fn observe(s: &Session) -> anyhow::Result<Plan> {
+pub fn observe(s: &Session) -> crate::error::Result<Plan> {
     let plan = plan::plan(&PlanInput {
         root: &s.root,
         loaded: &s.loaded,
@@ -102,7 +102,7 @@ pub fn observe(s: &Session) -> anyhow::Result<Plan> {
 
 /// `monstack plan`: what apply would change (the report's `errors` say what it could
 /// not plan).
-pub fn plan(s: &Session) -> anyhow::Result<Report> {
+pub fn plan(s: &Session) -> crate::error::Result<Report> {
     let plan = observe(s)?;
     let mut changes = plan.changes();
     mark_crossings(&mut changes, &crossings(s)?);
@@ -111,7 +111,7 @@ pub fn plan(s: &Session) -> anyhow::Result<Report> {
 
 /// The release changes a converge would make across a major version (with what the
 /// user should know), from the active releases on this host.
-pub fn crossings(s: &Session) -> anyhow::Result<Vec<crate::versions::Crossing>> {
+pub fn crossings(s: &Session) -> crate::error::Result<Vec<crate::versions::Crossing>> {
     crate::upgrade::planned_crossings(&s.root, &s.loaded)
 }
 
@@ -119,7 +119,10 @@ pub fn crossings(s: &Session) -> anyhow::Result<Vec<crate::versions::Crossing>> 
 /// apply failed (then its `errors` hold the failure, returned as well). A release
 /// change across a major version is said first, and an unsafe one refused before
 /// anything is touched (exit 78) unless `--allow-unsafe-version-change`.
-pub fn apply(s: &Session, out: &Printer) -> anyhow::Result<(Report, Option<anyhow::Error>)> {
+pub fn apply(
+    s: &Session,
+    out: &Printer,
+) -> crate::error::Result<(Report, Option<crate::error::Error>)> {
     let crossings = crossings(s)?;
     crate::upgrade::announce(&crossings, s.opts.allow_unsafe_version_change, out);
     crate::upgrade::refuse(&s.loaded, &crossings, s.opts.allow_unsafe_version_change)?;
@@ -141,11 +144,11 @@ pub fn apply(s: &Session, out: &Printer) -> anyhow::Result<(Report, Option<anyho
 /// `monstack stop`: end what `direct` started (and wait for the processes to exit);
 /// with systemd, stop the units. `loaded` is None without a config (the default
 /// state dir is used). `root` must be absolute.
-pub fn stop(root: &Root, loaded: Option<Loaded>) -> anyhow::Result<Report> {
+pub fn stop(root: &Root, loaded: Option<Loaded>) -> crate::error::Result<Report> {
     let loaded = match loaded {
         Some(l) => l,
         None => crate::config::parse(Path::new("monstack.yaml"), "")
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
+            .map_err(|e| crate::failure!("{e}"))?,
     };
     let state = StateDir::new(root, &loaded);
     let kind = state.recorded_manager().unwrap_or(ServiceManagerKind::Direct);
@@ -180,7 +183,7 @@ pub fn restart_onto_current(
     loaded: &Loaded,
     kind: ComponentKind,
     units_changed: bool,
-) -> anyhow::Result<Option<&'static str>> {
+) -> crate::error::Result<Option<&'static str>> {
     let root = if root.dir().is_absolute() {
         root.clone()
     } else {
@@ -198,7 +201,7 @@ pub fn restart_onto_current(
     let spec = plan::desired_specs(loaded, &root, mkind)?
         .into_iter()
         .find(|s| s.kind == kind)
-        .ok_or_else(|| anyhow::anyhow!("`{kind}` is not enabled in the config"))?;
+        .ok_or_else(|| crate::failure!("`{kind}` is not enabled in the config"))?;
     if units_changed {
         mgr.daemon_reload()?;
     }
@@ -310,7 +313,7 @@ fn converge(
     out: &Printer,
     done: &mut Vec<Change>,
     all: &mut Vec<Change>,
-) -> anyhow::Result<()> {
+) -> crate::error::Result<()> {
     let (root, loaded, state, mgr) = (&s.root, &s.loaded, &s.state, s.mgr.as_ref());
     let steps = Steps::new(out, PHASES);
     steps.step("render", "observe the host and render every file");
@@ -374,10 +377,8 @@ fn converge(
         Ok(c) => c,
         Err(e) => {
             // What landed before the failure (or the deadline) is in the report.
-            if let Some(p) = e.downcast_ref::<crate::grafana::PartialFailure>() {
-                done.extend(p.landed.iter().filter(|c| c.action.is_change()).cloned());
-            }
-            return Err(e);
+            done.extend(e.landed().iter().filter(|c| c.action.is_change()).cloned());
+            return Err(e.into());
         }
     };
     done.extend(changes.into_iter().filter(|c| c.action.is_change()));
@@ -401,7 +402,7 @@ fn install_releases(
     out: &Printer,
     steps: &Steps,
     done: &mut Vec<Change>,
-) -> anyhow::Result<()> {
+) -> crate::error::Result<()> {
     let (root, loaded, state) = (&s.root, &s.loaded, &s.state);
     let changing: Vec<_> = plan.releases.iter().filter(|r| r.action.is_change()).collect();
     let names: Vec<String> = changing.iter().map(|r| r.kind.to_string()).collect();

@@ -40,7 +40,7 @@ pub fn write_lock(
     loaded: &Loaded,
     net: &NetOptions,
     rep: &Reporter,
-) -> anyhow::Result<Locked> {
+) -> crate::error::Result<Locked> {
     let arch = super::target_arch(loaded, net.arch.as_deref());
     let rt = Runtime::new(root, loaded, net, rep)?;
     let path = lock::path(loaded);
@@ -81,11 +81,11 @@ pub fn bundle(
     net: &NetOptions,
     out: &Path,
     rep: &Reporter,
-) -> anyhow::Result<Bundled> {
+) -> crate::error::Result<Bundled> {
     let path = lock::path(loaded);
     let lock = LockFile::read(&path)?.ok_or_else(|| {
         with_hint(
-            anyhow::anyhow!("bundle needs a lock file; there is none at `{}`", path.display()),
+            crate::failure!("bundle needs a lock file; there is none at `{}`", path.display()),
             "run `monstack lock` first",
         )
     })?;

@@ -45,7 +45,7 @@ pub struct Net {
 
 impl Net {
     /// Build from `downloads.*`; `offline` makes every request an error.
-    pub fn new(d: &Downloads, offline: bool) -> anyhow::Result<Net> {
+    pub fn new(d: &Downloads, offline: bool) -> crate::error::Result<Net> {
         let client = crate::http::builder()
             .connect_timeout(Duration::from_secs(d.connect_timeout.max(1)))
             // The blocking client applies this to each read of the body, so it acts
@@ -151,17 +151,13 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 fn classify(url: &str, e: &reqwest::Error) -> Error {
-    // rustls reports handshake and certificate failures as `InvalidData` I/O
-    // errors inside the connect error; TCP failures have other kinds.
     let https = url.starts_with("https://");
     let mut detail = e.to_string();
     let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
     let mut tls = false;
     while let Some(s) = src {
         let text = s.to_string();
-        let lower = text.to_ascii_lowercase();
-        let invalid_data = invalid_data_io(s);
-        if https && (invalid_data || lower.contains("certificate") || lower.contains("handshake")) {
+        if https && tls_message(&text) {
             tls = true;
         }
         detail = text;
@@ -174,18 +170,23 @@ fn classify(url: &str, e: &reqwest::Error) -> Error {
     }
 }
 
-/// An `io::Error` of kind `InvalidData`, possibly wrapped in other `io::Error`s
-/// (their `source()` skips the wrapped error itself). reqwest hands the body decoder's
-/// failure over only as a boxed error source, so its type is the one signal there is.
-fn invalid_data_io(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = e.downcast_ref::<io::Error>();
-    while let Some(io) = cur {
-        if io.kind() == io::ErrorKind::InvalidData {
-            return true;
-        }
-        cur = io.get_ref().and_then(|inner| inner.downcast_ref::<io::Error>());
-    }
-    false
+/// rustls's own wording of its errors (its `Display`), which reqwest hands over only
+/// as the text of a boxed source: the one signal there is that the handshake, not
+/// TCP, failed. TCP failures read "connection refused", "timed out", ...
+fn tls_message(text: &str) -> bool {
+    const RUSTLS: &[&str] = &[
+        "certificate",
+        "handshake",
+        "received corrupt message",
+        "received unexpected message",
+        "received fatal alert",
+        "peer is incompatible",
+        "peer misbehaved",
+        "peer sent",
+        "cannot decrypt peer's message",
+    ];
+    let lower = text.to_ascii_lowercase();
+    RUSTLS.iter().any(|m| lower.contains(m))
 }
 
 fn content_range_start(resp: &Response) -> Option<u64> {

@@ -6,7 +6,7 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Context as _;
+use crate::error::Context as _;
 
 use super::{download, extract, fs_err, lock, verify, Error, NetOptions, Release, Reporter};
 use crate::config::Loaded;
@@ -39,7 +39,7 @@ impl<'a> Runtime<'a> {
         loaded: &'a Loaded,
         net: &NetOptions,
         rep: &'a Reporter,
-    ) -> anyhow::Result<Runtime<'a>> {
+    ) -> crate::error::Result<Runtime<'a>> {
         let d = &loaded.config.downloads;
         Ok(Runtime {
             loaded,
@@ -58,7 +58,7 @@ impl<'a> Runtime<'a> {
         &self,
         rel: &Release,
         known: Option<String>,
-    ) -> anyhow::Result<Expected> {
+    ) -> crate::error::Result<Expected> {
         if let Some(sha) = known {
             let trust = if self.loaded.config.component(rel.kind).sha256.is_some() {
                 format!("pinned in `{}`", self.loaded.path.display())
@@ -94,7 +94,7 @@ impl<'a> Runtime<'a> {
     }
 
     /// Look the tarball up in its release's sha256sums.txt (local_dir's, or the network's).
-    pub(super) fn digest_from_sums(&self, rel: &Release) -> anyhow::Result<(String, String)> {
+    pub(super) fn digest_from_sums(&self, rel: &Release) -> crate::error::Result<(String, String)> {
         let (text, from) = match &self.local_dir {
             Some(dir) => {
                 let p = [dir.join("sha256sums.txt"), local_layout(dir, rel).join("sha256sums.txt")]
@@ -113,7 +113,7 @@ impl<'a> Runtime<'a> {
             // Grafana publishes one `.sha256` per tarball, in two formats over time.
             let sha = verify::sidecar_digest(&text, &rel.file_name).map_err(|why| {
                 with_hint(
-                    anyhow::anyhow!("`{from}` cannot be used: {why}"),
+                    crate::failure!("`{from}` cannot be used: {why}"),
                     "pin `grafana_server.sha256` (from a source you trust) or check the version and build_id",
                 )
             })?;
@@ -139,7 +139,7 @@ impl<'a> Runtime<'a> {
         exp: &Expected,
         staging: Option<&Path>,
         cached: &Path,
-    ) -> anyhow::Result<bool> {
+    ) -> crate::error::Result<bool> {
         if !cached.is_file() {
             return Ok(false);
         }
@@ -154,7 +154,7 @@ impl<'a> Runtime<'a> {
             }
             // Trusted bytes, refused content: the verdict stands.
             Err(StreamError::Refused { sha256, error }) if sha256 == exp.sha256 => {
-                return Err(anyhow::Error::new(error).context(format!(
+                return Err(crate::error::Error::from(error).context(format!(
                     "cannot install `{}` {} from `{from}`",
                     rel.kind, rel.version
                 )));
@@ -174,7 +174,7 @@ impl<'a> Runtime<'a> {
         rel: &Release,
         exp: &Expected,
         staging: Option<&Path>,
-    ) -> anyhow::Result<()> {
+    ) -> crate::error::Result<()> {
         let cached = self.cached_path(rel, &exp.sha256);
         if self.use_cached(rel, exp, staging, &cached)? {
             return Ok(());
@@ -278,7 +278,7 @@ impl<'a> Runtime<'a> {
         partial: &Path,
         cached: &Path,
         from: &str,
-    ) -> anyhow::Result<()> {
+    ) -> crate::error::Result<()> {
         let (sha, extract_err) = match sha {
             Ok(s) => (s, None),
             Err(StreamError::Refused { sha256, error }) => (sha256, Some(error)),
@@ -310,7 +310,7 @@ impl<'a> Runtime<'a> {
         })();
         keep.map_err(fs_err("cannot keep the verified tarball in", cached))?;
         match extract_err {
-            Some(e) => Err(anyhow::Error::new(e)
+            Some(e) => Err(crate::error::Error::from(e)
                 .context(format!("cannot install `{}` {} from `{from}`", rel.kind, rel.version))),
             None => Ok(()),
         }
@@ -351,12 +351,12 @@ impl<'a> Runtime<'a> {
 #[derive(Debug)]
 enum StreamError {
     /// The bytes could not be read to the end (network, disk).
-    Read(anyhow::Error),
+    Read(crate::error::Error),
     /// The bytes were read in full (`sha256`), but the archive was refused.
     Refused { sha256: String, error: extract::Error },
 }
 
-fn reset(staging: Option<&Path>) -> anyhow::Result<()> {
+fn reset(staging: Option<&Path>) -> crate::error::Result<()> {
     if let Some(dir) = staging {
         let _ = fs::remove_dir_all(dir);
         fs::create_dir(dir).map_err(fs_err("cannot create", dir))?;
@@ -365,7 +365,7 @@ fn reset(staging: Option<&Path>) -> anyhow::Result<()> {
 }
 
 /// SHA-256 of a local file, streamed.
-pub(super) fn file_digest(path: &Path) -> anyhow::Result<String> {
+pub(super) fn file_digest(path: &Path) -> crate::error::Result<String> {
     let f = File::open(path).map_err(fs_err("cannot read", path))?;
     let h = verify::Hashing::new(BufReader::with_capacity(256 * 1024, f), None);
     let (sha, _) = h.finish().map_err(fs_err("cannot read", path))?;
@@ -388,7 +388,7 @@ fn local_layout(dir: &Path, rel: &Release) -> PathBuf {
         .join(format!("v{}", rel.version))
 }
 
-pub(super) fn network_error(e: download::Error, rel: &Release) -> anyhow::Error {
+pub(super) fn network_error(e: download::Error, rel: &Release) -> crate::error::Error {
     let hint = match &e {
         download::Error::Status { status, .. } if status.as_u16() == 404 => Some(format!(
             "check `{}.version` ({}) and the arch ({}); the release must exist as `{}`",

@@ -62,13 +62,13 @@ fn what(n: &GnetDashboard) -> String {
     format!("grafana.com dashboard {} revision {}", n.gnet_id, n.revision)
 }
 
-fn check_json(n: &GnetDashboard, text: &str, from: &str) -> anyhow::Result<()> {
+fn check_json(n: &GnetDashboard, text: &str, from: &str) -> crate::error::Result<()> {
     serde_json::from_str::<serde_json::Value>(text)
         .map(|_| ())
-        .map_err(|e| anyhow::anyhow!("{} from `{from}` is not JSON: {e}", what(n)))
+        .map_err(|e| crate::failure!("{} from `{from}` is not JSON: {e}", what(n)))
 }
 
-fn fetch(net: &download::Net, loaded: &Loaded, n: &GnetDashboard) -> anyhow::Result<String> {
+fn fetch(net: &download::Net, loaded: &Loaded, n: &GnetDashboard) -> crate::error::Result<String> {
     let u = url(loaded, n);
     let text = net.get_text(&u).map_err(|e| {
         let hint = match &e {
@@ -77,7 +77,7 @@ fn fetch(net: &download::Net, loaded: &Loaded, n: &GnetDashboard) -> anyhow::Res
             }
             _ => "check `gnet_id` and `revision` on grafana.com, and `grafana.gnet_url`",
         };
-        with_hint(anyhow::Error::new(e).context(format!("cannot fetch {}", what(n))), hint)
+        with_hint(crate::error::Error::from(e).context(format!("cannot fetch {}", what(n))), hint)
     })?;
     check_json(n, &text, &u)?;
     Ok(text)
@@ -88,7 +88,7 @@ pub(super) fn lock_entries(
     root: &Root,
     loaded: &Loaded,
     net: &NetOptions,
-) -> anyhow::Result<Vec<GnetLockEntry>> {
+) -> crate::error::Result<Vec<GnetLockEntry>> {
     let d = &loaded.config.downloads;
     let web = download::Net::new(d, net.offline)?;
     let mut out = Vec::new();
@@ -110,16 +110,20 @@ fn cached(cache_dir: &Path, n: &GnetDashboard, sha: &str) -> PathBuf {
     cache_dir.join("gnet").join(sha).join(file_name(n))
 }
 
-fn keep(cache_dir: &Path, n: &GnetDashboard, sha: &str, text: &str) -> anyhow::Result<()> {
+fn keep(cache_dir: &Path, n: &GnetDashboard, sha: &str, text: &str) -> crate::error::Result<()> {
     let p = cached(cache_dir, n, sha);
     crate::atomic_fs::write_atomic(&p, text.as_bytes(), 0o644, Default::default())
-        .map_err(|e| anyhow::anyhow!("cannot keep `{}`: {e}", p.display()))
+        .map_err(|e| crate::failure!("cannot keep `{}`: {e}", p.display()))
 }
 
 /// The verified JSON of every configured revision, into `loaded.resolved.gnet`.
 /// Trust: the monstack.lock entry; a revision with none is fetched and used as
 /// served (said on stderr), and is an error under `--locked` or `--offline`.
-pub fn materialize(root: &Root, mut loaded: Loaded, net: &NetOptions) -> anyhow::Result<Loaded> {
+pub fn materialize(
+    root: &Root,
+    mut loaded: Loaded,
+    net: &NetOptions,
+) -> crate::error::Result<Loaded> {
     let wanted = configured(&loaded);
     if wanted.is_empty() || !loaded.config.grafana.enabled {
         return Ok(loaded);
@@ -138,7 +142,7 @@ pub fn materialize(root: &Root, mut loaded: Loaded, net: &NetOptions) -> anyhow:
         let Some(entry) = entry else {
             if net.locked || net.offline {
                 return Err(with_hint(
-                    anyhow::anyhow!(
+                    crate::failure!(
                         "{}{}: no entry in `{}`",
                         if net.locked { "--locked: " } else { "--offline: " },
                         what(&n),
@@ -175,7 +179,7 @@ pub fn materialize(root: &Root, mut loaded: Loaded, net: &NetOptions) -> anyhow:
                 let sha = sha256(text.as_bytes());
                 if sha != entry.sha256 {
                     return Err(with_hint(
-                        anyhow::anyhow!(
+                        crate::failure!(
                             "checksum mismatch for {} from `{from}`\nexpected: {} (from `{}`)\ncomputed: {sha}",
                             what(&n),
                             entry.sha256,
@@ -205,7 +209,7 @@ pub(super) fn bundle(
     net: &NetOptions,
     lock: &LockFile,
     out: &Path,
-) -> anyhow::Result<Vec<(PathBuf, String)>> {
+) -> crate::error::Result<Vec<(PathBuf, String)>> {
     let cache_dir = root.host(&loaded.config.downloads.cache_dir);
     let web = download::Net::new(&loaded.config.downloads, net.offline)?;
     let mut files = Vec::new();
@@ -218,10 +222,10 @@ pub(super) fn bundle(
             Some(t) => t,
             None => {
                 let t = web.get_text(&e.url).map_err(|err| {
-                    anyhow::Error::new(err).context(format!("cannot fetch {}", what(&n)))
+                    crate::error::Error::from(err).context(format!("cannot fetch {}", what(&n)))
                 })?;
                 if sha256(t.as_bytes()) != e.sha256 {
-                    anyhow::bail!("checksum mismatch for {} from `{}`", what(&n), e.url);
+                    crate::bail!("checksum mismatch for {} from `{}`", what(&n), e.url);
                 }
                 keep(&cache_dir, &n, &e.sha256, &t)?;
                 t

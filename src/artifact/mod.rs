@@ -172,7 +172,7 @@ impl Release {
 
     /// The component's `tarball`, once its file name is the one this release has, so
     /// the configured version (and arch) cannot silently disagree with the file.
-    fn checked_tarball(&self) -> anyhow::Result<Option<&Path>> {
+    fn checked_tarball(&self) -> crate::error::Result<Option<&Path>> {
         let Some(t) = &self.tarball else { return Ok(None) };
         if t.file_name().and_then(|n| n.to_str()) != Some(self.file_name.as_str()) {
             return Err(with_hint(
@@ -275,7 +275,11 @@ fn known_digest(loaded: &Loaded, rel: &Release, lock: Option<&LockFile>) -> Opti
 }
 
 /// Read what is installed; never touches the network.
-pub fn observe(root: &Root, loaded: &Loaded, kind: ComponentKind) -> anyhow::Result<Observed> {
+pub fn observe(
+    root: &Root,
+    loaded: &Loaded,
+    kind: ComponentKind,
+) -> crate::error::Result<Observed> {
     let rel = Release::desired(loaded, kind, &target_arch(loaded, None));
     let layout = Layout::new(root, loaded, kind);
     let record = Record::read(&layout.record);
@@ -309,7 +313,7 @@ pub fn install(
     loaded: &Loaded,
     kind: ComponentKind,
     net: &NetOptions,
-) -> anyhow::Result<InstallStatus> {
+) -> crate::error::Result<InstallStatus> {
     install_with(root, loaded, kind, net, &Reporter::default())
 }
 
@@ -320,7 +324,7 @@ pub fn install_with(
     kind: ComponentKind,
     net: &NetOptions,
     rep: &Reporter,
-) -> anyhow::Result<InstallStatus> {
+) -> crate::error::Result<InstallStatus> {
     let status = install_release(root, loaded, kind, net, rep)?;
     let changes = crate::host::ensure_component(root, loaded, kind)?;
     if let Some(u) = &changes.created_user {
@@ -338,7 +342,7 @@ fn install_release(
     kind: ComponentKind,
     net: &NetOptions,
     rep: &Reporter,
-) -> anyhow::Result<InstallStatus> {
+) -> crate::error::Result<InstallStatus> {
     let arch = target_arch(loaded, net.arch.as_deref());
     let rel = Release::desired(loaded, kind, &arch);
     rel.checked_tarball()?;
@@ -436,7 +440,7 @@ fn check_lock(
     lock: Option<&LockFile>,
     lock_path: &Path,
     locked: bool,
-) -> anyhow::Result<()> {
+) -> crate::error::Result<()> {
     let entry = lock.and_then(|l| l.entry(rel.kind));
     let stale = |e: &LockEntry| e.version != rel.version || e.arch != rel.arch;
     if locked {
@@ -512,7 +516,7 @@ pub fn rollback(
     root: &Root,
     loaded: &Loaded,
     kind: ComponentKind,
-) -> anyhow::Result<(String, String)> {
+) -> crate::error::Result<(String, String)> {
     let layout = Layout::new(root, loaded, kind);
     let mut record = Record::read(&layout.record);
     let prev = record

@@ -5,7 +5,7 @@ use crate::apply::{self, Options};
 use crate::cli::{PlanArgs, StopArgs};
 use crate::report::{self, Mode, Report};
 
-fn session(ctx: &Context, args: &PlanArgs) -> anyhow::Result<apply::Session> {
+fn session(ctx: &Context, args: &PlanArgs) -> crate::error::Result<apply::Session> {
     let root = apply::absolute_root(&ctx.root)?;
     let loaded = ctx.load_config()?;
     let opts = Options {
@@ -28,7 +28,7 @@ fn outcome(rep: &Report, detailed: bool) -> Outcome {
 }
 
 /// `monstack plan`.
-pub fn plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<Outcome> {
+pub fn plan(ctx: &Context, args: &PlanArgs) -> crate::error::Result<Outcome> {
     let s = session(ctx, args)?;
     let rep = apply::plan(&s)?;
     // A release change across a major version: warnings, the plan, then the refusal
@@ -45,7 +45,7 @@ pub fn plan(ctx: &Context, args: &PlanArgs) -> anyhow::Result<Outcome> {
 }
 
 /// `monstack apply`.
-pub fn apply(ctx: &Context, args: &PlanArgs) -> anyhow::Result<Outcome> {
+pub fn apply(ctx: &Context, args: &PlanArgs) -> crate::error::Result<Outcome> {
     let s = session(ctx, args)?;
     let (rep, failure) = apply::apply(&s, &ctx.out)?;
     report::print(&rep, &ctx.out, Mode::Apply);
@@ -56,7 +56,7 @@ pub fn apply(ctx: &Context, args: &PlanArgs) -> anyhow::Result<Outcome> {
 }
 
 /// `monstack stop`: works without a config (then the default state dir).
-pub fn stop(ctx: &Context, _args: &StopArgs) -> anyhow::Result<Outcome> {
+pub fn stop(ctx: &Context, _args: &StopArgs) -> crate::error::Result<Outcome> {
     let root = apply::absolute_root(&ctx.root)?;
     let loaded = match ctx.config_path.as_deref() {
         Some(p) if !p.exists() => None,

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
+use crate::error::Context as _;
 use clap::CommandFactory as _;
 use serde::Serialize;
 
@@ -24,7 +24,7 @@ struct Completions {
 }
 
 /// `monstack completions SHELL`: the script on stdout.
-pub fn completions(ctx: &Context, args: &CompletionsArgs) -> anyhow::Result<Outcome> {
+pub fn completions(ctx: &Context, args: &CompletionsArgs) -> crate::error::Result<Outcome> {
     let (shell, name) = match args.shell {
         Shell::Bash => (clap_complete::Shell::Bash, "bash"),
         Shell::Zsh => (clap_complete::Shell::Zsh, "zsh"),
@@ -50,7 +50,7 @@ struct ManPage {
 }
 
 /// `monstack man`: the top page on stdout, or every page into `--dir`.
-pub fn man(ctx: &Context, args: &ManArgs) -> anyhow::Result<Outcome> {
+pub fn man(ctx: &Context, args: &ManArgs) -> crate::error::Result<Outcome> {
     let cmd = tree();
     let Some(dir) = &args.dir else {
         let doc = ManPage { page: render(&cmd)? };
@@ -71,7 +71,7 @@ pub fn man(ctx: &Context, args: &ManArgs) -> anyhow::Result<Outcome> {
 }
 
 /// `monstack.1` or `monstack-COMMAND.1` in `dir`.
-fn write_page(cmd: &clap::Command, dir: &Path) -> anyhow::Result<PathBuf> {
+fn write_page(cmd: &clap::Command, dir: &Path) -> crate::error::Result<PathBuf> {
     let name = cmd.get_display_name().unwrap_or(cmd.get_name());
     let path = dir.join(format!("{name}.1"));
     let owner = crate::atomic_fs::Owner { uid: None, gid: None };
@@ -82,7 +82,7 @@ fn write_page(cmd: &clap::Command, dir: &Path) -> anyhow::Result<PathBuf> {
 
 /// One man page: clap_mangen's sections, with the `--help` examples as EXAMPLES
 /// (clap_mangen would title them EXTRA and keep the `Examples:` line).
-fn render(cmd: &clap::Command) -> anyhow::Result<String> {
+fn render(cmd: &clap::Command) -> crate::error::Result<String> {
     let examples = cmd.get_after_help().map(|h| h.to_string());
     let mut out = Vec::new();
     clap_mangen::Man::new(cmd.clone().after_help(None)).render(&mut out)?;

@@ -9,12 +9,12 @@ use crate::cli::InitArgs;
 use crate::error::with_hint;
 
 /// `monstack init`.
-pub fn init(ctx: &Context, args: &InitArgs) -> anyhow::Result<Outcome> {
+pub fn init(ctx: &Context, args: &InitArgs) -> crate::error::Result<Outcome> {
     let path =
         ctx.config_path.clone().unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_PATHS[0]));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", dir.display()))?;
+            .map_err(|e| crate::failure!("cannot create `{}`: {e}", dir.display()))?;
     }
     let mut opts = fs::OpenOptions::new();
     opts.write(true);
@@ -27,14 +27,14 @@ pub fn init(ctx: &Context, args: &InitArgs) -> anyhow::Result<Outcome> {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return Err(with_hint(
-                anyhow::anyhow!("`{}` already exists", path.display()),
+                crate::failure!("`{}` already exists", path.display()),
                 "pass --force to overwrite it",
             ));
         }
-        Err(e) => anyhow::bail!("cannot write `{}`: {e}", path.display()),
+        Err(e) => crate::bail!("cannot write `{}`: {e}", path.display()),
     };
     file.write_all(crate::render::INIT_CONFIG.as_bytes())
-        .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?;
+        .map_err(|e| crate::failure!("cannot write `{}`: {e}", path.display()))?;
     ctx.out.info(format!("wrote {}", path.display()));
     Ok(Outcome::Done)
 }

@@ -17,7 +17,7 @@ use clap::Parser as _;
 
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::config;
-use crate::error::{self, exit};
+use crate::error::exit;
 use crate::paths::Root;
 use crate::printer::Printer;
 
@@ -53,7 +53,7 @@ impl Context {
     }
 
     /// Find and load the config (exit 78 on any problem).
-    pub fn load_config(&self) -> anyhow::Result<config::Loaded> {
+    pub fn load_config(&self) -> crate::error::Result<config::Loaded> {
         let path = config::find(self.config_path.as_deref())?;
         Ok(config::load(&path)?)
     }
@@ -88,7 +88,7 @@ pub fn run() -> i32 {
     exit_code(&result)
 }
 
-fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<Outcome> {
+fn dispatch(ctx: &Context, command: Command) -> crate::error::Result<Outcome> {
     match command {
         Command::Init(a) => init::init(ctx, &a),
         Command::Render(a) => render::render(ctx, &a),
@@ -107,12 +107,12 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<Outcome> {
 }
 
 /// The exit code of a command's result: the one mapping of outcomes and errors.
-pub fn exit_code(result: &anyhow::Result<Outcome>) -> i32 {
+pub fn exit_code(result: &crate::error::Result<Outcome>) -> i32 {
     match result {
         Ok(Outcome::Done) => exit::OK,
         Ok(Outcome::Changes) => exit::CHANGES,
         Ok(Outcome::Unhealthy | Outcome::Failed) => exit::FAILURE,
-        Err(err) => error::exit_code(err),
+        Err(err) => err.exit_code(),
     }
 }
 
@@ -126,9 +126,9 @@ mod tests {
         assert_eq!(exit_code(&Ok(Outcome::Changes)), 2);
         assert_eq!(exit_code(&Ok(Outcome::Unhealthy)), 1);
         assert_eq!(exit_code(&Ok(Outcome::Failed)), 1);
-        assert_eq!(exit_code(&Err(error::usage(anyhow::anyhow!("bad flag")))), 64);
+        assert_eq!(exit_code(&Err(crate::error::usage(crate::failure!("bad flag")))), 64);
         let cfg = crate::error::ConfigError::new("m.yaml", None, "bad");
-        assert_eq!(exit_code(&Err(anyhow::Error::new(cfg).context("loading"))), 78);
-        assert_eq!(exit_code(&Err(anyhow::anyhow!("boom"))), 1);
+        assert_eq!(exit_code(&Err(crate::error::Error::from(cfg).context("loading"))), 78);
+        assert_eq!(exit_code(&Err(crate::failure!("boom"))), 1);
     }
 }

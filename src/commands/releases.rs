@@ -1,6 +1,6 @@
 //! `lock`, `bundle`, `install` and `rollback`: component releases.
 
-use anyhow::Context as _;
+use crate::error::Context as _;
 use serde::Serialize;
 
 use super::{Context, Outcome};
@@ -42,7 +42,7 @@ struct RolledBack {
 }
 
 /// `monstack lock`.
-pub fn lock(ctx: &Context, args: &NetArgs) -> anyhow::Result<Outcome> {
+pub fn lock(ctx: &Context, args: &NetArgs) -> crate::error::Result<Outcome> {
     let loaded = ctx.load_config()?;
     let locked = artifact::write_lock(&ctx.root, &loaded, &args.into(), &ctx.reporter())?;
     ctx.out.result(&locked, || {
@@ -62,7 +62,7 @@ pub fn lock(ctx: &Context, args: &NetArgs) -> anyhow::Result<Outcome> {
 }
 
 /// `monstack bundle`.
-pub fn bundle(ctx: &Context, args: &BundleArgs) -> anyhow::Result<Outcome> {
+pub fn bundle(ctx: &Context, args: &BundleArgs) -> crate::error::Result<Outcome> {
     let loaded = ctx.load_config()?;
     let net: NetOptions = (&args.net).into();
     let bundled = artifact::bundle(&ctx.root, &loaded, &net, &args.out, &ctx.reporter())?;
@@ -76,23 +76,23 @@ pub fn bundle(ctx: &Context, args: &BundleArgs) -> anyhow::Result<Outcome> {
 
 /// The named components (all enabled ones when none are named); an unknown name is a
 /// usage error.
-fn parse_components(names: &[String], loaded: &Loaded) -> anyhow::Result<Vec<ComponentKind>> {
+fn parse_components(names: &[String], loaded: &Loaded) -> crate::error::Result<Vec<ComponentKind>> {
     if names.is_empty() {
         return Ok(loaded.config.enabled_components().into_iter().map(|(k, _)| k).collect());
     }
     names.iter().map(|n| component(n)).collect()
 }
 
-fn component(name: &str) -> anyhow::Result<ComponentKind> {
+fn component(name: &str) -> crate::error::Result<ComponentKind> {
     ComponentKind::from_name(name).ok_or_else(|| {
-        usage(anyhow::anyhow!(
+        usage(crate::failure!(
             "unknown component `{name}` (one of prometheus, alertmanager, node_exporter)"
         ))
     })
 }
 
 /// `monstack install`.
-pub fn install(ctx: &Context, args: &InstallArgs) -> anyhow::Result<Outcome> {
+pub fn install(ctx: &Context, args: &InstallArgs) -> crate::error::Result<Outcome> {
     let loaded = ctx.load_config()?;
     crate::host::require_root(&ctx.root, "install")?;
     // The same lock as apply: two runs would remove each other's staging dirs.
@@ -147,7 +147,7 @@ pub fn install(ctx: &Context, args: &InstallArgs) -> anyhow::Result<Outcome> {
 }
 
 /// `monstack rollback`.
-pub fn rollback(ctx: &Context, args: &RollbackArgs) -> anyhow::Result<Outcome> {
+pub fn rollback(ctx: &Context, args: &RollbackArgs) -> crate::error::Result<Outcome> {
     let loaded = ctx.load_config()?;
     let kind = component(&args.component)?;
     crate::host::require_root(&ctx.root, "rollback")?;

@@ -9,7 +9,7 @@ use crate::cli::RenderArgs;
 use crate::render::{self, RenderedFile};
 
 /// `monstack render`.
-pub fn render(ctx: &Context, args: &RenderArgs) -> anyhow::Result<Outcome> {
+pub fn render(ctx: &Context, args: &RenderArgs) -> crate::error::Result<Outcome> {
     let loaded = ctx.load_config()?;
     // Everything is rendered in memory first: a bad config writes nothing.
     let files = render::render_all(&loaded, args.templates.as_deref())?;

@@ -5,7 +5,7 @@ use crate::cli::StatusArgs;
 use crate::status;
 
 /// `monstack status`: exit 0 healthy, 1 unhealthy, 78 config error.
-pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<Outcome> {
+pub fn status(ctx: &Context, args: &StatusArgs) -> crate::error::Result<Outcome> {
     let loaded = ctx.load_config()?;
     let opts = status::Options {
         wait: args.wait,

@@ -12,7 +12,7 @@ use crate::render::FileRole;
 use crate::validate::{validate_rendered, Tool, Tools, ValidationError};
 
 /// `monstack validate`.
-pub fn validate(ctx: &Context, args: &ValidateArgs) -> anyhow::Result<Outcome> {
+pub fn validate(ctx: &Context, args: &ValidateArgs) -> crate::error::Result<Outcome> {
     let loaded = ctx.load_config()?;
     let files = crate::render::render_all(&loaded, args.templates.as_deref())?;
     // promtool/amtool of the configured release when it is on disk, else the host's.
@@ -46,7 +46,7 @@ pub fn validate(ctx: &Context, args: &ValidateArgs) -> anyhow::Result<Outcome> {
             }
             Err(e) => {
                 failed += 1;
-                ctx.out.error(&anyhow::Error::msg(e.to_string()));
+                ctx.out.error(&crate::error::Error::msg(e.to_string()));
                 let tool = match e {
                     ValidationError::Rejected { tool, .. } => Some(*tool),
                     _ => None,

@@ -94,7 +94,7 @@ fn comparable(model: &Value, t: Tolerance) -> Value {
 /// The desired dashboards: the built-in one (when enabled) and every user file or
 /// `*.json` in a listed directory. `${DS_PROMETHEUS}` becomes the datasource uid.
 /// A file without a valid uid, or two files with one uid, is a config error.
-pub(crate) fn load_desired(loaded: &Loaded) -> anyhow::Result<Vec<Desired>> {
+pub(crate) fn load_desired(loaded: &Loaded) -> crate::error::Result<Vec<Desired>> {
     let g = &loaded.config.grafana;
     let ds_uid = &g.datasource.uid;
     let mut out = Vec::new();

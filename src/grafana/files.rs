@@ -11,7 +11,7 @@ use crate::hostfile::{FileRole, RenderedFile};
 /// The provisioning files as host files (absolute paths, not yet under `--root`).
 /// The datasource file holds secrets when `secure_json_data` is set: it is then mode
 /// 0640, group `grafana`, and its secret values are listed for masking.
-pub fn provisioning_files(loaded: &Loaded) -> anyhow::Result<Vec<RenderedFile>> {
+pub fn provisioning_files(loaded: &Loaded) -> crate::error::Result<Vec<RenderedFile>> {
     let g = &loaded.config.grafana;
     if !g.enabled || g.mode != crate::config::GrafanaMode::Files {
         return Ok(Vec::new());

@@ -35,7 +35,11 @@ impl Health {
 /// `files` mode (the provisioning files are then checked as files). Errors only for
 /// config problems (an unreadable or uid-less dashboard file); everything Grafana
 /// does wrong is a failed [`Health`].
-pub fn health(loaded: &Loaded, state_dir: &Path, timeout: Duration) -> anyhow::Result<Vec<Health>> {
+pub fn health(
+    loaded: &Loaded,
+    state_dir: &Path,
+    timeout: Duration,
+) -> crate::error::Result<Vec<Health>> {
     let g = &loaded.config.grafana;
     if !g.enabled || g.mode == GrafanaMode::Files {
         return Ok(Vec::new());

@@ -160,6 +160,62 @@ impl PartialFailure {
     }
 }
 
+/// Why [`apply`] failed: part-way, with what landed as data (for the report), or
+/// before anything was worth reporting.
+#[derive(Debug)]
+pub enum PushError {
+    Partial(PartialFailure),
+    Failed(crate::error::Error),
+}
+
+impl PushError {
+    /// Changes made (or found unchanged) before the failure.
+    pub fn landed(&self) -> &[Change] {
+        match self {
+            PushError::Partial(p) => &p.landed,
+            PushError::Failed(_) => &[],
+        }
+    }
+
+    /// The partial failure, when the apply got that far.
+    pub fn partial(&self) -> Option<&PartialFailure> {
+        match self {
+            PushError::Partial(p) => Some(p),
+            PushError::Failed(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for PushError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PushError::Partial(p) => std::fmt::Display::fmt(p, f),
+            PushError::Failed(e) => std::fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl From<crate::error::Error> for PushError {
+    fn from(e: crate::error::Error) -> Self {
+        PushError::Failed(e)
+    }
+}
+
+impl From<Error> for PushError {
+    fn from(e: Error) -> Self {
+        PushError::Failed(e.into())
+    }
+}
+
+impl From<PushError> for crate::error::Error {
+    fn from(e: PushError) -> Self {
+        match e {
+            PushError::Partial(p) => p.into(),
+            PushError::Failed(e) => e,
+        }
+    }
+}
+
 /// How long `monstack plan` gives Grafana to answer its one health probe.
 pub const PLAN_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -175,12 +231,16 @@ pub enum Wait {
 /// What apply would change in Grafana (reads only). `state_dir` is the host path of
 /// monstack's state dir (secret fingerprints and the ledger live there). Empty in
 /// `files` mode or when Grafana is disabled: then the provisioning files carry the change.
-pub fn plan(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Vec<Change>> {
+pub fn plan(loaded: &Loaded, state_dir: &Path) -> crate::error::Result<Vec<Change>> {
     plan_with(loaded, state_dir, Wait::Configured)
 }
 
 /// [`plan`], waiting for Grafana as `wait` says.
-pub fn plan_with(loaded: &Loaded, state_dir: &Path, wait: Wait) -> anyhow::Result<Vec<Change>> {
+pub fn plan_with(
+    loaded: &Loaded,
+    state_dir: &Path,
+    wait: Wait,
+) -> crate::error::Result<Vec<Change>> {
     let Some(ctx) = Session::open(loaded, state_dir, wait, false)? else { return Ok(Vec::new()) };
     let g = &loaded.config.grafana;
     let ds = datasource::observe(&ctx.client, &ctx.ds, &ctx.store, &ctx.ledger)?;
@@ -220,13 +280,13 @@ pub fn plan_with(loaded: &Loaded, state_dir: &Path, wait: Wait) -> anyhow::Resul
 /// datasource's secrets resolve, the CA file reads. Any failure is a config error
 /// (exit 78) naming the field, so it is never found after the host has changed.
 /// Nothing to check when Grafana is disabled or in `files` mode.
-pub fn preflight(loaded: &Loaded) -> anyhow::Result<()> {
+pub fn preflight(loaded: &Loaded) -> crate::error::Result<()> {
     let g = &loaded.config.grafana;
     if !g.enabled || g.mode == GrafanaMode::Files {
         return Ok(());
     }
     dashboard::load_desired(loaded)?;
-    let as_config = |e: Error| -> anyhow::Error {
+    let as_config = |e: Error| -> crate::error::Error {
         let field = match &e {
             Error::NoCredentials { .. } => "grafana.auth".to_string(),
             Error::CredentialsInUrl => "grafana.url".to_string(),
@@ -276,7 +336,7 @@ fn secret_file_field(loaded: &Loaded, path: &Path) -> String {
 /// Converge Grafana; returns what was done. When some objects fail after others were
 /// written, or `grafana.timeout` passes, the error is a [`PartialFailure`] listing what
 /// landed and what did not.
-pub fn apply(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Vec<Change>> {
+pub fn apply(loaded: &Loaded, state_dir: &Path) -> Result<Vec<Change>, PushError> {
     let Some(ctx) = Session::open(loaded, state_dir, Wait::Configured, true)? else {
         return Ok(Vec::new());
     };
@@ -293,7 +353,7 @@ pub fn apply(loaded: &Loaded, state_dir: &Path) -> anyhow::Result<Vec<Change>> {
         Err(Failed { mut landed, failed, not_attempted }) => {
             attach_notes(&mut landed, &mut notes);
             let mut p = partial(landed, failed, not_attempted);
-            if let Some(pf) = p.downcast_mut::<PartialFailure>() {
+            if let PushError::Partial(pf) = &mut p {
                 pf.notes = notes.into_iter().map(|(o, n)| format!("{o}: {n}")).collect();
             }
             Err(p)
@@ -427,16 +487,12 @@ fn attach_notes(changes: &mut [Change], notes: &mut Vec<(String, String)>) {
 }
 
 /// A single error when nothing else is worth reporting, else a [`PartialFailure`].
-fn partial(
-    landed: Vec<Change>,
-    mut failed: Vec<Error>,
-    not_attempted: Vec<String>,
-) -> anyhow::Error {
+fn partial(landed: Vec<Change>, mut failed: Vec<Error>, not_attempted: Vec<String>) -> PushError {
     let wrote = landed.iter().any(|c| c.action.is_change());
     if failed.len() == 1 && !wrote && not_attempted.is_empty() {
         return failed.remove(0).into();
     }
-    anyhow::Error::new(PartialFailure {
+    PushError::Partial(PartialFailure {
         landed,
         failed: failed.iter().map(ToString::to_string).collect(),
         not_attempted,
@@ -464,7 +520,7 @@ impl Session {
         state_dir: &Path,
         wait: Wait,
         write: bool,
-    ) -> anyhow::Result<Option<Session>> {
+    ) -> crate::error::Result<Option<Session>> {
         let g = &loaded.config.grafana;
         if !g.enabled || g.mode == GrafanaMode::Files {
             return Ok(None);

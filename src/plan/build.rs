@@ -16,7 +16,7 @@ use crate::services::{self, ServiceManager};
 use crate::state::{Owed, StateDir};
 
 /// Observe the host and compute the plan.
-pub fn plan(input: &PlanInput) -> anyhow::Result<Plan> {
+pub fn plan(input: &PlanInput) -> crate::error::Result<Plan> {
     let PlanInput { root, loaded, state, templates, manager, .. } = *input;
     let mkind = manager.kind();
     let enabled: Vec<ComponentKind> =
@@ -54,7 +54,7 @@ fn releases(
     root: &Root,
     loaded: &Loaded,
     enabled: &[ComponentKind],
-) -> anyhow::Result<Vec<ReleasePlan>> {
+) -> crate::error::Result<Vec<ReleasePlan>> {
     let mut out = Vec::new();
     for &kind in enabled {
         let comp = loaded.config.component(kind);
@@ -140,11 +140,11 @@ fn files(
     root: &Root,
     loaded: &Loaded,
     rendered: Vec<RenderedFile>,
-) -> anyhow::Result<Vec<FilePlan>> {
+) -> crate::error::Result<Vec<FilePlan>> {
     rendered.into_iter().map(|f| file(root, loaded, f)).collect()
 }
 
-fn file(root: &Root, loaded: &Loaded, mut f: RenderedFile) -> anyhow::Result<FilePlan> {
+fn file(root: &Root, loaded: &Loaded, mut f: RenderedFile) -> crate::error::Result<FilePlan> {
     let real = root.host(&f.path);
     let owner = owner_for(root, f.owner.as_deref(), f.group.as_deref());
     let current = atomic_fs::read_optional("read", &real)?;
@@ -217,7 +217,7 @@ fn services(
     enabled: &[ComponentKind],
     releases: &[ReleasePlan],
     files: &[FilePlan],
-) -> anyhow::Result<Vec<ServicePlan>> {
+) -> crate::error::Result<Vec<ServicePlan>> {
     let PlanInput { root, loaded, state, manager, .. } = *input;
     let mkind = manager.kind();
     let pending = state.pending();
@@ -287,7 +287,7 @@ fn stale(
 fn disabled_services(
     input: &PlanInput,
     enabled: &[ComponentKind],
-) -> anyhow::Result<Vec<ServicePlan>> {
+) -> crate::error::Result<Vec<ServicePlan>> {
     let mut out = Vec::new();
     for kind in ComponentKind::ALL.into_iter().rev().filter(|k| !enabled.contains(k)) {
         if !input.manager.present(kind)? {
@@ -317,7 +317,7 @@ fn installed_by_monstack(input: &PlanInput, kind: ComponentKind) -> bool {
 
 /// Switched from `direct` to systemd: what `direct` started still runs from its pid
 /// files and would hold the units' ports.
-fn direct_leftovers(input: &PlanInput) -> anyhow::Result<Vec<ServicePlan>> {
+fn direct_leftovers(input: &PlanInput) -> crate::error::Result<Vec<ServicePlan>> {
     let mut out = Vec::new();
     if input.manager.kind() != ServiceManagerKind::Systemd {
         return Ok(out);
@@ -352,7 +352,7 @@ fn stop_spec(loaded: &Loaded, kind: ComponentKind) -> ServiceSpec {
 
 /// What Grafana would change, and what could not be observed (an unreachable
 /// Grafana is reported with the rest of the plan instead of failing it).
-fn grafana(input: &PlanInput) -> anyhow::Result<(Vec<Change>, Vec<String>)> {
+fn grafana(input: &PlanInput) -> crate::error::Result<(Vec<Change>, Vec<String>)> {
     let g = &input.loaded.config.grafana;
     if !(input.grafana && g.enabled && g.mode == GrafanaMode::Api) {
         return Ok((Vec::new(), Vec::new()));
@@ -361,9 +361,7 @@ fn grafana(input: &PlanInput) -> anyhow::Result<(Vec<Change>, Vec<String>)> {
     let wait = crate::grafana::Wait::Probe(crate::grafana::PLAN_PROBE_TIMEOUT);
     match crate::grafana::plan_with(input.loaded, &input.state.path, wait) {
         Ok(changes) => Ok((changes, Vec::new())),
-        Err(e) if crate::error::exit_code(&e) != crate::error::exit::CONFIG => {
-            Ok((Vec::new(), vec![format!("{e:#}")]))
-        }
+        Err(e) if !e.is_config() => Ok((Vec::new(), vec![format!("{e:#}")])),
         Err(e) => Err(e),
     }
 }
@@ -375,7 +373,7 @@ fn rsyslog(
     manager: &dyn ServiceManager,
     state: &StateDir,
     files: &mut [FilePlan],
-) -> anyhow::Result<bool> {
+) -> crate::error::Result<bool> {
     let owed = state.pending().contains(&Owed::RestartRsyslog);
     let changed = files.iter().any(|f| f.file.role == FileRole::Rsyslog && f.action.is_change());
     let restart = (changed || owed)

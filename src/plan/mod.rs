@@ -188,7 +188,7 @@ pub fn desired_specs(
     loaded: &Loaded,
     root: &Root,
     manager: ServiceManagerKind,
-) -> anyhow::Result<Vec<ServiceSpec>> {
+) -> crate::error::Result<Vec<ServiceSpec>> {
     match manager {
         ServiceManagerKind::Direct => render::service_specs(loaded, root),
         _ => render::service_specs(loaded, &Root::default()),

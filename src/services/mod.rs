@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+use crate::error::Context as _;
 
 pub mod kind;
 
@@ -61,49 +61,49 @@ pub trait ServiceManager {
     /// `systemd`, `direct` or `none`.
     fn kind(&self) -> ServiceManagerKind;
     /// The running process of a component, if any.
-    fn running(&self, kind: ComponentKind) -> anyhow::Result<Option<Running>>;
+    fn running(&self, kind: ComponentKind) -> crate::error::Result<Option<Running>>;
     /// [`ServiceManager::running`] of several components, in their order.
-    fn running_all(&self, kinds: &[ComponentKind]) -> anyhow::Result<Vec<Option<Running>>> {
+    fn running_all(&self, kinds: &[ComponentKind]) -> crate::error::Result<Vec<Option<Running>>> {
         kinds.iter().map(|&k| self.running(k)).collect()
     }
     /// Reload the unit definitions (systemd only).
-    fn daemon_reload(&self) -> anyhow::Result<()>;
+    fn daemon_reload(&self) -> crate::error::Result<()>;
     /// Enable and start.
-    fn start(&self, spec: &ServiceSpec) -> anyhow::Result<()>;
+    fn start(&self, spec: &ServiceSpec) -> crate::error::Result<()>;
     /// Stop and start again.
-    fn restart(&self, spec: &ServiceSpec) -> anyhow::Result<()>;
+    fn restart(&self, spec: &ServiceSpec) -> crate::error::Result<()>;
     /// Bring back the process a failed restart replaced: `previous` is what ran
     /// before. systemd restarts the unit (its previous definition restored and
     /// daemon-reloaded by the caller); `direct` relaunches the previous executable
     /// with the previous argv.
-    fn relaunch(&self, spec: &ServiceSpec, previous: &Running) -> anyhow::Result<()> {
+    fn relaunch(&self, spec: &ServiceSpec, previous: &Running) -> crate::error::Result<()> {
         let _ = previous;
         self.restart(spec)
     }
     /// Whether another unit of the host (rsyslog) is active; false without systemd.
-    fn unit_active(&self, unit: &str) -> anyhow::Result<bool> {
+    fn unit_active(&self, unit: &str) -> crate::error::Result<bool> {
         let _ = unit;
         Ok(false)
     }
     /// Restart another unit of the host (rsyslog, to read a changed drop-in);
     /// only systemd can.
-    fn restart_unit(&self, unit: &str) -> anyhow::Result<()> {
-        anyhow::bail!("`{unit}` can only be restarted under systemd")
+    fn restart_unit(&self, unit: &str) -> crate::error::Result<()> {
+        crate::bail!("`{unit}` can only be restarted under systemd")
     }
     /// Ask the service to re-read its config by signal (used only when the HTTP
     /// reload endpoint is disabled); the caller verifies the outcome.
-    fn signal_reload(&self, kind: ComponentKind) -> anyhow::Result<()>;
+    fn signal_reload(&self, kind: ComponentKind) -> crate::error::Result<()>;
     /// Stop and wait until the process has exited.
-    fn stop(&self, kind: ComponentKind) -> anyhow::Result<bool>;
+    fn stop(&self, kind: ComponentKind) -> crate::error::Result<bool>;
     /// True when something of a component still runs or would start at boot (for a
     /// component the config disabled: apply must stop it).
-    fn present(&self, kind: ComponentKind) -> anyhow::Result<bool> {
+    fn present(&self, kind: ComponentKind) -> crate::error::Result<bool> {
         Ok(self.running(kind)?.is_some())
     }
     /// Stop a component that was disabled in the config and keep it from starting
     /// again (systemd: `disable --now`). Its files are left alone. True when
     /// something was stopped or disabled.
-    fn disable(&self, kind: ComponentKind) -> anyhow::Result<bool> {
+    fn disable(&self, kind: ComponentKind) -> crate::error::Result<bool> {
         self.stop(kind)
     }
 }
@@ -129,11 +129,11 @@ pub fn manager(
     kind: ServiceManagerKind,
     root: &Root,
     state: &StateDir,
-) -> anyhow::Result<Box<dyn ServiceManager>> {
+) -> crate::error::Result<Box<dyn ServiceManager>> {
     Ok(match resolve_kind(kind, root) {
         ServiceManagerKind::Systemd => {
             if !root.is_host() {
-                return Err(crate::error::usage(anyhow::anyhow!(
+                return Err(crate::error::usage(crate::failure!(
                     "`--service-manager systemd` acts on this host's systemd and cannot be combined with --root; use `direct` or `none`"
                 )));
             }
@@ -151,22 +151,22 @@ impl ServiceManager for NoManager {
     fn kind(&self) -> ServiceManagerKind {
         ServiceManagerKind::None
     }
-    fn running(&self, _: ComponentKind) -> anyhow::Result<Option<Running>> {
+    fn running(&self, _: ComponentKind) -> crate::error::Result<Option<Running>> {
         Ok(None)
     }
-    fn daemon_reload(&self) -> anyhow::Result<()> {
+    fn daemon_reload(&self) -> crate::error::Result<()> {
         Ok(())
     }
-    fn start(&self, _: &ServiceSpec) -> anyhow::Result<()> {
+    fn start(&self, _: &ServiceSpec) -> crate::error::Result<()> {
         Ok(())
     }
-    fn restart(&self, _: &ServiceSpec) -> anyhow::Result<()> {
+    fn restart(&self, _: &ServiceSpec) -> crate::error::Result<()> {
         Ok(())
     }
-    fn signal_reload(&self, _: ComponentKind) -> anyhow::Result<()> {
+    fn signal_reload(&self, _: ComponentKind) -> crate::error::Result<()> {
         Ok(())
     }
-    fn stop(&self, _: ComponentKind) -> anyhow::Result<bool> {
+    fn stop(&self, _: ComponentKind) -> crate::error::Result<bool> {
         Ok(false)
     }
 }
@@ -184,7 +184,7 @@ impl Default for Systemd {
 }
 
 impl Systemd {
-    fn run(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
+    fn run(&self, args: &[&str]) -> crate::error::Result<std::process::Output> {
         Command::new(&self.systemctl)
             .args(args)
             .stdin(Stdio::null())
@@ -192,10 +192,10 @@ impl Systemd {
             .with_context(|| format!("cannot run `systemctl {}`", args.join(" ")))
     }
 
-    fn ok(&self, args: &[&str]) -> anyhow::Result<()> {
+    fn ok(&self, args: &[&str]) -> crate::error::Result<()> {
         let out = self.run(args)?;
         if !out.status.success() {
-            anyhow::bail!(
+            crate::bail!(
                 "`systemctl {}` failed: {}",
                 args.join(" "),
                 String::from_utf8_lossy(&out.stderr).trim()
@@ -209,10 +209,10 @@ impl ServiceManager for Systemd {
     fn kind(&self) -> ServiceManagerKind {
         ServiceManagerKind::Systemd
     }
-    fn running(&self, kind: ComponentKind) -> anyhow::Result<Option<Running>> {
+    fn running(&self, kind: ComponentKind) -> crate::error::Result<Option<Running>> {
         Ok(self.running_all(&[kind])?.pop().flatten())
     }
-    fn running_all(&self, kinds: &[ComponentKind]) -> anyhow::Result<Vec<Option<Running>>> {
+    fn running_all(&self, kinds: &[ComponentKind]) -> crate::error::Result<Vec<Option<Running>>> {
         // One `systemctl show` for every unit, instead of is-active + is-enabled + show
         // per unit: a no-op apply asks this of each of them.
         let mut args = vec!["show", "-p", "Id", "-p", "ActiveState", "-p", "UnitFileState"];
@@ -235,36 +235,36 @@ impl ServiceManager for Systemd {
             })
             .collect())
     }
-    fn daemon_reload(&self) -> anyhow::Result<()> {
+    fn daemon_reload(&self) -> crate::error::Result<()> {
         self.ok(&["daemon-reload"])
     }
-    fn start(&self, spec: &ServiceSpec) -> anyhow::Result<()> {
+    fn start(&self, spec: &ServiceSpec) -> crate::error::Result<()> {
         self.ok(&["enable", "--now", spec.kind.unit()])
     }
-    fn restart(&self, spec: &ServiceSpec) -> anyhow::Result<()> {
+    fn restart(&self, spec: &ServiceSpec) -> crate::error::Result<()> {
         self.ok(&["enable", spec.kind.unit()])?;
         self.ok(&["restart", spec.kind.unit()])
     }
-    fn signal_reload(&self, kind: ComponentKind) -> anyhow::Result<()> {
+    fn signal_reload(&self, kind: ComponentKind) -> crate::error::Result<()> {
         self.ok(&["reload", kind.unit()])
     }
-    fn unit_active(&self, unit: &str) -> anyhow::Result<bool> {
+    fn unit_active(&self, unit: &str) -> crate::error::Result<bool> {
         Ok(self.run(&["is-active", "--quiet", unit])?.status.success())
     }
-    fn restart_unit(&self, unit: &str) -> anyhow::Result<()> {
+    fn restart_unit(&self, unit: &str) -> crate::error::Result<()> {
         self.ok(&["restart", unit])
     }
-    fn stop(&self, kind: ComponentKind) -> anyhow::Result<bool> {
+    fn stop(&self, kind: ComponentKind) -> crate::error::Result<bool> {
         let was = self.run(&["is-active", "--quiet", kind.unit()])?.status.success();
         self.ok(&["stop", kind.unit()])?;
         Ok(was)
     }
-    fn present(&self, kind: ComponentKind) -> anyhow::Result<bool> {
+    fn present(&self, kind: ComponentKind) -> crate::error::Result<bool> {
         let unit = kind.unit();
         Ok(self.run(&["is-active", "--quiet", unit])?.status.success()
             || self.run(&["is-enabled", "--quiet", unit])?.status.success())
     }
-    fn disable(&self, kind: ComponentKind) -> anyhow::Result<bool> {
+    fn disable(&self, kind: ComponentKind) -> crate::error::Result<bool> {
         let was = self.present(kind)?;
         if was {
             self.ok(&["disable", "--now", kind.unit()])?;
@@ -310,7 +310,7 @@ impl Direct {
         Some((pid, binary))
     }
 
-    fn spawn(&self, spec: &ServiceSpec) -> anyhow::Result<()> {
+    fn spawn(&self, spec: &ServiceSpec) -> crate::error::Result<()> {
         let argv0 = spec.binary.to_string_lossy().to_string();
         self.spawn_argv(spec, &spec.binary, &argv0, &spec.args)
     }
@@ -323,7 +323,7 @@ impl Direct {
         program: &Path,
         argv0: &str,
         args: &[String],
-    ) -> anyhow::Result<()> {
+    ) -> crate::error::Result<()> {
         let name = spec.kind.name();
         let log_path = self.state.log_file(name);
         fs::create_dir_all(log_path.parent().unwrap())
@@ -379,24 +379,24 @@ impl ServiceManager for Direct {
     fn kind(&self) -> ServiceManagerKind {
         ServiceManagerKind::Direct
     }
-    fn running(&self, kind: ComponentKind) -> anyhow::Result<Option<Running>> {
+    fn running(&self, kind: ComponentKind) -> crate::error::Result<Option<Running>> {
         let Some((pid, binary)) = self.read_pid_file(kind) else { return Ok(None) };
         Ok(observe_pid(pid).filter(|r| r.argv.first().map(String::as_str) == Some(&binary)))
     }
-    fn daemon_reload(&self) -> anyhow::Result<()> {
+    fn daemon_reload(&self) -> crate::error::Result<()> {
         Ok(())
     }
-    fn start(&self, spec: &ServiceSpec) -> anyhow::Result<()> {
+    fn start(&self, spec: &ServiceSpec) -> crate::error::Result<()> {
         if self.running(spec.kind)?.is_some() {
             return Ok(());
         }
         self.spawn(spec)
     }
-    fn restart(&self, spec: &ServiceSpec) -> anyhow::Result<()> {
+    fn restart(&self, spec: &ServiceSpec) -> crate::error::Result<()> {
         self.stop(spec.kind)?;
         self.spawn(spec)
     }
-    fn relaunch(&self, spec: &ServiceSpec, previous: &Running) -> anyhow::Result<()> {
+    fn relaunch(&self, spec: &ServiceSpec, previous: &Running) -> crate::error::Result<()> {
         let Some((argv0, args)) = previous.argv.split_first() else {
             return self.restart(spec);
         };
@@ -409,13 +409,13 @@ impl ServiceManager for Direct {
         };
         self.spawn_argv(spec, &program, argv0, args)
     }
-    fn signal_reload(&self, kind: ComponentKind) -> anyhow::Result<()> {
+    fn signal_reload(&self, kind: ComponentKind) -> crate::error::Result<()> {
         let r = self
             .running(kind)?
-            .ok_or_else(|| anyhow::anyhow!("`{kind}` is not running; cannot reload it"))?;
+            .ok_or_else(|| crate::failure!("`{kind}` is not running; cannot reload it"))?;
         // SAFETY: plain kill(2) on a pid we verified runs our binary.
         if unsafe { libc::kill(r.pid as i32, libc::SIGHUP) } != 0 {
-            anyhow::bail!(
+            crate::bail!(
                 "cannot signal `{kind}` (pid {}): {}",
                 r.pid,
                 std::io::Error::last_os_error()
@@ -423,7 +423,7 @@ impl ServiceManager for Direct {
         }
         Ok(())
     }
-    fn stop(&self, kind: ComponentKind) -> anyhow::Result<bool> {
+    fn stop(&self, kind: ComponentKind) -> crate::error::Result<bool> {
         let pid_file = self.state.pid_file(kind.name());
         let Some(r) = self.running(kind)? else {
             let _ = fs::remove_file(&pid_file);
@@ -437,7 +437,7 @@ impl ServiceManager for Direct {
 }
 
 /// SIGTERM, wait for the exit (polling), SIGKILL after `grace`.
-pub fn terminate(pid: u32, grace: Duration) -> anyhow::Result<()> {
+pub fn terminate(pid: u32, grace: Duration) -> crate::error::Result<()> {
     // SAFETY: kill(2) with a positive pid.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     let start = Instant::now();
@@ -449,7 +449,7 @@ pub fn terminate(pid: u32, grace: Duration) -> anyhow::Result<()> {
             let kill_start = Instant::now();
             while alive(pid) {
                 if kill_start.elapsed() > Duration::from_secs(10) {
-                    anyhow::bail!("process {pid} did not exit after SIGKILL");
+                    crate::bail!("process {pid} did not exit after SIGKILL");
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }

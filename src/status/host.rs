@@ -15,7 +15,7 @@ use crate::state::Owed;
 
 /// Release, service and files checks of every enabled component, plus `host` files
 /// (logrotate, rsyslog) and `grafana` files in files mode.
-pub fn checks(inputs: &Inputs) -> anyhow::Result<Vec<Check>> {
+pub fn checks(inputs: &Inputs) -> crate::error::Result<Vec<Check>> {
     let Inputs { root, loaded, state, manager, templates, .. } = *inputs;
     let plan = plan::plan(&PlanInput { root, loaded, state, templates, manager, grafana: false })?;
     let pending = state.pending();
@@ -51,7 +51,7 @@ fn file_component(role: FileRole) -> &'static str {
 }
 
 /// The active release against the desired version and digest (install record).
-fn release(inputs: &Inputs, kind: ComponentKind) -> anyhow::Result<Check> {
+fn release(inputs: &Inputs, kind: ComponentKind) -> crate::error::Result<Check> {
     let want = inputs.loaded.config.component(kind).version;
     let obs = artifact::observe(inputs.root, inputs.loaded, kind)?;
     let short = |d: &str| {

@@ -22,7 +22,7 @@ mod probe;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+use crate::error::Context as _;
 use serde::Serialize;
 
 use crate::config::{ComponentKind, GrafanaMode, Loaded};
@@ -122,7 +122,7 @@ pub fn run(
     loaded: &Loaded,
     opts: &Options,
     out: &Printer,
-) -> anyhow::Result<(Status, Duration)> {
+) -> crate::error::Result<(Status, Duration)> {
     let root = absolute_root(root)?;
     let state = StateDir::new(&root, loaded);
     let kind = services::resolve_kind(
@@ -169,7 +169,7 @@ pub fn run(
 
 /// Run every check once: the host checks and each component's probes concurrently.
 /// Errors only for config problems (exit 78) or an unusable state dir.
-pub fn check_all(inputs: &Inputs) -> anyhow::Result<Status> {
+pub fn check_all(inputs: &Inputs) -> crate::error::Result<Status> {
     let c = &inputs.loaded.config;
     let t = inputs.timeout;
     let files = crate::render::render_all(inputs.loaded, inputs.templates)?;
@@ -245,7 +245,7 @@ fn take_component(checks: &mut Vec<Check>, component: &str) -> Vec<Check> {
 }
 
 /// `--root` made absolute: `direct` records absolute paths in its pid files and argv.
-fn absolute_root(root: &Root) -> anyhow::Result<Root> {
+fn absolute_root(root: &Root) -> crate::error::Result<Root> {
     if root.dir().is_absolute() {
         return Ok(root.clone());
     }
