@@ -56,21 +56,23 @@ impl Printer {
     /// Print what the command was asked to produce (a completion script, a man page),
     /// `--quiet` or not.
     pub fn product<T: Serialize>(&self, json: &T, human: impl FnOnce() -> String) {
-        match self.format {
+        let mut text = match self.format {
             OutputFormat::Json => {
                 let doc = Document { format_version: FORMAT_VERSION, body: json };
-                println!("{}", serde_json::to_string_pretty(&doc).expect("output serializes"));
+                serde_json::to_string_pretty(&doc).expect("output serializes")
             }
-            OutputFormat::Human => {
-                let text = human();
-                if !text.is_empty() {
-                    print!("{text}");
-                    if !text.ends_with('\n') {
-                        println!();
-                    }
-                }
-            }
+            OutputFormat::Human => human(),
+        };
+        if text.is_empty() {
+            return;
         }
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        // A reader that went away (`monstack man | head`) is not an error of ours:
+        // no panic, and the command still finishes (and cleans up) as it would.
+        use std::io::Write as _;
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
     }
 
     /// A progress note on stderr, unless quiet.

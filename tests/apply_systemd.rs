@@ -287,7 +287,7 @@ fn a_failed_restart_restores_the_unit_daemon_reloads_then_restarts_on_it() {
     );
     assert_eq!(std::fs::read(&unit).unwrap(), unit_before, "the previous unit is restored");
     let svc = done.iter().find(|c| c.kind == "service" && c.name == "prometheus").unwrap();
-    assert_eq!(svc.action, Action::Restart);
+    assert_eq!((svc.action, svc.planned), (Action::Failed, Some(Action::Restart)));
     let detail = svc.detail.as_deref().unwrap();
     assert!(
         detail.starts_with("restart failed: ") && detail.ends_with("previous restored"),
@@ -295,6 +295,7 @@ fn a_failed_restart_restores_the_unit_daemon_reloads_then_restarts_on_it() {
     );
     let u = done.iter().find(|c| c.name == "/etc/systemd/system/prometheus.service").unwrap();
     assert!(u.detail.as_deref().unwrap().contains("restored"), "{u:?}");
+    assert_eq!(u.action, Action::Failed, "written, then restored: not a change");
 }
 
 #[test]
