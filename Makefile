@@ -3,7 +3,7 @@ SHELL := /bin/bash
 # `make test` installs the Debian packages the tests need when they are missing.
 
 CARGO ?= cargo
-DEBS := prometheus prometheus-alertmanager prometheus-node-exporter logrotate systemd curl python3 time bc bzip2 \
+DEBS := prometheus prometheus-alertmanager prometheus-node-exporter prometheus-blackbox-exporter logrotate systemd curl python3 time bc bzip2 \
   systemd-container socat openssh-server openssh-client rsyslog python3-venv cloud-init man-db
 APT_STAMP := /var/lib/apt/lists/partial
 # ansible-core (pinned in ansible/requirements.txt) lives in this venv.

@@ -222,7 +222,7 @@ pub struct BundleArgs {
 /// `install`.
 #[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// Components to install: prometheus, alertmanager, node_exporter
+    /// Components to install: prometheus, alertmanager, node_exporter, blackbox_exporter
     pub components: Vec<String>,
     #[command(flatten)]
     pub net: NetArgs,
@@ -231,7 +231,7 @@ pub struct InstallArgs {
 /// `rollback`.
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
-    /// prometheus, alertmanager or node_exporter
+    /// prometheus, alertmanager, node_exporter or blackbox_exporter
     pub component: String,
     /// Roll back across the TSDB format boundary (Prometheus 3.x to a release older than 2.55)
     #[arg(long)]

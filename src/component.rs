@@ -10,24 +10,29 @@ pub enum ComponentKind {
     Prometheus,
     Alertmanager,
     NodeExporter,
+    /// Off by default; probes targets for `prometheus.probes`.
+    BlackboxExporter,
     GrafanaServer,
 }
 
 impl ComponentKind {
     /// All kinds, in install order.
-    pub const ALL: [ComponentKind; 4] = [
+    pub const ALL: [ComponentKind; 5] = [
         ComponentKind::Prometheus,
         ComponentKind::Alertmanager,
         ComponentKind::NodeExporter,
+        ComponentKind::BlackboxExporter,
         ComponentKind::GrafanaServer,
     ];
 
-    /// Config section and CLI name: `prometheus`, `alertmanager`, `node_exporter`.
+    /// Config section and CLI name: `prometheus`, `alertmanager`, `node_exporter`,
+    /// `blackbox_exporter`, `grafana_server`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Prometheus => "prometheus",
             Self::Alertmanager => "alertmanager",
             Self::NodeExporter => "node_exporter",
+            Self::BlackboxExporter => "blackbox_exporter",
             Self::GrafanaServer => "grafana_server",
         }
     }
@@ -37,6 +42,7 @@ impl ComponentKind {
         Self::ALL.into_iter().find(|k| {
             k.name() == s
                 || (s == "node-exporter" && *k == Self::NodeExporter)
+                || (s == "blackbox-exporter" && *k == Self::BlackboxExporter)
                 || (s == "grafana-server" && *k == Self::GrafanaServer)
         })
     }
@@ -57,6 +63,7 @@ impl ComponentKind {
             Self::Prometheus => &["prometheus"],
             Self::Alertmanager => &["alertmanager"],
             Self::NodeExporter => &["node_exporter"],
+            Self::BlackboxExporter => &["blackbox_exporter"],
             Self::GrafanaServer => &["bin/grafana"],
         }
     }
@@ -67,6 +74,7 @@ impl ComponentKind {
             Self::Prometheus => "prometheus.service",
             Self::Alertmanager => "alertmanager.service",
             Self::NodeExporter => "node_exporter.service",
+            Self::BlackboxExporter => "blackbox_exporter.service",
             // Not the package's `grafana-server.service`: never the same unit.
             Self::GrafanaServer => "monstack-grafana.service",
         }

@@ -15,6 +15,8 @@ pub enum FileRole {
     PrometheusRules,
     /// alertmanager.yml (amtool check-config; change => reload Alertmanager).
     AlertmanagerConfig,
+    /// blackbox.yml (`blackbox_exporter --config.check`; change => reload it).
+    BlackboxConfig,
     /// A systemd unit (systemd-analyze verify; change => daemon-reload + restart).
     Unit(ComponentKind),
     /// /etc/logrotate.d/* (logrotate -d).
@@ -46,6 +48,7 @@ impl FileRole {
             Self::PrometheusConfig => "prometheus_config".into(),
             Self::PrometheusRules => "prometheus_rules".into(),
             Self::AlertmanagerConfig => "alertmanager_config".into(),
+            Self::BlackboxConfig => "blackbox_config".into(),
             Self::Unit(kind) => format!("unit:{kind}"),
             Self::Logrotate => "logrotate".into(),
             Self::Rsyslog => "rsyslog".into(),

@@ -12,6 +12,7 @@ pub mod ansible_module;
 pub mod apply;
 pub mod artifact;
 pub mod atomic_fs;
+pub mod blackbox;
 pub mod cli;
 pub mod commands;
 pub mod component;

@@ -116,6 +116,9 @@ pub fn render_all(
             });
         }
     }
+    if c.blackbox_exporter.enabled {
+        files.push(crate::blackbox::config_file(loaded)?);
+    }
     if c.grafana_server.enabled {
         files.extend(grafana_server_files(loaded, &tera)?);
     }
@@ -204,10 +207,14 @@ fn prometheus_files(loaded: &Loaded, tera: &tera::Tera) -> crate::error::Result<
     if let (Some(ctx), Value::Object(extra)) = (ctx.as_object_mut(), prometheus_yml_context(c)) {
         ctx.extend(extra);
     }
+    let blackbox = [loaded.local_address(ComponentKind::BlackboxExporter)];
+    let blackbox_client =
+        if c.blackbox_exporter.enabled { client_of(&blackbox)? } else { Value::Null };
     if let Some(Value::Array(jobs)) = ctx.get_mut("scrape_configs") {
         for (job, conf) in jobs.iter_mut().zip(&p.scrape_configs) {
             job["client"] = client_of(&conf.targets)?;
         }
+        jobs.extend(crate::blackbox::scrape_jobs(loaded, &blackbox_client));
     }
     for kind in reached {
         let Some((_, password)) = crate::web::users(loaded, kind)?.into_iter().next() else {
@@ -396,6 +403,13 @@ pub fn service_specs(loaded: &Loaded, root: &Root) -> crate::error::Result<Vec<S
                 args.push("--cluster.listen-address=".into());
             }
             ComponentKind::NodeExporter => {
+                args.push(format!("--web.listen-address={}", comp.listen_address));
+            }
+            ComponentKind::BlackboxExporter => {
+                args.push(format!(
+                    "--config.file={}",
+                    host(&comp.install_dir.join(crate::blackbox::CONFIG))
+                ));
                 args.push(format!("--web.listen-address={}", comp.listen_address));
             }
             ComponentKind::GrafanaServer => {
@@ -671,6 +685,7 @@ fn description(kind: ComponentKind) -> &'static str {
         ComponentKind::Prometheus => "Prometheus",
         ComponentKind::Alertmanager => "Prometheus Alertmanager",
         ComponentKind::NodeExporter => "Prometheus node_exporter",
+        ComponentKind::BlackboxExporter => "Prometheus blackbox_exporter",
         ComponentKind::GrafanaServer => "Grafana",
     }
 }
@@ -680,6 +695,7 @@ fn documentation(kind: ComponentKind) -> &'static str {
         ComponentKind::Prometheus => "https://prometheus.io/docs/prometheus/latest/",
         ComponentKind::Alertmanager => "https://prometheus.io/docs/alerting/latest/alertmanager/",
         ComponentKind::NodeExporter => "https://github.com/prometheus/node_exporter",
+        ComponentKind::BlackboxExporter => "https://github.com/prometheus/blackbox_exporter",
         ComponentKind::GrafanaServer => "https://grafana.com/docs/grafana/latest/",
     }
 }

@@ -33,6 +33,7 @@ fn at_version(loaded: &Loaded, kind: ComponentKind, version: &str) -> Loaded {
         ComponentKind::Prometheus => l.config.prometheus.version = version.into(),
         ComponentKind::Alertmanager => l.config.alertmanager.version = version.into(),
         ComponentKind::NodeExporter => l.config.node_exporter.version = version.into(),
+        ComponentKind::BlackboxExporter => l.config.blackbox_exporter.version = version.into(),
         ComponentKind::GrafanaServer => l.config.grafana_server.version = version.into(),
     }
     l

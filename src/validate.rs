@@ -25,12 +25,19 @@ pub enum Tool {
     Amtool,
     SystemdAnalyze,
     Logrotate,
+    /// `blackbox_exporter --config.check` (Debian names it `prometheus-blackbox-exporter`).
+    BlackboxExporter,
 }
 
 impl Tool {
     /// Every validator, in the order they are reported.
-    pub const ALL: [Tool; 4] =
-        [Tool::Promtool, Tool::Amtool, Tool::SystemdAnalyze, Tool::Logrotate];
+    pub const ALL: [Tool; 5] = [
+        Tool::Promtool,
+        Tool::Amtool,
+        Tool::BlackboxExporter,
+        Tool::SystemdAnalyze,
+        Tool::Logrotate,
+    ];
 
     /// Program name looked up on PATH.
     pub fn program(self) -> &'static str {
@@ -39,12 +46,21 @@ impl Tool {
             Self::Amtool => "amtool",
             Self::SystemdAnalyze => "systemd-analyze",
             Self::Logrotate => "logrotate",
+            Self::BlackboxExporter => "blackbox_exporter",
         }
     }
 
-    /// promtool and amtool come with the release; the others are the host's.
+    /// Other names the host's copy goes by (Debian's package renames the binary).
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Self::BlackboxExporter => &["prometheus-blackbox-exporter"],
+            _ => &[],
+        }
+    }
+
+    /// promtool, amtool and blackbox_exporter come with the release; the others are the host's.
     pub fn judged_per_release(self) -> bool {
-        matches!(self, Self::Promtool | Self::Amtool)
+        matches!(self, Self::Promtool | Self::Amtool | Self::BlackboxExporter)
     }
 
     /// The validator for a file role (`None`: checked by monstack itself, or not at all).
@@ -54,6 +70,7 @@ impl Tool {
                 Some(Self::Promtool)
             }
             FileRole::AlertmanagerConfig => Some(Self::Amtool),
+            FileRole::BlackboxConfig => Some(Self::BlackboxExporter),
             FileRole::Unit(_) => Some(Self::SystemdAnalyze),
             FileRole::Logrotate => Some(Self::Logrotate),
             FileRole::Rsyslog
@@ -91,7 +108,8 @@ impl Tools {
     pub fn from_path() -> Self {
         let mut t = Self::default();
         for tool in Tool::ALL {
-            if let Ok(p) = which::which(tool.program()) {
+            let names = std::iter::once(tool.program()).chain(tool.aliases().iter().copied());
+            if let Some(p) = names.filter_map(|n| which::which(n).ok()).next() {
                 t.paths.insert(tool, p);
             }
         }
@@ -120,6 +138,7 @@ impl Tools {
         for (tool, kind) in [
             (Tool::Promtool, ComponentKind::Prometheus),
             (Tool::Amtool, ComponentKind::Alertmanager),
+            (Tool::BlackboxExporter, ComponentKind::BlackboxExporter),
         ] {
             let comp = loaded.config.component(kind);
             let dir = root.host(comp.install_dir.join("releases").join(&comp.version));
@@ -284,6 +303,20 @@ fn check_file(
             let checked = run_exit_code(tool, bin, &["check-config"], path)?;
             route_tests(bin, path, &tools.route_tests)?;
             Ok(checked)
+        }
+        Tool::BlackboxExporter => {
+            let mut flag = std::ffi::OsString::from("--config.file=");
+            flag.push(path);
+            let out = run_argv(bin, &[flag, "--config.check".into()], path)?;
+            if out.success {
+                Ok(Checked { tool: Some(tool), notes: Vec::new() })
+            } else {
+                Err(ValidationError::Rejected {
+                    tool,
+                    file: path.into(),
+                    message: log_errors(&out.text),
+                })
+            }
         }
         Tool::SystemdAnalyze => systemd_verify(bin, path),
         Tool::Logrotate => logrotate_debug(bin, path),
@@ -590,6 +623,17 @@ fn check_builtin(role: FileRole, path: &Path) -> Result<Checked, ValidationError
 }
 
 /// A tool's output without blank lines or logrotate's debug-mode banner.
+/// blackbox_exporter logs its verdict in logfmt among start-up lines: keep the
+/// `level=error` lines (all of the output when there are none).
+fn log_errors(text: &str) -> String {
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains("level=error")).collect();
+    if errors.is_empty() {
+        tidy(text)
+    } else {
+        errors.join("\n")
+    }
+}
+
 fn tidy(text: &str) -> String {
     text.lines()
         .map(str::trim_end)

@@ -288,6 +288,7 @@ fn product(kind: ComponentKind) -> &'static str {
         ComponentKind::Prometheus => "Prometheus",
         ComponentKind::Alertmanager => "Alertmanager",
         ComponentKind::NodeExporter => "node_exporter",
+        ComponentKind::BlackboxExporter => "blackbox_exporter",
         ComponentKind::GrafanaServer => "Grafana",
     }
 }

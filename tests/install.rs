@@ -22,6 +22,7 @@ fn tree() -> &'static PathBuf {
         let _ = fs::remove_dir_all(&dir);
         mirror::build_mirror(&dir, &[]);
         release::good_prometheus(&dir, "2.45.0", 1000);
+        release::debian_blackbox(&dir, "0.25.0");
         dir
     })
 }
@@ -325,4 +326,64 @@ fn install_takes_the_apply_lock() {
     assert!(!s.opt("current").exists());
     drop(held);
     s.run(&["install"]).ok();
+}
+
+/// blackbox_exporter through the same artifact path: `lock` records it, `bundle`
+/// copies it, an air-gapped `install --offline` takes it from the bundle, an upgrade
+/// and `rollback blackbox_exporter` switch releases without network; the installed
+/// binary is the real one.
+#[test]
+fn blackbox_exporter_goes_through_lock_bundle_offline_and_rollback() {
+    let m = Mirror::start(tree());
+    let deb = mirror::debian_blackbox_version();
+    let config = |s: &Sandbox, base: &str, version: &str, downloads: &str| {
+        let yaml = format!(
+            "downloads:\n  base_url: {base}\n  retries: 2\n{downloads}prometheus:\n  enabled: false\n\
+             alertmanager:\n  enabled: false\nnode_exporter:\n  enabled: false\n\
+             blackbox_exporter:\n  enabled: true\n  version: {version}\n"
+        );
+        fs::write(s.config(), yaml).unwrap();
+    };
+    let bb_version = |s: &Sandbox| {
+        let bin = s.root().join("opt/blackbox_exporter/current/blackbox_exporter");
+        let out = std::process::Command::new(bin).arg("--version").output().unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let s = Sandbox::new(&m.base_url(), "0.0.0");
+    config(&s, &m.base_url(), &deb, "");
+    let r = s.run(&["lock"]).ok();
+    let tarball = release::release_dir(tree(), "blackbox_exporter", &deb)
+        .join(format!("{}.tar.gz", release::top_dir("blackbox_exporter", &deb)));
+    let sha = release::sha256_file(&tarball);
+    assert!(r.stdout.contains(&sha), "{}", r.stdout);
+    let lock: serde_norway::Value =
+        serde_norway::from_str(&fs::read_to_string(s.lock()).unwrap()).unwrap();
+    assert_eq!(lock["components"][0]["component"].as_str(), Some("blackbox_exporter"));
+    let out = s.dir.path().join("bundle");
+    s.run(&["bundle", "--out", out.to_str().unwrap()]).ok();
+    let name = format!("{}.tar.gz", release::top_dir("blackbox_exporter", &deb));
+    assert_eq!(release::sha256_file(&out.join(&name)), sha);
+
+    // Air-gapped: the bundle as local_dir, --offline, no request to the mirror.
+    let dead = "http://127.0.0.1:9";
+    let air = Sandbox::new(dead, "0.0.0");
+    config(&air, dead, &deb, &format!("  local_dir: {}\n", out.display()));
+    fs::copy(s.lock(), air.lock()).unwrap();
+    let before = m.requests();
+    let r = air.run(&["install", "--offline", "--locked"]).ok();
+    assert!(r.stdout.contains(&format!("blackbox_exporter {deb}: installed")), "{}", r.stdout);
+    assert!(bb_version(&air).contains(&format!("version {deb}")), "{}", bb_version(&air));
+    assert_eq!(m.requests(), before);
+
+    // Upgrade to another release, then roll back without network.
+    s.run(&["install"]).ok();
+    config(&s, &m.base_url(), "0.25.0", "");
+    let r = s.run(&["install"]).ok();
+    assert_eq!(r.stdout, format!("blackbox_exporter 0.25.0: installed (was {deb})\n"));
+    let before = m.requests();
+    let r = s.run(&["rollback", "blackbox_exporter"]).ok();
+    assert_eq!(r.stdout, format!("blackbox_exporter: rolled back to {deb} (was 0.25.0)\n"));
+    let current = fs::read_link(s.root().join("opt/blackbox_exporter/current")).unwrap();
+    assert!(current.ends_with(&deb), "{}", current.display());
+    assert_eq!(m.requests(), before);
 }

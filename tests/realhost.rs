@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use mirror::Mirror;
 use realhost::{Host, Options};
-use stack::{AM, NODE, PROM, PROM_NEXT};
+use stack::{make_certs, AM, BLACKBOX, NODE, PROM, PROM_NEXT};
 
 const BIN_DIR: &str = "/test/bin";
 const CONFIG: &str = "/etc/monstack/monstack.yaml";
@@ -436,4 +436,94 @@ fn direct_as_root_on_a_fresh_host() {
     assert!(!h.sh("systemctl is-active --quiet prometheus.service").status.success());
     r.expect(&["stop"], 0);
     assert_eq!(h.ok(RUNNING_FROM_OPT), "", "something still runs from /opt");
+}
+
+/// A TLS + basic-auth stack under systemd: Prometheus, Alertmanager and
+/// blackbox_exporter (Debian's binary from the mirror) each behind a certificate made
+/// with openssl; Prometheus scrapes them over TLS with auth and probes the stand-in
+/// app through blackbox_exporter (`probe_success` = 1); status is healthy; a changed
+/// blackbox module is a reload under systemd (same MainPID).
+#[test]
+fn systemd_host_tls_auth_stack_with_blackbox() {
+    let Some(r) = rig(false) else { return };
+    let h = &r.host;
+    let certs = tempfile::tempdir().unwrap();
+    make_certs(certs.path());
+    for f in ["ca.pem", "server.pem", "server.key"] {
+        // The services read the key as their own users: world-readable in this test only.
+        h.write(
+            &format!("/etc/monstack/tls/{f}"),
+            std::fs::read(certs.path().join(f)).unwrap(),
+            0o644,
+        );
+    }
+    h.write("/etc/monstack/secrets/prom.pw", "prom pass: 1\n", 0o600);
+    h.write("/etc/monstack/secrets/am.pw", "am#pass\n", 0o600);
+    h.write("/etc/monstack/secrets/bb.pw", "bb'pass\n", 0o600);
+    let web = |pw: &str| {
+        format!(
+            "  web:\n    tls_cert_file: /etc/monstack/tls/server.pem\n    tls_key_file: /etc/monstack/tls/server.key\n    \
+             ca_file: /etc/monstack/tls/ca.pem\n    basic_auth_users: {{ops: /etc/monstack/secrets/{pw}}}\n"
+        )
+    };
+    let prom = format!(
+        "{}  probes:\n    - {{job_name: app, module: http_2xx, targets: [\"http://127.0.0.1:8000/metrics\"]}}\n",
+        web("prom.pw")
+    );
+    let am = web("am.pw");
+    let blackbox = |timeout: &str| {
+        format!(
+            "blackbox_exporter:\n  enabled: true\n  version: {BLACKBOX}\n{}  modules:\n    \
+             http_2xx: {{prober: http, timeout: {timeout}, http: {{valid_status_codes: [200]}}}}\n",
+            web("bb.pw")
+        )
+    };
+    let top = blackbox("5s");
+    r.config(Cfg { prom: &prom, am: &am, top: &top, ..Cfg::default() });
+    r.expect(&["apply"], 0);
+    h.ok("systemctl is-active --quiet blackbox_exporter.service && systemctl is-enabled --quiet blackbox_exporter.service");
+    let pid = r.main_pid("blackbox_exporter.service");
+    assert_eq!(h.ok(&format!("stat -c %U /proc/{pid}")).trim(), "blackbox_exporter");
+    assert_eq!(
+        h.ok("stat -c '%a %U %G' /opt/blackbox_exporter/web.yml").trim(),
+        "640 root blackbox_exporter"
+    );
+    let curl = "curl -s --max-time 5 --cacert /etc/monstack/tls/ca.pem -u 'ops:prom pass: 1'";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = h.ok(&format!(
+            "{curl} 'https://127.0.0.1:9090/api/v1/query?query=probe_success' || true"
+        ));
+        let up = h.ok(&format!("{curl} 'https://127.0.0.1:9090/api/v1/query?query=up' || true"));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+        let u: serde_json::Value = serde_json::from_str(&up).unwrap_or_default();
+        let probe_ok = v["data"]["result"][0]["value"][1] == "1";
+        let all_up = u["data"]["result"].as_array().is_some_and(|a| {
+            a.len() >= 4
+                && a.iter().all(|r| r["value"][1] == "1" || r["metric"]["job"] == "snowflake-mcp")
+        });
+        if probe_ok && all_up {
+            break;
+        }
+        assert!(Instant::now() < deadline, "probe_success: {out}\nup: {up}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Without credentials, every endpoint refuses.
+    for port in [9090, 9093, 9115] {
+        let code = h.ok(&format!(
+            "curl -s -o /dev/null -w '%{{http_code}}' --cacert /etc/monstack/tls/ca.pem https://127.0.0.1:{port}/metrics || true"
+        ));
+        assert_eq!(code.trim(), "401", "port {port}");
+    }
+    let st = r.expect(&["status", "--wait", "60s"], 0);
+    assert!(st.contains("probe app http://127.0.0.1:8000/metrics"), "{st}");
+    assert!(st.contains("https://127.0.0.1:9115/-/healthy (TLS, basic auth as ops)"), "{st}");
+
+    // A changed module: blackbox_exporter reloads under systemd, same MainPID.
+    let top = blackbox("4s");
+    r.config(Cfg { prom: &prom, am: &am, top: &top, ..Cfg::default() });
+    let out = r.expect(&["apply", "--detailed-exitcode"], 2);
+    assert!(out.contains("blackbox_exporter (reload)"), "{out}");
+    assert_eq!(r.main_pid("blackbox_exporter.service"), pid);
+    r.expect(&["apply", "--detailed-exitcode"], 0);
 }

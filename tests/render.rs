@@ -705,7 +705,7 @@ fn bad_configs_are_refused_with_located_errors() {
     let cases: &[(&str, &str)] = &[
         (
             "prometheus:\n  version: 2.45.0\n  scrape_intervall: 5s\n",
-            "error: monstack.yaml:3:3: `prometheus.scrape_intervall`: unknown field `scrape_intervall`, expected one of `enabled`, `version`, `sha256`, `base_url`, `tarball`, `install_dir`, `data_dir`, `user`, `listen_address`, `extra_flags`, `web`, `global`, `scrape_configs`, `default_rules`, `rule_files`, `alertmanagers`, `retention_time`, `retention_size`, `mode`, `remote_write`\n",
+            "error: monstack.yaml:3:3: `prometheus.scrape_intervall`: unknown field `scrape_intervall`, expected one of `enabled`, `version`, `sha256`, `base_url`, `tarball`, `install_dir`, `data_dir`, `user`, `listen_address`, `extra_flags`, `web`, `global`, `scrape_configs`, `default_rules`, `rule_files`, `alertmanagers`, `retention_time`, `retention_size`, `mode`, `remote_write`, `probes`\n",
         ),
         ("prometheus:\n  scrape_configs: yes\n", "error: monstack.yaml:2:19: `prometheus.scrape_configs`: invalid type: string \"yes\", expected a sequence\n"),
         (

@@ -18,7 +18,10 @@ fn require(tool: &str) -> PathBuf {
 
 fn require_all() {
     for t in Tool::ALL {
-        require(t.program());
+        let found = std::iter::once(t.program())
+            .chain(t.aliases().iter().copied())
+            .any(|n| which::which(n).is_ok());
+        assert!(found, "`{t}` is required (run `make deps`)");
     }
 }
 
@@ -307,4 +310,82 @@ fn units_with_special_characters_in_paths_pass_systemd_analyze() {
     let cfg = "prometheus:\n  data_dir: \"/srv/prom data/50%\"\n  extra_flags: [\"--web.external-url=http://x/$y z\"]\n";
     let o = validate(t.path(), cfg, &["--strict"], None);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// tests/fixtures/issue13: one config using every issue-13 addition (web TLS and
+/// basic auth on four components, file_sd, the routing tree with route tests,
+/// remote_write, blackbox modules and probes). `monstack validate` accepts it, says
+/// which validator judged each file, and the real validators run here on the rendered
+/// tree agree.
+#[test]
+fn every_issue13_addition_validates_and_the_real_validators_agree() {
+    require_all();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/issue13/monstack.yaml");
+    let o = bin::Monstack::new().config(&fixture).args(["validate", "--output", "json"]).output();
+    assert_eq!(o.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    let j = json(&o);
+    let files = j["files"].as_array().unwrap();
+    let tool_of = |p: &str| {
+        let f = files.iter().find(|f| f["path"] == p).unwrap_or_else(|| panic!("{p}: {j:#}"));
+        assert_eq!(f["status"], "ok", "{f}");
+        f["tool"].as_str().unwrap_or("").to_string()
+    };
+    assert_eq!(tool_of("/opt/prometheus/prometheus.yml"), "promtool");
+    assert_eq!(tool_of("/opt/alertmanager/alertmanager.yml"), "amtool");
+    assert_eq!(tool_of("/opt/blackbox_exporter/blackbox.yml"), "blackbox-exporter");
+    for c in ["prometheus", "alertmanager", "node_exporter", "blackbox_exporter"] {
+        assert_eq!(tool_of(&format!("/opt/{c}/web.yml")), "promtool");
+        assert_eq!(tool_of(&format!("/etc/systemd/system/{c}.service")), "systemd-analyze");
+    }
+
+    // The same files, rendered, judged by the tools directly.
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let r = bin::Monstack::new().config(&fixture).args(["render", "--out"]).args([&out]).output();
+    assert!(r.status.success(), "{}", stderr(&r));
+    let agree = |bin: &str, args: &[&str]| {
+        let o = std::process::Command::new(bin).args(args).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+        assert!(o.status.success(), "{bin} {args:?}: {text}");
+        text
+    };
+    let path = |p: &str| out.join(p).to_string_lossy().into_owned();
+    let text = agree("promtool", &["check", "config", &path("opt/prometheus/prometheus.yml")]);
+    assert!(text.contains("SUCCESS"), "{text}");
+    for c in ["prometheus", "alertmanager", "node_exporter", "blackbox_exporter"] {
+        agree("promtool", &["check", "web-config", &path(&format!("opt/{c}/web.yml"))]);
+    }
+    let am = path("opt/alertmanager/alertmanager.yml");
+    agree("amtool", &["check-config", &am]);
+    let routed = agree(
+        "amtool",
+        &[
+            "config",
+            "routes",
+            "test",
+            &format!("--config.file={am}"),
+            "severity=critical",
+            "team=db",
+            "service=a: b",
+        ],
+    );
+    assert!(routed.contains("chat"), "{routed}");
+    let bb = format!("--config.file={}", path("opt/blackbox_exporter/blackbox.yml"));
+    agree("prometheus-blackbox-exporter", &[&bb, "--config.check"]);
+    // The probe jobs as Prometheus will run them.
+    let prom: serde_norway::Value = serde_norway::from_str(
+        &fs::read_to_string(out.join("opt/prometheus/prometheus.yml")).unwrap(),
+    )
+    .unwrap();
+    let jobs = prom["scrape_configs"].as_sequence().unwrap();
+    let probe = jobs.iter().find(|j| j["job_name"].as_str() == Some("websites: #1")).unwrap();
+    assert_eq!(probe["metrics_path"].as_str(), Some("/probe"));
+    assert_eq!(probe["params"]["module"][0].as_str(), Some("http_2xx"));
+    assert_eq!(probe["scheme"].as_str(), Some("https"));
+    assert_eq!(probe["relabel_configs"][2]["replacement"].as_str(), Some("127.0.0.1:9115"));
+    assert_eq!(
+        probe["basic_auth"]["password_file"].as_str(),
+        Some("secrets/blackbox_exporter.password")
+    );
 }

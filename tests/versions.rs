@@ -256,6 +256,8 @@ fn sampled(kind: ComponentKind) -> (&'static str, &'static [&'static str]) {
         ComponentKind::NodeExporter => ("node_exporter", &NODE_EXPORTER),
         // The table has no Grafana rows (Grafana is not in the version table).
         ComponentKind::GrafanaServer => ("grafana_server", &[]),
+        // The table has no blackbox_exporter rows yet.
+        ComponentKind::BlackboxExporter => ("blackbox_exporter", &[]),
     }
 }
 

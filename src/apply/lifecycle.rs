@@ -84,6 +84,8 @@ fn client(web: &WebClient) -> crate::error::Result<reqwest::blocking::Client> {
 fn ready_path(kind: ComponentKind) -> &'static str {
     match kind {
         ComponentKind::NodeExporter => "/",
+        // blackbox_exporter has `/-/healthy` and no `/-/ready`.
+        ComponentKind::BlackboxExporter => "/-/healthy",
         // Grafana: 200 once its database answers (API-FACTS §1).
         ComponentKind::GrafanaServer => "/api/health",
         _ => "/-/ready",
@@ -213,6 +215,10 @@ fn reload_metrics(kind: ComponentKind) -> Option<(&'static str, &'static str)> {
         ComponentKind::Alertmanager => Some((
             "alertmanager_config_last_reload_successful",
             "alertmanager_config_last_reload_success_timestamp_seconds",
+        )),
+        ComponentKind::BlackboxExporter => Some((
+            "blackbox_exporter_config_last_reload_successful",
+            "blackbox_exporter_config_last_reload_success_timestamp_seconds",
         )),
         ComponentKind::NodeExporter | ComponentKind::GrafanaServer => None,
     }

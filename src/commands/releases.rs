@@ -86,7 +86,7 @@ fn parse_components(names: &[String], loaded: &Loaded) -> crate::error::Result<V
 fn component(name: &str) -> crate::error::Result<ComponentKind> {
     ComponentKind::from_name(name).ok_or_else(|| {
         usage(crate::failure!(
-            "unknown component `{name}` (one of prometheus, alertmanager, node_exporter)"
+            "unknown component `{name}` (one of prometheus, alertmanager, node_exporter, blackbox_exporter, grafana_server)"
         ))
     })
 }

@@ -4,6 +4,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+mod blackbox;
+
 use super::locate::{error_in, Index};
 use super::schema::{ComponentKind, Config, PrometheusMode, SecretRef};
 use super::values::*;
@@ -49,6 +51,8 @@ pub(super) fn check(path: &Path, source: &str, config: &Config) -> Vec<ConfigErr
     components(&mut ck, l);
     prometheus(&mut ck, l);
     prometheus_versions(&mut ck, l);
+    blackbox::modules(&mut ck, l);
+    blackbox::probes(&mut ck, l);
     alertmanager(&mut ck, l);
     grafana_server(&mut ck, l);
     grafana(&mut ck, l);
@@ -183,8 +187,9 @@ fn web(ck: &mut Checks, name: &str, w: &super::schema::Web) {
         ("ca_file", &w.ca_file),
     ] {
         if let Some(p) = path {
+            // Relative to the config file, as documented (not to the working directory).
             ck.check(
-                p.is_file(),
+                ck.l.resolve(p).is_file(),
                 &format!("{f}.{key}"),
                 format!("`{}` is not a file", p.display()),
             );
@@ -203,7 +208,7 @@ fn web(ck: &mut Checks, name: &str, w: &super::schema::Web) {
             format!("`{user}` is not a basic-auth user name (no `:` or control characters)"),
         );
         ck.check(
-            path.is_file(),
+            ck.l.resolve(path).is_file(),
             &field,
             format!("password file `{}` does not exist or is not a file", path.display()),
         );
@@ -544,7 +549,7 @@ fn routing(ck: &mut Checks, l: &File) {
     for (i, t) in a.templates.iter().enumerate() {
         let base = t.file_name().map(|b| b.to_string_lossy().into_owned()).unwrap_or_default();
         ck.check(
-            t.is_file(),
+            l.resolve(t).is_file(),
             &format!("alertmanager.templates[{i}]"),
             format!("template file `{}` does not exist", t.display()),
         );
@@ -565,7 +570,7 @@ fn routing(ck: &mut Checks, l: &File) {
                 (format!("{f}.pagerduty_configs[{j}].routing_key_file"), &p.routing_key_file)
             }));
         for (field, p) in files {
-            ck.check(p.is_file(), &field, format!("`{}` is not a file", p.display()));
+            ck.check(l.resolve(p).is_file(), &field, format!("`{}` is not a file", p.display()));
         }
     }
     for (i, t) in a.route_tests.iter().enumerate() {
@@ -1075,6 +1080,10 @@ fn section_flags(c: &Config, kind: ComponentKind) -> Vec<&'static str> {
             "--cluster.listen-address",
         ],
         ComponentKind::NodeExporter => vec!["--web.listen-address"],
+        // `--config.check` would make the service exit after checking.
+        ComponentKind::BlackboxExporter => {
+            vec!["--config.file", "--web.listen-address", "--config.check"]
+        }
         ComponentKind::GrafanaServer => vec!["--config", "--homepath"],
     }
 }

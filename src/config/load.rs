@@ -184,6 +184,7 @@ fn struct_words(name: &str) -> String {
         "LogCreate" => return "a mapping with `mode`, `owner` and `group`".into(),
         "Config" => "monstack",
         "NodeExporter" => "node_exporter",
+        "BlackboxExporter" => "blackbox_exporter",
         "GrafanaServer" => "grafana_server",
         "ScrapeConfig" => "scrape job",
         "GrafanaAuth" => "grafana.auth",

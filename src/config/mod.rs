@@ -12,6 +12,7 @@
 mod check;
 mod load;
 mod locate;
+mod probes;
 mod resolve;
 mod schema;
 mod values;

@@ -95,11 +95,17 @@ pub(super) fn absolutize(c: &mut Config, dir: &Path) {
     c.prometheus.tarball.iter_mut().for_each(abs);
     c.alertmanager.tarball.iter_mut().for_each(abs);
     c.node_exporter.tarball.iter_mut().for_each(abs);
+    c.blackbox_exporter.tarball.iter_mut().for_each(abs);
     c.grafana_server.tarball.iter_mut().for_each(abs);
     c.prometheus.rule_files.iter_mut().for_each(abs);
-    for web in [&mut c.prometheus.web, &mut c.alertmanager.web, &mut c.node_exporter.web]
-        .into_iter()
-        .flatten()
+    for web in [
+        &mut c.prometheus.web,
+        &mut c.alertmanager.web,
+        &mut c.node_exporter.web,
+        &mut c.blackbox_exporter.web,
+    ]
+    .into_iter()
+    .flatten()
     {
         web.tls_cert_file.iter_mut().for_each(abs);
         web.tls_key_file.iter_mut().for_each(abs);

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::probes::{BlackboxModule, Probe, Prober};
 pub use crate::component::ComponentKind;
 
 /// The whole stack.
@@ -16,6 +17,8 @@ pub struct Config {
     pub prometheus: Prometheus,
     pub alertmanager: Alertmanager,
     pub node_exporter: NodeExporter,
+    /// blackbox_exporter (off by default): the prober behind `prometheus.probes`.
+    pub blackbox_exporter: BlackboxExporter,
     /// Grafana itself, installed and run by monstack (off by default).
     pub grafana_server: GrafanaServer,
     pub grafana: Grafana,
@@ -32,6 +35,7 @@ impl Default for Config {
             prometheus: Prometheus::default(),
             alertmanager: Alertmanager::default(),
             node_exporter: NodeExporter::default(),
+            blackbox_exporter: BlackboxExporter::default(),
             grafana_server: GrafanaServer::default(),
             grafana: Grafana::default(),
             logrotate: Logrotate::default(),
@@ -53,6 +57,7 @@ impl Config {
             ComponentKind::Prometheus => self.prometheus.component(),
             ComponentKind::Alertmanager => self.alertmanager.component(),
             ComponentKind::NodeExporter => self.node_exporter.component(),
+            ComponentKind::BlackboxExporter => self.blackbox_exporter.component(),
             ComponentKind::GrafanaServer => {
                 let mut c = self.grafana_server.component();
                 // `source: apt`: the package installs and runs Grafana, not the artifact path.
@@ -275,6 +280,8 @@ pub struct Prometheus {
     pub mode: PrometheusMode,
     /// prometheus.yml `remote_write` (required in agent mode).
     pub remote_write: Vec<RemoteWrite>,
+    /// Blackbox probe jobs (`/probe` through the local blackbox_exporter).
+    pub probes: Vec<Probe>,
 }
 }
 
@@ -405,6 +412,7 @@ impl Default for Prometheus {
             None,
             None,
             PrometheusMode::Server,
+            Vec::new(),
             Vec::new(),
         )
     }
@@ -744,6 +752,30 @@ impl Default for NodeExporter {
             "node_exporter",
             "0.0.0.0:9100",
         ))
+    }
+}
+
+component_section! {
+/// blackbox_exporter: its `modules` become blackbox.yml (checked with
+/// `blackbox_exporter --config.check`).
+pub struct BlackboxExporter {
+    /// Module name -> prober settings.
+    pub modules: BTreeMap<String, BlackboxModule>,
+}
+}
+
+impl Default for BlackboxExporter {
+    fn default() -> Self {
+        let mut c = Component::new(
+            "0.25.0",
+            "/opt/blackbox_exporter",
+            "/opt/blackbox_exporter/data",
+            "blackbox_exporter",
+            "0.0.0.0:9115",
+        );
+        c.enabled = false;
+        let http = BlackboxModule { prober: Prober::Http, ..BlackboxModule::default() };
+        Self::from_parts(c, BTreeMap::from([("http_2xx".to_string(), http)]))
     }
 }
 

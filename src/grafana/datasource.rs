@@ -19,6 +19,19 @@ use super::Error;
 use crate::config::{Loaded, SecretRef};
 use crate::report::{Action, Change};
 
+/// Prometheus's `web` section when the datasource URL points at the local Prometheus
+/// (a loopback or its listen host, its port): Grafana then reaches it with the same
+/// TLS and credentials as monstack, unless `grafana.datasource` sets its own.
+fn local_prometheus_web(loaded: &Loaded, url: &str) -> Option<crate::config::Web> {
+    let parsed = url::Url::parse(url).ok()?;
+    let host = parsed.host_str()?;
+    let target = format!("{host}:{}", parsed.port_or_known_default()?);
+    let kind = crate::web::local_component(loaded, &target)?;
+    (kind == crate::config::ComponentKind::Prometheus)
+        .then(|| loaded.config.prometheus.web.clone())
+        .flatten()
+}
+
 /// Change kind in reports.
 pub(crate) const KIND: &str = "grafana_datasource";
 
@@ -95,6 +108,23 @@ impl Desired {
         // `jsonData.tlsAuthWithCACert` + secure `tlsCACert`; `jsonData.tlsSkipVerify`;
         // header N is `jsonData.httpHeaderNameN` + secure `httpHeaderValueN`.
         let mut basic_auth_user = None;
+        let local = local_prometheus_web(loaded, &url);
+        let url = match &local {
+            Some(web) if web.tls() => url.replacen("http://", "https://", 1),
+            _ => url,
+        };
+        if let Some(web) = local.as_ref().filter(|_| d.basic_auth.is_none()) {
+            // Prometheus's own `web` users: Grafana signs in as the first, as monstack does.
+            if let Some((user, path)) = web.basic_auth_users.iter().next() {
+                basic_auth_user = Some(user.clone());
+                secrets.insert("basicAuthPassword".into(), read_secret_file(path)?);
+            }
+        }
+        let ca_file = match (&d.tls.ca_file, &local) {
+            (Some(ca), _) => Some(loaded.resolve(ca)),
+            (None, Some(web)) if !d.tls.skip_verify => web.ca_file.clone(),
+            _ => None,
+        };
         if let Some(b) = &d.basic_auth {
             basic_auth_user = Some(b.user.clone());
             if let Some(v) = resolve(&b.password, "grafana.datasource.basic_auth.password".into())?
@@ -102,8 +132,7 @@ impl Desired {
                 secrets.insert("basicAuthPassword".into(), v);
             }
         }
-        if let Some(ca) = &d.tls.ca_file {
-            let path = loaded.resolve(ca);
+        if let Some(path) = ca_file {
             let pem = std::fs::read_to_string(&path)
                 .map_err(|e| Error::SecretFile { path: path.clone(), reason: e.to_string() })?;
             if !pem.contains("-----BEGIN CERTIFICATE-----") {

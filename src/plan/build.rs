@@ -206,6 +206,8 @@ fn config_changed(files: &[FilePlan], kind: ComponentKind) -> bool {
                 ),
                 // node_exporter reads its web config on every request.
                 ComponentKind::NodeExporter => false,
+                // Its web config, like node_exporter's, is read on every request.
+                ComponentKind::BlackboxExporter => f.file.role == FileRole::BlackboxConfig,
                 ComponentKind::GrafanaServer => f.file.role == FileRole::GrafanaIni,
             }
     })
@@ -293,9 +295,10 @@ fn disabled_services(
         if !input.manager.present(kind)? {
             continue;
         }
-        // Grafana is opt-in: only a Grafana monstack installed is stopped, never one
-        // a package or the operator runs.
-        if kind == ComponentKind::GrafanaServer && !installed_by_monstack(input, kind) {
+        // Grafana and blackbox_exporter are opt-in: only one monstack installed is
+        // stopped, never one a package or the operator runs.
+        let opt_in = matches!(kind, ComponentKind::GrafanaServer | ComponentKind::BlackboxExporter);
+        if opt_in && !installed_by_monstack(input, kind) {
             continue;
         }
         out.push(ServicePlan {

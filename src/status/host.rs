@@ -40,6 +40,7 @@ fn file_component(role: FileRole) -> &'static str {
     match role {
         FileRole::PrometheusConfig | FileRole::PrometheusRules => "prometheus",
         FileRole::AlertmanagerConfig => "alertmanager",
+        FileRole::BlackboxConfig => "blackbox_exporter",
         FileRole::Unit(kind)
         | FileRole::WebConfig(kind)
         | FileRole::Secret(kind)

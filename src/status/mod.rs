@@ -8,13 +8,15 @@
 //!   may hold secrets), and the service as the recorded service manager sees it;
 //! - over loopback HTTP ([`probe`]): Prometheus readiness, every scrape target, the
 //!   rule groups and firing alerts, the Alertmanagers it knows; Alertmanager readiness;
-//!   node_exporter's /metrics; Grafana through [`crate::grafana::health`].
+//!   node_exporter's /metrics; blackbox_exporter's health and each probe's
+//!   `probe_success` ([`blackbox`]); Grafana through [`crate::grafana::health`].
 //!
 //! Components are checked concurrently and every request has the same short timeout,
 //! so a dead component slows `status` by about that timeout, not more.
 //!
 //! Exit codes: 0 healthy, 1 unhealthy, 78 config error (never retried by `--wait`).
 
+mod blackbox;
 mod host;
 pub mod output;
 mod probe;
@@ -175,10 +177,11 @@ pub fn check_all(inputs: &Inputs) -> crate::error::Result<Status> {
     let files = crate::render::render_all(inputs.loaded, inputs.templates)?;
     let expected_groups = probe::expected_rule_groups(&files);
     let loaded = inputs.loaded;
-    let (host, prom, am, node, gs, graf) = std::thread::scope(|s| {
+    let (host, prom, am, node, bb, gs, graf) = std::thread::scope(|s| {
         let prom = s.spawn(|| probe::prometheus(loaded, &expected_groups, t));
         let am = s.spawn(|| probe::alertmanager(loaded, t));
         let node = s.spawn(|| probe::node_exporter(loaded, t));
+        let bb = s.spawn(|| blackbox::checks(loaded, t));
         let gs = s.spawn(|| probe::grafana_server(loaded, t));
         let graf = s.spawn(|| crate::grafana::health(loaded, &inputs.state.path, t));
         // The host checks read local files and /proc (no network): on this thread,
@@ -189,6 +192,7 @@ pub fn check_all(inputs: &Inputs) -> crate::error::Result<Status> {
             prom.join().expect("prometheus probes do not panic"),
             am.join().expect("alertmanager probes do not panic"),
             node.join().expect("node_exporter probes do not panic"),
+            bb.join().expect("blackbox_exporter probes do not panic"),
             gs.join().expect("grafana_server probes do not panic"),
             graf.join().expect("grafana probes do not panic"),
         )
@@ -202,12 +206,13 @@ pub fn check_all(inputs: &Inputs) -> crate::error::Result<Status> {
         (ComponentKind::Prometheus, prom),
         (ComponentKind::Alertmanager, am),
         (ComponentKind::NodeExporter, node),
+        (ComponentKind::BlackboxExporter, bb),
         (ComponentKind::GrafanaServer, gs),
     ] {
         let name = kind.name();
         if !c.component(kind).enabled {
-            // Grafana installed by monstack is opt-in: no line when it is off.
-            if kind != ComponentKind::GrafanaServer {
+            // Grafana and blackbox_exporter are opt-in: no line when they are off.
+            if !matches!(kind, ComponentKind::GrafanaServer | ComponentKind::BlackboxExporter) {
                 checks.push(Check::new(name, "enabled", Level::Skip, "disabled in the config"));
             }
             continue;

@@ -31,17 +31,21 @@ pub fn expected_rule_groups(files: &[RenderedFile]) -> BTreeSet<(String, String)
 }
 
 /// A GET with the status timeout; the body on 2xx, else a one-line reason.
-struct Http {
+pub(super) struct Http {
     client: reqwest::blocking::Client,
     timeout: Duration,
     web: WebClient,
     /// `http(s)://host:port` of the component.
-    base: String,
+    pub(super) base: String,
 }
 
 impl Http {
     /// A client for component `kind` with its `web` TLS and credentials.
-    fn new(loaded: &Loaded, kind: ComponentKind, timeout: Duration) -> Result<Http, String> {
+    pub(super) fn new(
+        loaded: &Loaded,
+        kind: ComponentKind,
+        timeout: Duration,
+    ) -> Result<Http, String> {
         let web = WebClient::of(loaded, kind).map_err(|e| format!("{e:#}"))?;
         let client = web
             .build(crate::http::builder().timeout(timeout).connect_timeout(timeout).no_proxy())
@@ -51,7 +55,7 @@ impl Http {
     }
 
     /// How the endpoint was reached, for the `ready` line: ` (TLS, basic auth as admin)`.
-    fn how(&self) -> String {
+    pub(super) fn how(&self) -> String {
         let mut parts = Vec::new();
         if self.web.https {
             parts.push("TLS".to_string());
@@ -66,7 +70,7 @@ impl Http {
         }
     }
 
-    fn get(&self, url: &str) -> Result<String, String> {
+    pub(super) fn get(&self, url: &str) -> Result<String, String> {
         match self.web.auth(self.client.get(url)).send() {
             Ok(r) if r.status().is_success() => r.text().map_err(|e| self.describe(url, &e)),
             Ok(r) => {
@@ -82,7 +86,7 @@ impl Http {
         }
     }
 
-    fn json(&self, url: &str) -> Result<Value, String> {
+    pub(super) fn json(&self, url: &str) -> Result<Value, String> {
         let text = self.get(url)?;
         let v: Value = serde_json::from_str(&text).map_err(|e| format!("{url}: not JSON: {e}"))?;
         Ok(v.get("data").cloned().unwrap_or(Value::Null))
@@ -241,13 +245,13 @@ fn remote_write(http: &Http, base: &str, agent: bool) -> Check {
 }
 
 /// Percent-encode a query parameter value.
-fn url_escape(s: &str) -> String {
+pub(super) fn url_escape(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// `*_config_last_reload_successful` must be 1: a 0 means the file on disk was
 /// rejected and the service runs an older configuration.
-fn reload(http: &Http, component: &str, base: &str, metric: &str) -> Check {
+pub(super) fn reload(http: &Http, component: &str, base: &str, metric: &str) -> Check {
     match http.get(&format!("{base}/metrics")) {
         Err(e) => Check::new(component, "config loaded", Level::Fail, e),
         Ok(text) => match metric_value(&text, metric) {

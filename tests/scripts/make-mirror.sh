@@ -2,7 +2,8 @@
 # Build a release mirror in the GitHub releases layout from Debian's binaries:
 #   OUT/prometheus/<project>/releases/download/v<VERSION>/<project>-<VERSION>.linux-<ARCH>.tar.gz
 #   ... and sha256sums.txt beside each tarball (promu's format: "<hex>  <name>").
-# Usage: make-mirror.sh OUT [prometheus=VER] [alertmanager=VER] [node_exporter=VER] [arch=ARCH] [tools=none] [only=PROJECT]
+# Usage: make-mirror.sh OUT [prometheus=VER] [alertmanager=VER] [node_exporter=VER] [blackbox_exporter=VER]
+#                        [arch=ARCH] [tools=none] [only=PROJECT]
 # Defaults are the Debian package versions, so `prometheus --version` tells the truth.
 # The layout follows the release's version (promu's .promu.yml at that tag): consoles/ and
 # console_libraries/ before 3.0, npm_licenses.tar.bz2 before 3.13. `tools=none` leaves
@@ -16,10 +17,11 @@ declare -A ver=(
   [prometheus]=$(deb_version prometheus)
   [alertmanager]=$(deb_version prometheus-alertmanager)
   [node_exporter]=$(deb_version prometheus-node-exporter)
+  [blackbox_exporter]=$(deb_version prometheus-blackbox-exporter)
 )
 arch=$(dpkg --print-architecture)
 tools=yes
-projects="prometheus alertmanager node_exporter"
+projects="prometheus alertmanager node_exporter blackbox_exporter"
 for kv in "$@"; do
   case "$kv" in
     arch=*) arch=${kv#arch=} ;;
@@ -33,6 +35,7 @@ declare -A bins=(
   [prometheus]="prometheus:/usr/bin/prometheus promtool:/usr/bin/promtool"
   [alertmanager]="alertmanager:/usr/bin/prometheus-alertmanager amtool:/usr/bin/amtool"
   [node_exporter]="node_exporter:/usr/bin/prometheus-node-exporter"
+  [blackbox_exporter]="blackbox_exporter:/usr/bin/prometheus-blackbox-exporter"
 )
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -63,6 +66,9 @@ for project in $projects; do
       fi ;;
     alertmanager)
       printf 'route:\n  receiver: default\nreceivers:\n  - name: default\n' > "$top/alertmanager.yml" ;;
+    blackbox_exporter)
+      # Upstream tarballs ship an example blackbox.yml beside the binary.
+      printf 'modules:\n  http_2xx:\n    prober: http\n' > "$top/blackbox.yml" ;;
   esac
   dest="$out/prometheus/$project/releases/download/v$v"
   mkdir -p "$dest"

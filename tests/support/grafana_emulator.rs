@@ -1027,12 +1027,11 @@ fn route(
             if !valid_uid(uid) || uid.len() > 40 {
                 return err_plain(400, "UID is invalid");
             }
-            let Some(url) = st.datasources.iter().find(|d| d.uid == *uid).map(|d| d.url.clone())
-            else {
+            let Some(d) = st.datasources.iter().find(|d| d.uid == *uid).cloned() else {
                 return err_traced(500, "Unable to load datasource metadata");
             };
             drop(st); // the check makes a network call
-            prometheus_health(&url)
+            prometheus_health(&d)
         }
         ("GET", ["api", "folders", uid]) => match st.folders.get(*uid) {
             Some(f) => reply(200, folder_dto(f)),
@@ -1372,15 +1371,32 @@ fn ds_update(st: &mut State, uid: &str, b: &Value) -> Reply {
     reply(200, json!({"datasource": dto, "id": id, "message": "Datasource updated", "name": name}))
 }
 
-/// §2.7 Prometheus check: instant query `1+1` at time 4, then buildinfo heuristics.
-fn prometheus_health(url: &str) -> Reply {
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(3))
-        .build()
-        .expect("client");
-    let base = url.trim_end_matches('/');
-    let q = client
-        .post(format!("{base}/api/v1/query"))
+/// §2.7 Prometheus check: instant query `1+1` at time 4, then buildinfo heuristics,
+/// through "the normal query client", i.e. with the datasource's own HTTP settings:
+/// `basicAuth` + `basicAuthUser` + secure `basicAuthPassword`, and the CA of
+/// `jsonData.tlsAuthWithCACert` + secure `tlsCACert` (or `jsonData.tlsSkipVerify`).
+fn prometheus_health(d: &Datasource) -> Reply {
+    let mut builder = reqwest::blocking::Client::builder().timeout(Duration::from_secs(3));
+    if d.json_data.get("tlsAuthWithCACert").and_then(Value::as_bool) == Some(true) {
+        let pem = d.secure.get("tlsCACert").cloned().unwrap_or_default();
+        match reqwest::Certificate::from_pem(pem.as_bytes()) {
+            Ok(ca) => builder = builder.add_root_certificate(ca),
+            Err(e) => {
+                let msg = format!("failed to add CA certificate: {e}");
+                return reply(400, json!({"message": msg, "status": "ERROR"}));
+            }
+        }
+    }
+    if d.json_data.get("tlsSkipVerify").and_then(Value::as_bool) == Some(true) {
+        builder = builder.danger_accept_invalid_certs(true);
+    }
+    let client = builder.build().expect("client");
+    let auth = |req: reqwest::blocking::RequestBuilder| match d.basic_auth {
+        true => req.basic_auth(&d.basic_auth_user, d.secure.get("basicAuthPassword")),
+        false => req,
+    };
+    let base = d.url.trim_end_matches('/');
+    let q = auth(client.post(format!("{base}/api/v1/query")))
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body("query=1%2B1&time=4")
         .send();
@@ -1396,7 +1412,7 @@ fn prometheus_health(url: &str) -> Reply {
         );
     }
     let mut body = json!({"message": "Successfully queried the Prometheus API.", "status": "OK"});
-    if let Ok(r) = client.get(format!("{base}/api/v1/status/buildinfo")).send() {
+    if let Ok(r) = auth(client.get(format!("{base}/api/v1/status/buildinfo"))).send() {
         if let Ok(v) = r.json::<Value>() {
             let features = v.pointer("/data/features").and_then(Value::as_object);
             let mimir = features.is_some_and(|f| !f.is_empty());

@@ -255,6 +255,16 @@ pub fn build_mirror(out: &Path, overrides: &[&str]) -> Vec<PathBuf> {
     String::from_utf8_lossy(&output.stdout).lines().map(PathBuf::from).collect()
 }
 
+/// The Debian blackbox_exporter version the mirror packs by default.
+pub fn debian_blackbox_version() -> String {
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f", "${Version}", "prometheus-blackbox-exporter"])
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout).to_string();
+    s.split(['+', '~', '-']).next().unwrap_or("").to_string()
+}
+
 /// The Debian package versions the mirror uses by default.
 pub fn debian_versions() -> (String, String, String) {
     let v = |p: &str| {

@@ -132,6 +132,30 @@ pub fn good_prometheus(mirror_root: &Path, version: &str, blob_len: usize) -> (P
     })
 }
 
+/// Debian's blackbox_exporter packed as release `version` in the upstream layout
+/// (`blackbox_exporter-VERSION.linux-ARCH/`: the binary, blackbox.yml, LICENSE, NOTICE).
+pub fn debian_blackbox(mirror_root: &Path, version: &str) -> (PathBuf, String) {
+    let binary = fs::read("/usr/bin/prometheus-blackbox-exporter")
+        .expect("prometheus-blackbox-exporter is required (run `make deps`)");
+    write_release(mirror_root, "blackbox_exporter", version, |b, top| {
+        add_raw(b, tar::EntryType::Directory, &format!("{top}/"), None, &[]);
+        add_file(b, &format!("{top}/blackbox_exporter"), 0o755, &binary);
+        add_file(
+            b,
+            &format!("{top}/blackbox.yml"),
+            0o644,
+            b"modules:\n  http_2xx:\n    prober: http\n",
+        );
+        add_file(b, &format!("{top}/LICENSE"), 0o644, b"Apache License 2.0\n");
+        add_file(
+            b,
+            &format!("{top}/NOTICE"),
+            0o644,
+            format!("blackbox_exporter {version}\n").as_bytes(),
+        );
+    })
+}
+
 /// A temp dir with `monstack.yaml` and a `root/` used as `--root`.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,

@@ -18,13 +18,15 @@ pub const PROM: &str = "2.42.0";
 pub const PROM_NEXT: &str = "2.42.1";
 pub const AM: &str = "0.25.0";
 pub const NODE: &str = "1.5.0";
+/// Debian's blackbox_exporter (prometheus-blackbox-exporter), packed by the mirror.
+pub const BLACKBOX: &str = "0.23.0";
 
 /// The mirror tree, built once per test binary (building packs ~45 MB of tarballs).
 pub fn mirror_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("apply-mirror");
-        let marker = dir.join(".complete");
+        let marker = dir.join(".complete-blackbox");
         if !marker.exists() {
             let _ = std::fs::remove_dir_all(&dir);
             build_mirror(&dir, &[]);
@@ -147,7 +149,7 @@ impl Stack {
 
     fn remember_pids(&self) {
         let mut seen = self.seen_pids.lock().unwrap();
-        for n in ["prometheus", "alertmanager", "node_exporter"] {
+        for n in ["prometheus", "alertmanager", "node_exporter", "blackbox_exporter"] {
             if let Some(p) = self.pid(n) {
                 if !seen.contains(&p) {
                     seen.push(p);
@@ -270,6 +272,59 @@ impl Drop for ChildGuard {
             let _ = c.wait();
         }
     }
+}
+
+/// A CA and a server certificate for localhost / 127.0.0.1 signed by it.
+pub fn make_certs(dir: &Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "server.pem",
+    ]);
 }
 
 /// Call `f` with backoff until it returns Some or `timeout` passes.
