@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 CARGO ?= cargo
 DEBS := prometheus prometheus-alertmanager prometheus-node-exporter prometheus-blackbox-exporter logrotate systemd curl python3 time bc bzip2 \
-  systemd-container socat openssh-server openssh-client rsyslog python3-venv cloud-init man-db
+  systemd-container socat openssh-server openssh-client rsyslog python3-venv cloud-init apt-utils gpg man-db
 APT_STAMP := /var/lib/apt/lists/partial
 # ansible-core (pinned in ansible/requirements.txt) lives in this venv.
 VENV := target/venv

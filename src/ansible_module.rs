@@ -22,7 +22,7 @@ use crate::error::{self, exit};
 use crate::paths::Root;
 use crate::plan::Plan;
 use crate::printer::{OutputFormat, Printer};
-use crate::report::Report;
+use crate::report::{Action, Report};
 use crate::secrets::{mask, MASK};
 use crate::services::ServiceManagerKind;
 
@@ -454,6 +454,17 @@ fn summary(what: &str, rep: &Report, config_changed: bool, plan: bool) -> String
 fn plan_diff(plan: &Plan) -> Vec<Value> {
     let mut out = Vec::new();
     for f in plan.changed_files() {
+        if f.action == Action::Delete {
+            // Its secrets are not known any more: the removed content is not shown.
+            let header = f.file.path.display().to_string();
+            out.push(json!({
+                "before_header": header.clone(),
+                "after_header": format!("{header} (absent)"),
+                "before": "(written by monstack; content not shown)\n",
+                "after": "",
+            }));
+            continue;
+        }
         let before = std::fs::read(&f.real).ok();
         out.push(file_diff(&f.file.path, before.as_deref(), &f.file.content, &f.file.secrets));
     }
@@ -527,6 +538,42 @@ mod tests {
             Value::Object(m) => parse_args(m),
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn a_deleted_file_diffs_without_its_content() {
+        use crate::hostfile::{FileRole, RenderedFile};
+        use crate::plan::FilePlan;
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("alertmanager.yml");
+        std::fs::write(&real, "smtp_auth_password: hunter2\n").unwrap();
+        let gone = FilePlan {
+            file: RenderedFile::plain(
+                "/opt/alertmanager/alertmanager.yml",
+                Vec::new(),
+                FileRole::AlertmanagerConfig,
+            ),
+            real,
+            owner: Default::default(),
+            action: Action::Delete,
+            diff: None,
+            detail: None,
+        };
+        let plan = Plan {
+            manager: ServiceManagerKind::None,
+            releases: vec![],
+            dirs: vec![],
+            files: vec![gone],
+            daemon_reload: false,
+            services: vec![],
+            rsyslog_restart: false,
+            grafana: vec![],
+            errors: vec![],
+        };
+        let diff = plan_diff(&plan);
+        assert_eq!(diff.len(), 1);
+        assert_eq!(diff[0]["after_header"], "/opt/alertmanager/alertmanager.yml (absent)");
+        assert!(!diff[0].to_string().contains("hunter2"), "{}", diff[0]);
     }
 
     #[test]

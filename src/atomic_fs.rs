@@ -79,6 +79,15 @@ pub fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io_err("fsync directory", dir))
 }
 
+/// Remove a file and fsync its directory; one already gone is fine.
+pub fn remove_file(path: &Path) -> Result<(), Error> {
+    match fs::remove_file(path) {
+        Ok(()) => sync_dir(path.parent().unwrap_or(Path::new("/"))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(Error::Io { op: "remove", path: path.to_path_buf(), source }),
+    }
+}
+
 /// Read a file, `None` when it does not exist.
 pub fn read_optional(label: &'static str, path: &Path) -> Result<Option<Vec<u8>>, Error> {
     match fs::read(path) {
@@ -160,11 +169,7 @@ impl Backups {
     pub fn restore(&self, saved: &Saved, real: &Path, owner: Owner) -> Result<(), Error> {
         match saved {
             Saved::Content(b, mode) => write_atomic(real, b, *mode, owner),
-            Saved::Absent => match fs::remove_file(real) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-                Err(source) => Err(Error::Io { op: "remove", path: real.to_path_buf(), source }),
-            },
+            Saved::Absent => remove_file(real),
         }
     }
 }

@@ -134,6 +134,9 @@ pub enum Command {
     /// Print the man page (or write one page per subcommand with --dir)
     #[command(after_help = examples::MAN)]
     Man(ManArgs),
+    /// Stop and remove what monstack installed: services, units, config files and releases (data kept unless --purge)
+    #[command(after_help = examples::UNINSTALL)]
+    Uninstall(UninstallArgs),
 }
 
 /// `completions`.
@@ -332,6 +335,29 @@ pub mod examples {
     pub const MAN: &str = "Examples:
   monstack man | man -l -
   monstack man --dir /usr/local/share/man/man1";
+    pub const UNINSTALL: &str = "Examples:
+  sudo monstack uninstall --dry-run           # what would be removed
+  sudo monstack uninstall alertmanager --yes
+  sudo monstack uninstall --purge             # the data dirs too";
+}
+
+/// `uninstall`.
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Components to remove: prometheus, alertmanager, node_exporter, blackbox_exporter, grafana_server [default: the whole stack, with its logrotate and rsyslog files]
+    pub components: Vec<String>,
+    /// Remove the data dirs too (Prometheus's TSDB, Alertmanager's silences, Grafana's database)
+    #[arg(long)]
+    pub purge: bool,
+    /// Do not ask for confirmation (required when stdin is not a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Only show what would be removed
+    #[arg(long, conflicts_with = "yes")]
+    pub dry_run: bool,
+    /// How services are managed [default: what the last apply used, else auto]
+    #[arg(long, value_enum)]
+    pub service_manager: Option<ServiceManagerKind>,
 }
 
 impl From<OutputFormat> for crate::printer::OutputFormat {

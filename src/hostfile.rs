@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use crate::config::ComponentKind;
 
 /// What a rendered file is, so apply knows how to validate and what to reload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Serialized in the state dir's record of the files monstack wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FileRole {
     /// prometheus.yml (validated with promtool check config; change => reload).
     PrometheusConfig,
@@ -59,6 +61,25 @@ impl FileRole {
             Self::WebConfig(kind) => format!("web_config:{kind}"),
             Self::Secret(kind) => format!("secret:{kind}"),
             Self::Template(kind) => format!("template:{kind}"),
+        }
+    }
+
+    /// The component the file belongs to; `None` for the stack's own files (logrotate,
+    /// rsyslog, Grafana provisioning), which go with the whole stack.
+    pub fn component(&self) -> Option<ComponentKind> {
+        match self {
+            Self::PrometheusConfig | Self::PrometheusRules => Some(ComponentKind::Prometheus),
+            Self::AlertmanagerConfig => Some(ComponentKind::Alertmanager),
+            Self::BlackboxConfig => Some(ComponentKind::BlackboxExporter),
+            Self::Unit(kind)
+            | Self::WebConfig(kind)
+            | Self::Secret(kind)
+            | Self::Template(kind) => Some(*kind),
+            Self::GrafanaIni | Self::AptSource => Some(ComponentKind::GrafanaServer),
+            Self::Logrotate
+            | Self::Rsyslog
+            | Self::GrafanaProvisioning
+            | Self::GrafanaDashboard => None,
         }
     }
 }

@@ -2,8 +2,8 @@
 //! on a Linux host and keeps it converged.
 //!
 //! Dependencies go one way (README, "Architecture"): `main -> commands (+ cli, the
-//! clap definitions) -> {status, apply -> plan, validate, render, grafana, artifact}
-//! -> {services, state, host} -> {config, hostfile, report, secrets, printer, http} ->
+//! clap definitions) -> {status, uninstall, apply -> plan, validate, render, grafana,
+//! artifact} -> {services, state, host} -> {config, hostfile, report, secrets, printer, http} ->
 //! {error, atomic_fs, paths}`. Only `commands` sees clap and maps outcomes to exit codes; only
 //! `printer` writes to stdout and stderr.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
@@ -32,6 +32,7 @@ pub mod secrets;
 pub mod services;
 pub mod state;
 pub mod status;
+pub mod uninstall;
 pub mod upgrade;
 pub mod validate;
 pub mod versions;

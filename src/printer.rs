@@ -87,6 +87,17 @@ impl Printer {
         eprint!("{}", crate::error::render(err));
     }
 
+    /// Ask a yes/no question on stderr and read the answer from stdin; only `y` or `yes`
+    /// is a yes (an empty answer, or stdin closed, is a no).
+    pub fn confirm(&self, question: &str) -> std::io::Result<bool> {
+        use std::io::Write as _;
+        eprint!("{question} [y/N] ");
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    }
+
     /// A one-line error message the command carries on from.
     pub fn error_line(&self, msg: impl AsRef<str>) {
         eprintln!("error: {}", msg.as_ref());
@@ -132,6 +143,12 @@ pub fn json_line(value: &serde_json::Value) {
 pub fn use_color() -> bool {
     use std::io::IsTerminal;
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+}
+
+/// stdin is a terminal: someone can answer [`Printer::confirm`].
+pub fn stdin_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal()
 }
 
 /// A warning on stderr (shown even when quiet): something failed that the command

@@ -37,7 +37,7 @@ impl Action {
 /// One managed resource and its action.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
-    /// `release`, `file`, `dir`, `user`, `unit`, `service`, `grafana_datasource`,
+    /// `release`, `package`, `file`, `dir`, `user`, `unit`, `service`, `grafana_datasource`,
     /// `grafana_folder`, `grafana_dashboard`.
     pub kind: String,
     /// A host path, component or Grafana uid.
@@ -116,6 +116,9 @@ pub enum Mode {
     Plan,
     Apply,
     Stop,
+    /// `uninstall --dry-run`, and the plan shown before the confirmation.
+    UninstallPlan,
+    Uninstall,
 }
 
 impl Action {
@@ -167,7 +170,9 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> Str
     let mut out = String::new();
     let mut unchanged = 0;
     for c in &rep.resources {
-        if c.action == Action::Unchanged && !verbose && mode != Mode::Stop {
+        // stop and uninstall show every resource (a kept data dir is news too).
+        let all = matches!(mode, Mode::Stop | Mode::UninstallPlan | Mode::Uninstall);
+        if c.action == Action::Unchanged && !verbose && !all {
             unchanged += 1;
             continue;
         }
@@ -228,6 +233,14 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> Str
         }
         Mode::Apply => format!("apply: {} changed", rep.changed),
         Mode::Stop => format!("stop: {} stopped", rep.changed),
+        Mode::UninstallPlan | Mode::Uninstall if rep.changed == 0 && rep.failed == 0 => {
+            "uninstall: nothing to remove".to_string()
+        }
+        Mode::UninstallPlan => format!("uninstall: {} to remove", rep.changed),
+        Mode::Uninstall if rep.failed > 0 => {
+            format!("uninstall: {} removed, {} failed", rep.changed, rep.failed)
+        }
+        Mode::Uninstall => format!("uninstall: {} removed", rep.changed),
     };
     out.push_str(&summary);
     out.push('\n');

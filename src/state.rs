@@ -6,21 +6,25 @@
 //! - `apply.lock`          flock'ed by a running apply; holds its pid
 //! - `service-manager`     `systemd`, `direct` or `none` (what apply used)
 //! - `pending`             service actions owed (survives a killed apply), a JSON [`Owed`] a line
+//! - `owned`               every file monstack wrote and still owns, a JSON [`OwnedFile`] a line:
+//!   the only files apply deletes (once the config no longer has them) and uninstall removes
+//! - `kept-data`           data dirs an uninstall kept (a later `uninstall --purge` removes them)
 //! - `backups/`            previous content of every file apply replaced
 //! - `run/<name>.pid`      pids of processes `direct` started
 //! - `log/<name>.log`      their stdout and stderr
 //! - `staging/`            candidate configs being validated
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::atomic_fs::{self, Owner};
 use crate::config::{ComponentKind, Loaded};
+use crate::hostfile::FileRole;
 use crate::paths::Root;
 use crate::services::kind::ServiceManagerKind;
 
@@ -66,6 +70,66 @@ impl StateDir {
 
     fn pending_file(&self) -> PathBuf {
         self.path.join("pending")
+    }
+
+    fn owned_file(&self) -> PathBuf {
+        self.path.join("owned")
+    }
+
+    /// The files monstack wrote (host path -> role). Empty when none are recorded;
+    /// lines it cannot read are skipped (such a file is then never deleted).
+    pub fn owned(&self) -> BTreeMap<PathBuf, FileRole> {
+        fs::read_to_string(self.owned_file())
+            .map(|s| {
+                s.lines()
+                    .filter_map(|l| serde_json::from_str::<OwnedFile>(l).ok())
+                    .map(|o| (o.path, o.role))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn kept_data_file(&self) -> PathBuf {
+        self.path.join("kept-data")
+    }
+
+    /// Data dirs an uninstall kept, per component.
+    pub fn kept_data(&self) -> BTreeMap<ComponentKind, PathBuf> {
+        fs::read(self.kept_data_file())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Replace the record of kept data dirs (removed when empty).
+    pub fn set_kept_data(
+        &self,
+        dirs: &BTreeMap<ComponentKind, PathBuf>,
+    ) -> crate::error::Result<()> {
+        if &self.kept_data() == dirs {
+            return Ok(());
+        }
+        if dirs.is_empty() {
+            atomic_fs::remove_file(&self.kept_data_file())?;
+            return Ok(());
+        }
+        let body = serde_json::to_vec_pretty(dirs)?;
+        atomic_fs::write_atomic(&self.kept_data_file(), &body, 0o644, Owner::default())?;
+        Ok(())
+    }
+
+    /// Replace the record of owned files (no write when it is unchanged).
+    pub fn set_owned(&self, files: &BTreeMap<PathBuf, FileRole>) -> crate::error::Result<()> {
+        if &self.owned() == files {
+            return Ok(());
+        }
+        let mut s = String::new();
+        for (path, role) in files {
+            s.push_str(&serde_json::to_string(&OwnedFile { path: path.clone(), role: *role })?);
+            s.push('\n');
+        }
+        atomic_fs::write_atomic(&self.owned_file(), s.as_bytes(), 0o644, Owner::default())?;
+        Ok(())
     }
 
     /// The service manager the last apply recorded, if any.
@@ -132,6 +196,19 @@ impl StateDir {
             }
         }
     }
+}
+
+/// One file monstack wrote: its host path and what it is (which component it belongs
+/// to, what to reload when it goes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnedFile {
+    pub path: PathBuf,
+    pub role: FileRole,
+}
+
+/// Whether `path` names a file (not a directory) that exists, symlinks not followed.
+pub fn is_file(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| !m.is_dir())
 }
 
 /// A service action the journal says is owed: files it depends on landed, the action
@@ -255,5 +332,27 @@ mod tests {
         assert_eq!(s.pending(), legacy, "lines of earlier versions are read");
         s.clear_pending().unwrap();
         assert!(s.pending().is_empty());
+    }
+
+    #[test]
+    fn owned_files_round_trip_and_bad_lines_are_skipped() {
+        let d = tempfile::tempdir().unwrap();
+        let s = state(d.path());
+        assert!(s.owned().is_empty());
+        let files: BTreeMap<PathBuf, FileRole> = [
+            (PathBuf::from("/opt/prometheus/rules/a.yml"), FileRole::PrometheusRules),
+            (
+                PathBuf::from("/etc/systemd/system/alertmanager.service"),
+                FileRole::Unit(ComponentKind::Alertmanager),
+            ),
+        ]
+        .into();
+        s.set_owned(&files).unwrap();
+        assert_eq!(s.owned(), files);
+        let mut text = fs::read_to_string(s.owned_file()).unwrap();
+        assert!(text.contains(r#"{"unit":"alertmanager"}"#), "{text}");
+        text.push_str("not json\n");
+        fs::write(s.owned_file(), text).unwrap();
+        assert_eq!(s.owned(), files, "an unreadable line owns nothing");
     }
 }

@@ -137,7 +137,7 @@ fn man_pages_render_with_options_subcommands_and_examples() {
     let out = run(&["man", "--dir", pages.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let listed: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
-    assert_eq!(listed.len(), 14, "the top page and one per subcommand: {listed:?}");
+    assert_eq!(listed.len(), 15, "the top page and one per subcommand: {listed:?}");
     for l in &listed {
         assert!(Path::new(l).is_file(), "{l}");
     }
@@ -228,7 +228,7 @@ fn json_is_output_json_and_quiet_prints_only_errors() {
 fn help_keeps_global_options_apart_and_ends_with_examples() {
     for sub in ["init", "render", "validate", "lock", "bundle", "install", "rollback", "plan"]
         .into_iter()
-        .chain(["apply", "status", "stop", "completions", "man"])
+        .chain(["apply", "status", "stop", "completions", "man", "uninstall"])
     {
         let out = run(&[sub, "--help"]);
         assert!(out.status.success(), "{sub}: {}", stderr(&out));
@@ -274,7 +274,7 @@ fn make_install_places_binary_man_pages_and_completions() {
     assert!(man(&pages.join("monstack.1")).contains("GLOBAL OPTIONS"));
     assert!(man(&pages.join("monstack-apply.1")).contains("--ready-timeout"));
     let count = std::fs::read_dir(&pages).unwrap().count();
-    assert_eq!(count, 14, "monstack.1 and one page per subcommand");
+    assert_eq!(count, 15, "monstack.1 and one page per subcommand");
 
     let bash = usr.join("share/bash-completion/completions/monstack");
     assert_eq!(bash_complete(&bash, &["monstack", "stat"]), ["status"]);

@@ -10,11 +10,12 @@
 mod bin;
 #[path = "support/mirror.rs"]
 mod mirror;
+#[path = "support/stand_in.rs"]
+mod stand_in;
 
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use flate2::write::GzEncoder;
@@ -35,26 +36,6 @@ fn file_name() -> String {
 
 fn name_of(version: &str, build: &str) -> String {
     format!("grafana_{version}_{build}_linux_{}.tar.gz", arch())
-}
-
-/// The stand-in server binary: the emulator example, built on demand.
-fn stand_in() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let target = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let bin = target.join("examples/grafana-emulator");
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["build", "--offline", "--example", "grafana-emulator"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    // The variables cargo sets for this test would make build scripts run again.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("CARGO_") && k != "CARGO_HOME" && k != "CARGO_TARGET_DIR" {
-            cmd.env_remove(k);
-        }
-    }
-    let status = cmd.status().unwrap();
-    assert!(status.success(), "building the stand-in failed");
-    assert!(bin.is_file(), "{}", bin.display());
-    bin
 }
 
 fn add(b: &mut tar::Builder<GzEncoder<File>>, path: &str, mode: u32, data: &[u8]) {
@@ -81,7 +62,7 @@ fn publish_version(mirror_root: &Path, version: &str, build: &str) -> (PathBuf, 
         flate2::Compression::fast(),
     ));
     let top = format!("grafana-{version}");
-    add(&mut b, &format!("{top}/bin/grafana"), 0o755, &fs::read(stand_in()).unwrap());
+    add(&mut b, &format!("{top}/bin/grafana"), 0o755, &fs::read(stand_in::stand_in()).unwrap());
     add(&mut b, &format!("{top}/conf/defaults.ini"), 0o644, b"[server]\nhttp_port = 3000\n");
     add(&mut b, &format!("{top}/public/index.html"), 0o644, b"<html>grafana</html>\n");
     add(&mut b, &format!("{top}/VERSION"), 0o644, format!("{version}\n").as_bytes());
@@ -97,6 +78,12 @@ fn publish_version(mirror_root: &Path, version: &str, build: &str) -> (PathBuf, 
 /// grafana.com's API shape: `/api/dashboards/1860/revisions/37/download`, an export
 /// with a `${DS_PROMETHEUS}` datasource input.
 fn publish_gnet(mirror_root: &Path) {
+    // A second one, which the config puts in a folder of its own.
+    let own = mirror_root.join("api/dashboards/3662/revisions/2");
+    fs::create_dir_all(&own).unwrap();
+    let export = serde_json::json!({"uid": "prom-overview", "title": "Prometheus 2.0 Overview",
+        "schemaVersion": 39, "panels": []});
+    fs::write(own.join("download"), serde_json::to_vec(&export).unwrap()).unwrap();
     let dir = mirror_root.join("api/dashboards/1860/revisions/37");
     fs::create_dir_all(&dir).unwrap();
     let export = serde_json::json!({
@@ -152,8 +139,9 @@ impl Sandbox {
              grafana_server:\n  enabled: true\n  version: {version}\n  build_id: \"{build}\"\n  \
              base_url: {base_url}\n  listen_address: 127.0.0.1:{p}\n  \
              admin_password_file: {pw}\n  settings:\n    users:\n      allow_sign_up: \"false\"\n\
-             grafana:\n  url: http://127.0.0.1:{p}\n  wait_timeout: 30s\n  gnet_url: {base_url}\n  \
-             dashboards:\n    - {{gnet_id: 1860, revision: 37}}\n  \
+             grafana:\n  wait_timeout: 30s\n  gnet_url: {base_url}\n  \
+             dashboards:\n    - {{gnet_id: 1860, revision: 37}}\n    \
+             - {{gnet_id: 3662, revision: 2, folder: {{uid: gnet-prom, title: Prometheus}}}}\n  \
              datasource:\n    url: http://127.0.0.1:{p}/fake-prometheus\n",
             pw = pw.display()
         );
@@ -221,6 +209,7 @@ fn changes(report: &Value) -> Vec<String> {
 }
 
 #[test]
+/// `grafana.url` is not set: it defaults to `grafana_server.listen_address`.
 fn one_apply_installs_starts_bootstraps_and_pushes_then_nothing_changes() {
     let mirror_root = tempfile::tempdir().unwrap();
     let (_, sha) = publish(mirror_root.path());
@@ -289,6 +278,13 @@ fn one_apply_installs_starts_bootstraps_and_pushes_then_nothing_changes() {
     assert_eq!(dash["dashboard"]["panels"][0]["datasource"]["uid"], ds_uid.as_str(), "{dash}");
     assert!(!dash.to_string().contains("${DS_"), "{dash}");
     assert!(dash["dashboard"].get("__inputs").is_none());
+    assert_eq!(dash["meta"]["folderUid"], "monstack", "{dash}");
+    // The second one in its own folder, created with its title.
+    let (st, own) = get(&format!("{base}/api/dashboards/uid/prom-overview"), None, Some(&token));
+    assert_eq!(st, 200, "{own}");
+    assert_eq!(own["meta"]["folderUid"], "gnet-prom", "{own}");
+    let (st, folder) = get(&format!("{base}/api/folders/gnet-prom"), None, Some(&token));
+    assert_eq!((st, folder["title"].as_str()), (200, Some("Prometheus")), "{folder}");
 
     // Second apply: nothing changes, the token is reused (no second account/token file).
     let second = s.apply(&[]);
@@ -336,6 +332,7 @@ fn bundle_and_offline_cover_grafana_then_upgrade_and_rollback() {
     let sums = fs::read_to_string(out.join("sha256sums.txt")).unwrap();
     assert!(sums.contains(&file_name()), "{sums}");
     assert!(out.join("gnet-1860-37.json").is_file());
+    assert!(out.join("gnet-3662-2.json").is_file());
 
     // An air-gapped sandbox: the bundle and the lock, a mirror that is gone, --offline.
     let air = sandbox();

@@ -438,6 +438,72 @@ fn direct_as_root_on_a_fresh_host() {
     assert_eq!(h.ok(RUNNING_FROM_OPT), "", "something still runs from /opt");
 }
 
+/// `monstack uninstall` under systemd: planned, refused without a terminal or `--yes`;
+/// then units stopped, disabled and gone, ports closed, configs and releases removed,
+/// data dirs kept; a second run is a no-op; `--purge` removes the data too.
+#[test]
+fn systemd_host_uninstall_keeps_data_unless_purge() {
+    let Some(r) = rig(false) else { return };
+    let h = &r.host;
+    r.config(Cfg::default());
+    r.expect(&["apply"], 0);
+    r.assert_stack_serving();
+
+    let plan = r.expect(&["uninstall", "--dry-run"], 0);
+    assert!(
+        plan.contains("- unit               /etc/systemd/system/prometheus.service (delete)"),
+        "{plan}"
+    );
+    assert!(plan.contains("dir                /opt/prometheus/data (unchanged)"), "{plan}");
+    r.expect(&["uninstall"], 64);
+    r.assert_stack_serving();
+
+    let rep = json(&r.expect(&["--output", "json", "uninstall", "--yes"], 0));
+    assert_eq!(rep["format_version"], 1);
+    assert_eq!(rep["failed"], serde_json::Value::Null, "{rep:#}");
+    for unit in UNITS {
+        // Gone from /etc; the host's /usr may still ship a package's unit of that name
+        // (Debian's prometheus.service), which monstack neither wrote nor touches.
+        let fragment = h.ok(&format!("systemctl show -p FragmentPath --value {unit}"));
+        assert!(!fragment.starts_with("/etc/"), "{unit} still loaded from {fragment}");
+        assert!(!h.sh(&format!("systemctl is-enabled --quiet {unit}")).status.success());
+        assert!(!h.sh(&format!("systemctl is-active --quiet {unit}")).status.success());
+        assert!(!h.path(&format!("/etc/systemd/system/{unit}")).exists());
+        assert!(!h.path(&format!("/etc/systemd/system/multi-user.target.wants/{unit}")).exists());
+    }
+    for port in [9090, 9093, 9100] {
+        assert_eq!(h.http_get(&format!("http://127.0.0.1:{port}/")).0, 0, "port {port} closed");
+    }
+    assert_eq!(h.ok(RUNNING_FROM_OPT), "", "something still runs from /opt");
+    for gone in [
+        "/opt/prometheus/prometheus.yml",
+        "/opt/prometheus/current",
+        "/opt/prometheus/releases",
+        "/opt/alertmanager/alertmanager.yml",
+        "/etc/rsyslog.d/30-snowflake-mcp.conf",
+        "/etc/logrotate.d/snowflake-mcp",
+    ] {
+        assert!(!h.path(gone).exists(), "{gone} removed");
+    }
+    assert!(h.path("/opt/prometheus/data").is_dir() && h.path("/opt/alertmanager/data").is_dir());
+    assert_eq!(
+        h.ok("stat -c '%U' /opt/prometheus/data").trim(),
+        "prometheus",
+        "data kept as it was"
+    );
+    assert!(h.sh("logrotate -d /etc/logrotate.conf").status.success());
+
+    let again = r.expect(&["uninstall", "--yes"], 0);
+    assert!(again.contains("uninstall: nothing to remove"), "{again}");
+    let purged = r.expect(&["uninstall", "--purge", "--yes"], 0);
+    assert!(purged.contains("- dir                /opt/prometheus/data (delete)"), "{purged}");
+    for gone in ["/opt/prometheus", "/opt/alertmanager", "/opt/node_exporter"] {
+        assert!(!h.path(gone).exists(), "{gone} removed with --purge");
+    }
+    let again = r.expect(&["uninstall", "--purge", "--yes"], 0);
+    assert!(again.contains("uninstall: nothing to remove"), "{again}");
+}
+
 /// A TLS + basic-auth stack under systemd: Prometheus, Alertmanager and
 /// blackbox_exporter (Debian's binary from the mirror) each behind a certificate made
 /// with openssl; Prometheus scrapes them over TLS with auth and probes the stand-in

@@ -8,6 +8,7 @@ use crate::error::ConfigError;
 use crate::paths::Root;
 use crate::plan::Plan;
 use crate::render::FileRole;
+use crate::report::Action;
 use crate::state::StateDir;
 use crate::validate::{self, Tool, Tools, ValidationError};
 
@@ -31,6 +32,7 @@ pub(super) fn validate_candidates(
     };
     let candidates: Vec<_> = plan
         .changed_files()
+        .filter(|f| f.action != Action::Delete)
         .filter(|f| !deferred.contains(&owner(f.file.role)))
         .filter(|f| {
             matches!(

@@ -60,12 +60,17 @@ impl<'a> Landing<'a> {
         }
     }
 
-    /// Back up what `f` replaces, then write it atomically.
+    /// Back up what `f` replaces, then write it atomically (or remove it, for a file
+    /// the config no longer has).
     fn write(&mut self, f: &'a FilePlan) -> crate::error::Result<()> {
         let saved = self.backups.save(&f.file.path, &f.real)?;
-        // Owners are looked up now: the users this run created exist only since.
-        let owner = owner_for(self.root, f.file.owner.as_deref(), f.file.group.as_deref());
-        atomic_fs::write_atomic(&f.real, &f.file.content, f.file.mode, owner)?;
+        if f.action == Action::Delete {
+            atomic_fs::remove_file(&f.real)?;
+        } else {
+            // Owners are looked up now: the users this run created exist only since.
+            let owner = owner_for(self.root, f.file.owner.as_deref(), f.file.group.as_deref());
+            atomic_fs::write_atomic(&f.real, &f.file.content, f.file.mode, owner)?;
+        }
         self.written.push((f, saved));
         Ok(())
     }
@@ -183,38 +188,96 @@ pub fn land(
     owed.extend(plan.owed_actions());
     state.set_pending(&owed)?;
     let mut landing = Landing::new(root, state, mgr);
-    let landed = plan.changed_files().try_for_each(|f| {
+    // A unit that goes (its component disabled) goes after its service was stopped and
+    // disabled: systemctl cannot disable a unit whose file is gone.
+    let (units_gone, early): (Vec<&FilePlan>, Vec<&FilePlan>) =
+        plan.changed_files().partition(|f| f.is_unit() && f.action == Action::Delete);
+    // Files about to be created are recorded first, so a killed apply still owns what it
+    // wrote (nobody else's content is at those paths). Replaced files become monstack's
+    // only once the landing is kept.
+    let owned_before = state.owned();
+    let mut intent = owned_before.clone();
+    intent.extend(
+        early
+            .iter()
+            .filter(|f| f.action == Action::Create)
+            .map(|f| (f.file.path.clone(), f.file.role)),
+    );
+    state.set_owned(&intent)?;
+    let landed = early.into_iter().try_for_each(|f| {
         landing.write(f)?;
         checkpoint("file-written");
         Ok::<_, crate::error::Error>(())
     });
-    let files_at = done.len();
     done.extend(landing.written.iter().map(|(f, _)| f.change()));
     if let Err(e) = landed {
         landing.restore_files(false);
         landing.settled = true;
-        mark_restored(&mut done[files_at..]);
+        mark_restored(done, &landing.written);
+        state.set_owned(&owned_before)?;
         return Err(e);
     }
 
     checkpoint("files-landed");
     services_step();
 
-    match run_services(root, plan, &mut landing, info, done) {
+    let failure = run_services(root, plan, &mut landing, info, done)
+        .or_else(|| remove_units(&mut landing, &units_gone, done).err().map(ReloadError::from));
+    match failure {
         None => {
+            let owned = owned_after(root, state, &landing.written);
             landing.commit();
             if plan.rsyslog_restart {
                 done.push(rsyslog_restart(mgr, info));
             }
+            state.set_owned(&owned)?;
             state.clear_pending()?;
             Ok(())
         }
         Some(e) => {
-            let e = roll_back(landing, e, done, files_at);
+            let e = roll_back(landing, e, done);
+            state.set_owned(&owned_before)?;
             state.clear_pending()?;
             Err(e)
         }
     }
+}
+
+/// Remove the units of disabled components (their services are stopped by now), then
+/// have systemd forget them.
+fn remove_units<'a>(
+    landing: &mut Landing<'a>,
+    units: &[&'a FilePlan],
+    done: &mut Vec<Change>,
+) -> crate::error::Result<()> {
+    for f in units {
+        landing.write(f)?;
+        done.push(f.change());
+    }
+    if !units.is_empty() && landing.mgr.kind() == ServiceManagerKind::Systemd {
+        landing.mgr.daemon_reload()?;
+    }
+    Ok(())
+}
+
+/// The state's record of owned files once a landing is kept: what it wrote is
+/// monstack's, what it removed no longer is, and neither is a file someone else removed
+/// (a file later put at that path would be theirs).
+fn owned_after(
+    root: &Root,
+    state: &StateDir,
+    written: &[(&FilePlan, Saved)],
+) -> std::collections::BTreeMap<std::path::PathBuf, FileRole> {
+    let mut owned = state.owned();
+    owned.retain(|path, _| crate::state::is_file(&root.host(path)));
+    for (f, _) in written {
+        if f.action == Action::Delete {
+            owned.remove(&f.file.path);
+        } else {
+            owned.insert(f.file.path.clone(), f.file.role);
+        }
+    }
+    owned
 }
 
 /// daemon-reload, then each service action (leftovers of an earlier `direct` apply
@@ -290,13 +353,12 @@ fn roll_back(
     mut landing: Landing,
     failure: ReloadError,
     done: &mut Vec<Change>,
-    files_at: usize,
 ) -> crate::error::Error {
     let (state, mgr) = (landing.state, landing.mgr);
     let written = landing.written.len();
     landing.stop_started();
     landing.restore_files(true);
-    mark_restored(&mut done[files_at..files_at + written]);
+    mark_restored(done, &landing.written);
     let rejected = matches!(failure, ReloadError::Rejected(_));
     let e = match failure {
         ReloadError::Rejected(mut r) => {
@@ -371,11 +433,16 @@ fn rsyslog_restart(mgr: &dyn ServiceManager, info: &dyn Fn(String)) -> Change {
     c
 }
 
-/// Files written by a failed apply and then put back.
-fn mark_restored(changes: &mut [Change]) {
-    for c in changes {
+/// Files written (or removed) by a failed apply and then put back.
+fn mark_restored(done: &mut [Change], written: &[(&FilePlan, Saved)]) {
+    let restored = |c: &Change| {
+        matches!(c.kind.as_str(), "file" | "unit")
+            && written.iter().any(|(f, _)| f.file.path.display().to_string() == c.name)
+    };
+    for c in done.iter_mut().filter(|c| restored(c)) {
         let detail = match c.action {
             Action::Create => "written, then removed again: apply failed",
+            Action::Delete => "removed, then put back: apply failed",
             _ => "written, then restored to the previous content: apply failed",
         };
         *c = c.clone().into_failed(detail.to_string());

@@ -105,6 +105,7 @@ pub fn observe(s: &Session) -> crate::error::Result<Plan> {
 pub fn plan(s: &Session) -> crate::error::Result<Report> {
     let plan = observe(s)?;
     let mut changes = plan.changes();
+    changes.extend(crate::grafana_server::apt::planned(&s.root, &s.loaded));
     mark_crossings(&mut changes, &crossings(s)?);
     Ok(Report::from_changes(changes, plan.errors.clone()))
 }
@@ -327,6 +328,11 @@ fn converge(
     })?;
     // Checked (and said) in `apply` before the lock; here each crossing release is marked.
     *all = plan.changes();
+    let apt = crate::grafana_server::apt_managed(loaded);
+    if apt {
+        crate::grafana_server::apt::preflight(root, s.kind)?;
+        all.extend(crate::grafana_server::apt::planned(root, loaded));
+    }
     mark_crossings(all, &crossings(s)?);
     remove_stray_temps(&plan, state);
 
@@ -365,6 +371,14 @@ fn converge(
     let services_step = || steps.step("services", format!("{services} action{}", plural(services)));
     land(root, &plan, state, mgr, &|m| out.info(m), &services_step, done)?;
     wait_alertmanagers(loaded, done, &|m| out.info(m));
+    if apt {
+        // 5b. Grafana's package and the package's unit (its sources and pin just landed).
+        let ini_changed = plan
+            .files
+            .iter()
+            .any(|f| f.file.role == crate::render::FileRole::GrafanaIni && f.action.is_change());
+        done.extend(crate::grafana_server::apt::converge(loaded, ini_changed, &|m| out.info(m))?);
+    }
 
     // 6. Grafana.
     let g = &loaded.config.grafana;

@@ -33,7 +33,7 @@ pub fn configured(loaded: &Loaded) -> Vec<GnetDashboard> {
         .dashboards
         .iter()
         .filter_map(|d| match d {
-            DashboardEntry::Gnet(n) => Some(*n),
+            DashboardEntry::Gnet(n) => Some(n.clone()),
             DashboardEntry::Path(_) => None,
         })
         .collect()
@@ -214,7 +214,7 @@ pub(super) fn bundle(
     let web = download::Net::new(&loaded.config.downloads, net.offline)?;
     let mut files = Vec::new();
     for e in &lock.dashboards {
-        let n = GnetDashboard { gnet_id: e.gnet_id, revision: e.revision };
+        let n = GnetDashboard { gnet_id: e.gnet_id, revision: e.revision, folder: None };
         let text = match fs::read_to_string(cached(&cache_dir, &n, &e.sha256))
             .ok()
             .filter(|t| sha256(t.as_bytes()) == e.sha256)

@@ -9,6 +9,7 @@ mod init;
 mod releases;
 mod render;
 mod status;
+mod uninstall;
 mod validate;
 
 use std::path::PathBuf;
@@ -103,6 +104,7 @@ fn dispatch(ctx: &Context, command: Command) -> crate::error::Result<Outcome> {
         Command::Stop(a) => apply::stop(ctx, &a),
         Command::Completions(a) => docs::completions(ctx, &a),
         Command::Man(a) => docs::man(ctx, &a),
+        Command::Uninstall(a) => uninstall::uninstall(ctx, &a),
     }
 }
 

@@ -83,11 +83,11 @@ fn parse_components(names: &[String], loaded: &Loaded) -> crate::error::Result<V
     names.iter().map(|n| component(n)).collect()
 }
 
-fn component(name: &str) -> crate::error::Result<ComponentKind> {
+/// A component named on the command line; an unknown name is a usage error (exit 64).
+pub(super) fn component(name: &str) -> crate::error::Result<ComponentKind> {
     ComponentKind::from_name(name).ok_or_else(|| {
-        usage(crate::failure!(
-            "unknown component `{name}` (one of prometheus, alertmanager, node_exporter, blackbox_exporter, grafana_server)"
-        ))
+        let known: Vec<&str> = ComponentKind::ALL.iter().map(|k| k.name()).collect();
+        usage(crate::failure!("unknown component `{name}` (one of {})", known.join(", ")))
     })
 }
 

@@ -1,7 +1,7 @@
 //! Semantic checks of a parsed config: every problem of the file is reported (up to
 //! [`MAX_ERRORS`]), each located at its key by one walk over the text.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 mod blackbox;
@@ -272,11 +272,33 @@ fn grafana_server(ck: &mut Checks, l: &File) {
     );
     ck.check(g.apt_keyring.is_absolute(), "grafana_server.apt_keyring", "must be an absolute path");
     ck.check(
-        g.apt_repository.starts_with("https://")
+        crate::grafana_server::repository_url_ok(&g.apt_repository)
             && g.apt_repository.split_whitespace().count() >= 3,
         "grafana_server.apt_repository",
-        format!("`{}` must be `https://URL suite component`", g.apt_repository),
+        format!(
+            "`{}` must be `https://URL suite component` (http:// only on loopback)",
+            g.apt_repository
+        ),
     );
+    ck.check(
+        matches!(g.apt_package.as_str(), "grafana" | "grafana-enterprise"),
+        "grafana_server.apt_package",
+        format!("`{}` is neither `grafana` nor `grafana-enterprise`", g.apt_package),
+    );
+    if let Some(key) = &g.apt_key {
+        ck.check(
+            !key.contains("://") || key.starts_with("https://"),
+            "grafana_server.apt_key",
+            format!("`{key}` must be a file or an https:// URL"),
+        );
+        ck.check(
+            g.apt_key_sha256
+                .as_deref()
+                .is_some_and(|h| h.len() == 64 && h.bytes().all(|c| c.is_ascii_hexdigit())),
+            "grafana_server.apt_key_sha256",
+            "set it to the key's SHA-256 (64 hex digits): the key is verified before apt trusts it",
+        );
+    }
 }
 
 /// The `prometheus` section.
@@ -766,6 +788,7 @@ fn grafana(ck: &mut Checks, l: &File) {
         }
     }
     let mut gnet = HashSet::new();
+    let mut folders = HashMap::new();
     for (i, d) in g.dashboards.iter().enumerate() {
         let d = match d {
             crate::config::DashboardEntry::Path(p) => p,
@@ -776,13 +799,16 @@ fn grafana(ck: &mut Checks, l: &File) {
                     "gnet_id and revision must be positive",
                 );
                 ck.check(
-                    gnet.insert(*n),
+                    gnet.insert((n.gnet_id, n.revision)),
                     &format!("grafana.dashboards[{i}]"),
                     format!(
                         "grafana.com dashboard {} revision {} is listed twice",
                         n.gnet_id, n.revision
                     ),
                 );
+                if let Some(f) = &n.folder {
+                    gnet_folder(ck, l, &format!("grafana.dashboards[{i}].folder"), f, &mut folders);
+                }
                 continue;
             }
         };
@@ -793,6 +819,45 @@ fn grafana(ck: &mut Checks, l: &File) {
             format!("dashboard file `{}` does not exist", path.display()),
         );
     }
+}
+
+/// A grafana.com dashboard's own folder: a valid uid and a title, not the managed
+/// folder, one title per uid (`titles`), and only through the API.
+fn gnet_folder(
+    ck: &mut Checks,
+    l: &File,
+    field: &str,
+    f: &crate::config::DashboardFolder,
+    titles: &mut HashMap<String, String>,
+) {
+    let g = &l.config.grafana;
+    ck.check(
+        valid_uid(&f.uid),
+        &format!("{field}.uid"),
+        format!("`{}` is not a folder uid (1-40 of a-zA-Z0-9-_)", f.uid),
+    );
+    ck.check(!f.title.trim().is_empty(), &format!("{field}.title"), "must not be empty");
+    ck.check(
+        f.uid != g.folder.uid,
+        &format!("{field}.uid"),
+        "is `grafana.folder`; leave `folder` out to use it",
+    );
+    ck.check(
+        !(f.parent_uid.is_some() && f.path.is_some()),
+        field,
+        "set `parent_uid` or `path`, not both",
+    );
+    let other = titles.entry(f.uid.clone()).or_insert_with(|| f.title.clone());
+    ck.check(
+        *other == f.title,
+        &format!("{field}.title"),
+        format!("folder `{}` is also titled `{other}`", f.uid),
+    );
+    ck.check(
+        g.mode == crate::config::GrafanaMode::Api,
+        field,
+        "per-dashboard folders need `grafana.mode: api` (the files provider has one folder)",
+    );
 }
 
 /// The `logrotate` section.

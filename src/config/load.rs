@@ -86,7 +86,19 @@ pub fn parse(path: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
     })?;
     let mut config = config;
     absolutize(&mut config, &config_dir(path));
+    default_grafana_url(&mut config, &resolved, source);
     Ok(Loaded { config, path: path.to_path_buf(), source: source.to_string(), resolved })
+}
+
+/// `grafana.url` unset while monstack runs Grafana itself: the installed Grafana's
+/// local address (from `grafana_server.listen_address`), not the generic default.
+fn default_grafana_url(config: &mut Config, resolved: &Resolved, source: &str) {
+    if !config.grafana_server.enabled || Index::of(source).has("grafana.url") {
+        return;
+    }
+    if let Some(listen) = resolved.listen.get(&ComponentKind::GrafanaServer) {
+        config.grafana.url = format!("http://{}", listen.local());
+    }
 }
 
 /// The absolute directory of the config file (relative paths in it resolve there).

@@ -44,6 +44,11 @@ impl Index {
         None
     }
 
+    /// Whether the text sets `field` itself (not only an ancestor of it).
+    pub fn has(&self, field: &str) -> bool {
+        self.nodes.contains_key(&split_field_path(field))
+    }
+
     /// The position of the second `key` in the mapping at `parent` (a field path, `.`
     /// for the top level).
     pub fn duplicate(&self, parent: &str, key: &str) -> Option<Position> {

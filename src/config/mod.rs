@@ -42,6 +42,34 @@ mod tests {
     }
 
     #[test]
+    fn gnet_folders_are_checked_and_grafana_url_follows_grafana_server() {
+        let f = |folder: &str, top: &str| {
+            format!("grafana:\n  dashboards:\n    - {{gnet_id: 1, revision: 2, folder: {folder}}}\n    - {{gnet_id: 3, revision: 4, folder: {{uid: a, title: A}}}}\n{top}")
+        };
+        let ok = parse(Path::new("m.yaml"), &f("{uid: a, title: A, path: X/Y}", ""));
+        assert!(ok.is_ok(), "{:?}", ok.err());
+        for (folder, top, field) in [
+            ("{uid: monstack, title: M}", "", "grafana.dashboards[0].folder.uid"),
+            ("{uid: a, title: B}", "", "grafana.dashboards[1].folder.title"),
+            ("{uid: 'a b', title: A}", "", "grafana.dashboards[0].folder.uid"),
+            ("{uid: b, title: B, parent_uid: p, path: X}", "", "grafana.dashboards[0].folder"),
+            ("{uid: b, title: B}", "  mode: files\n", "grafana.dashboards[0].folder"),
+        ] {
+            let e = parse(Path::new("m.yaml"), &f(folder, top)).unwrap_err();
+            assert!(e.0.iter().any(|e| e.field.as_deref() == Some(field)), "{folder}: {e}");
+        }
+        let pw = "  admin_password_file: /etc/grafana-pw\n";
+        let src = format!("grafana_server:\n  enabled: true\n  listen_address: 0.0.0.0:3300\n{pw}");
+        let l = parse(Path::new("m.yaml"), &src).expect("valid");
+        assert_eq!(l.config.grafana.url, "http://127.0.0.1:3300");
+        let set = format!("{src}grafana:\n  url: http://g.example:3000\n");
+        let l = parse(Path::new("m.yaml"), &set).expect("valid");
+        assert_eq!(l.config.grafana.url, "http://g.example:3000");
+        let off = parse(Path::new("m.yaml"), "").expect("valid");
+        assert_eq!(off.config.grafana.url, "http://localhost:3000");
+    }
+
+    #[test]
     fn durations() {
         for ok in ["15s", "1h30m", "500ms", "0", "2w", "1y"] {
             assert!(valid_duration(ok), "{ok}");

@@ -97,6 +97,11 @@ pub(super) fn absolutize(c: &mut Config, dir: &Path) {
     c.node_exporter.tarball.iter_mut().for_each(abs);
     c.blackbox_exporter.tarball.iter_mut().for_each(abs);
     c.grafana_server.tarball.iter_mut().for_each(abs);
+    if let Some(k) = c.grafana_server.apt_key.as_mut().filter(|k| !k.contains("://")) {
+        let mut p = PathBuf::from(&*k);
+        abs(&mut p);
+        *k = p.to_string_lossy().into_owned();
+    }
     c.prometheus.rule_files.iter_mut().for_each(abs);
     for web in [
         &mut c.prometheus.web,

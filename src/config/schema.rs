@@ -45,9 +45,13 @@ impl Default for Config {
     }
 }
 
-/// Where the installed Grafana's grafana.ini lives (host path).
+/// Where the installed Grafana's grafana.ini lives (host path): the package's unit
+/// reads `/etc/grafana/grafana.ini`.
 pub fn grafana_ini_path(c: &Config) -> PathBuf {
-    c.grafana_server.install_dir.join("grafana.ini")
+    match c.grafana_server.source {
+        GrafanaSource::Apt => PathBuf::from("/etc/grafana/grafana.ini"),
+        GrafanaSource::Tarball => c.grafana_server.install_dir.join("grafana.ini"),
+    }
 }
 
 impl Config {
@@ -798,9 +802,16 @@ pub struct GrafanaServer {
     pub settings: BTreeMap<String, BTreeMap<String, String>>,
     /// `source: apt`: the repository line's URL and suite.
     pub apt_repository: String,
-    /// `source: apt`: the keyring file the repository is `signed-by` (ASCII-armoured key,
-    /// put there by the operator; monstack never fetches keys).
+    /// `source: apt`: the keyring file the repository is `signed-by` (ASCII-armoured key).
     pub apt_keyring: PathBuf,
+    /// `source: apt`: where the keyring comes from (a file, relative to the config file,
+    /// or an `https://` URL), verified against `apt_key_sha256`; unset: `apt_keyring` is
+    /// put there by the operator.
+    pub apt_key: Option<String>,
+    /// `source: apt`: the pinned SHA-256 of `apt_key`.
+    pub apt_key_sha256: Option<String>,
+    /// `source: apt`: `grafana` or `grafana-enterprise`.
+    pub apt_package: String,
 }
 }
 
@@ -826,13 +837,31 @@ impl DashboardEntry {
 
 /// A grafana.com dashboard, pinned to a revision; fetched through the download path
 /// (digest in monstack.lock, copied by `bundle`, usable `--offline`).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(deny_unknown_fields)]
 pub struct GnetDashboard {
     /// The dashboard's id on grafana.com (e.g. 1860, Node Exporter Full).
     pub gnet_id: u64,
     /// Its revision (pinned: revisions change content).
     pub revision: u64,
+    /// A folder of its own instead of `grafana.folder`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<DashboardFolder>,
+}
+
+/// The folder of one grafana.com dashboard: found by uid, created when missing,
+/// retitled and moved like `grafana.folder`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardFolder {
+    pub uid: String,
+    pub title: String,
+    /// Create (or move) it inside this existing folder.
+    #[serde(default)]
+    pub parent_uid: Option<String>,
+    /// Its parent folders by title, outermost first; not with `parent_uid`.
+    #[serde(default)]
+    pub path: Option<String>,
 }
 
 /// Where Grafana comes from.
@@ -861,6 +890,9 @@ impl Default for GrafanaServer {
             BTreeMap::new(),
             "https://apt.grafana.com stable main".into(),
             PathBuf::from("/etc/apt/keyrings/grafana.asc"),
+            None,
+            None,
+            "grafana".into(),
         )
     }
 }

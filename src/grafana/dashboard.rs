@@ -47,6 +47,8 @@ pub(crate) struct Desired {
     pub schema: Schema,
     /// Where it came from (`built-in` or a file path), for messages.
     pub source: String,
+    /// Its own folder's uid (a grafana.com dashboard's `folder`); `None`: `grafana.folder`.
+    pub folder: Option<String>,
 }
 
 /// Keys Grafana manages itself (API-FACTS §3.2: `id` and `uid` are set from the
@@ -190,10 +192,17 @@ fn gnet_desired(loaded: &Loaded, n: &crate::config::GnetDashboard) -> Result<Des
             m.insert("uid".into(), Value::String(format!("gnet-{}", n.gnet_id)));
         }
     }
-    desired_from(model, source)
+    let mut d = desired_from(model, source)?;
+    d.folder = n.folder.as_ref().map(|f| f.uid.clone());
+    Ok(d)
 }
 
 impl Desired {
+    /// The uid of the folder it goes in.
+    pub(crate) fn folder_uid<'a>(&'a self, managed: &'a str) -> &'a str {
+        self.folder.as_deref().unwrap_or(managed)
+    }
+
     fn with_ds(mut self, ds_uid: &str) -> Desired {
         let text = self.model.to_string();
         if text.contains("${DS_PROMETHEUS}") {
@@ -290,7 +299,14 @@ fn desired_checked(
         // API-FACTS §3.1 step 1: Grafana would answer 400 empty-name.
         return Err(format!("dashboard `{source}` has no `title`"));
     }
-    Ok(Desired { uid: uid.to_string(), title, model: normalise(&model), schema, source })
+    Ok(Desired {
+        uid: uid.to_string(),
+        title,
+        model: normalise(&model),
+        schema,
+        source,
+        folder: None,
+    })
 }
 
 fn object(uid: &str) -> String {

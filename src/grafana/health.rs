@@ -75,7 +75,8 @@ pub fn health(
             );
             let abort = AtomicBool::new(false);
             let results = parallel(&client, &dashboards, g.concurrency, &abort, |d| {
-                dashboard::observe(&client, &api, &ledger, d, &g.folder.uid).map(|p| p.action)
+                dashboard::observe(&client, &api, &ledger, d, d.folder_uid(&g.folder.uid))
+                    .map(|p| p.action)
             });
             for (d, r) in dashboards.iter().zip(results) {
                 let check = format!("dashboard {}", d.uid);

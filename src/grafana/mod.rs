@@ -245,18 +245,16 @@ pub fn plan_with(
     let g = &loaded.config.grafana;
     let ds = datasource::observe(&ctx.client, &ctx.ds, &ctx.store, &ctx.ledger)?;
     let mut changes = vec![ds.change(&ctx.ds.uid)];
-    let parents = dashboard::observe_parents(
-        &ctx.client,
-        g.folder.parent_uid.as_deref(),
-        g.folder.path.as_deref(),
-    )?;
-    changes.extend(dashboard::parent_changes(&parents));
-    let parent = parents.last().map(|p| p.uid.as_str());
-    let folder = dashboard::observe_folder(&ctx.client, &g.folder.uid, &g.folder.title, parent)?;
-    changes.push(folder.change(&g.folder.uid));
+    for f in folders(loaded) {
+        let parents = dashboard::observe_parents(&ctx.client, f.parent_uid, f.path)?;
+        changes.extend(dashboard::parent_changes(&parents));
+        let parent = parents.last().map(|p| p.uid.as_str());
+        let folder = dashboard::observe_folder(&ctx.client, f.uid, f.title, parent)?;
+        changes.push(folder.change(f.uid));
+    }
     let abort = AtomicBool::new(false);
     let results = parallel(&ctx.client, &ctx.dashboards, g.concurrency, &abort, |d| {
-        dashboard::observe(&ctx.client, &ctx.api, &ctx.ledger, d, &g.folder.uid)
+        dashboard::observe(&ctx.client, &ctx.api, &ctx.ledger, d, d.folder_uid(&g.folder.uid))
             .map(|p| p.change(&d.uid))
     });
     for (d, r) in ctx.dashboards.iter().zip(results) {
@@ -361,6 +359,38 @@ pub fn apply(loaded: &Loaded, state_dir: &Path) -> Result<Vec<Change>, PushError
     }
 }
 
+/// One folder monstack keeps: `grafana.folder`, or a grafana.com dashboard's own.
+struct FolderSpec<'a> {
+    uid: &'a str,
+    title: &'a str,
+    parent_uid: Option<&'a str>,
+    path: Option<&'a str>,
+}
+
+/// `grafana.folder` first, then each grafana.com dashboard's own folder, once per uid.
+fn folders(loaded: &Loaded) -> Vec<FolderSpec<'_>> {
+    let g = &loaded.config.grafana;
+    let mut out = vec![FolderSpec {
+        uid: &g.folder.uid,
+        title: &g.folder.title,
+        parent_uid: g.folder.parent_uid.as_deref(),
+        path: g.folder.path.as_deref(),
+    }];
+    for d in &g.dashboards {
+        let crate::config::DashboardEntry::Gnet(n) = d else { continue };
+        let Some(f) = &n.folder else { continue };
+        if out.iter().all(|o| o.uid != f.uid) {
+            out.push(FolderSpec {
+                uid: &f.uid,
+                title: &f.title,
+                parent_uid: f.parent_uid.as_deref(),
+                path: f.path.as_deref(),
+            });
+        }
+    }
+    out
+}
+
 /// The objects of a failed apply.
 struct Failed {
     landed: Vec<Change>,
@@ -371,9 +401,13 @@ struct Failed {
 fn apply_session(loaded: &Loaded, ctx: &Session) -> Result<Vec<Change>, Failed> {
     let g = &loaded.config.grafana;
     let client = &ctx.client;
-    let all_names = |from: usize| -> Vec<String> {
-        let mut v = vec![format!("folder `{}`", g.folder.uid)];
-        v.extend(ctx.dashboards[from..].iter().map(|d| format!("dashboard `{}`", d.uid)));
+    let folders = folders(loaded);
+    // What is not attempted when folder `i` fails (`itself`: that folder too).
+    let rest = |i: usize, itself: bool| -> Vec<String> {
+        let from = if itself { i } else { i + 1 };
+        let mut v: Vec<String> =
+            folders[from..].iter().map(|f| format!("folder `{}`", f.uid)).collect();
+        v.extend(ctx.dashboards.iter().map(|d| format!("dashboard `{}`", d.uid)));
         v
     };
     let fail = |landed: Vec<Change>, e: Error, rest: Vec<String>| Failed {
@@ -386,45 +420,31 @@ fn apply_session(loaded: &Loaded, ctx: &Session) -> Result<Vec<Change>, Failed> 
         .and_then(|p| datasource::apply(client, &ctx.ds, &p, &ctx.store, &ctx.ledger));
     match ds {
         Ok(c) => landed.push(c),
-        Err(e) => return Err(fail(landed, e, all_names(0))),
+        Err(e) => return Err(fail(landed, e, rest(0, true))),
     }
-    let parents = dashboard::observe_parents(
-        client,
-        g.folder.parent_uid.as_deref(),
-        g.folder.path.as_deref(),
-    )
-    .and_then(|p| dashboard::apply_parents(client, &p).map(|c| (p, c)));
-    let parent = match parents {
-        Ok((p, c)) => {
-            landed.extend(c);
-            p.last().map(|p| p.uid.clone())
-        }
-        Err(e) => return Err(fail(landed, e, all_names(0))),
-    };
-    let folder =
-        dashboard::observe_folder(client, &g.folder.uid, &g.folder.title, parent.as_deref())
-            .and_then(|p| {
-                dashboard::apply_folder(
-                    client,
-                    &g.folder.uid,
-                    &g.folder.title,
-                    parent.as_deref(),
-                    &p,
-                )
-            });
-    match folder {
-        Ok(c) => landed.push(c),
-        Err(e) => {
-            let mut rest = all_names(0);
-            rest.remove(0);
-            return Err(fail(landed, e, rest));
+    for (i, f) in folders.iter().enumerate() {
+        let parents = dashboard::observe_parents(client, f.parent_uid, f.path)
+            .and_then(|p| dashboard::apply_parents(client, &p).map(|c| (p, c)));
+        let parent = match parents {
+            Ok((p, c)) => {
+                landed.extend(c);
+                p.last().map(|p| p.uid.clone())
+            }
+            Err(e) => return Err(fail(landed, e, rest(i, true))),
+        };
+        let folder = dashboard::observe_folder(client, f.uid, f.title, parent.as_deref())
+            .and_then(|p| dashboard::apply_folder(client, f.uid, f.title, parent.as_deref(), &p));
+        match folder {
+            Ok(c) => landed.push(c),
+            Err(e) => return Err(fail(landed, e, rest(i, false))),
         }
     }
 
     let abort = AtomicBool::new(false);
     let results = parallel(client, &ctx.dashboards, g.concurrency, &abort, |d| {
-        dashboard::observe(client, &ctx.api, &ctx.ledger, d, &g.folder.uid)
-            .and_then(|p| dashboard::apply(client, &ctx.api, &ctx.ledger, d, &g.folder.uid, &p))
+        let folder = d.folder_uid(&g.folder.uid);
+        dashboard::observe(client, &ctx.api, &ctx.ledger, d, folder)
+            .and_then(|p| dashboard::apply(client, &ctx.api, &ctx.ledger, d, folder, &p))
     });
     let mut failed = Vec::new();
     let mut not_attempted = Vec::new();

@@ -24,6 +24,7 @@ pub fn plan(input: &PlanInput) -> crate::error::Result<Plan> {
     let releases = releases(root, loaded, &enabled)?;
     let dirs = dirs(root, loaded, &enabled);
     let mut files = files(root, loaded, render::render_all(loaded, templates)?)?;
+    files.extend(orphans(root, state, &files));
     let daemon_reload = mkind == ServiceManagerKind::Systemd
         && files.iter().any(|f| f.is_unit() && f.action.is_change());
     let services = if mkind == ServiceManagerKind::None {
@@ -186,6 +187,33 @@ fn file(root: &Root, loaded: &Loaded, mut f: RenderedFile) -> crate::error::Resu
     Ok(FilePlan { file: f, real, owner, action: Action::Update, diff, detail })
 }
 
+/// Files monstack wrote (the state's record) that the config no longer has: apply
+/// deletes them. A file already gone, or one monstack never wrote, is left alone.
+fn orphans(root: &Root, state: &StateDir, desired: &[FilePlan]) -> Vec<FilePlan> {
+    state
+        .owned()
+        .into_iter()
+        .filter(|(path, _)| !desired.iter().any(|f| &f.file.path == path))
+        .filter_map(|(path, role)| {
+            let real = root.host(&path);
+            if !crate::state::is_file(&real) {
+                return None;
+            }
+            // Put back as it was (mode and owner) if the apply fails after the delete.
+            let (_, uid, gid) = atomic_fs::stat(&real).unwrap_or_default();
+            let file = RenderedFile { mode: 0, ..RenderedFile::plain(path, Vec::new(), role) };
+            Some(FilePlan {
+                file,
+                real,
+                owner: Owner { uid: Some(uid), gid: Some(gid) },
+                action: Action::Delete,
+                diff: None,
+                detail: Some("written by monstack, no longer in the config".to_string()),
+            })
+        })
+        .collect()
+}
+
 /// A changed file that `kind` reads as its configuration (a reload suffices).
 fn config_changed(files: &[FilePlan], kind: ComponentKind) -> bool {
     files.iter().any(|f| {
@@ -284,8 +312,8 @@ fn stale(
     }
 }
 
-/// Disabled components still running (or enabled at boot) are stopped; their files,
-/// unit and releases stay on disk.
+/// Disabled components still running (or enabled at boot) are stopped; the files
+/// monstack wrote for them go ([`orphans`]), their releases and data stay.
 fn disabled_services(
     input: &PlanInput,
     enabled: &[ComponentKind],

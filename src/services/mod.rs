@@ -101,7 +101,7 @@ pub trait ServiceManager {
         Ok(self.running(kind)?.is_some())
     }
     /// Stop a component that was disabled in the config and keep it from starting
-    /// again (systemd: `disable --now`). Its files are left alone. True when
+    /// again (systemd: `disable --now`). Its files are not touched here. True when
     /// something was stopped or disabled.
     fn disable(&self, kind: ComponentKind) -> crate::error::Result<bool> {
         self.stop(kind)

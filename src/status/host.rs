@@ -35,19 +35,12 @@ pub fn checks(inputs: &Inputs) -> crate::error::Result<Vec<Check>> {
     Ok(out)
 }
 
-/// The component a rendered file belongs to.
+/// The component a rendered file belongs to (`grafana` and `host` for the stack's own).
 fn file_component(role: FileRole) -> &'static str {
-    match role {
-        FileRole::PrometheusConfig | FileRole::PrometheusRules => "prometheus",
-        FileRole::AlertmanagerConfig => "alertmanager",
-        FileRole::BlackboxConfig => "blackbox_exporter",
-        FileRole::Unit(kind)
-        | FileRole::WebConfig(kind)
-        | FileRole::Secret(kind)
-        | FileRole::Template(kind) => kind.name(),
-        FileRole::GrafanaProvisioning | FileRole::GrafanaDashboard => "grafana",
-        FileRole::GrafanaIni | FileRole::AptSource => "grafana_server",
-        FileRole::Logrotate | FileRole::Rsyslog => "host",
+    match (role.component(), role) {
+        (Some(kind), _) => kind.name(),
+        (None, FileRole::GrafanaProvisioning | FileRole::GrafanaDashboard) => "grafana",
+        (None, _) => "host",
     }
 }
 
@@ -156,6 +149,9 @@ fn files_check(component: &str, files: &[&FilePlan]) -> Check {
         match f.action {
             Action::Unchanged => {}
             Action::Create => problems.push(format!("{path} missing")),
+            Action::Delete => {
+                problems.push(format!("{path} no longer in the config (apply removes it)"))
+            }
             _ => {
                 let mut what = Vec::new();
                 if f.diff.is_some() {

@@ -210,6 +210,13 @@ pub fn check_all(inputs: &Inputs) -> crate::error::Result<Status> {
         (ComponentKind::GrafanaServer, gs),
     ] {
         let name = kind.name();
+        if kind == ComponentKind::GrafanaServer && crate::grafana_server::apt_managed(loaded) {
+            // The package: its version and unit here, then /api/health.
+            checks.extend(take_component(&mut host, name));
+            checks.extend(crate::grafana_server::apt::status_checks(loaded));
+            checks.extend(probes);
+            continue;
+        }
         if !c.component(kind).enabled {
             // Grafana and blackbox_exporter are opt-in: no line when they are off.
             if !matches!(kind, ComponentKind::GrafanaServer | ComponentKind::BlackboxExporter) {

@@ -481,7 +481,7 @@ pub fn node_exporter(loaded: &Loaded, timeout: Duration) -> Vec<Check> {
 /// database ok and the configured version.
 pub fn grafana_server(loaded: &Loaded, timeout: Duration) -> Vec<Check> {
     const C: &str = "grafana_server";
-    if !loaded.config.component(ComponentKind::GrafanaServer).enabled {
+    if !crate::grafana_server::managed(loaded) {
         return Vec::new();
     }
     let http = match Http::new(loaded, ComponentKind::GrafanaServer, timeout) {

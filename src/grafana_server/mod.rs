@@ -1,10 +1,13 @@
 //! Grafana itself (`grafana_server`): what monstack writes for it besides the release
 //! (installed through `artifact`) and the unit (`render`): the apt alternative's
 //! sources and pin files, and the checks of grafana.ini and the sources file.
+//! [`apt`] installs and runs the package of `source: apt`.
+
+pub mod apt;
 
 use std::path::Path;
 
-use crate::config::{ComponentKind, Loaded};
+use crate::config::Loaded;
 use crate::hostfile::{FileRole, RenderedFile};
 
 /// The apt sources file of `source: apt`.
@@ -24,8 +27,8 @@ pub fn apt_files(loaded: &Loaded) -> Vec<RenderedFile> {
     );
     let pin = format!(
         "# Managed by monstack: keep Grafana at the configured version.\n\
-         Package: grafana\nPin: version {}\nPin-Priority: 1001\n",
-        g.version
+         Package: {}\nPin: version {}\nPin-Priority: 1001\n",
+        g.apt_package, g.version
     );
     vec![
         RenderedFile::plain(APT_SOURCES, sources, FileRole::AptSource),
@@ -104,16 +107,33 @@ pub fn check_apt_source(text: &str) -> Result<(), String> {
         }
         let after = rest.split_once(']').map(|(_, a)| a.trim()).unwrap_or("");
         let words: Vec<&str> = after.split_whitespace().collect();
-        if words.len() < 3 || !words[0].starts_with("https://") {
-            return Err(format!("`{l}` needs an https:// URL, a suite and a component"));
+        if words.len() < 3 || !repository_url_ok(words[0]) {
+            return Err(format!(
+                "`{l}` needs an https:// URL (http:// only on loopback), a suite and a component"
+            ));
         }
     }
     Ok(())
 }
 
-/// Is Grafana installed and run by monstack (tarball source, enabled)?
+/// An apt repository URL monstack accepts: https, or http on loopback (a local mirror;
+/// apt checks the signed InRelease either way).
+pub fn repository_url_ok(repository: &str) -> bool {
+    let url = repository.split_whitespace().next().unwrap_or("");
+    url.starts_with("https://")
+        || ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| {
+            url.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+        })
+}
+
+/// Is Grafana installed and run by monstack (enabled, from the tarball or the package)?
 pub fn managed(loaded: &Loaded) -> bool {
-    loaded.config.component(ComponentKind::GrafanaServer).enabled
+    loaded.config.grafana_server.enabled
+}
+
+/// Is it the apt package (`source: apt`, enabled)?
+pub fn apt_managed(loaded: &Loaded) -> bool {
+    managed(loaded) && loaded.config.grafana_server.source == crate::config::GrafanaSource::Apt
 }
 
 #[cfg(test)]
@@ -143,6 +163,10 @@ mod tests {
         .unwrap_err()
         .contains("absolute"));
         assert!(check_apt_source("deb [signed-by=/k] http://apt.grafana.com stable main").is_err());
+        assert!(
+            check_apt_source("deb [signed-by=/k] http://127.0.0.1:8080/apt stable main").is_ok()
+        );
+        assert!(check_apt_source("deb [signed-by=/k] http://127.0.0.1.evil stable main").is_err());
         let pin = "Package: grafana\nPin: version 12.2.0\nPin-Priority: 1001\n";
         assert_eq!(check_apt_source(pin), Ok(()));
         assert!(check_apt_source("Package: grafana\nPin-Priority: 1001\n").is_err());
