@@ -72,7 +72,7 @@ fn dropped_rule_file_is_deleted_restored_on_failure_and_foreign_files_stay() {
     assert!(!text.contains("mine.yml"), "{text}");
     let out = s.run(&["plan", "--service-manager", "direct", "--output", "json"]);
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["format_version"], monstack::printer::FORMAT_VERSION);
     assert!(
         changes(&plan).contains(&"file /opt/prometheus/rules/extra.yml delete".to_string()),
         "{plan:#}"
