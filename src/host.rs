@@ -72,34 +72,45 @@ pub fn ensure_component(
     Ok(changes)
 }
 
-/// The owner and group a logrotate entry's `create` names exist (real host): logrotate
-/// refuses a file naming an unknown user, and with it the host's whole daily run. A
-/// missing one is created as a system user (no login shell, no home) with its own
-/// group; a missing group of another name as a system group. Returns what was created.
-pub fn ensure_log_owner(owner: &str, group: &str) -> Result<Vec<String>, Error> {
-    let mut created = Vec::new();
-    if lookup_user(owner).is_none() {
-        create_system_user(owner, Path::new("/nonexistent"))?;
-        created.push(owner.to_string());
+/// The owner and group each logrotate entry's `create` names must exist on the real
+/// host: logrotate refuses a file naming an unknown one, and with it the host's whole
+/// daily run. A service user of an enabled component is fine (apply creates it with
+/// its group before the file lands); any other missing name is refused here, before
+/// anything changes (exit 78, every entry at once), with a hint. Under `--root` no
+/// user is created or looked up: nothing to check.
+pub fn check_log_owners(root: &Root, loaded: &Loaded) -> crate::error::Result<()> {
+    let c = &loaded.config;
+    if !root.is_host() || !c.logrotate.enabled {
+        return Ok(());
     }
-    if lookup_group(group).is_none() {
-        let out = Command::new("groupadd").args(["--system", group]).output();
-        let command = format!("groupadd --system {group}");
-        match out {
-            Ok(o) if o.status.success() => created.push(group.to_string()),
-            Ok(o) => {
-                return Err(Error::UserAdd {
-                    user: group.into(),
-                    command,
-                    detail: String::from_utf8_lossy(&o.stderr).trim().to_string(),
-                })
-            }
-            Err(e) => {
-                return Err(Error::UserAdd { user: group.into(), command, detail: e.to_string() })
+    let managed: Vec<String> =
+        c.enabled_components().into_iter().map(|(_, comp)| comp.user).collect();
+    let mut errors = Vec::new();
+    for (i, e) in c.logrotate.entries.iter().enumerate() {
+        let Some(create) = &e.create else { continue };
+        let missing = [
+            ("owner", "user", &create.owner, lookup_user(&create.owner).is_some()),
+            ("group", "group", &create.group, lookup_group(&create.group).is_some()),
+        ];
+        for (key, what, name, exists) in missing {
+            if !exists && !managed.contains(name) {
+                errors.push(loaded.error_at(
+                    &format!("logrotate.entries[{i}].create.{key}"),
+                    format!(
+                        "{what} `{name}` does not exist on this host, and it is not a service user monstack manages: logrotate would refuse `/etc/logrotate.d/{}` and fail the host's whole run",
+                        e.name
+                    ),
+                ));
             }
         }
     }
-    Ok(created)
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(crate::error::with_hint(
+        crate::error::ConfigErrors(errors),
+        "create it first (`useradd --system NAME`, `groupadd --system NAME`), or name an existing owner (the user and group that write the log, e.g. `root` and `adm` for rsyslog's files)",
+    ))
 }
 
 /// `chown -R` without following symlinks.

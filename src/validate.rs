@@ -84,6 +84,18 @@ impl Tool {
     }
 }
 
+/// Whether files of `role` are checked at all (by a validator or by monstack itself).
+pub fn has_check(role: FileRole) -> bool {
+    Tool::for_role(role).is_some()
+        || matches!(
+            role,
+            FileRole::GrafanaDashboard
+                | FileRole::GrafanaProvisioning
+                | FileRole::GrafanaIni
+                | FileRole::AptSource
+        )
+}
+
 impl fmt::Display for Tool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.program())

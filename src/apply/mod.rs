@@ -78,7 +78,11 @@ pub fn prepare(root: Root, loaded: Loaded, opts: Options) -> crate::error::Resul
     // grafana.com dashboards: fetched (or taken from the cache / local_dir) and
     // verified against monstack.lock before anything else.
     let loaded = crate::artifact::gnet::materialize(&root, loaded, &opts.net)?;
+    // Releases: a pin contradicting the lock, or bytes nowhere without network, are
+    // refused here, before anything is downloaded.
+    crate::artifact::preflight(&root, &loaded, &opts.net)?;
     crate::grafana::preflight(&loaded)?;
+    crate::host::check_log_owners(&root, &loaded)?;
     let state = StateDir::new(&root, &loaded);
     let kind = choose_manager(opts.service_manager, &root, &state);
     let mgr = services::manager(kind, &root, &state)?;
@@ -104,10 +108,32 @@ pub fn observe(s: &Session) -> crate::error::Result<Plan> {
 /// not plan).
 pub fn plan(s: &Session) -> crate::error::Result<Report> {
     let plan = observe(s)?;
+    check_candidates(s, &plan)?;
     let mut changes = plan.changes();
     changes.extend(crate::grafana_server::apt::planned(&s.root, &s.loaded));
     mark_crossings(&mut changes, &crossings(s)?);
     Ok(Report::from_changes(changes, plan.errors.clone()))
+}
+
+/// What apply checks before it changes anything, checked for plan: the candidate files
+/// (the validator runner apply uses, in a temporary staging dir: plan writes nothing on
+/// the host). promtool/amtool of a release still to be downloaded cannot be run yet:
+/// the host's judge those files here ([`candidates::Scope::Plan`]).
+pub fn check_candidates(s: &Session, plan: &Plan) -> crate::error::Result<()> {
+    let tmp = tempfile::Builder::new().prefix("monstack-plan-").tempdir()?;
+    let staging = tmp.path().join("staging");
+    let undownloaded = undownloaded(&s.root, &s.loaded, plan);
+    let scope = candidates::Scope::Plan(&undownloaded);
+    candidates::validate_candidates(&s.root, &s.loaded, &staging, plan, scope, &|_| {})
+}
+
+/// The components whose planned release is not on disk yet (apply downloads it first).
+fn undownloaded(root: &Root, loaded: &Loaded, plan: &Plan) -> Vec<ComponentKind> {
+    plan.releases
+        .iter()
+        .filter(|r| r.action.is_change() && !candidates::release_on_disk(root, loaded, r.kind))
+        .map(|r| r.kind)
+        .collect()
 }
 
 /// The release changes a converge would make across a major version (with what the
@@ -339,15 +365,12 @@ fn converge(
     // 1. Candidates are checked before anything changes, with the tools of the release
     //    they are for when it is on disk (else the host's); a release still to be
     //    downloaded judges its own files once it is staged (below).
-    let deferred: Vec<ComponentKind> = plan
-        .releases
-        .iter()
-        .filter(|r| r.action.is_change() && !candidates::release_on_disk(root, loaded, r.kind))
-        .map(|r| r.kind)
-        .collect();
+    let deferred = undownloaded(root, loaded, &plan);
+    let staging = state.staging();
+    let scope = candidates::Scope::Before(&deferred);
     let changed = plan.changed_files().count();
     steps.step("validate", format!("{changed} changed file{}", plural(changed)));
-    candidates::validate_candidates(root, loaded, state, &plan, &deferred, &|m| out.info(m))?;
+    candidates::validate_candidates(root, loaded, &staging, &plan, scope, &|m| out.info(m))?;
 
     // 2. Releases.
     install_releases(s, &plan, out, &steps, done)?;
@@ -357,11 +380,6 @@ fn converge(
     if plan.dirs.iter().any(|d| d.action.is_change()) {
         for (kind, _) in loaded.config.enabled_components() {
             crate::host::ensure_component(root, loaded, kind)?;
-        }
-        if root.is_host() && loaded.config.logrotate.enabled {
-            for c in loaded.config.logrotate.entries.iter().filter_map(|e| e.create.as_ref()) {
-                crate::host::ensure_log_owner(&c.owner, &c.group)?;
-            }
         }
         done.extend(plan.dirs.iter().filter(|d| d.action.is_change()).map(|d| d.change()));
     }
@@ -443,8 +461,12 @@ fn install_releases(
     if switched.is_empty() {
         return Ok(());
     }
+    // The new release's promtool/amtool judge the files written for it.
+    let scope = candidates::Scope::ReleaseJudged;
     if let Err(e) =
-        candidates::validate_candidates(root, loaded, state, plan, &[], &|m| out.info(m))
+        candidates::validate_candidates(root, loaded, &state.staging(), plan, scope, &|m| {
+            out.info(m)
+        })
     {
         for (kind, before) in switched.iter().rev() {
             if before.is_some() {

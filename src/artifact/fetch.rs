@@ -381,7 +381,7 @@ pub(super) fn file_url(path: &Path) -> String {
 }
 
 /// `{dir}/prometheus/{project}/releases/download/v{version}`: a mirror tree copied as is.
-fn local_layout(dir: &Path, rel: &Release) -> PathBuf {
+pub(super) fn local_layout(dir: &Path, rel: &Release) -> PathBuf {
     dir.join("prometheus")
         .join(rel.kind.project())
         .join("releases/download")

@@ -83,6 +83,15 @@ fn fetch(net: &download::Net, loaded: &Loaded, n: &GnetDashboard) -> crate::erro
     Ok(text)
 }
 
+/// A locked revision that is nowhere without network: what, why and where it was looked for.
+fn not_local(n: &GnetDashboard, why: &str, where_: &str, looked: &[&Path]) -> crate::error::Error {
+    let looked: Vec<String> = looked.iter().map(|p| format!("`{}`", p.display())).collect();
+    with_hint(
+        crate::failure!("{why}: {} is not in {where_}; looked at {}", what(n), looked.join(", ")),
+        "run `monstack lock` and `monstack bundle` where there is network, and point downloads.local_dir at the bundle (or run without --offline)",
+    )
+}
+
 /// `monstack lock`: fetch each configured revision and record its URL and digest.
 pub(super) fn lock_entries(
     root: &Root,
@@ -165,14 +174,24 @@ pub fn materialize(
         let text = match from_cache {
             Some(t) => t,
             None => {
+                let cache = cached(&cache_dir, &n, &entry.sha256);
                 let (text, from) = match &local_dir {
                     Some(dir) => {
-                        let p = [dir.join(file_name(&n)), dir.join("gnet").join(file_name(&n))]
-                            .into_iter()
-                            .find(|p| p.is_file())
-                            .unwrap_or_else(|| dir.join(file_name(&n)));
-                        let t = fs::read_to_string(&p).map_err(fs_err("cannot read", &p))?;
+                        let places =
+                            [dir.join(file_name(&n)), dir.join("gnet").join(file_name(&n))];
+                        let Some(p) = places.iter().find(|p| p.is_file()) else {
+                            return Err(not_local(
+                                &n,
+                                "downloads.local_dir (no network)",
+                                "the cache or downloads.local_dir",
+                                &[&cache, &places[0], &places[1]],
+                            ));
+                        };
+                        let t = fs::read_to_string(p).map_err(fs_err("cannot read", p))?;
                         (t, p.display().to_string())
+                    }
+                    None if net.offline => {
+                        return Err(not_local(&n, "--offline", "the cache", &[&cache]))
                     }
                     None => (fetch(&web, &loaded, &n)?, entry.url.clone()),
                 };

@@ -16,6 +16,7 @@ mod fetch;
 pub mod gnet;
 mod install;
 mod lock;
+mod preflight;
 mod verify;
 
 use std::fs;
@@ -31,6 +32,7 @@ use crate::paths::Root;
 pub use bundle::{bundle, write_lock, Bundled, Locked};
 pub use install::{Installed, Layout, Record};
 pub use lock::{LockEntry, LockFile};
+pub use preflight::{preflight, Unavailable};
 
 use fetch::Runtime;
 

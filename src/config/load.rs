@@ -70,13 +70,18 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigErrors> {
 
 /// Parse and validate config text (`path` is used for messages and relative paths).
 pub fn parse(path: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
-    let config: Config = if source.trim().is_empty() {
+    let mut config: Config = if source.trim().is_empty() {
         Config::default()
     } else {
         let de = serde_norway::Deserializer::from_str(source);
         serde_path_to_error::deserialize(de)
             .map_err(|err| ConfigErrors(vec![serde_error(path, source, err)]))?
     };
+    // It parsed as a Config, so it parses as a YAML value.
+    let value: serde_norway::Value = serde_norway::from_str(source).unwrap_or_default();
+    config.default_data_dirs(|section| {
+        value.get(section).and_then(|s| s.get("data_dir")).is_some_and(|v| !v.is_null())
+    });
     let errors = check::check(path, source, &config);
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
@@ -84,7 +89,6 @@ pub fn parse(path: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
     let resolved = Resolved::of(&config).map_err(|(field, message)| {
         ConfigErrors(vec![error_in(path, &Index::of(source), &field, message)])
     })?;
-    let mut config = config;
     absolutize(&mut config, &config_dir(path));
     default_grafana_url(&mut config, &resolved, source);
     Ok(Loaded { config, path: path.to_path_buf(), source: source.to_string(), resolved })

@@ -55,6 +55,30 @@ pub fn grafana_ini_path(c: &Config) -> PathBuf {
 }
 
 impl Config {
+    /// `data_dir` where the file does not set it (absent or `null`): `<install_dir>/data`
+    /// for prometheus, alertmanager, node_exporter and blackbox_exporter, so a moved `install_dir` moves
+    /// the data along; `/var/lib/grafana` for grafana_server. `given(section)`: whether
+    /// the file sets that section's `data_dir`.
+    pub fn default_data_dirs(&mut self, given: impl Fn(&str) -> bool) {
+        for (name, install, data) in [
+            ("prometheus", &self.prometheus.install_dir, &mut self.prometheus.data_dir),
+            ("alertmanager", &self.alertmanager.install_dir, &mut self.alertmanager.data_dir),
+            ("node_exporter", &self.node_exporter.install_dir, &mut self.node_exporter.data_dir),
+            (
+                "blackbox_exporter",
+                &self.blackbox_exporter.install_dir,
+                &mut self.blackbox_exporter.data_dir,
+            ),
+        ] {
+            if !given(name) {
+                *data = install.join("data");
+            }
+        }
+        if !given("grafana_server") {
+            self.grafana_server.data_dir = PathBuf::from(GRAFANA_DATA_DIR);
+        }
+    }
+
     /// The common settings of one component.
     pub fn component(&self, kind: ComponentKind) -> Component {
         match kind {
@@ -191,6 +215,14 @@ impl Component {
     }
 }
 
+/// grafana_server's default `data_dir` (the Debian package's).
+const GRAFANA_DATA_DIR: &str = "/var/lib/grafana";
+
+/// A path, or `null` (an empty path: the default is filled in after parsing).
+fn path_or_unset<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+    Ok(Option::<PathBuf>::deserialize(d)?.unwrap_or_default())
+}
+
 /// Declares a component section: the common [`Component`] keys flat at the section's
 /// top level (as the YAML has them) plus the section's own keys. serde's `flatten`
 /// cannot be used: it disables `deny_unknown_fields` and per-section defaults.
@@ -212,7 +244,9 @@ macro_rules! component_section {
             pub tarball: Option<PathBuf>,
             /// Install root: releases under `{install_dir}/releases/{version}`.
             pub install_dir: PathBuf,
-            /// Data directory owned by the service user.
+            /// Data directory owned by the service user; absent or `null`: the
+            /// component's default (see [`Config::default_data_dirs`]).
+            #[serde(deserialize_with = "path_or_unset")]
             pub data_dir: PathBuf,
             /// System user (and group) the service runs as.
             pub user: String,
@@ -878,7 +912,7 @@ pub enum GrafanaSource {
 impl Default for GrafanaServer {
     fn default() -> Self {
         let mut c =
-            Component::new("12.2.0", "/opt/grafana", "/var/lib/grafana", "grafana", "0.0.0.0:3000");
+            Component::new("12.2.0", "/opt/grafana", GRAFANA_DATA_DIR, "grafana", "0.0.0.0:3000");
         c.enabled = false;
         c.base_url = Some("https://dl.grafana.com".into());
         Self::from_parts(
@@ -1162,7 +1196,9 @@ pub struct LogCreate {
 
 impl Default for LogCreate {
     fn default() -> Self {
-        Self { mode: "0644".into(), owner: "snowflake-mcp".into(), group: "snowflake-mcp".into() }
+        // What rsyslog (which writes the runbook's log through the drop-in) creates its
+        // files as on Debian and Ubuntu; both exist on a fresh host.
+        Self { mode: "0640".into(), owner: "root".into(), group: "adm".into() }
     }
 }
 

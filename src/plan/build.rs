@@ -101,38 +101,6 @@ fn dirs(root: &Root, loaded: &Loaded, enabled: &[ComponentKind]) -> Vec<DirPlan>
         };
         out.push(DirPlan { host: comp.data_dir.clone(), real, owner, action, user: false });
     }
-    out.extend(log_owners(root, loaded, &out));
-    out
-}
-
-/// The owner and group logrotate's `create` names, when missing on the real host:
-/// apply creates them like the service users (logrotate refuses a file naming an
-/// unknown user, and with it the host's whole daily run).
-fn log_owners(root: &Root, loaded: &Loaded, listed: &[DirPlan]) -> Vec<DirPlan> {
-    let mut out: Vec<DirPlan> = Vec::new();
-    if !root.is_host() || !loaded.config.logrotate.enabled {
-        return out;
-    }
-    for c in loaded.config.logrotate.entries.iter().filter_map(|e| e.create.as_ref()) {
-        for name in [&c.owner, &c.group] {
-            let known = if name == &c.owner {
-                crate::host::lookup_user(name).is_some()
-            } else {
-                crate::host::lookup_group(name).is_some() || name == &c.owner
-            };
-            let path = Path::new(name.as_str());
-            let seen = listed.iter().chain(&out).any(|d| d.user && d.host == path);
-            if !known && !seen {
-                out.push(DirPlan {
-                    host: PathBuf::from(name),
-                    real: PathBuf::new(),
-                    owner: Owner::default(),
-                    action: Action::Create,
-                    user: true,
-                });
-            }
-        }
-    }
     out
 }
 

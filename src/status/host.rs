@@ -32,6 +32,7 @@ pub fn checks(inputs: &Inputs) -> crate::error::Result<Vec<Check>> {
     for (component, files) in by_component {
         out.push(files_check(component, &files));
     }
+    out.extend(super::logrotate::check(root, &plan.files));
     Ok(out)
 }
 

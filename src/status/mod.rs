@@ -18,6 +18,7 @@
 
 mod blackbox;
 mod host;
+mod logrotate;
 pub mod output;
 mod probe;
 
