@@ -46,7 +46,7 @@ pub struct Owner {
 
 /// Atomically replace `path` with `content`, creating parent directories.
 pub fn write_atomic(path: &Path, content: &[u8], mode: u32, owner: Owner) -> Result<(), Error> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
+    let dir = parent_dir(path);
     fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}{TEMP_MARKER}{}", std::process::id()));
@@ -74,6 +74,16 @@ pub fn write_atomic(path: &Path, content: &[u8], mode: u32, owner: Owner) -> Res
     result
 }
 
+/// The directory holding `path`: a bare file name (`--config p.yaml`) lives in `.`,
+/// which `Path::parent` spells as an empty path that cannot be opened.
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if p.as_os_str().is_empty() => Path::new("."),
+        Some(p) => p,
+        None => Path::new("/"),
+    }
+}
+
 /// fsync a directory so a rename in it survives a power loss.
 pub fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io_err("fsync directory", dir))
@@ -82,7 +92,7 @@ pub fn sync_dir(dir: &Path) -> Result<(), Error> {
 /// Remove a file and fsync its directory; one already gone is fine.
 pub fn remove_file(path: &Path) -> Result<(), Error> {
     match fs::remove_file(path) {
-        Ok(()) => sync_dir(path.parent().unwrap_or(Path::new("/"))),
+        Ok(()) => sync_dir(parent_dir(path)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(source) => Err(Error::Io { op: "remove", path: path.to_path_buf(), source }),
     }
@@ -183,6 +193,13 @@ fn absent_marker(slot: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_file_name_lives_in_the_current_directory() {
+        assert_eq!(parent_dir(Path::new("monstack.lock")), Path::new("."));
+        assert_eq!(parent_dir(Path::new("/etc/x.yml")), Path::new("/etc"));
+        sync_dir(parent_dir(Path::new("monstack.lock"))).unwrap();
+    }
 
     #[test]
     fn writes_with_mode_and_leaves_no_temp() {
