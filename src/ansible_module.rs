@@ -441,7 +441,7 @@ fn inline_text(doc: &Map<String, Value>) -> crate::error::Result<String> {
 }
 
 fn summary(what: &str, rep: &Report, config_changed: bool, plan: bool) -> String {
-    let unchanged = rep.resources.len() - rep.changed;
+    let unchanged = rep.unchanged();
     let verb = if plan { "to change" } else { "changed" };
     let config = match (config_changed, plan) {
         (true, true) => format!("; {CONFIG_PATH} would be updated"),

@@ -6,9 +6,24 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `--version`: the crate version, the git commit and the date of the build (build.rs;
+/// `unknown` when built outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("MONSTACK_COMMIT"),
+    ", built ",
+    env!("MONSTACK_BUILD_DATE"),
+    ")"
+);
+
+/// The heading of the flags every subcommand accepts, apart from its own.
+const GLOBAL: &str = "Global options";
+
 /// Provision a Prometheus / Alertmanager / node_exporter / Grafana stack and keep it converged.
 #[derive(Debug, Parser)]
-#[command(name = "monstack", version, about, long_about = None, propagate_version = true)]
+#[command(name = "monstack", version = VERSION, about, long_about = None, propagate_version = true)]
+#[command(after_help = examples::TOP)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -16,28 +31,43 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every subcommand accepts.
+/// Flags every subcommand accepts (shown under their own heading in each `--help`).
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Config file [default: ./monstack.yaml, then /etc/monstack/monstack.yaml]
-    #[arg(long, global = true, env = "MONSTACK_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, env = "MONSTACK_CONFIG", value_name = "FILE", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
 
     /// Treat DIR as / for every host path (tests, image builds, sandboxes)
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", help_heading = GLOBAL)]
     pub root: Option<PathBuf>,
 
     /// Output format on stdout
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human, help_heading = GLOBAL)]
     pub output: OutputFormat,
 
-    /// Only print errors
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    /// Same as `--output json`
+    #[arg(long, global = true, conflicts_with = "output", help_heading = GLOBAL)]
+    pub json: bool,
+
+    /// Print nothing but errors (a JSON document is still printed)
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     pub quiet: bool,
 
     /// More detail on stderr (repeat for more)
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
+}
+
+impl GlobalArgs {
+    /// `--output`, with `--json` folded in.
+    pub fn format(&self) -> OutputFormat {
+        if self.json {
+            OutputFormat::Json
+        } else {
+            self.output
+        }
+    }
 }
 
 /// stdout format.
@@ -62,33 +92,80 @@ pub enum ServiceManagerKind {
     None,
 }
 
-/// Subcommands.
+/// Subcommands (each `--help` ends with examples).
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write a commented monstack.yaml with the default stack
+    #[command(after_help = examples::INIT)]
     Init(InitArgs),
     /// Render every file the host would receive into a directory
+    #[command(after_help = examples::RENDER)]
     Render(RenderArgs),
     /// Check the config, render it and run promtool, amtool, systemd-analyze and logrotate on it
+    #[command(after_help = examples::VALIDATE)]
     Validate(ValidateArgs),
     /// Resolve each component's tarball SHA-256 and write monstack.lock beside the config
+    #[command(after_help = examples::LOCK)]
     Lock(NetArgs),
     /// Download and verify every locked tarball into a directory for air-gapped hosts
+    #[command(after_help = examples::BUNDLE)]
     Bundle(BundleArgs),
     /// Install component releases (all enabled ones when none are named)
+    #[command(after_help = examples::INSTALL)]
     Install(InstallArgs),
     /// Switch a component back to its previously installed release
+    #[command(after_help = examples::ROLLBACK)]
     Rollback(RollbackArgs),
     /// Show what apply would change, without changing anything
+    #[command(after_help = examples::PLAN)]
     Plan(PlanArgs),
     /// Converge the host to the config
+    #[command(after_help = examples::APPLY)]
     Apply(PlanArgs),
     /// Check the whole stack end to end
+    #[command(after_help = examples::STATUS)]
     Status(StatusArgs),
     /// Stop the services that `--service-manager direct` started
+    #[command(after_help = examples::STOP)]
     Stop(StopArgs),
+    /// Print a shell completion script, generated from this CLI
+    #[command(after_help = examples::COMPLETIONS)]
+    Completions(CompletionsArgs),
+    /// Print the man page (or write one page per subcommand with --dir)
+    #[command(after_help = examples::MAN)]
+    Man(ManArgs),
     /// Stop and remove what monstack installed: services, units, config files and releases (data kept unless --purge)
+    #[command(after_help = examples::UNINSTALL)]
     Uninstall(UninstallArgs),
+}
+
+/// `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to complete for
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// The shells `completions` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// Bash (bash-completion)
+    Bash,
+    /// Zsh (a `_monstack` file on $fpath)
+    Zsh,
+    /// Fish
+    Fish,
+    /// PowerShell
+    Powershell,
+}
+
+/// `man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write monstack.1 and one monstack-COMMAND.1 per subcommand into DIR instead
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// `init`.
@@ -207,6 +284,62 @@ pub struct StatusArgs {
 /// `stop`.
 #[derive(Debug, Args)]
 pub struct StopArgs {}
+
+/// The EXAMPLES text at the end of each `--help` (and in the man pages).
+pub mod examples {
+    /// The heading every examples text starts with (the man page drops it).
+    pub const HEADING: &str = "Examples:";
+
+    pub const TOP: &str = "Examples:
+  monstack init && monstack validate      # scaffold a config and check it
+  monstack plan                           # what apply would change
+  sudo monstack apply && monstack status  # converge, then check end to end";
+    pub const INIT: &str = "Examples:
+  monstack init                               # ./monstack.yaml
+  monstack init --config /etc/monstack/monstack.yaml --force";
+    pub const RENDER: &str = "Examples:
+  monstack render --out /tmp/preview          # then: find /tmp/preview -type f
+  monstack render --out out --templates ./my-templates";
+    pub const VALIDATE: &str = "Examples:
+  monstack validate
+  monstack validate --strict --json           # CI: a missing validator fails too";
+    pub const LOCK: &str = "Examples:
+  monstack lock                               # writes monstack.lock beside the config
+  monstack lock --arch arm64 --config edge.yaml";
+    pub const BUNDLE: &str = "Examples:
+  monstack bundle --out ./bundle --locked     # copy ./bundle to the air-gapped host
+  monstack bundle --out ./bundle --arch arm64";
+    pub const INSTALL: &str = "Examples:
+  sudo monstack install                       # every enabled component
+  sudo monstack install prometheus --offline";
+    pub const ROLLBACK: &str = "Examples:
+  sudo monstack rollback prometheus
+  sudo monstack rollback prometheus --allow-unsafe-version-change";
+    pub const PLAN: &str = "Examples:
+  monstack plan
+  monstack plan --detailed-exitcode --json    # CI: exit 2 when changes are pending
+  monstack plan --offline --locked";
+    pub const APPLY: &str = "Examples:
+  sudo monstack apply
+  sudo monstack apply -q --ready-timeout 10m  # only errors; a long WAL replay
+  monstack apply --root ./sandbox --service-manager direct";
+    pub const STATUS: &str = "Examples:
+  monstack status
+  monstack status --wait 60s -q               # wait until healthy; only problems";
+    pub const STOP: &str = "Examples:
+  monstack stop --root ./sandbox";
+    pub const COMPLETIONS: &str = "Examples:
+  monstack completions bash > /etc/bash_completion.d/monstack
+  monstack completions zsh > \"${fpath[1]}/_monstack\"
+  monstack completions fish > ~/.config/fish/completions/monstack.fish";
+    pub const MAN: &str = "Examples:
+  monstack man | man -l -
+  monstack man --dir /usr/local/share/man/man1";
+    pub const UNINSTALL: &str = "Examples:
+  sudo monstack uninstall --dry-run           # what would be removed
+  sudo monstack uninstall alertmanager --yes
+  sudo monstack uninstall --purge             # the data dirs too";
+}
 
 /// `uninstall`.
 #[derive(Debug, Args)]

@@ -44,7 +44,7 @@ pub enum OutputFormat {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Printer {
     pub format: OutputFormat,
-    /// Only errors on stderr (and human results only when something happened).
+    /// Print nothing but errors (a JSON document is still printed).
     pub quiet: bool,
     /// More detail (repeatable flag).
     pub verbose: u8,
@@ -57,22 +57,32 @@ impl Printer {
     }
 
     /// A command's result: `json` goes into the one document [`Printer::finish`] prints
-    /// with `--output json`, else the text `human` makes is printed (nothing when empty).
+    /// with `--output json`, else the text `human` makes is printed (nothing when it is
+    /// empty, or with `--quiet`: errors reach stderr on their own).
     pub fn result<T: Serialize>(&self, json: &T, human: impl FnOnce() -> String) {
-        match self.format {
+        if self.quiet && self.format == OutputFormat::Human {
+            return;
+        }
+        self.product(json, human);
+    }
+
+    /// Print what the command was asked to produce (a completion script, a man page),
+    /// `--quiet` or not.
+    pub fn product<T: Serialize>(&self, json: &T, human: impl FnOnce() -> String) {
+        let mut text = match self.format {
             OutputFormat::Json => {
                 pending().body = Some(serde_json::to_value(json).expect("output serializes"));
+                return;
             }
-            OutputFormat::Human => {
-                let text = human();
-                if !text.is_empty() {
-                    print!("{text}");
-                    if !text.ends_with('\n') {
-                        println!();
-                    }
-                }
-            }
+            OutputFormat::Human => human(),
+        };
+        if text.is_empty() {
+            return;
         }
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        write_stdout(&text);
     }
 
     /// A progress note on stderr, unless quiet.
@@ -146,7 +156,14 @@ impl Pending {
 
 fn print_document(body: Option<Value>, extra: Vec<Entry>) {
     let doc = document(body, extra);
-    println!("{}", serde_json::to_string_pretty(&doc).expect("output serializes"));
+    write_stdout(&(serde_json::to_string_pretty(&doc).expect("output serializes") + "\n"));
+}
+
+/// Write to stdout. A reader that went away (`monstack man | head`) is not an error of
+/// ours: no panic, and the command still finishes (and cleans up) as it would.
+fn write_stdout(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 /// `format_version` first, then the body's fields, then `errors` with `extra` added
@@ -177,6 +194,35 @@ fn document(body: Option<Value>, extra: Vec<Entry>) -> Value {
 /// an entry (exit 64).
 pub fn usage_document(entry: Entry) {
     print_document(None, vec![entry]);
+}
+
+/// The overall progress of a command that runs in phases: one line per phase on
+/// stderr as it starts, `[3/6] download + verify: prometheus (+1.2s)` (time since the
+/// command started). Human output only: nothing with `--quiet` or `--output json`.
+#[derive(Debug)]
+pub struct Steps {
+    printer: Printer,
+    total: usize,
+    started: std::time::Instant,
+    at: std::cell::Cell<usize>,
+}
+
+impl Steps {
+    /// Progress over `total` phases, timed from now.
+    pub fn new(printer: &Printer, total: usize) -> Self {
+        Self { printer: *printer, total, started: std::time::Instant::now(), at: 0.into() }
+    }
+
+    /// The next phase starts: `phase`, then what it is about to do.
+    pub fn step(&self, phase: &str, detail: impl AsRef<str>) {
+        self.at.set(self.at.get() + 1);
+        if self.printer.quiet || self.printer.json_output() {
+            return;
+        }
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let (at, total, detail) = (self.at.get(), self.total, detail.as_ref());
+        eprintln!("[{at}/{total}] {phase}: {detail} (+{elapsed:.1}s)");
+    }
 }
 
 /// One JSON value on one line of stdout, as it is (no `format_version`): the answer of

@@ -18,12 +18,19 @@ pub enum Action {
     Restart,
     Reload,
     Unchanged,
+    /// apply: the planned action (in `planned`) failed, or was done and then undone
+    /// after a failure.
+    Failed,
+    /// apply: the planned action (in `planned`) was not attempted because an earlier
+    /// step failed.
+    Skipped,
 }
 
 impl Action {
-    /// Anything but `Unchanged` counts as a change.
+    /// What a resource's action changes on the host: not `Unchanged`, and not work
+    /// that failed or was skipped.
     pub fn is_change(self) -> bool {
-        self != Action::Unchanged
+        !matches!(self, Action::Unchanged | Action::Failed | Action::Skipped)
     }
 }
 
@@ -42,11 +49,10 @@ pub struct Change {
     /// One line of detail, e.g. `2.45.0 -> 2.53.0` or `datasource health: OK`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// apply: the action failed, was undone after a failure, or was not done because
-    /// of one (`detail` says which). Such a resource counts neither as changed nor as
-    /// unchanged.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub failed: bool,
+    /// With `failed` or `skipped`: the action that was planned (`detail` says what
+    /// went wrong).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned: Option<Action>,
 }
 
 impl Change {
@@ -58,8 +64,20 @@ impl Change {
             action,
             diff: None,
             detail: None,
-            failed: false,
+            planned: None,
         }
+    }
+
+    /// This resource's planned action failed or was undone; `detail` says how.
+    pub fn into_failed(self, detail: String) -> Self {
+        let planned = self.planned.or(Some(self.action));
+        Self { action: Action::Failed, planned, detail: Some(detail), diff: None, ..self }
+    }
+
+    /// This resource's planned action was not attempted (an earlier step failed).
+    pub fn into_skipped(self, detail: String) -> Self {
+        let planned = self.planned.or(Some(self.action));
+        Self { action: Action::Skipped, planned, detail: Some(detail), diff: None, ..self }
     }
 }
 
@@ -67,24 +85,29 @@ impl Change {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub changed: usize,
-    /// Resources that failed, were undone or were not done (apply after a failure).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    /// Resources whose action failed or was undone (apply).
+    #[serde(default)]
     pub failed: usize,
+    /// Resources whose action was not attempted after a failure (apply).
+    #[serde(default)]
+    pub skipped: usize,
     pub resources: Vec<Change>,
     /// What failed (apply) or could not be observed (plan).
     pub errors: Vec<crate::error::Entry>,
 }
 
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
-
 impl Report {
-    /// A report over `resources`, counting the changes (failed ones apart).
+    /// A report over `resources`, counting changes, failures and skips apart.
     pub fn from_changes(resources: Vec<Change>, errors: Vec<crate::error::Entry>) -> Self {
-        let changed = resources.iter().filter(|c| c.action.is_change() && !c.failed).count();
-        let failed = resources.iter().filter(|c| c.failed).count();
-        Self { changed, failed, resources, errors }
+        let count = |a: Action| resources.iter().filter(|c| c.action == a).count();
+        let (failed, skipped) = (count(Action::Failed), count(Action::Skipped));
+        let changed = resources.iter().filter(|c| c.action.is_change()).count();
+        Self { changed, failed, skipped, resources, errors }
+    }
+
+    /// Resources left as they were (neither changed, failed nor skipped).
+    pub fn unchanged(&self) -> usize {
+        self.resources.iter().filter(|c| c.action == Action::Unchanged).count()
     }
 }
 
@@ -112,6 +135,8 @@ impl Action {
             Action::Restart => "restart",
             Action::Reload => "reload",
             Action::Unchanged => "unchanged",
+            Action::Failed => "failed",
+            Action::Skipped => "skipped",
         }
     }
 
@@ -126,6 +151,8 @@ impl Action {
             Action::Restart => "@",
             Action::Reload => "*",
             Action::Unchanged => " ",
+            Action::Failed => "!",
+            Action::Skipped => ".",
         }
     }
 }
@@ -146,7 +173,7 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> Str
     for c in &rep.resources {
         // stop and uninstall show every resource (a kept data dir is news too).
         let all = matches!(mode, Mode::Stop | Mode::UninstallPlan | Mode::Uninstall);
-        if !c.action.is_change() && !c.failed && !verbose && !all {
+        if c.action == Action::Unchanged && !verbose && !all {
             unchanged += 1;
             continue;
         }
@@ -162,8 +189,8 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> Str
         };
         let code = match c.action {
             Action::Create | Action::Start => "32",
-            Action::Delete | Action::Stop => "31",
-            Action::Unchanged => "2",
+            Action::Delete | Action::Stop | Action::Failed => "31",
+            Action::Unchanged | Action::Skipped => "2",
             _ => "33",
         };
         out.push_str(&paint(code, &line));
@@ -198,9 +225,9 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> Str
         ),
         Mode::Plan if rep.changed == 0 => format!("plan: no changes ({unchanged} unchanged)"),
         Mode::Plan => format!("plan: {} to change", rep.changed),
-        Mode::Apply if rep.failed > 0 => format!(
-            "apply: {} changed, {} failed or undone ({unchanged} unchanged)",
-            rep.changed, rep.failed
+        Mode::Apply if rep.failed + rep.skipped > 0 => format!(
+            "apply: {} changed, {} failed, {} skipped ({unchanged} unchanged)",
+            rep.changed, rep.failed, rep.skipped
         ),
         Mode::Apply if unchanged > 0 => {
             format!("apply: {} changed ({unchanged} unchanged)", rep.changed)
@@ -226,16 +253,8 @@ pub fn render_human(rep: &Report, mode: Mode, color: bool, verbose: bool) -> Str
     out
 }
 
-/// What `print` shows for people: nothing when quiet and nothing changed or failed.
-pub fn human_text(rep: &Report, mode: Mode, quiet: bool, verbose: bool) -> String {
-    if quiet && rep.changed == 0 && rep.errors.is_empty() {
-        return String::new();
-    }
-    render_human(rep, mode, crate::printer::use_color(), verbose)
-}
-
-/// Print a report to stdout in the printer's format (quiet: JSON still printed, human
-/// text only when something changed or failed).
+/// Print a report to stdout in the printer's format (quiet: JSON only; the errors
+/// reach stderr on their own).
 pub fn print(rep: &Report, out: &crate::printer::Printer, mode: Mode) {
     if mode == Mode::Plan {
         // What plan could not observe is an error: stderr, whatever the format
@@ -244,7 +263,7 @@ pub fn print(rep: &Report, out: &crate::printer::Printer, mode: Mode) {
             out.error_entry(e);
         }
     }
-    out.result(rep, || human_text(rep, mode, out.quiet, out.verbose > 0));
+    out.result(rep, || render_human(rep, mode, crate::printer::use_color(), out.verbose > 0));
 }
 
 #[cfg(test)]
@@ -287,7 +306,7 @@ mod tests {
         );
         assert_eq!(
             serde_json::to_string(&rep).unwrap(),
-            r#"{"changed":1,"resources":[{"kind":"release","name":"prometheus","action":"create"}],"errors":[]}"#
+            r#"{"changed":1,"failed":0,"skipped":0,"resources":[{"kind":"release","name":"prometheus","action":"create"}],"errors":[]}"#
         );
     }
 }

@@ -194,8 +194,7 @@ pub fn run(
                 rsyslog_gone |= matches!(step, Step::File { role: FileRole::Rsyslog, .. });
             }
             Err(e) => {
-                c.failed = true;
-                c.detail = Some(format!("{e:#}"));
+                c = c.into_failed(format!("{e:#}"));
                 errors.push(e);
             }
         }
@@ -267,7 +266,7 @@ fn remove_path(path: &Path) -> crate::error::Result<()> {
 /// Update the state: removed files are no longer owned; a kept data dir is remembered
 /// (so a later `--purge` finds it), a removed one forgotten.
 fn forget(t: &Target, teardown: &Teardown, changes: &[Change]) -> crate::error::Result<()> {
-    let removed = |name: &str| changes.iter().any(|c| c.name == name && !c.failed);
+    let removed = |name: &str| changes.iter().any(|c| c.name == name && c.action != Action::Failed);
     let mut owned = t.state.owned();
     owned.retain(|host, _| !removed(&host.display().to_string()) && t.root.host(host).exists());
     t.state.set_owned(&owned)?;

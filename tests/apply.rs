@@ -83,6 +83,32 @@ fn first_apply_converges_second_changes_nothing_new_job_reloads_only() {
     let pids_after: Vec<_> =
         ["prometheus", "alertmanager", "node_exporter"].map(|n| s.pid(n)).into();
     assert_eq!(pids, pids_after);
+    assert!(!stderr.contains("[1/6]"), "no progress lines with --output json: {stderr}");
+
+    // Human output: one progress line per phase on stderr, in order, with the elapsed time.
+    let out = s.run(&["apply"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let phases = [
+        "[1/6] render: ",
+        "[2/6] validate: 0 changed files",
+        "[3/6] download + verify: nothing to download",
+        "[4/6] land: users, data dirs and 0 files",
+        "[5/6] services: 0 actions",
+        "[6/6] grafana: nothing to do",
+    ];
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(lines.len(), phases.len(), "{err}");
+    for (line, want) in lines.iter().zip(phases) {
+        assert!(line.starts_with(want) && line.ends_with("s)") && line.contains("(+"), "{err}");
+    }
+    let n = report["resources"].as_array().unwrap().len();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("apply: 0 changed ({n} unchanged)\n"));
+    // -q: nothing at all when all is well.
+    let out = s.run(&["-q", "apply"]);
+    assert!(out.status.success());
+    assert_eq!((out.stdout.len(), String::from_utf8_lossy(&out.stderr)), (0, "".into()));
+
     // plan agrees (and defaults to the recorded `direct` manager).
     let out = s.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
@@ -527,6 +553,58 @@ fn grafana_config_errors_are_found_before_the_host_changes() {
     assert_eq!(s.mirror.requests(), 0, "nothing downloaded");
 }
 
+/// Work an apply did not do after a failure is `skipped`, the step that failed is
+/// `failed`: neither is counted as changed or unchanged, in JSON and in the human report.
+#[test]
+fn a_failed_apply_reports_failed_and_skipped_work_as_such() {
+    let s = Stack::new();
+    // An Alertmanager release the mirror does not have: its download fails.
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    let bad = text.replace(&format!("version: {}", stack::AM), "version: 0.25.9");
+    std::fs::write(&s.config, bad).unwrap();
+
+    let (code, report, stderr) = s.apply(&[]);
+    assert_eq!(code, 1, "{stderr}\n{report:#}");
+    let resources = report["resources"].as_array().unwrap();
+    let find = |kind: &str, name: &str| {
+        resources.iter().find(|r| r["kind"] == kind && r["name"] == name).unwrap().clone()
+    };
+    let am = find("release", "alertmanager");
+    assert_eq!((&am["action"], &am["planned"]), (&"failed".into(), &"create".into()), "{am:#}");
+    assert!(am["detail"].as_str().unwrap().starts_with("install failed: "), "{am:#}");
+    let file = find("file", "/opt/prometheus/prometheus.yml");
+    assert_eq!((&file["action"], &file["planned"]), (&"skipped".into(), &"create".into()));
+    assert_eq!(file["detail"], "create not done: apply failed", "{file:#}");
+    assert_eq!(find("service", "prometheus")["action"], "skipped", "{report:#}");
+    assert!(!resources.iter().any(|r| r["action"] == "unchanged"), "a fresh root: {report:#}");
+    let count = |a: &str| resources.iter().filter(|r| r["action"] == a).count() as u64;
+    assert_eq!(report["failed"], count("failed"));
+    assert_eq!(report["skipped"], count("skipped"));
+    assert!(count("skipped") >= 5, "{report:#}");
+    assert_eq!(report["changed"], 1, "only the Prometheus release landed: {report:#}");
+
+    // The human report says the same, one line each, and a summary that counts them apart.
+    let out = s.run(&["apply", "--service-manager", "direct"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("  ! release            alertmanager (failed): install failed: "),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "  . file               /opt/prometheus/prometheus.yml (skipped): create not done: apply failed"
+        ),
+        "{text}"
+    );
+    let skipped = text.lines().filter(|l| l.contains(" (skipped): ")).count();
+    assert!(skipped >= 5, "{text}");
+    // The Prometheus release (and its data dir) landed the first time.
+    let summary = format!("apply: 0 changed, 1 failed, {skipped} skipped (2 unchanged)");
+    assert!(text.contains(&summary), "{text}");
+    assert!(!s.root.join("opt/prometheus/prometheus.yml").exists());
+}
+
 #[test]
 fn a_failed_restart_brings_the_previous_process_back_and_says_so() {
     let s = Stack::new();
@@ -558,16 +636,16 @@ fn a_failed_restart_brings_the_previous_process_back_and_says_so() {
             .clone()
     };
     let svc = find("service", "alertmanager");
-    assert_eq!(svc["action"], "restart", "{svc:#}");
+    assert_eq!((&svc["action"], &svc["planned"]), (&"failed".into(), &"restart".into()), "{svc:#}");
     let detail = svc["detail"].as_str().unwrap();
     assert!(detail.starts_with("restart failed: "), "{detail}");
     assert!(detail.contains("nope") && detail.ends_with("previous restored"), "{detail}");
     let u = find("unit", "/etc/systemd/system/alertmanager.service");
     assert!(u["detail"].as_str().unwrap().contains("restored"), "{u:#}");
+    assert_eq!((&u["action"], &u["planned"]), (&"failed".into(), &"update".into()), "{u:#}");
     // Restored files and the failed service count as failed, not as changed.
     assert_eq!(report["changed"], 0, "{report:#}");
     assert!(report["failed"].as_u64().unwrap() >= 2, "{report:#}");
-    assert_eq!(svc["failed"], true, "{svc:#}");
     let errors = report["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "the failure, once: {report:#}");
     let message = errors[0]["message"].as_str().unwrap();

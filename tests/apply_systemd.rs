@@ -262,7 +262,8 @@ fn a_failed_restart_restores_the_unit_daemon_reloads_then_restarts_on_it() {
     assert!(plan.daemon_reload);
     assert_eq!(plan.services[0].action, Action::Restart);
     let mut done = Vec::new();
-    let err = monstack::apply::land(&root, &plan, &state, &sd, &|_| {}, &mut done).unwrap_err();
+    let err =
+        monstack::apply::land(&root, &plan, &state, &sd, &|_| {}, &|| {}, &mut done).unwrap_err();
     ready.unblock();
     serving.join().unwrap();
     let msg = format!("{err:#}");
@@ -286,7 +287,7 @@ fn a_failed_restart_restores_the_unit_daemon_reloads_then_restarts_on_it() {
     );
     assert_eq!(std::fs::read(&unit).unwrap(), unit_before, "the previous unit is restored");
     let svc = done.iter().find(|c| c.kind == "service" && c.name == "prometheus").unwrap();
-    assert_eq!(svc.action, Action::Restart);
+    assert_eq!((svc.action, svc.planned), (Action::Failed, Some(Action::Restart)));
     let detail = svc.detail.as_deref().unwrap();
     assert!(
         detail.starts_with("restart failed: ") && detail.ends_with("previous restored"),
@@ -294,6 +295,7 @@ fn a_failed_restart_restores_the_unit_daemon_reloads_then_restarts_on_it() {
     );
     let u = done.iter().find(|c| c.name == "/etc/systemd/system/prometheus.service").unwrap();
     assert!(u.detail.as_deref().unwrap().contains("restored"), "{u:?}");
+    assert_eq!(u.action, Action::Failed, "written, then restored: not a change");
 }
 
 #[test]
@@ -363,7 +365,7 @@ fn a_changed_rsyslog_drop_in_restarts_rsyslog_under_systemd_only() {
         ["file /etc/rsyslog.d/30-snowflake-mcp.conf update", "service rsyslog restart"]
     );
     let mut done = Vec::new();
-    monstack::apply::land(&root, &plan, &state, &mgr, &|_| {}, &mut done).unwrap();
+    monstack::apply::land(&root, &plan, &state, &mgr, &|_| {}, &|| {}, &mut done).unwrap();
     assert_eq!(*mgr.restarted.borrow(), ["rsyslog.service"]);
     assert!(
         done.iter()

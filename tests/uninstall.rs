@@ -97,7 +97,7 @@ fn uninstall_is_planned_confirmed_keeps_data_and_is_a_no_op_the_second_time() {
     assert!(plan.contains("uninstall: 14 to remove"), "{plan}");
     assert!(!plan.contains("notes.txt"), "{plan}");
     let doc = json(&s.run(&["uninstall", "--dry-run", "--output", "json"]));
-    assert_eq!(doc["format_version"], 2);
+    assert_eq!(doc["format_version"], monstack::printer::FORMAT_VERSION);
     assert_eq!(doc["dry_run"], true);
     assert_eq!(doc["changed"], 14, "{doc:#}");
     assert!(listening(s.prom) && r("opt/prometheus/current").exists());

@@ -174,13 +174,14 @@ impl Drop for Landing<'_> {
 /// previous files are put back (daemon-reloaded when a unit was among them), every
 /// service this run touched is brought back onto them (a restarted one relaunched as
 /// it ran before), and `done` tells what happened to each, the failed service and the
-/// restored files included.
+/// restored files included. `services_step` is called when the files have landed.
 pub fn land(
     root: &Root,
     plan: &Plan,
     state: &StateDir,
     mgr: &dyn ServiceManager,
     info: &dyn Fn(String),
+    services_step: &dyn Fn(),
     done: &mut Vec<Change>,
 ) -> crate::error::Result<()> {
     let mut owed = state.pending();
@@ -218,6 +219,7 @@ pub fn land(
     }
 
     checkpoint("files-landed");
+    services_step();
 
     let failure = run_services(root, plan, &mut landing, info, done)
         .or_else(|| remove_units(&mut landing, &units_gone, done).err().map(ReloadError::from));
@@ -395,14 +397,12 @@ fn roll_back(
             (None, false) => continue,
         };
         if failed {
-            let mut c = Change::new("service", s.name(), s.action);
-            c.detail = Some(format!("{} failed: {}; {after}", s.action.as_str(), one_line(&e)));
-            c.failed = true;
-            done.push(c);
+            let detail = format!("{} failed: {}; {after}", s.action.as_str(), one_line(&e));
+            done.push(Change::new("service", s.name(), s.action).into_failed(detail));
         } else if let Some(c) = done.iter_mut().find(|c| c.kind == "service" && c.name == s.name())
         {
-            c.detail = Some(format!("{}, then {after} after the failure", s.action.as_str()));
-            c.failed = true;
+            let detail = format!("{}, then {after} after the failure", s.action.as_str());
+            *c = c.clone().into_failed(detail);
         }
     }
     let mut note = if written == 0 {
@@ -427,7 +427,7 @@ fn rsyslog_restart(mgr: &dyn ServiceManager, info: &dyn Fn(String)) -> Change {
         Ok(()) => c.detail = Some("its drop-in changed".into()),
         Err(e) => {
             crate::printer::warn(format!("{e:#}"));
-            c.detail = Some(format!("restart failed: {}", one_line(&e)));
+            return c.into_failed(format!("restart failed: {}", one_line(&e)));
         }
     }
     c
@@ -440,13 +440,12 @@ fn mark_restored(done: &mut [Change], written: &[(&FilePlan, Saved)]) {
             && written.iter().any(|(f, _)| f.file.path.display().to_string() == c.name)
     };
     for c in done.iter_mut().filter(|c| restored(c)) {
-        c.detail = Some(match c.action {
-            Action::Create => "written, then removed again: apply failed".to_string(),
-            Action::Delete => "removed, then put back: apply failed".to_string(),
-            _ => "written, then restored to the previous content: apply failed".to_string(),
-        });
-        c.diff = None;
-        c.failed = true;
+        let detail = match c.action {
+            Action::Create => "written, then removed again: apply failed",
+            Action::Delete => "removed, then put back: apply failed",
+            _ => "written, then restored to the previous content: apply failed",
+        };
+        *c = c.clone().into_failed(detail.to_string());
     }
 }
 

@@ -22,7 +22,7 @@ use crate::atomic_fs;
 use crate::config::{ComponentKind, GrafanaMode, Loaded};
 use crate::paths::Root;
 use crate::plan::{self, Plan, PlanInput};
-use crate::printer::Printer;
+use crate::printer::{Printer, Steps};
 use crate::report::{Action, Change, Report};
 use crate::services::{self, ServiceManager, ServiceManagerKind};
 use crate::state::{ApplyLock, StateDir};
@@ -276,24 +276,21 @@ fn mark_crossings(changes: &mut [Change], crossings: &[crate::versions::Crossing
     }
 }
 
-/// Every planned resource, with what was done in place of the planned action
-/// (resources not done are unchanged; after a failure their detail says so).
+/// Every planned resource, with what was done in place of the planned action: a
+/// planned change that was not done is `skipped` after a failure (else unchanged).
 fn merge(planned: Vec<Change>, done: Vec<Change>, failed: bool) -> Vec<Change> {
-    let mut out: Vec<Change> =
-        planned
-            .into_iter()
-            .map(|p| {
-                let detail = match (p.action.is_change(), failed) {
-                    (false, _) => p.detail.clone(),
-                    (true, true) => Some(format!("{} not done: apply failed", p.action.as_str())),
-                    (true, false) => None,
-                };
-                let not_done = failed && p.action.is_change();
-                done.iter().find(|d| d.kind == p.kind && d.name == p.name).cloned().unwrap_or(
-                    Change { action: Action::Unchanged, diff: None, detail, failed: not_done, ..p },
-                )
-            })
-            .collect();
+    let mut out: Vec<Change> = planned
+        .into_iter()
+        .map(|p| match done.iter().find(|d| d.kind == p.kind && d.name == p.name) {
+            Some(d) => d.clone(),
+            None if !p.action.is_change() => p,
+            None if failed => {
+                let detail = format!("{} not done: apply failed", p.action.as_str());
+                p.into_skipped(detail)
+            }
+            None => Change { action: Action::Unchanged, diff: None, detail: None, ..p },
+        })
+        .collect();
     for d in done {
         if !out.iter().any(|o| o.kind == d.kind && o.name == d.name) {
             out.push(d);
@@ -326,6 +323,9 @@ fn choose_manager(
     services::resolve_kind(k, root)
 }
 
+/// The phases of an apply, in order, as the progress lines number them.
+const PHASES: usize = 6;
+
 /// The whole apply; pushes to `done` what it changed, as it goes, so a failure still
 /// reports what landed.
 fn converge(
@@ -335,6 +335,8 @@ fn converge(
     all: &mut Vec<Change>,
 ) -> crate::error::Result<()> {
     let (root, loaded, state, mgr) = (&s.root, &s.loaded, &s.state, s.mgr.as_ref());
+    let steps = Steps::new(out, PHASES);
+    steps.step("render", "observe the host and render every file");
     let plan = plan::plan(&PlanInput {
         root,
         loaded,
@@ -359,12 +361,15 @@ fn converge(
     let deferred = undownloaded(root, loaded, &plan);
     let staging = state.staging();
     let scope = candidates::Scope::Before(&deferred);
+    let changed = plan.changed_files().count();
+    steps.step("validate", format!("{changed} changed file{}", plural(changed)));
     candidates::validate_candidates(root, loaded, &staging, &plan, scope, &|m| out.info(m))?;
 
     // 2. Releases.
-    install_releases(s, &plan, out, done)?;
+    install_releases(s, &plan, out, &steps, done)?;
 
     // 3. Users and data dirs (a release install already sees to its own).
+    steps.step("land", format!("users, data dirs and {changed} file{}", plural(changed)));
     if plan.dirs.iter().any(|d| d.action.is_change()) {
         for (kind, _) in loaded.config.enabled_components() {
             crate::host::ensure_component(root, loaded, kind)?;
@@ -373,7 +378,9 @@ fn converge(
     }
 
     // 4. Files, 5. services.
-    land(root, &plan, state, mgr, &|m| out.info(m), done)?;
+    let services = plan.services.iter().filter(|s| s.action.is_change()).count();
+    let services_step = || steps.step("services", format!("{services} action{}", plural(services)));
+    land(root, &plan, state, mgr, &|m| out.info(m), &services_step, done)?;
     wait_alertmanagers(loaded, done, &|m| out.info(m));
     if apt {
         // 5b. Grafana's package and the package's unit (its sources and pin just landed).
@@ -386,65 +393,83 @@ fn converge(
 
     // 6. Grafana.
     let g = &loaded.config.grafana;
-    if g.enabled && g.mode == GrafanaMode::Api {
-        let changes = match crate::grafana::apply(loaded, &state.path) {
-            Ok(c) => c,
-            Err(e) => {
-                // What landed before the failure (or the deadline) is in the report.
-                done.extend(e.landed().iter().filter(|c| c.action.is_change()).cloned());
-                return Err(e.into());
-            }
-        };
-        done.extend(changes.into_iter().filter(|c| c.action.is_change()));
+    if !(g.enabled && g.mode == GrafanaMode::Api) {
+        steps.step("grafana", "nothing to do (not managed through the API)");
+        return Ok(());
     }
+    steps.step("grafana", "datasource, folder and dashboards");
+    let changes = match crate::grafana::apply(loaded, &state.path) {
+        Ok(c) => c,
+        Err(e) => {
+            // What landed before the failure (or the deadline) is in the report.
+            done.extend(e.landed().iter().filter(|c| c.action.is_change()).cloned());
+            return Err(e.into());
+        }
+    };
+    done.extend(changes.into_iter().filter(|c| c.action.is_change()));
     Ok(())
 }
 
-/// Step 2 of apply: install the changed releases; when the new release's tools refuse a
-/// file written for it, `current` goes back to what it was and nothing lands.
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Download, verify and switch each release that changes; then the new releases'
+/// promtool/amtool judge the files written for them, and when they refuse one,
+/// `current` goes back to what it was and nothing lands.
 fn install_releases(
     s: &Session,
     plan: &Plan,
     out: &Printer,
+    steps: &Steps,
     done: &mut Vec<Change>,
 ) -> crate::error::Result<()> {
     let (root, loaded, state) = (&s.root, &s.loaded, &s.state);
-    let mut installed_any = false;
+    let changing: Vec<_> = plan.releases.iter().filter(|r| r.action.is_change()).collect();
+    let names: Vec<String> = changing.iter().map(|r| r.kind.to_string()).collect();
+    // The digest is computed while the tarball streams in: one phase, not two.
+    steps.step(
+        "download + verify",
+        if names.is_empty() { "nothing to download".to_string() } else { names.join(", ") },
+    );
     let mut switched: Vec<(ComponentKind, Option<String>)> = Vec::new();
-    for r in plan.releases.iter().filter(|r| r.action.is_change()) {
+    for r in changing {
         let before = crate::artifact::observe(root, loaded, r.kind)?.installed.map(|(v, _)| v);
         out.info(format!("installing {} {}", r.kind, r.detail.as_deref().unwrap_or("")));
-        crate::artifact::install_with(
-            root,
-            loaded,
-            r.kind,
-            &s.opts.net,
-            &crate::artifact::Reporter { quiet: out.quiet },
-        )
-        .with_context(|| format!("cannot install `{}`", r.kind))?;
-        switched.push((r.kind, before));
-        installed_any = true;
-        done.push(r.change());
-    }
-    if installed_any {
-        // The new release's promtool/amtool judge the files written for it; when they
-        // refuse one, `current` goes back to what it was and nothing lands.
-        let scope = candidates::Scope::ReleaseJudged;
-        if let Err(e) =
-            candidates::validate_candidates(root, loaded, &state.staging(), plan, scope, &|m| {
-                out.info(m)
-            })
+        let reporter = crate::artifact::Reporter { quiet: out.quiet };
+        if let Err(e) = crate::artifact::install_with(root, loaded, r.kind, &s.opts.net, &reporter)
         {
-            for (kind, before) in switched.iter().rev() {
-                if before.is_some() {
-                    if let Ok((to, _)) = crate::artifact::rollback(root, loaded, *kind) {
-                        out.info(format!("{kind}: switched back to {to}"));
-                    }
-                }
-            }
-            done.retain(|c| c.kind != "release");
+            let e = e.context(format!("cannot install `{}`", r.kind));
+            let first = format!("{e:#}").lines().next().unwrap_or_default().to_string();
+            done.push(r.change().into_failed(format!("install failed: {first}")));
             return Err(e);
         }
+        switched.push((r.kind, before));
+        done.push(r.change());
+    }
+    if switched.is_empty() {
+        return Ok(());
+    }
+    // The new release's promtool/amtool judge the files written for it.
+    let scope = candidates::Scope::ReleaseJudged;
+    if let Err(e) =
+        candidates::validate_candidates(root, loaded, &state.staging(), plan, scope, &|m| {
+            out.info(m)
+        })
+    {
+        for (kind, before) in switched.iter().rev() {
+            if before.is_some() {
+                if let Ok((to, _)) = crate::artifact::rollback(root, loaded, *kind) {
+                    out.info(format!("{kind}: switched back to {to}"));
+                }
+            }
+        }
+        done.retain(|c| c.kind != "release");
+        return Err(e);
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! place outcomes and errors become exit codes.
 
 mod apply;
+mod docs;
 mod init;
 mod releases;
 mod render;
@@ -48,7 +49,7 @@ impl Context {
         Self {
             config_path: g.config.clone(),
             root: g.root.clone().map(Root::new).unwrap_or_default(),
-            out: Printer { format: g.output.into(), quiet: g.quiet, verbose: g.verbose },
+            out: Printer { format: g.format().into(), quiet: g.quiet, verbose: g.verbose },
         }
     }
 
@@ -140,6 +141,8 @@ fn dispatch(ctx: &Context, command: Command) -> crate::error::Result<Outcome> {
         Command::Apply(a) => apply::apply(ctx, &a),
         Command::Status(a) => status::status(ctx, &a),
         Command::Stop(a) => apply::stop(ctx, &a),
+        Command::Completions(a) => docs::completions(ctx, &a),
+        Command::Man(a) => docs::man(ctx, &a),
         Command::Uninstall(a) => uninstall::uninstall(ctx, &a),
     }
 }

@@ -45,7 +45,9 @@ pub fn uninstall(ctx: &Context, args: &UninstallArgs) -> crate::error::Result<Ou
             purge: args.purge,
             report: rep,
         };
-        ctx.out.result(&doc, || report::human_text(rep, mode, ctx.out.quiet, ctx.out.verbose > 0));
+        ctx.out.result(&doc, || {
+            report::render_human(rep, mode, crate::printer::use_color(), ctx.out.verbose > 0)
+        });
     };
     if teardown.is_empty() || args.dry_run {
         print(&planned, Mode::UninstallPlan);

@@ -9,24 +9,20 @@ use std::time::Duration;
 use super::{Level, Status};
 use crate::printer::Printer;
 
-/// Print the outcome. Quiet: only the failing and warning rows and the summary, and
-/// nothing at all when healthy (JSON is always printed).
+/// Print the outcome. Quiet: each failed check as an error on stderr, nothing else
+/// (JSON is always printed).
 pub fn print(status: &Status, out: &Printer, took: Duration) {
-    out.result(status, || {
-        if out.quiet && status.healthy {
-            return String::new();
+    if out.quiet && !out.json_output() {
+        for c in status.checks.iter().filter(|c| c.level == Level::Fail) {
+            out.error_line(format!("{} {}: {}", c.component, c.check, c.reason));
         }
-        render_human(status, crate::printer::use_color(), out.quiet, took)
-    });
+    }
+    out.result(status, || render_human(status, crate::printer::use_color(), took));
 }
 
 /// The table: mark, component, check, reason; a summary line last.
-pub fn render_human(status: &Status, fancy: bool, only_problems: bool, took: Duration) -> String {
-    let rows: Vec<_> = status
-        .checks
-        .iter()
-        .filter(|c| !only_problems || matches!(c.level, Level::Fail | Level::Warn))
-        .collect();
+pub fn render_human(status: &Status, fancy: bool, took: Duration) -> String {
+    let rows: Vec<_> = status.checks.iter().collect();
     let wc = rows.iter().map(|c| c.component.len()).max().unwrap_or(0);
     let wk = rows.iter().map(|c| c.check.chars().count()).max().unwrap_or(0).min(40);
     let mut out = String::new();
@@ -91,7 +87,7 @@ mod tests {
 
     #[test]
     fn ascii_table_aligns_and_summarises() {
-        insta::assert_snapshot!(render_human(&sample(), false, false, Duration::from_millis(120)), @r"
+        insta::assert_snapshot!(render_human(&sample(), false, Duration::from_millis(120)), @r"
         ok   prometheus  ready                       http://127.0.0.1:9090/-/ready
         FAIL prometheus  target node 127.0.0.1:9100  connection refused
         warn prometheus  alerts                      firing: SnowflakeMCPDown (critical)
@@ -101,9 +97,9 @@ mod tests {
     }
 
     #[test]
-    fn quiet_shows_problems_only_and_marks_on_a_terminal() {
-        let text = render_human(&sample(), true, true, Duration::ZERO);
-        assert!(!text.contains("ready"), "{text}");
+    fn marks_on_a_terminal() {
+        let text = render_human(&sample(), true, Duration::ZERO);
+        assert!(text.contains("\x1b[32m✓\x1b[0m prometheus"), "{text}");
         assert!(text.contains("\x1b[31m✗\x1b[0m prometheus"), "{text}");
         assert!(text.contains("\x1b[33m!\x1b[0m"), "{text}");
     }
