@@ -58,6 +58,16 @@ pub fn missing_alertmanagers<'a>(wanted: &'a [String], active: &[String]) -> Vec
         .collect()
 }
 
+/// An apt repository URL monstack accepts: https, or http on loopback (a local mirror;
+/// apt checks the signed InRelease either way).
+pub fn repository_url_ok(repository: &str) -> bool {
+    let url = repository.split_whitespace().next().unwrap_or("");
+    url.starts_with("https://")
+        || ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| {
+            url.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

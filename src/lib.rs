@@ -27,6 +27,7 @@ pub mod manager_kind;
 pub mod paths;
 pub mod plan;
 pub mod printer;
+pub mod ready;
 pub mod render;
 pub mod report;
 pub mod secrets;

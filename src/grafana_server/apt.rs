@@ -15,7 +15,7 @@ use crate::atomic_fs::{self, Owner};
 use crate::config::{ComponentKind, Loaded};
 use crate::paths::Root;
 use crate::report::{Action, Change};
-use crate::services::ServiceManagerKind;
+use crate::manager_kind::ServiceManagerKind;
 
 /// The package's own unit (`grafana` and `grafana-enterprise` both ship it).
 pub const UNIT: &str = "grafana-server.service";
@@ -241,11 +241,11 @@ fn service(
     systemctl(&[verb, UNIT])?;
     let web = crate::web::WebClient::of(loaded, ComponentKind::GrafanaServer)?;
     let address = loaded.local_address(ComponentKind::GrafanaServer);
-    crate::apply::lifecycle::wait_ready(
+    crate::ready::wait_ready(
         ComponentKind::GrafanaServer,
         &address,
         &web,
-        crate::apply::lifecycle::ready_timeout(),
+        crate::ready::ready_timeout(),
         &|| systemctl(&["is-active", "--quiet", UNIT]).is_ok(),
         &|| journal_tail(UNIT),
     )

@@ -107,23 +107,13 @@ pub fn check_apt_source(text: &str) -> Result<(), String> {
         }
         let after = rest.split_once(']').map(|(_, a)| a.trim()).unwrap_or("");
         let words: Vec<&str> = after.split_whitespace().collect();
-        if words.len() < 3 || !repository_url_ok(words[0]) {
+        if words.len() < 3 || !crate::http::repository_url_ok(words[0]) {
             return Err(format!(
                 "`{l}` needs an https:// URL (http:// only on loopback), a suite and a component"
             ));
         }
     }
     Ok(())
-}
-
-/// An apt repository URL monstack accepts: https, or http on loopback (a local mirror;
-/// apt checks the signed InRelease either way).
-pub fn repository_url_ok(repository: &str) -> bool {
-    let url = repository.split_whitespace().next().unwrap_or("");
-    url.starts_with("https://")
-        || ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| {
-            url.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
-        })
 }
 
 /// Is Grafana installed and run by monstack (enabled, from the tarball or the package)?

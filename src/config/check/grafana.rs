@@ -63,7 +63,7 @@ pub(super) fn grafana_server(ck: &mut Checks, l: &File) {
     );
     ck.check(g.apt_keyring.is_absolute(), "grafana_server.apt_keyring", "must be an absolute path");
     ck.check(
-        crate::grafana_server::repository_url_ok(&g.apt_repository)
+        crate::http::repository_url_ok(&g.apt_repository)
             && g.apt_repository.split_whitespace().count() >= 3,
         "grafana_server.apt_repository",
         format!(
