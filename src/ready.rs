@@ -102,4 +102,3 @@ pub fn wait_ready_serving(
         delay = (delay * 2).min(Duration::from_secs(1));
     }
 }
-

@@ -13,9 +13,9 @@ use monstack::render::ServiceSpec;
 use monstack::services::{self, Direct, ServiceManager};
 use monstack::state::StateDir;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+#[path = "support/ports.rs"]
+mod ports;
+use ports::free_port;
 
 /// Stops whatever the test started, even when it fails half-way.
 struct Guard {

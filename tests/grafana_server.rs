@@ -102,9 +102,9 @@ fn publish_gnet(mirror_root: &Path) {
     fs::write(dir.join("download"), serde_json::to_vec_pretty(&export).unwrap()).unwrap();
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+#[path = "support/ports.rs"]
+mod ports;
+use ports::free_port;
 
 struct Sandbox {
     dir: tempfile::TempDir,

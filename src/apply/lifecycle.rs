@@ -5,7 +5,6 @@
 //! for a config the service rejects. `POST /-/reload` answers 500 with the error, and
 //! `*_config_last_reload_successful` on /metrics must read 1 afterwards.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::config::ComponentKind;

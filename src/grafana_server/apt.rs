@@ -13,9 +13,9 @@ use sha2::{Digest, Sha256};
 
 use crate::atomic_fs::{self, Owner};
 use crate::config::{ComponentKind, Loaded};
+use crate::manager_kind::ServiceManagerKind;
 use crate::paths::Root;
 use crate::report::{Action, Change};
-use crate::manager_kind::ServiceManagerKind;
 
 /// The package's own unit (`grafana` and `grafana-enterprise` both ship it).
 pub const UNIT: &str = "grafana-server.service";

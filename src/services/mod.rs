@@ -550,7 +550,8 @@ mod tests {
         other.kill().unwrap();
         other.wait().unwrap();
         drop(l);
-        assert_eq!(listens_on(std::process::id(), port), None, "nobody listens any more");
+        // Not ours any more (another test may have bound the freed port by now).
+        assert_ne!(listens_on(std::process::id(), port), Some(true), "we no longer listen");
     }
 
     #[test]

@@ -37,10 +37,9 @@ pub fn mirror_dir() -> &'static Path {
     })
 }
 
-/// A port the OS just handed out on 127.0.0.1 (the listener is dropped at once).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+#[path = "ports.rs"]
+mod ports;
+pub use ports::free_port;
 
 /// One stack under one temp root.
 pub struct Stack {
