@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::{valid_duration, Checks, File};
+use super::{Checks, File};
 
 /// `blackbox_exporter.modules`: names, timeouts, settings under the module's prober.
 pub(super) fn modules(ck: &mut Checks, l: &File) {
@@ -20,11 +20,7 @@ pub(super) fn modules(ck: &mut Checks, l: &File) {
             format!("`{name}` is not a module name (empty or with control characters)"),
         );
         if let Some(t) = &m.timeout {
-            ck.check(
-                valid_duration(t),
-                &format!("{f}.timeout"),
-                format!("`{t}` is not a Prometheus duration like 5s"),
-            );
+            ck.duration(t, &format!("{f}.timeout"), "5s");
         }
         for section in m.sections() {
             ck.check(
@@ -87,11 +83,7 @@ pub(super) fn probes(ck: &mut Checks, l: &File) {
             );
         }
         if let Some(si) = &probe.scrape_interval {
-            ck.check(
-                valid_duration(si),
-                &format!("{f}.scrape_interval"),
-                format!("`{si}` is not a Prometheus duration like 30s"),
-            );
+            ck.duration(si, &format!("{f}.scrape_interval"), "30s");
         }
     }
 }

@@ -115,16 +115,8 @@ pub(super) fn grafana(ck: &mut Checks, l: &File) {
             ck.check(false, "grafana.datasource.url", m);
         }
     }
-    ck.check(
-        valid_uid(&g.datasource.uid),
-        "grafana.datasource.uid",
-        format!("`{}` is not a valid Grafana uid (1-40 of a-z A-Z 0-9 - _)", g.datasource.uid),
-    );
-    ck.check(
-        valid_uid(&g.folder.uid),
-        "grafana.folder.uid",
-        format!("`{}` is not a valid Grafana uid (1-40 of a-z A-Z 0-9 - _)", g.folder.uid),
-    );
+    ck.uid(&g.datasource.uid, "grafana.datasource.uid");
+    ck.uid(&g.folder.uid, "grafana.folder.uid");
     ck.check(
         matches!(g.datasource.access.as_str(), "proxy" | "direct"),
         "grafana.datasource.access",
@@ -164,11 +156,7 @@ pub(super) fn grafana(ck: &mut Checks, l: &File) {
         );
     }
     if let Some(p) = &g.folder.parent_uid {
-        ck.check(
-            valid_uid(p),
-            "grafana.folder.parent_uid",
-            format!("`{p}` is not a valid Grafana uid (1-40 of a-z A-Z 0-9 - _)"),
-        );
+        ck.uid(p, "grafana.folder.parent_uid");
         ck.check(
             p != &g.folder.uid,
             "grafana.folder.parent_uid",

@@ -44,6 +44,28 @@ impl Checks<'_> {
             self.errs.push(error_in(self.l.path, &self.index, field, msg));
         }
     }
+
+    /// `value` at `field` must be a Prometheus duration (`example` shows one).
+    fn duration(&mut self, value: &str, field: &str, example: &str) {
+        if !valid_duration(value) {
+            self.check(
+                false,
+                field,
+                format!("`{value}` is not a Prometheus duration like {example}"),
+            );
+        }
+    }
+
+    /// `value` at `field` must be a Grafana uid.
+    fn uid(&mut self, value: &str, field: &str) {
+        if !valid_uid(value) {
+            self.check(
+                false,
+                field,
+                format!("`{value}` is not a valid Grafana uid (1-40 of a-z A-Z 0-9 - _)"),
+            );
+        }
+    }
 }
 
 /// All semantic checks; returns every problem found.

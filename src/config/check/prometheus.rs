@@ -11,22 +11,10 @@ use crate::versions::Item;
 pub(super) fn prometheus(ck: &mut Checks, l: &File) {
     let c = l.config;
     let p = &c.prometheus;
-    ck.check(
-        valid_duration(&p.global.scrape_interval),
-        "prometheus.global.scrape_interval",
-        format!("`{}` is not a Prometheus duration like 15s", p.global.scrape_interval),
-    );
-    ck.check(
-        valid_duration(&p.global.evaluation_interval),
-        "prometheus.global.evaluation_interval",
-        format!("`{}` is not a Prometheus duration like 15s", p.global.evaluation_interval),
-    );
+    ck.duration(&p.global.scrape_interval, "prometheus.global.scrape_interval", "15s");
+    ck.duration(&p.global.evaluation_interval, "prometheus.global.evaluation_interval", "15s");
     if let Some(r) = &p.retention_time {
-        ck.check(
-            valid_duration(r),
-            "prometheus.retention_time",
-            format!("`{r}` is not a Prometheus duration like 15d"),
-        );
+        ck.duration(r, "prometheus.retention_time", "15d");
     }
     scrape_configs(ck, p);
     if let Some(size) = &p.retention_size {
@@ -163,11 +151,7 @@ fn remote_write_extras(ck: &mut Checks, f: &str, rw: &crate::config::RemoteWrite
             ("max_backoff", &q.max_backoff),
         ] {
             if let Some(v) = v {
-                ck.check(
-                    valid_duration(v),
-                    &format!("{f}.queue_config.{key}"),
-                    format!("`{v}` is not a Prometheus duration like 5s"),
-                );
+                ck.duration(v, &format!("{f}.queue_config.{key}"), "5s");
             }
         }
         if let (Some(min), Some(max)) = (q.min_shards, q.max_shards) {
@@ -247,11 +231,7 @@ fn scrape_configs(ck: &mut Checks, p: &crate::config::Prometheus) {
             );
         }
         if let Some(si) = &job.scrape_interval {
-            ck.check(
-                valid_duration(si),
-                &format!("{f}.scrape_interval"),
-                format!("`{si}` is not a Prometheus duration like 30s"),
-            );
+            ck.duration(si, &format!("{f}.scrape_interval"), "30s");
         }
         for k in job.labels.keys() {
             ck.check(
