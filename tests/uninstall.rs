@@ -12,7 +12,7 @@ mod stack;
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
 
-use stack::Stack;
+use stack::{resources, Stack};
 
 fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
@@ -24,23 +24,6 @@ fn json(o: &Output) -> serde_json::Value {
 
 fn listening(port: u16) -> bool {
     std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-}
-
-/// `kind name action` of each resource of a report.
-fn resources(rep: &serde_json::Value) -> Vec<String> {
-    rep["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            format!(
-                "{} {} {}",
-                r["kind"].as_str().unwrap(),
-                r["name"].as_str().unwrap(),
-                r["action"].as_str().unwrap()
-            )
-        })
-        .collect()
 }
 
 /// `monstack ... uninstall ARGS` on a pseudo-terminal (util-linux `script`), `answer`

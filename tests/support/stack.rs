@@ -320,20 +320,18 @@ fn walk_all(dir: &Path, f: &mut dyn FnMut(&Path)) {
     }
 }
 
+/// Every resource of a report, as `kind name action`.
+pub fn resources(report: &serde_json::Value) -> Vec<String> {
+    report["resources"].as_array().unwrap().iter().map(line).collect()
+}
+
 /// Resources of a report whose action is not `unchanged`, as `kind name action`.
 pub fn changes(report: &serde_json::Value) -> Vec<String> {
-    report["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["action"] != "unchanged")
-        .map(|r| {
-            format!(
-                "{} {} {}",
-                r["kind"].as_str().unwrap(),
-                r["name"].as_str().unwrap(),
-                r["action"].as_str().unwrap()
-            )
-        })
-        .collect()
+    let all = report["resources"].as_array().unwrap();
+    all.iter().filter(|r| r["action"] != "unchanged").map(line).collect()
+}
+
+fn line(r: &serde_json::Value) -> String {
+    let field = |k: &str| r[k].as_str().unwrap().to_string();
+    format!("{} {} {}", field("kind"), field("name"), field("action"))
 }
